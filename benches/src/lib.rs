@@ -1,0 +1,1 @@
+//! hwkit benchmarks live in `benches/`.

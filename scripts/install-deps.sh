@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian packages hwkit's build and tests need, once. Safe to run again.
+set -euo pipefail
+need=(gcc make libc6-dev)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
