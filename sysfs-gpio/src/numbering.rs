@@ -335,6 +335,12 @@ pub(crate) fn number_hint(chips: &[ChipInfo], number: u32) -> String {
     if candidates.is_empty() {
         return if chips.is_empty() {
             "no GPIO chips are registered".to_string()
+        } else if chips.iter().all(|c| c.base.is_none()) {
+            format!(
+                "this kernel has no global GPIO numbers at all (CONFIG_GPIO_SYSFS_LEGACY is off): \
+                 export by chip and offset; chips present: {}",
+                list_chips(chips)
+            )
         } else {
             format!(
                 "no chip has a line {number}; chips present: {}",
