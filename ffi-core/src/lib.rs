@@ -1,1 +1,77 @@
-//! placeholder, filled by its issue.
+//! MicroPython's `ffi` module for Rust: open shared libraries at run time, declare C
+//! functions with one-character type codes, and call them with run-time values.
+//!
+//! ```
+//! use ffi_core::Library;
+//!
+//! let libc = Library::this_process()?;              // ffi.open(None)
+//! let getpid = libc.func("i", "getpid", "")?;        // libc.func("i", "getpid", "")
+//! assert_eq!(getpid.call(&[])?.as_i64(), Some(std::process::id() as i64));
+//!
+//! let libm = Library::open("libm.so.6")?;            // ffi.open("libm.so.6")
+//! let pow = libm.func("d", "pow", "dd")?;
+//! assert_eq!(pow.call(&[2.0.into(), 8.into()])?.to_string(), "256.0");
+//! # Ok::<(), ffi_core::Error>(())
+//! ```
+//!
+//! # Layers
+//! Like libffi, from the bottom up: [`types`] (the 18 codes), [`Signature`] (parsed once),
+//! [`Library`] (open, look up, close), [`Function`] (a prepared call interface),
+//! [`Arg`]/[`Value`] (values in and out), [`Variable`], [`Callback`], [`memory`] views,
+//! variadic calls ([`VariadicFunction`]) and the zero-overhead [`Typed`] binding.
+//!
+//! # Conversions
+//! Arguments follow MicroPython's rules, except where MicroPython crashes or misbehaves:
+//!
+//! | slot | accepts |
+//! |---|---|
+//! | `b B h H i I l L q Q` | integers (truncated to the slot's width, like a C cast), `bool` (1/0), `Null` (0) |
+//! | `f d` | integers, `bool`, `f32`, `f64` |
+//! | `p P s O` | `Null`, raw pointers, integer addresses, `&str` (copied, NUL-terminated), `&CStr`, byte and typed slices, callbacks |
+//! | `C` | `Null`, callbacks, raw pointers, integer addresses |
+//!
+//! Anything else is an [`Error::ArgType`] naming the argument's index, the slot's code and
+//! what was given (a float in an integer slot, `Null` in a float slot, a string in an
+//! integer slot). Return values: `v` gives [`Value::None`], `b h i l q` sign-extended
+//! [`Value::Int`], `B H I L Q` zero-extended [`Value::UInt`], `f`/`d` [`Value::Float`] /
+//! [`Value::Double`], `s` a copied [`Value::Str`] (NULL gives `None`), `p P O C`
+//! [`Value::Ptr`].
+//!
+//! # Safety model
+//! Like MicroPython's `ffi` and Python's `ctypes`, this crate trusts the *declaration*: the
+//! type codes given to [`Library::func`] are taken as the C function's true signature, and
+//! a C function that writes past the buffer it was given is beyond what Rust can check.
+//! Everything that can be checked is: codes, argument counts and kinds, NULs inside
+//! strings, and lifetimes (buffers and callbacks are borrowed for the call; functions keep
+//! their library loaded). Entry points taking raw addresses are `unsafe fn`s.
+//!
+//! # Speed
+//! Declaring prepares libffi's call interface once; a call converts its arguments into
+//! stack slots and calls `ffi_call`, with no heap allocation for up to [`INLINE_ARGS`]
+//! arguments and [`ARENA_BYTES`] of string copies.
+
+#![warn(missing_docs)]
+
+mod call;
+pub mod callback;
+mod errno;
+pub mod error;
+pub mod function;
+pub mod library;
+pub mod memory;
+pub mod signature;
+pub mod typed;
+pub mod types;
+pub mod value;
+pub mod variable;
+
+pub use call::{ARENA_BYTES, INLINE_ARGS};
+pub use callback::Callback;
+pub use errno::{errno, set_errno};
+pub use error::{Error, Result};
+pub use function::{Function, VariadicFunction};
+pub use library::Library;
+pub use signature::Signature;
+pub use typed::{FnPtr, Typed};
+pub use types::TypeCode;
+pub use value::{Arg, Buffer, CallbackRef, Plain, Value};

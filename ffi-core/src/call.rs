@@ -1,0 +1,434 @@
+//! The call path: converting [`Arg`]s into C slots, calling through libffi, converting the
+//! result back. Shared by [`Function`](crate::Function), variadic calls, callbacks (their
+//! arguments and returns) and variables.
+//!
+//! Nothing here allocates for calls of up to [`INLINE_ARGS`] arguments whose strings fit
+//! in [`ARENA_BYTES`]: slots, the pointer array and string copies live on the stack.
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::mem::{size_of, MaybeUninit};
+use std::ptr;
+
+use libffi::low::{ffi_arg, ffi_cif, ffi_type};
+use libffi::raw;
+
+use crate::callback;
+use crate::errno;
+use crate::error::{Error, Result};
+use crate::types::TypeCode;
+use crate::value::{Arg, Value};
+
+/// Calls with at most this many arguments keep their slots on the stack.
+pub const INLINE_ARGS: usize = 16;
+
+/// Bytes of stack storage for copies of `&str` arguments (with their NULs) per call;
+/// strings beyond it are copied to the heap.
+pub const ARENA_BYTES: usize = 512;
+
+/// One argument slot: 8 bytes, 8-aligned, enough for every type code.
+type Slot = u64;
+
+/// A value converted for a C slot, before it is stored at the slot's width.
+#[derive(Clone, Copy)]
+pub(crate) enum Scalar {
+    /// Integer bits, already truncated to the slot's width and sign- or zero-extended.
+    Int(u64),
+    F32(f32),
+    F64(f64),
+    Ptr(*mut c_void),
+}
+
+/// What a slot accepts, for error messages.
+pub(crate) fn expected(code: TypeCode) -> &'static str {
+    if code.is_integer() {
+        "an integer, bool or None"
+    } else if code.is_float() {
+        "a number (integer, bool or float)"
+    } else if code == TypeCode::Callback {
+        "a callback, function pointer, integer address or None"
+    } else {
+        "a pointer, buffer, string, integer address or None"
+    }
+}
+
+/// Converts `arg` for slot `code` following MicroPython's order: floats accept numbers,
+/// `None` is 0/NULL, integers are truncated to the slot's width, pointers take buffers,
+/// C strings and callbacks. `&str` needs a copy and is handled by the caller; here it is
+/// a mismatch. `Err` carries what the slot would accept.
+#[inline]
+pub(crate) fn to_scalar(code: TypeCode, arg: &Arg<'_>) -> Result<Scalar, &'static str> {
+    if code.is_integer() {
+        let bits = match *arg {
+            Arg::Int(v) => v as u64,
+            Arg::UInt(v) => v,
+            Arg::Bool(v) => v as u64,
+            Arg::Null => 0,
+            _ => return Err(expected(code)),
+        };
+        return Ok(Scalar::Int(code.truncate(bits)));
+    }
+    if code.is_float() {
+        let v = match *arg {
+            Arg::F64(v) => v,
+            Arg::F32(v) if code == TypeCode::Float => return Ok(Scalar::F32(v)),
+            Arg::F32(v) => v.into(),
+            Arg::Int(v) => v as f64,
+            Arg::UInt(v) => v as f64,
+            Arg::Bool(v) => u8::from(v).into(),
+            _ => return Err(expected(code)),
+        };
+        return Ok(if code == TypeCode::Float {
+            Scalar::F32(v as f32)
+        } else {
+            Scalar::F64(v)
+        });
+    }
+    let p = match *arg {
+        Arg::Null => ptr::null_mut(),
+        Arg::Ptr(p) => p,
+        Arg::Int(v) => v as usize as *mut c_void,
+        Arg::UInt(v) => v as usize as *mut c_void,
+        Arg::Callback(cb) => cb.code_ptr(),
+        Arg::CStr(s) if code != TypeCode::Callback => s.as_ptr() as *mut c_void,
+        Arg::Buffer(ref b) if code != TypeCode::Callback => b.as_ptr(),
+        _ => return Err(expected(code)),
+    };
+    Ok(Scalar::Ptr(p))
+}
+
+/// Stores `value` at the exact width of `code` (argument slots, variables, callback args).
+///
+/// # Safety
+/// `dst` must be valid for a write of `code.size()` bytes, aligned for that type.
+#[inline]
+pub(crate) unsafe fn store(code: TypeCode, value: Scalar, dst: *mut c_void) {
+    // SAFETY: the caller guarantees `dst` is writable and aligned for `code`'s type, and
+    // each arm writes exactly that type.
+    unsafe {
+        match value {
+            Scalar::Int(bits) => match code.size() {
+                1 => dst.cast::<u8>().write(bits as u8),
+                2 => dst.cast::<u16>().write(bits as u16),
+                4 => dst.cast::<u32>().write(bits as u32),
+                _ => dst.cast::<u64>().write(bits),
+            },
+            Scalar::F32(v) => dst.cast::<f32>().write(v),
+            Scalar::F64(v) => dst.cast::<f64>().write(v),
+            Scalar::Ptr(p) => dst.cast::<*mut c_void>().write(p),
+        }
+    }
+}
+
+/// Stores a callback's return value: integers narrower than a register are widened to
+/// `ffi_arg`, as libffi requires of closures.
+///
+/// # Safety
+/// `dst` must be libffi's return buffer for a closure returning `code`.
+pub(crate) unsafe fn store_return(code: TypeCode, value: Scalar, dst: *mut c_void) {
+    match value {
+        Scalar::Int(bits) if code.size() < size_of::<ffi_arg>() => {
+            // SAFETY: libffi's return buffer holds at least an ffi_arg.
+            unsafe { dst.cast::<ffi_arg>().write(bits as ffi_arg) }
+        }
+        // SAFETY: forwarded from the caller.
+        _ => unsafe { store(code, value, dst) },
+    }
+}
+
+/// Reads a value of type `code` at `src`. `widened` says integers narrower than a register
+/// were written as a whole `ffi_arg` (libffi return values) rather than at their width.
+///
+/// # Safety
+/// `src` must point to a readable, aligned value of `code`'s type (or an `ffi_arg` when
+/// `widened`); for `s`, the pointer read must be NULL or a NUL-terminated string.
+pub(crate) unsafe fn load(code: TypeCode, src: *const c_void, widened: bool) -> Value {
+    // SAFETY: the caller guarantees `src` holds a value of `code`'s type.
+    unsafe {
+        if code.is_integer() {
+            let bits = if widened && code.size() <= size_of::<ffi_arg>() {
+                src.cast::<ffi_arg>().read() as u64
+            } else {
+                match code.size() {
+                    1 => src.cast::<u8>().read().into(),
+                    2 => src.cast::<u16>().read().into(),
+                    4 => src.cast::<u32>().read().into(),
+                    _ => src.cast::<u64>().read(),
+                }
+            };
+            let bits = code.truncate(bits);
+            return if code.is_signed() {
+                Value::Int(bits as i64)
+            } else {
+                Value::UInt(bits)
+            };
+        }
+        match code {
+            TypeCode::Void => Value::None,
+            TypeCode::Float => Value::Float(src.cast::<f32>().read()),
+            TypeCode::Double => Value::Double(src.cast::<f64>().read()),
+            TypeCode::Str => {
+                let s = src.cast::<*const c_char>().read();
+                if s.is_null() {
+                    Value::None
+                } else {
+                    Value::Str(CStr::from_ptr(s).to_string_lossy().into_owned())
+                }
+            }
+            _ => Value::Ptr(src.cast::<*mut c_void>().read()),
+        }
+    }
+}
+
+/// Stack storage for the NUL-terminated copies of `&str` arguments of one call.
+struct Arena {
+    base: *mut u8,
+    used: usize,
+    spill: Vec<Vec<u8>>,
+}
+
+impl Arena {
+    /// Copies `s` with a trailing NUL; the pointer stays valid while the arena lives.
+    fn c_str(&mut self, s: &[u8]) -> *mut c_void {
+        let need = s.len() + 1;
+        if ARENA_BYTES - self.used >= need {
+            // SAFETY: `base` points to ARENA_BYTES writable bytes (see `invoke`), of which
+            // `used..used + need` are free; the source is a distinct Rust string.
+            unsafe {
+                let dst = self.base.add(self.used);
+                ptr::copy_nonoverlapping(s.as_ptr(), dst, s.len());
+                dst.add(s.len()).write(0);
+                self.used += need;
+                dst.cast()
+            }
+        } else {
+            let mut copy = Vec::with_capacity(need);
+            copy.extend_from_slice(s);
+            copy.push(0);
+            let p = copy.as_mut_ptr().cast();
+            // Moving the Vec into `spill` does not move its heap buffer.
+            self.spill.push(copy);
+            p
+        }
+    }
+}
+
+/// Converts every argument into its slot and points `ptrs[i]` at slot `i`.
+///
+/// # Safety
+/// `slots` and `ptrs` must be valid for `codes.len()` writes; `args.len() == codes.len()`.
+#[inline]
+unsafe fn marshal(
+    name: &str,
+    codes: &[TypeCode],
+    args: &[Arg<'_>],
+    slots: *mut Slot,
+    ptrs: *mut *mut c_void,
+    arena: &mut Arena,
+) -> Result<()> {
+    for (index, (&code, arg)) in codes.iter().zip(args).enumerate() {
+        let value = match arg {
+            Arg::Str(s) if code.is_pointer() && code != TypeCode::Callback => {
+                if let Some(offset) = s.bytes().position(|b| b == 0) {
+                    return Err(Error::NulInString {
+                        function: name.to_owned(),
+                        index,
+                        offset,
+                    });
+                }
+                Scalar::Ptr(arena.c_str(s.as_bytes()))
+            }
+            _ => to_scalar(code, arg)
+                .map_err(|expected| arg_type(name, index, code, expected, arg))?,
+        };
+        // SAFETY: `index < codes.len()`, within both arrays by the caller's guarantee.
+        unsafe {
+            let slot = slots.add(index).cast::<c_void>();
+            store(code, value, slot);
+            ptrs.add(index).write(slot);
+        }
+    }
+    Ok(())
+}
+
+#[cold]
+pub(crate) fn arg_type(
+    name: &str,
+    index: usize,
+    code: TypeCode,
+    expected: &'static str,
+    arg: &Arg<'_>,
+) -> Error {
+    Error::ArgType {
+        function: name.to_owned(),
+        index,
+        code: code.as_char(),
+        ctype: code.c_name(),
+        expected,
+        got: arg.describe(),
+    }
+}
+
+#[cold]
+fn arg_count(name: &str, expected: usize, got: usize) -> Error {
+    Error::ArgCount {
+        function: name.to_owned(),
+        expected,
+        got,
+    }
+}
+
+/// A prepared call: everything `invoke` needs besides the arguments.
+pub(crate) struct Target<'t> {
+    pub cif: *mut ffi_cif,
+    pub fun: *const c_void,
+    pub name: &'t str,
+    pub codes: &'t [TypeCode],
+    pub ret: TypeCode,
+}
+
+/// Converts `args`, calls through libffi, converts the result. With `ERRNO`, errno is
+/// cleared just before `ffi_call` and read right after it, before anything else runs.
+///
+/// This is the single place every dynamic call goes through, so a faster strategy for
+/// particular signatures (e.g. direct calls for known shapes) can be chosen here without
+/// any change to the public API.
+///
+/// # Safety
+/// `target.cif` must be prepared for `target.codes` and `target.ret`, and `target.fun`
+/// must be a function with that C signature.
+#[inline]
+pub(crate) unsafe fn invoke<const ERRNO: bool>(
+    target: &Target<'_>,
+    args: &[Arg<'_>],
+) -> Result<(Value, c_int)> {
+    let n = target.codes.len();
+    if args.len() != n {
+        return Err(arg_count(target.name, n, args.len()));
+    }
+    let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
+    let mut arena = Arena {
+        base: storage.as_mut_ptr().cast(),
+        used: 0,
+        spill: Vec::new(),
+    };
+    let mut ret = MaybeUninit::<[u64; 2]>::uninit();
+    let ret_ptr = ret.as_mut_ptr().cast::<c_void>();
+    let errno = if n <= INLINE_ARGS {
+        let mut slots = MaybeUninit::<[Slot; INLINE_ARGS]>::uninit();
+        let mut ptrs = MaybeUninit::<[*mut c_void; INLINE_ARGS]>::uninit();
+        let ptrs = ptrs.as_mut_ptr().cast::<*mut c_void>();
+        // SAFETY: both arrays hold INLINE_ARGS >= n elements; the argument count was checked.
+        unsafe {
+            marshal(
+                target.name,
+                target.codes,
+                args,
+                slots.as_mut_ptr().cast(),
+                ptrs,
+                &mut arena,
+            )?
+        };
+        // SAFETY: every slot is initialised and `ptrs` points at them; the caller vouches
+        // for the cif and the function.
+        unsafe { ffi_call::<ERRNO>(target, ret_ptr, ptrs) }
+    } else {
+        let mut slots: Vec<Slot> = vec![0; n];
+        let mut ptrs: Vec<*mut c_void> = vec![ptr::null_mut(); n];
+        // SAFETY: as above, with heap arrays of exactly n elements.
+        unsafe {
+            marshal(
+                target.name,
+                target.codes,
+                args,
+                slots.as_mut_ptr(),
+                ptrs.as_mut_ptr(),
+                &mut arena,
+            )?;
+            ffi_call::<ERRNO>(target, ret_ptr, ptrs.as_mut_ptr())
+        }
+    };
+    callback::take_pending(target.name)?;
+    // SAFETY: libffi wrote a value of the return type (an ffi_arg for narrow integers) to
+    // `ret`, which is 16 bytes and 8-aligned; nothing is read for void.
+    let value = unsafe { load(target.ret, ret_ptr, true) };
+    Ok((value, errno))
+}
+
+/// # Safety
+/// See [`invoke`]; `ptrs` must point at initialised slots, one per argument.
+#[inline(always)]
+unsafe fn ffi_call<const ERRNO: bool>(
+    target: &Target<'_>,
+    ret: *mut c_void,
+    ptrs: *mut *mut c_void,
+) -> c_int {
+    let _scope = callback::CallScope::enter();
+    if ERRNO {
+        errno::set_errno(0);
+    }
+    // SAFETY: `fun` is a non-NULL code address, so transmuting it to a function pointer is
+    // valid; the caller vouches that it matches the cif.
+    unsafe {
+        let fun = std::mem::transmute::<*const c_void, unsafe extern "C" fn()>(target.fun);
+        raw::ffi_call(target.cif, Some(fun), ret, ptrs);
+    }
+    if ERRNO {
+        errno::errno()
+    } else {
+        0
+    }
+}
+
+/// An owned libffi call interface together with the argument type array it points to.
+pub(crate) struct Cif {
+    raw: ffi_cif,
+    // Referenced by `raw.arg_types`; a boxed slice keeps its address when `Cif` moves.
+    _types: Box<[*mut ffi_type]>,
+}
+
+impl Cif {
+    /// Prepares a call interface (`ffi_prep_cif`, or `ffi_prep_cif_var` when `fixed` is
+    /// `Some(number of fixed arguments)`).
+    pub(crate) fn new(
+        ret: TypeCode,
+        args: &[TypeCode],
+        fixed: Option<usize>,
+    ) -> Result<Cif, String> {
+        let mut types: Box<[*mut ffi_type]> = args.iter().map(|c| c.ffi_type()).collect();
+        let mut cif = ffi_cif::default();
+        // SAFETY: `types` holds `args.len()` valid libffi type pointers and is kept alive
+        // (and in place) inside the returned `Cif` together with `cif`.
+        let status = unsafe { prepare(&mut cif, ret, types.as_mut_ptr(), args.len(), fixed) };
+        status.map(|()| Cif {
+            raw: cif,
+            _types: types,
+        })
+    }
+
+    /// The raw cif, for `ffi_call` and closures (libffi does not write through it there).
+    pub(crate) fn as_ptr(&self) -> *mut ffi_cif {
+        &self.raw as *const ffi_cif as *mut ffi_cif
+    }
+}
+
+/// Runs `ffi_prep_cif` or `ffi_prep_cif_var`, turning a bad status into its name.
+///
+/// # Safety
+/// `types` must point to `n` valid type pointers that outlive every use of `cif`.
+pub(crate) unsafe fn prepare(
+    cif: *mut ffi_cif,
+    ret: TypeCode,
+    types: *mut *mut ffi_type,
+    n: usize,
+    fixed: Option<usize>,
+) -> Result<(), String> {
+    let abi = libffi::low::ffi_abi_FFI_DEFAULT_ABI;
+    // SAFETY: forwarded from the caller; the return type is a predeclared libffi type.
+    let status = unsafe {
+        match fixed {
+            Some(fixed) => libffi::low::prep_cif_var(cif, abi, fixed, n, ret.ffi_type(), types),
+            None => libffi::low::prep_cif(cif, abi, n, ret.ffi_type(), types),
+        }
+    };
+    status.map_err(|e| format!("{e:?}"))
+}

@@ -1,0 +1,358 @@
+//! Declared C functions: a prepared call interface plus a code address.
+
+use std::ffi::{c_int, c_void};
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+
+use libffi::low::{ffi_cif, ffi_type};
+
+use crate::call::{self, Cif, Target, INLINE_ARGS};
+use crate::error::{Error, Result};
+use crate::library::Handle;
+use crate::signature::{codes_to_string, parse_args, Signature};
+use crate::types::TypeCode;
+use crate::value::{Arg, Value};
+
+/// A C function declared with type codes (MicroPython's `lib.func(...)` object).
+///
+/// The signature was parsed and libffi's call interface prepared when it was declared;
+/// [`call`](Function::call) only converts arguments and calls. A `Function` keeps its
+/// library loaded (see [`Library`](crate::Library)) and can be shared between threads.
+///
+/// ```
+/// use ffi_core::Library;
+/// let libc = Library::this_process()?;
+/// let strlen = libc.func("l", "strlen", "s")?;
+/// assert_eq!(strlen.call(&["Hello, World!".into()])?.as_i64(), Some(13));
+/// # Ok::<(), ffi_core::Error>(())
+/// ```
+pub struct Function {
+    cif: Cif,
+    fun: *const c_void,
+    signature: Signature,
+    name: Box<str>,
+    _owner: Option<Arc<Handle>>,
+}
+
+// SAFETY: a Function is immutable after construction; `ffi_call` only reads the cif, and
+// the code address may be called from any thread (thread-safety of the C function itself
+// is part of the caller's contract, as with any C call). The owner handle is an Arc.
+unsafe impl Send for Function {}
+// SAFETY: as above; `call` takes `&self` and mutates nothing shared.
+unsafe impl Sync for Function {}
+
+impl Function {
+    /// Declares the function at a raw address (MicroPython's `ffi.func(ret, addr, args)`).
+    ///
+    /// # Safety
+    /// `addr` must be the address of a C function whose signature matches `ret`/`args`, and
+    /// it must stay valid (its library loaded) for as long as the `Function` lives.
+    ///
+    /// # Errors
+    /// Signature errors, and [`Error::NullPointer`] for a NULL address.
+    pub unsafe fn from_addr(addr: *const c_void, ret: &str, args: &str) -> Result<Function> {
+        if addr.is_null() {
+            return Err(Error::NullPointer { len: 0 });
+        }
+        let signature = Signature::parse(ret, args)?;
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            Function::with_owner(
+                addr,
+                signature,
+                format!("function at {addr:p}").into(),
+                None,
+            )
+        }
+    }
+
+    /// # Safety
+    /// `fun` must be a function with `signature`, valid while `owner` (if any) is alive.
+    pub(crate) unsafe fn with_owner(
+        fun: *const c_void,
+        signature: Signature,
+        name: Box<str>,
+        owner: Option<Arc<Handle>>,
+    ) -> Result<Function> {
+        let cif =
+            Cif::new(signature.ret(), signature.args(), None).map_err(|reason| Error::Prepare {
+                function: name.to_string(),
+                ret: signature.ret().as_char(),
+                args: signature.args_string(),
+                reason,
+            })?;
+        Ok(Function {
+            cif,
+            fun,
+            signature,
+            name,
+            _owner: owner,
+        })
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target {
+            cif: self.cif.as_ptr(),
+            fun: self.fun,
+            name: &self.name,
+            codes: self.signature.args(),
+            ret: self.signature.ret(),
+        }
+    }
+
+    /// Calls the function with one [`Arg`] per declared argument code and converts the
+    /// result per the return code.
+    ///
+    /// No heap allocation happens for up to [`INLINE_ARGS`](crate::INLINE_ARGS) arguments
+    /// whose `&str` arguments total at most [`ARENA_BYTES`](crate::ARENA_BYTES) bytes
+    /// (including their NULs), except for the `String` of an `s` return value.
+    ///
+    /// # Errors
+    /// [`Error::ArgCount`], [`Error::ArgType`] (naming the argument index, the slot's code
+    /// and what was given), [`Error::NulInString`], and [`Error::CallbackPanicked`] /
+    /// [`Error::CallbackReturn`] if a callback failed while C ran this call.
+    #[inline]
+    pub fn call(&self, args: &[Arg<'_>]) -> Result<Value> {
+        // SAFETY: the cif was prepared for this signature, and the address was declared
+        // with it (the declaration is the caller's statement of the C type).
+        unsafe { call::invoke::<false>(&self.target(), args) }.map(|(value, _)| value)
+    }
+
+    /// Like [`call`](Function::call), and also returns `errno` as it was right after the C
+    /// function returned: errno is set to 0 just before the call and read immediately
+    /// after `ffi_call`, before any Rust code could overwrite it.
+    ///
+    /// ```
+    /// use ffi_core::Library;
+    /// let libc = Library::this_process()?;
+    /// let open = libc.func("i", "open", "si")?;
+    /// let (fd, errno) = open.call_with_errno(&["/nonexistent/file".into(), 0.into()])?;
+    /// assert_eq!(fd.as_i64(), Some(-1));
+    /// assert_eq!(errno, libc::ENOENT);
+    /// # Ok::<(), ffi_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn call_with_errno(&self, args: &[Arg<'_>]) -> Result<(Value, c_int)> {
+        // SAFETY: as in `call`.
+        unsafe { call::invoke::<true>(&self.target(), args) }
+    }
+
+    /// The declared signature.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// The function's name (or `function at 0x...` for [`from_addr`](Function::from_addr)).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The code address being called.
+    pub fn addr(&self) -> *const c_void {
+        self.fun
+    }
+}
+
+impl fmt::Debug for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<ffifunc {} {} at {:p}>",
+            self.name, self.signature, self.fun
+        )
+    }
+}
+
+/// A variadic C function such as `printf` or `snprintf`: fixed arguments declared once,
+/// variadic ones typed at each call.
+///
+/// Variadic arguments follow C's default promotions: `f` must be passed as `d`, and
+/// `b B h H` as `i`/`I`; other codes are refused with [`Error::VariadicPromotion`].
+pub struct VariadicFunction {
+    fun: *const c_void,
+    ret: TypeCode,
+    fixed: Box<[TypeCode]>,
+    name: Box<str>,
+    owner: Option<Arc<Handle>>,
+}
+
+// SAFETY: immutable after construction; see `Function`.
+unsafe impl Send for VariadicFunction {}
+// SAFETY: as above.
+unsafe impl Sync for VariadicFunction {}
+
+impl VariadicFunction {
+    /// Declares the variadic function at a raw address.
+    ///
+    /// # Safety
+    /// As [`Function::from_addr`], for a variadic function with these fixed arguments.
+    pub unsafe fn from_addr(
+        addr: *const c_void,
+        ret: &str,
+        fixed: &str,
+    ) -> Result<VariadicFunction> {
+        if addr.is_null() {
+            return Err(Error::NullPointer { len: 0 });
+        }
+        let ret = crate::signature::parse_return(ret)?;
+        let fixed = parse_args(fixed)?;
+        // SAFETY: forwarded from the caller.
+        Ok(unsafe {
+            VariadicFunction::with_owner(
+                addr,
+                ret,
+                fixed,
+                format!("function at {addr:p}").into(),
+                None,
+            )
+        })
+    }
+
+    /// # Safety
+    /// `fun` must be a variadic function with these fixed arguments, valid while `owner` lives.
+    pub(crate) unsafe fn with_owner(
+        fun: *const c_void,
+        ret: TypeCode,
+        fixed: Vec<TypeCode>,
+        name: Box<str>,
+        owner: Option<Arc<Handle>>,
+    ) -> VariadicFunction {
+        VariadicFunction {
+            fun,
+            ret,
+            fixed: fixed.into(),
+            name,
+            owner,
+        }
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls with `args` = the fixed arguments followed by the variadic ones, whose codes
+    /// are `variadic` (e.g. `"id"` for an int and a double). The call interface is prepared
+    /// on the stack for this call (`ffi_prep_cif_var`); no heap allocation for up to
+    /// [`INLINE_ARGS`](crate::INLINE_ARGS) arguments in all.
+    ///
+    /// # Errors
+    /// Code errors for `variadic` ([`Error::UnknownCode`], [`Error::VoidArgument`],
+    /// [`Error::VariadicPromotion`]) and every error of [`Function::call`].
+    pub fn call(&self, variadic: &str, args: &[Arg<'_>]) -> Result<Value> {
+        let nfixed = self.fixed.len();
+        let total = nfixed + variadic.chars().count();
+        if total > INLINE_ARGS {
+            return self.prepare(variadic)?.call(args);
+        }
+        let mut codes = [TypeCode::Int; INLINE_ARGS];
+        codes[..nfixed].copy_from_slice(&self.fixed);
+        for (position, c) in variadic.chars().enumerate() {
+            codes[nfixed + position] = self.variadic_code(variadic, position, c)?;
+        }
+        let codes = &codes[..total];
+        let mut types = [std::ptr::null_mut::<ffi_type>(); INLINE_ARGS];
+        for (t, c) in types.iter_mut().zip(codes) {
+            *t = c.ffi_type();
+        }
+        let mut cif = MaybeUninit::<ffi_cif>::zeroed();
+        // SAFETY: `types` holds `total` valid type pointers and outlives every use of `cif`
+        // (both live until the end of this function).
+        unsafe {
+            call::prepare(
+                cif.as_mut_ptr(),
+                self.ret,
+                types.as_mut_ptr(),
+                total,
+                Some(nfixed),
+            )
+        }
+        .map_err(|reason| self.prepare_error(variadic, reason))?;
+        let target = Target {
+            cif: cif.as_mut_ptr(),
+            fun: self.fun,
+            name: &self.name,
+            codes,
+            ret: self.ret,
+        };
+        // SAFETY: the cif was prepared just now for exactly these codes; the function's
+        // fixed part was declared by the caller, the variadic part typed by `variadic`.
+        unsafe { call::invoke::<false>(&target, args) }.map(|(value, _)| value)
+    }
+
+    /// Prepares a [`Function`] for one fixed set of variadic codes, for repeated calls
+    /// without re-preparing the call interface.
+    pub fn prepare(&self, variadic: &str) -> Result<Function> {
+        let mut codes = self.fixed.to_vec();
+        for (position, c) in variadic.chars().enumerate() {
+            codes.push(self.variadic_code(variadic, position, c)?);
+        }
+        let signature = Signature::new(self.ret, &codes)?;
+        let cif = Cif::new(self.ret, &codes, Some(self.fixed.len()))
+            .map_err(|reason| self.prepare_error(variadic, reason))?;
+        Ok(Function {
+            cif,
+            fun: self.fun,
+            signature,
+            name: self.name.clone(),
+            _owner: self.owner.clone(),
+        })
+    }
+
+    fn variadic_code(&self, variadic: &str, position: usize, c: char) -> Result<TypeCode> {
+        let code = match TypeCode::from_char(c) {
+            Some(TypeCode::Void) => {
+                return Err(Error::VoidArgument {
+                    position,
+                    signature: variadic.to_owned(),
+                })
+            }
+            Some(code) => code,
+            None => {
+                return Err(Error::UnknownCode {
+                    code: c,
+                    position,
+                    signature: variadic.to_owned(),
+                })
+            }
+        };
+        let promoted = match code {
+            TypeCode::Float => Some('d'),
+            TypeCode::I8 | TypeCode::U8 | TypeCode::I16 | TypeCode::U16 => Some('i'),
+            _ => None,
+        };
+        match promoted {
+            Some(promoted) => Err(Error::VariadicPromotion {
+                function: self.name.to_string(),
+                index: self.fixed.len() + position,
+                code: c,
+                promoted,
+            }),
+            None => Ok(code),
+        }
+    }
+
+    #[cold]
+    fn prepare_error(&self, variadic: &str, reason: String) -> Error {
+        Error::Prepare {
+            function: self.name.to_string(),
+            ret: self.ret.as_char(),
+            args: format!("{}...{}", codes_to_string(&self.fixed), variadic),
+            reason,
+        }
+    }
+}
+
+impl fmt::Debug for VariadicFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<ffifunc {} (\"{}\", \"{}...\") at {:p}>",
+            self.name,
+            self.ret.as_char(),
+            codes_to_string(&self.fixed),
+            self.fun
+        )
+    }
+}
