@@ -1,0 +1,192 @@
+//! Which board is this? From `<root>/proc/device-tree/{compatible,model}` and
+//! `<root>/proc/cpuinfo`, so tests can point `root` at a captured tree.
+
+use std::fs;
+use std::path::Path;
+
+use crate::profile::Profile;
+use crate::registry::{generic, profiles};
+use crate::revision::Revision;
+
+/// What the system says about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardInfo {
+    /// `/proc/device-tree/model` without its trailing NUL.
+    pub model: Option<String>,
+    /// `/proc/device-tree/compatible`, most specific first.
+    pub compatible: Vec<String>,
+    /// The Raspberry Pi `Revision` from `/proc/cpuinfo`.
+    pub revision: Option<Revision>,
+}
+
+impl BoardInfo {
+    /// Reads the three sources under `root`; missing or unreadable files leave their field empty
+    /// (a PC has no device tree, and that is not an error).
+    pub fn read(root: &Path) -> BoardInfo {
+        let dt = root.join("proc/device-tree");
+        let model = fs::read(dt.join("model"))
+            .ok()
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .trim_end_matches('\0')
+                    .trim()
+                    .to_string()
+            })
+            .filter(|m| !m.is_empty());
+        let compatible = fs::read(dt.join("compatible"))
+            .map(|b| {
+                b.split(|c| *c == 0)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let revision = fs::read_to_string(root.join("proc/cpuinfo"))
+            .ok()
+            .and_then(|t| Revision::from_cpuinfo(&t));
+        BoardInfo {
+            model,
+            compatible,
+            revision,
+        }
+    }
+}
+
+/// What decided the profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchedBy {
+    /// A `compatible` string.
+    Compatible(String),
+    /// The `Revision` code alone.
+    Revision(Revision),
+    /// A prefix of the model string.
+    Model(String),
+    /// Nothing matched: the generic profile.
+    Fallback,
+}
+
+/// The result of detection.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// The chosen profile (the generic one when nothing matched).
+    pub profile: &'static Profile,
+    /// What was read.
+    pub info: BoardInfo,
+    /// What decided it.
+    pub matched_by: MatchedBy,
+}
+
+impl Detection {
+    /// One line saying what was detected and why; for the fallback, says so plainly.
+    pub fn message(&self) -> String {
+        match &self.matched_by {
+            MatchedBy::Compatible(c) => {
+                format!("{} (detected from compatible \"{c}\")", self.profile.name)
+            }
+            MatchedBy::Revision(r) => {
+                format!("{} (detected from cpuinfo Revision {r})", self.profile.name)
+            }
+            MatchedBy::Model(m) => format!("{} (detected from model \"{m}\")", self.profile.name),
+            MatchedBy::Fallback => {
+                let mut seen = Vec::new();
+                if let Some(m) = &self.info.model {
+                    seen.push(format!("model \"{m}\""));
+                }
+                if !self.info.compatible.is_empty() {
+                    seen.push(format!(
+                        "compatible \"{}\"",
+                        self.info.compatible.join(", ")
+                    ));
+                }
+                if let Some(r) = &self.info.revision {
+                    seen.push(format!("Revision {r}"));
+                }
+                let seen = if seen.is_empty() {
+                    "no device tree model, compatible or Revision found".to_string()
+                } else {
+                    seen.join(", ")
+                };
+                format!(
+                    "unknown board ({seen}): using the generic profile, which has no header map; \
+                     name lines as chip:offset or by line name, or pick a board with --board"
+                )
+            }
+        }
+    }
+}
+
+/// Detects the board under `root` (`/` on the board itself).
+pub fn detect(root: &Path) -> Detection {
+    detect_from(BoardInfo::read(root))
+}
+
+/// Chooses the profile for what a system said about itself.
+pub fn detect_from(info: BoardInfo) -> Detection {
+    let all = profiles();
+    let rev = info.revision;
+    // Compatible strings come most specific first: the first one any profile claims decides,
+    // and the revision breaks ties between profiles claiming the same string (Pi 1 rev 1/2).
+    for c in &info.compatible {
+        let best = all
+            .iter()
+            .filter(|p| p.detect.compatible.iter().any(|pc| pc == c))
+            .filter_map(|p| revision_score(p, rev).map(|s| (s, p)))
+            .max_by_key(|(s, _)| *s);
+        if let Some((_, p)) = best {
+            return Detection {
+                profile: p,
+                matched_by: MatchedBy::Compatible(c.clone()),
+                info,
+            };
+        }
+    }
+    if let Some(r) = rev {
+        if let Some(p) = all.iter().find(|p| revision_listed(p, r)) {
+            return Detection {
+                profile: p,
+                matched_by: MatchedBy::Revision(r),
+                info,
+            };
+        }
+    }
+    if let Some(model) = &info.model {
+        // Longest prefix wins: "Raspberry Pi Zero 2 W" over "Raspberry Pi Zero".
+        let best = all
+            .iter()
+            .flat_map(|p| p.detect.models.iter().map(move |m| (m, p)))
+            .filter(|(m, _)| model.starts_with(m.as_str()))
+            .max_by_key(|(m, _)| m.len());
+        if let Some((_, p)) = best {
+            return Detection {
+                profile: p,
+                matched_by: MatchedBy::Model(model.clone()),
+                info,
+            };
+        }
+    }
+    Detection {
+        profile: generic(),
+        matched_by: MatchedBy::Fallback,
+        info,
+    }
+}
+
+fn revision_listed(p: &Profile, r: Revision) -> bool {
+    match r {
+        Revision::NewStyle { board_type, .. } => p.detect.revision_types.contains(&board_type),
+        Revision::OldStyle { code } => p.detect.revision_codes.contains(&code),
+    }
+}
+
+/// 2: the revision is listed; 1: the profile lists none; 0: it lists others (still a candidate:
+/// a new revision of a known board should not lose its profile); None: the profile requires a
+/// listed revision and this is not one.
+fn revision_score(p: &Profile, rev: Option<Revision>) -> Option<u8> {
+    let has_rules = !p.detect.revision_types.is_empty() || !p.detect.revision_codes.is_empty();
+    match rev {
+        Some(r) if revision_listed(p, r) => Some(2),
+        _ if p.detect.requires_revision => None,
+        _ if has_rules => Some(0),
+        _ => Some(1),
+    }
+}
