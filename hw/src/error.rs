@@ -1,0 +1,376 @@
+//! Errors a user can act on: each names what went wrong and what would fix it.
+
+use std::io;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+use crate::settings::Offset;
+
+/// The result of every fallible `hw` call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The udev rule that opens `/dev/gpiochip*` to group `gpio`.
+pub const UDEV_RULE: &str = r#"SUBSYSTEM=="gpio", GROUP="gpio", MODE="0660""#;
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No chip matches the path, name or label; lists the chips that exist.
+    #[error("GPIO chip '{wanted}' not found; {}", available_chips(.available))]
+    ChipNotFound {
+        /// What the caller asked for.
+        wanted: String,
+        /// `name [label] (N lines)` for every chip present.
+        available: Vec<String>,
+    },
+
+    /// The file exists but is not a GPIO character device.
+    #[error("{} is not a GPIO character device: {source}", .path.display())]
+    NotAChip {
+        /// The path opened.
+        path: PathBuf,
+        /// What the kernel said.
+        source: io::Error,
+    },
+
+    /// No line has that name; suggests the nearest names.
+    #[error("line '{name}' not found{}{}", in_chip(.chip), suggest(.suggestions))]
+    LineNotFound {
+        /// The name asked for.
+        name: String,
+        /// The chip searched, or `None` for all chips.
+        chip: Option<String>,
+        /// The nearest existing names, best first.
+        suggestions: Vec<String>,
+    },
+
+    /// The offset is past the chip's last line.
+    #[error("line offset {offset} is out of range for {chip}: it has {num_lines} lines (offsets 0-{})",
+        .num_lines.saturating_sub(1))]
+    OffsetOutOfRange {
+        /// The chip, as `name [label]`.
+        chip: String,
+        /// The offset asked for.
+        offset: Offset,
+        /// How many lines the chip has.
+        num_lines: u32,
+    },
+
+    /// The line is held by someone else: the kernel, another process, or this one.
+    #[error("line {offset}{} on {chip} is busy: {}", line_name(.name), held_by(.consumer))]
+    Busy {
+        /// The chip, as `name [label]`.
+        chip: String,
+        /// The busy line.
+        offset: Offset,
+        /// Its name, if it has one.
+        name: String,
+        /// The current consumer's label, if the holder gave one.
+        consumer: String,
+    },
+
+    /// Not allowed to open the chip or request the line.
+    #[error("permission denied {action}: add the udev rule `{UDEV_RULE}` \
+        (e.g. in /etc/udev/rules.d/60-gpio.rules, then `udevadm trigger`) and add your user to group \
+        gpio (`sudo usermod -aG gpio $USER`, then log in again), or run as root")]
+    PermissionDenied {
+        /// What was being done, e.g. `opening /dev/gpiochip0`.
+        action: String,
+    },
+
+    /// A setting or operation uAPI v1 does not have.
+    #[error("{what} is not supported by GPIO uAPI v1; use uAPI v2 (kernel 5.10+)")]
+    UnsupportedByV1 {
+        /// The feature, e.g. `bias disabled`.
+        what: String,
+    },
+
+    /// A setting or operation a backend does not have.
+    #[error("{what} is not supported by the {backend} backend")]
+    Unsupported {
+        /// The backend's name.
+        backend: String,
+        /// The feature.
+        what: String,
+    },
+
+    /// The kernel does not offer this uAPI version.
+    #[error("GPIO uAPI {version} is not available on {chip}: {hint}")]
+    UapiUnavailable {
+        /// `v1` or `v2`.
+        version: &'static str,
+        /// The chip.
+        chip: String,
+        /// Why, and what to use instead.
+        hint: &'static str,
+    },
+
+    /// The chip was removed while the request was held.
+    #[error("GPIO chip {chip} is gone (the device was removed); release the lines and request them again once it is back")]
+    ChipGone {
+        /// The chip.
+        chip: String,
+    },
+
+    /// The request or config asks for something impossible.
+    #[error("invalid GPIO request: {0}")]
+    InvalidConfig(String),
+
+    /// The line is not part of this request.
+    #[error("line {offset} is not part of this request (it holds {})", list(.requested))]
+    NotRequested {
+        /// The line asked for.
+        offset: Offset,
+        /// The lines the request holds.
+        requested: Vec<Offset>,
+    },
+
+    /// Any other system error, with what was being done.
+    #[error("{action}: {source}")]
+    Io {
+        /// What was being done, e.g. `reading edge events from gpiochip0`.
+        action: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Maps an errno from an operation on `chip` to the matching error.
+    pub(crate) fn from_errno(errno: Errno, chip: &str, action: impl Into<String>) -> Error {
+        match errno {
+            Errno::ENODEV | Errno::ENXIO => Error::ChipGone {
+                chip: chip.to_owned(),
+            },
+            Errno::EACCES | Errno::EPERM => Error::PermissionDenied {
+                action: action.into(),
+            },
+            e => Error::Io {
+                action: action.into(),
+                source: io::Error::from_raw_os_error(e as i32),
+            },
+        }
+    }
+
+    /// Maps an `io::Error` the same way.
+    pub(crate) fn from_io(err: io::Error, chip: &str, action: impl Into<String>) -> Error {
+        match err.raw_os_error() {
+            Some(n) => Error::from_errno(Errno::from_raw(n), chip, action),
+            None => Error::Io {
+                action: action.into(),
+                source: err,
+            },
+        }
+    }
+
+    /// The OS error number behind this error, if there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } | Error::NotAChip { source, .. } => source.raw_os_error(),
+            Error::Busy { .. } => Some(libc::EBUSY),
+            Error::PermissionDenied { .. } => Some(libc::EACCES),
+            Error::ChipGone { .. } => Some(libc::ENODEV),
+            _ => None,
+        }
+    }
+}
+
+impl embedded_hal::digital::Error for Error {
+    fn kind(&self) -> embedded_hal::digital::ErrorKind {
+        embedded_hal::digital::ErrorKind::Other
+    }
+}
+
+fn available_chips(chips: &[String]) -> String {
+    if chips.is_empty() {
+        "no GPIO chips exist (is /dev populated, and is the kernel built with CONFIG_GPIO_CDEV?)"
+            .to_owned()
+    } else {
+        format!("chips present: {}", chips.join(", "))
+    }
+}
+
+fn in_chip(chip: &Option<String>) -> String {
+    match chip {
+        Some(c) => format!(" on {c}"),
+        None => " on any GPIO chip".to_owned(),
+    }
+}
+
+fn suggest(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("; did you mean {one}?"),
+        many => format!("; did you mean one of {}?", many.join(", ")),
+    }
+}
+
+fn line_name(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(" ({name})")
+    }
+}
+
+fn held_by(consumer: &str) -> String {
+    if consumer.is_empty() {
+        "it is in use (by the kernel or another process, no consumer name given)".to_owned()
+    } else {
+        format!("it is in use by consumer '{consumer}'")
+    }
+}
+
+fn list(offsets: &[Offset]) -> String {
+    offsets
+        .iter()
+        .map(|o| o.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Levenshtein distance, case-insensitive (line names differ in case across boards).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The up to three names nearest to `wanted`, closest first; only names within a third of the
+/// longer length (at least 2 edits), or that contain it, count as near.
+pub(crate) fn nearest_names<'a>(
+    wanted: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let lw = wanted.to_lowercase();
+    let mut scored: Vec<(usize, &str)> = names
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .filter_map(|n| {
+            let d = edit_distance(wanted, n);
+            let limit = (wanted.chars().count().max(n.chars().count()) / 3).max(2);
+            let contains = !lw.is_empty() && n.to_lowercase().contains(&lw);
+            (d <= limit || contains).then_some((if contains { d.min(1) } else { d }, n))
+        })
+        .collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, n)| n.to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("GPIO17", "GPIO17"), 0);
+        assert_eq!(edit_distance("GPIO17", "gpio17"), 0);
+        assert_eq!(edit_distance("GPIO17", "GPIO71"), 2);
+        assert_eq!(edit_distance("GPIO1", "GPIO17"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn nearest_names_prefers_close_names() {
+        let names = ["GPIO17", "GPIO27", "GPIO7", "ID_SD", "LED", "GPIO170"];
+        assert_eq!(
+            nearest_names("GPIO71", names),
+            vec!["GPIO7", "GPIO17", "GPIO170"]
+        );
+        assert_eq!(nearest_names("led", names), vec!["LED"]);
+        assert!(nearest_names("SPI_MOSI", names).is_empty());
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let e = Error::LineNotFound {
+            name: "GPIO71".into(),
+            chip: Some("gpiochip0 [pinctrl-bcm2711]".into()),
+            suggestions: vec!["GPIO17".into(), "GPIO7".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "line 'GPIO71' not found on gpiochip0 [pinctrl-bcm2711]; did you mean one of GPIO17, GPIO7?"
+        );
+        let e = Error::OffsetOutOfRange {
+            chip: "gpiochip1 [sim]".into(),
+            offset: 9,
+            num_lines: 8,
+        };
+        assert_eq!(
+            e.to_string(),
+            "line offset 9 is out of range for gpiochip1 [sim]: it has 8 lines (offsets 0-7)"
+        );
+        let e = Error::Busy {
+            chip: "gpiochip0 [sim]".into(),
+            offset: 3,
+            name: "LED".into(),
+            consumer: "my-daemon".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "line 3 (LED) on gpiochip0 [sim] is busy: it is in use by consumer 'my-daemon'"
+        );
+        let e = Error::PermissionDenied {
+            action: "opening /dev/gpiochip0".into(),
+        };
+        assert!(e
+            .to_string()
+            .contains(r#"SUBSYSTEM=="gpio", GROUP="gpio", MODE="0660""#));
+        assert!(e.to_string().contains("group gpio"));
+        assert!(e.to_string().contains("run as root"));
+        let e = Error::UnsupportedByV1 {
+            what: "bias disabled".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "bias disabled is not supported by GPIO uAPI v1; use uAPI v2 (kernel 5.10+)"
+        );
+        let e = Error::ChipNotFound {
+            wanted: "foo".into(),
+            available: vec![],
+        };
+        assert!(e.to_string().contains("no GPIO chips exist"));
+        let e = Error::ChipNotFound {
+            wanted: "foo".into(),
+            available: vec!["gpiochip0 [a] (8 lines)".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "GPIO chip 'foo' not found; chips present: gpiochip0 [a] (8 lines)"
+        );
+    }
+
+    #[test]
+    fn errno_maps_to_actionable_variants() {
+        assert!(matches!(
+            Error::from_errno(Errno::ENODEV, "gpiochip0", "x"),
+            Error::ChipGone { .. }
+        ));
+        assert!(matches!(
+            Error::from_errno(Errno::EPERM, "gpiochip0", "x"),
+            Error::PermissionDenied { .. }
+        ));
+        let e = Error::from_errno(Errno::EIO, "gpiochip0", "reading values");
+        assert_eq!(e.errno(), Some(libc::EIO));
+        assert!(e.to_string().starts_with("reading values: "));
+    }
+}

@@ -1,0 +1,100 @@
+//! GPIO character-device uAPI v1 (`GPIOHANDLE_*`, `GPIOEVENT_*`), spoken through the
+//! `gpio-cdev` crate. The one v1 ioctl `gpio-cdev` lacks, `GPIOHANDLE_SET_CONFIG_IOCTL`
+//! (kernel 5.5+), and the decoding of event records read from an event fd live here too.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+pub use gpio_cdev::{
+    Chip as CdevChip, EventRequestFlags, LineDirection, LineEventHandle, LineRequestFlags,
+    MultiLineHandle,
+};
+
+/// `GPIOHANDLES_MAX`.
+pub const HANDLES_MAX: usize = 64;
+
+/// `GPIOHANDLE_REQUEST_*` bits beyond the five `gpio-cdev` names; passed through with
+/// `LineRequestFlags::from_bits_retain` (kernel 5.5+).
+pub mod request_flag {
+    /// `GPIOHANDLE_REQUEST_BIAS_PULL_UP`.
+    pub const BIAS_PULL_UP: u32 = 1 << 5;
+    /// `GPIOHANDLE_REQUEST_BIAS_PULL_DOWN`.
+    pub const BIAS_PULL_DOWN: u32 = 1 << 6;
+}
+
+/// `GPIOEVENT_EVENT_RISING_EDGE`.
+pub const EVENT_RISING_EDGE: u32 = 0x01;
+/// `GPIOEVENT_EVENT_FALLING_EDGE`.
+pub const EVENT_FALLING_EDGE: u32 = 0x02;
+
+/// `struct gpiohandle_config`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct HandleConfig {
+    pub flags: u32,
+    pub default_values: [u8; HANDLES_MAX],
+    pub padding: [u32; 4],
+}
+
+/// `struct gpioevent_data`: what one `read(2)` of an event fd returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EventData {
+    pub timestamp: u64,
+    pub id: u32,
+}
+
+impl EventData {
+    /// Size of one record on this platform (16 on 64-bit, 12 on i386).
+    pub const SIZE: usize = std::mem::size_of::<EventData>();
+
+    /// Decodes one record from bytes read from an event fd.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() < Self::SIZE {
+            return None;
+        }
+        let mut ts = [0u8; 8];
+        ts.copy_from_slice(&b[..8]);
+        Some(EventData {
+            timestamp: u64::from_ne_bytes(ts),
+            id: u32::from_ne_bytes([b[8], b[9], b[10], b[11]]),
+        })
+    }
+}
+
+mod raw {
+    nix::ioctl_readwrite!(set_config, 0xB4, 0x0A, super::HandleConfig);
+}
+
+/// `GPIOHANDLE_SET_CONFIG_IOCTL` on a v1 line-handle fd: changes flags and output values of
+/// every line of the handle at once.
+pub fn set_config(handle: BorrowedFd<'_>, config: &mut HandleConfig) -> nix::Result<()> {
+    // SAFETY: `handle` is open for the call; `config` is a live, fully initialised `repr(C)`
+    // gpiohandle_config whose size matches the one encoded in the ioctl number.
+    unsafe { raw::set_config(handle.as_raw_fd(), config) }.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::size_of;
+
+    #[test]
+    fn sizes_match_the_kernel_abi() {
+        assert_eq!(size_of::<HandleConfig>(), 84);
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(EventData::SIZE, 16);
+        assert_eq!(
+            nix::request_code_readwrite!(0xB4, 0x0A, size_of::<HandleConfig>()) as u64,
+            0xC054_B40A
+        );
+    }
+
+    #[test]
+    fn event_decodes() {
+        let mut b = vec![0u8; EventData::SIZE];
+        b[..8].copy_from_slice(&42u64.to_ne_bytes());
+        b[8..12].copy_from_slice(&EVENT_FALLING_EDGE.to_ne_bytes());
+        let e = EventData::from_bytes(&b).unwrap();
+        assert_eq!((e.timestamp, e.id), (42, EVENT_FALLING_EDGE));
+    }
+}

@@ -1,0 +1,90 @@
+//! Waiting for a fd to become readable, with an optional timeout, robust to signals and to the
+//! device going away.
+
+use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::error::Result;
+
+/// Longest single sleep of an unbounded wait. Kernels before 6.2 do not wake a poller when the
+/// chip is removed, so an unbounded wait wakes this often to check the device is still there.
+const LIVENESS_SLICE: Duration = Duration::from_millis(500);
+
+/// Waits until `fd` is readable (or reports an error or hang-up, which the following read
+/// turns into an error). `None` waits forever, calling `alive` between slices; `alive` returns
+/// an error once the device is gone, which ends the wait.
+pub(crate) fn readable(
+    fd: BorrowedFd<'_>,
+    timeout: Option<Duration>,
+    mut alive: impl FnMut() -> Result<()>,
+    on_err: impl Fn(Errno) -> crate::Error,
+) -> Result<bool> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let slice = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => LIVENESS_SLICE,
+        };
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(&mut fds, to_poll_timeout(slice)) {
+            Ok(0) => {}
+            Ok(_) => return Ok(true),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(on_err(e)),
+        }
+        match deadline {
+            Some(d) if Instant::now() >= d => return Ok(false),
+            Some(_) => {}
+            None => alive()?,
+        }
+    }
+}
+
+/// Milliseconds, rounded up so a short non-zero timeout still sleeps.
+fn to_poll_timeout(d: Duration) -> PollTimeout {
+    let ms = d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn timeout_rounds_up() {
+        assert_eq!(i32::from(to_poll_timeout(Duration::from_micros(1))), 1);
+        assert_eq!(i32::from(to_poll_timeout(Duration::ZERO)), 0);
+        assert_eq!(
+            i32::from(to_poll_timeout(Duration::from_secs(u64::MAX))),
+            i32::MAX
+        );
+    }
+
+    #[test]
+    fn waits_for_data_and_times_out() {
+        let (r, w) = std::io::pipe().unwrap();
+        let never = |e| crate::Error::InvalidConfig(format!("{e}"));
+        assert!(!readable(r.as_fd(), Some(Duration::from_millis(5)), || Ok(()), never).unwrap());
+        (&w).write_all(b"x").unwrap();
+        assert!(readable(r.as_fd(), None, || Ok(()), never).unwrap());
+    }
+
+    #[test]
+    fn unbounded_wait_ends_when_the_device_is_gone() {
+        let (r, _w) = std::io::pipe().unwrap();
+        let gone = || {
+            Err(crate::Error::ChipGone {
+                chip: "gpiochip9".into(),
+            })
+        };
+        let e = readable(r.as_fd(), None, gone, |e| {
+            crate::Error::InvalidConfig(format!("{e}"))
+        });
+        assert!(matches!(e, Err(crate::Error::ChipGone { .. })));
+    }
+}
