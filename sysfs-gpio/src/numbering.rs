@@ -196,11 +196,11 @@ impl Sysfs {
             let path = entry.path();
             if let Some(base) = numbered(&name, "gpiochip") {
                 if path.join("base").exists() {
-                    legacy.push(read_legacy_chip(&path, base)?);
+                    legacy.extend(skip_vanished(read_legacy_chip(&path, base))?);
                 }
             } else if let Some(id) = numbered(&name, "chip") {
                 if path.join("export").exists() {
-                    per_chip.push(read_per_chip(&path, id)?);
+                    per_chip.extend(skip_vanished(read_per_chip(&path, id))?);
                 }
             }
         }
@@ -376,6 +376,16 @@ fn list_chips(chips: &[ChipInfo]) -> String {
         .map(ChipInfo::summary)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A chip removed while we read it (its attributes fail with `ENOENT`/`ENODEV`) is not an
+/// error: it is simply no longer there.
+fn skip_vanished(chip: Result<ChipInfo>) -> Result<Option<ChipInfo>> {
+    match chip {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENODEV)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// `gpiochip512` with prefix `gpiochip` -> 512; anything else -> None.
