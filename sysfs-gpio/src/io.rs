@@ -186,3 +186,120 @@ impl Drop for AttrFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Both paths on ordinary files: the same libc calls, real errno, real flags.
+
+    use super::*;
+
+    fn temp_file(contents: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("attr");
+        std::fs::write(&path, contents).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn read_and_write_at_offset_0_on_both_paths() {
+        for path_kind in IoPath::ALL {
+            let io = Io::new(path_kind).unwrap();
+            assert_eq!(io.path(), path_kind);
+            let (_dir, path) = temp_file("0\n");
+            let file = io.open(&path, Access::ReadWrite).unwrap();
+            let mut buf = [0u8; 8];
+            assert_eq!(file.read_at0(&mut buf).unwrap(), 2);
+            assert_eq!(&buf[..2], b"0\n");
+            file.write_at0(b"1").unwrap();
+            // Offset 0 again, not after what was read or written.
+            assert_eq!(file.read_at0(&mut buf).unwrap(), 2);
+            assert_eq!(&buf[..2], b"1\n", "{path_kind:?}");
+            drop(file);
+            io.write_file(&path, b"in").unwrap();
+            assert_eq!(io.read_file(&path).unwrap(), "in");
+        }
+    }
+
+    #[test]
+    fn errno_is_reported_on_both_paths() {
+        for path_kind in IoPath::ALL {
+            let io = Io::new(path_kind).unwrap();
+            let err = io
+                .open(Path::new("/nonexistent/gpio/value"), Access::Read)
+                .unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{path_kind:?}");
+            let (dir, _path) = temp_file("");
+            let err = io.open(dir.path(), Access::Write).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EISDIR), "{path_kind:?}");
+            // Writing through a read-only fd fails with EBADF, reading a write-only one too.
+            let (_d, path) = temp_file("x");
+            let ro = io.open(&path, Access::Read).unwrap();
+            assert_eq!(
+                ro.write_at0(b"1").unwrap_err().raw_os_error(),
+                Some(libc::EBADF)
+            );
+            let wo = io.open(&path, Access::Write).unwrap();
+            assert_eq!(
+                wo.read_at0(&mut [0u8; 4]).unwrap_err().raw_os_error(),
+                Some(libc::EBADF)
+            );
+        }
+    }
+
+    #[test]
+    fn nul_in_path_is_refused_on_both_paths() {
+        for path_kind in IoPath::ALL {
+            let io = Io::new(path_kind).unwrap();
+            let err = io.open(Path::new("/tmp/a\0b"), Access::Read).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{path_kind:?}");
+        }
+    }
+
+    #[test]
+    fn every_fd_is_close_on_exec_and_closed_on_drop() {
+        for path_kind in IoPath::ALL {
+            let io = Io::new(path_kind).unwrap();
+            let (_dir, path) = temp_file("0");
+            let file = io.open(&path, Access::ReadWrite).unwrap();
+            let fd = file.as_raw_fd();
+            assert_eq!(file.as_fd().as_raw_fd(), fd);
+            // SAFETY: fcntl F_GETFD on an fd we hold open.
+            let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+            assert!(
+                flags & libc::FD_CLOEXEC != 0,
+                "{path_kind:?}: no FD_CLOEXEC"
+            );
+            let link = format!("/proc/self/fd/{fd}");
+            assert_eq!(std::fs::read_link(&link).unwrap(), path);
+            drop(file);
+            // Another test thread may reuse the number at once, but not for our file.
+            assert_ne!(
+                std::fs::read_link(&link).ok(),
+                Some(path.clone()),
+                "{path_kind:?}: fd {fd} still open after drop"
+            );
+        }
+    }
+
+    #[test]
+    fn poll_times_out_on_a_file_without_priority_data() {
+        for path_kind in IoPath::ALL {
+            let io = Io::new(path_kind).unwrap();
+            let (_dir, path) = temp_file("0");
+            let file = io.open(&path, Access::Read).unwrap();
+            assert!(!file.poll_pri(0).unwrap(), "{path_kind:?}");
+            assert!(!file.poll_pri(20).unwrap(), "{path_kind:?}");
+        }
+    }
+
+    #[test]
+    fn write_errors_are_passed_on() {
+        // /dev/full fails every write with ENOSPC: the error is passed on, not retried.
+        for path_kind in IoPath::ALL {
+            let io = Io::new(path_kind).unwrap();
+            let file = io.open(Path::new("/dev/full"), Access::Write).unwrap();
+            let err = file.write_at0(b"1").unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{path_kind:?}");
+        }
+    }
+}

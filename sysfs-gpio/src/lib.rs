@@ -50,3 +50,8 @@ pub use export::SETTLE_TIMEOUT;
 pub use io::IoPath;
 pub use line::{Direction, Edge, SysfsLine};
 pub use numbering::{ChipInfo, ChipSelector, ExportPlan, LineAddress, Sysfs, DEFAULT_ROOT};
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
