@@ -83,3 +83,6 @@ double mixed(int a, double b, float c, long d, unsigned char e) { return a + b +
 float ret_float(void) { return 1.25f; }
 int8_t ret_neg8(void) { return -7; }
 uint8_t ret_u8_max(void) { return 255; }
+
+/* An absolute symbol whose address is 0: dlsym finds it and returns NULL. */
+__asm__(".globl null_symbol\n.set null_symbol, 0\n");

@@ -146,7 +146,7 @@ pub(crate) unsafe fn load(code: TypeCode, src: *const c_void, widened: bool) -> 
     unsafe {
         if code.is_integer() {
             let bits = if widened && code.size() <= size_of::<ffi_arg>() {
-                src.cast::<ffi_arg>().read() as u64
+                widen(src.cast::<ffi_arg>().read())
             } else {
                 match code.size() {
                     1 => src.cast::<u8>().read().into(),
@@ -177,6 +177,13 @@ pub(crate) unsafe fn load(code: TypeCode, src: *const c_void, widened: bool) -> 
             _ => Value::Ptr(src.cast::<*mut c_void>().read()),
         }
     }
+}
+
+/// `ffi_arg` (`unsigned long`: 32 or 64 bits) as 64 bits.
+#[inline(always)]
+fn widen(v: ffi_arg) -> u64 {
+    #[allow(clippy::useless_conversion)] // a real conversion where long is 32 bits
+    u64::from(v)
 }
 
 /// Stack storage for the NUL-terminated copies of `&str` arguments of one call.

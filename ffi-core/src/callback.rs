@@ -63,7 +63,8 @@ unsafe impl Send for Callback<'_> {}
 unsafe impl Sync for Callback<'_> {}
 
 type FreeBody<'f> = Box<dyn Fn(&[Value]) -> Value + Send + Sync + 'f>;
-type LockedBody<'f> = Mutex<Box<dyn FnMut(&[Value]) -> Value + Send + 'f>>;
+type FnMutBody<'f> = Box<dyn FnMut(&[Value]) -> Value + Send + 'f>;
+type LockedBody<'f> = Mutex<FnMutBody<'f>>;
 
 enum Body<'f> {
     Free(FreeBody<'f>),
@@ -104,8 +105,7 @@ impl<'f> Callback<'f> {
         F: FnMut(&[Value]) -> R + Send + 'f,
         R: Into<Value>,
     {
-        let body: Box<dyn FnMut(&[Value]) -> Value + Send + 'f> =
-            Box::new(move |a: &[Value]| f(a).into());
+        let body: FnMutBody<'f> = Box::new(move |a: &[Value]| f(a).into());
         Callback::build(ret, args, Body::Locked(Mutex::new(body)))
     }
 
@@ -259,9 +259,11 @@ impl Inner<'_> {
 
 fn to_return(code: TypeCode, value: &Value) -> Result<Scalar, &'static str> {
     match value {
-        // A returned string would dangle once the closure returns.
+        // A returned Rust string would dangle once the closure returns.
+        Value::Str(_) if code == TypeCode::Str => {
+            Err("a pointer or None (a Rust string would dangle)")
+        }
         Value::Str(_) => Err(call::expected(code)),
-        _ if code == TypeCode::Str => Err("a pointer or None (a Rust string would dangle)"),
         _ => call::to_scalar(code, &value.as_arg()),
     }
 }

@@ -75,3 +75,4 @@ pub use signature::Signature;
 pub use typed::{FnPtr, Typed};
 pub use types::TypeCode;
 pub use value::{Arg, Buffer, CallbackRef, Plain, Value};
+pub use variable::Variable;

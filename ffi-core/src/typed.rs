@@ -58,6 +58,17 @@ fn_ptr!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12);
 /// A function pointer of type `F` borrowed from a [`Library`]
 /// ([`Library::typed`]); it dereferences to `F`, so `typed(args)` calls it directly with
 /// no conversion and no libffi.
+///
+/// The borrow keeps the library open: a binding cannot outlive its [`Library`].
+///
+/// ```compile_fail
+/// use ffi_core::Library;
+/// let sqrt = {
+///     let libm = Library::open("libm.so.6").unwrap();
+///     // SAFETY: sqrt's C signature.
+///     unsafe { libm.typed::<unsafe extern "C" fn(f64) -> f64>("sqrt").unwrap() }
+/// }; // error: `libm` does not live long enough
+/// ```
 pub struct Typed<'lib, F> {
     f: F,
     _lib: PhantomData<&'lib Library>,

@@ -237,6 +237,8 @@ impl TypeCode {
     /// zero-extends it back to 64 bits, exactly as MicroPython stores an int in a slot.
     ///
     /// Non-integer codes return `bits` unchanged.
+    // `long` is 32 bits on armv7: the casts through c_long/c_ulong are real there.
+    #[allow(clippy::unnecessary_cast)]
     pub const fn truncate(self, bits: u64) -> u64 {
         match self {
             TypeCode::I8 => bits as i8 as i64 as u64,

@@ -49,6 +49,11 @@ pub enum Arg<'a> {
     Callback(CallbackRef<'a>),
 }
 
+// SAFETY: an Arg only carries addresses and borrows: `Buffer` stands for a `&[T]`/`&mut [T]`
+// (both `Send`), `Ptr` is an address the caller vouches for when passing it to C. It is not
+// `Sync`: sharing one writable buffer between threads could let two C calls write it at once.
+unsafe impl Send for Arg<'_> {}
+
 /// Borrowed memory passed to C as a pointer to its first element.
 ///
 /// Created from `&[T]` (read-only) or `&mut [T]` (writable) for any [`Plain`] `T`; the
@@ -60,6 +65,9 @@ pub struct Buffer<'a> {
     writable: bool,
     _borrow: PhantomData<&'a mut [u8]>,
 }
+
+// SAFETY: a Buffer stands for a `&'a [T]` or `&'a mut [T]` of plain data, which are Send.
+unsafe impl Send for Buffer<'_> {}
 
 impl<'a> Buffer<'a> {
     /// A read-only buffer over `data`.
@@ -109,6 +117,11 @@ pub struct CallbackRef<'a> {
     code: *mut c_void,
     _borrow: PhantomData<&'a ()>,
 }
+
+// SAFETY: a code address of a Callback, which is itself Send + Sync.
+unsafe impl Send for CallbackRef<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for CallbackRef<'_> {}
 
 impl CallbackRef<'_> {
     /// The C function pointer.
@@ -326,6 +339,12 @@ pub enum Value {
     /// A C string (`s`), copied; invalid UTF-8 becomes U+FFFD.
     Str(String),
 }
+
+// SAFETY: `Value::Ptr` is an address only; nothing in `Value` dereferences it, and using it
+// as a pointer takes `unsafe` code that answers for the target.
+unsafe impl Send for Value {}
+// SAFETY: as above; a `&Value` gives nothing but the address.
+unsafe impl Sync for Value {}
 
 impl Value {
     /// The value as an `i64`: integers (unsigned ones by bit pattern), bool-like, and

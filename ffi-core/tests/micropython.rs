@@ -145,6 +145,7 @@ const EDGES: [u64; 17] = [
 /// ffi_int_types.py (+ ffi_int_long64.py): each C function returns `x ^ 1` at its width;
 /// the expectation is computed here with Rust's own casts, the truncation rule of the note.
 #[test]
+#[allow(clippy::unnecessary_cast)] // long is 32 bits on armv7
 fn ffi_int_types() {
     let lib = Library::open(env!("FFI_TEST_LIB_INT_TYPES")).unwrap();
     type Expect = fn(u64) -> Value;

@@ -1,0 +1,266 @@
+//! Variables, memory views, variadic calls, the typed binding, errno capture, and calls
+//! beyond the inline limits.
+
+use std::ffi::{c_void, CStr};
+
+use ffi_core::{memory, Arg, Library, TypeCode, Value, ARENA_BYTES, INLINE_ARGS};
+
+fn testlib() -> Library {
+    Library::open(env!("FFI_TEST_LIB_TESTLIB")).unwrap()
+}
+
+#[test]
+fn variables_of_every_kind() {
+    let lib = testlib();
+    let g_i8 = lib.var("b", "g_i8").unwrap();
+    assert_eq!(g_i8.get(), Value::Int(-5));
+    g_i8.set(300).unwrap(); // truncated like a C cast: 300 as int8_t == 44
+    assert_eq!(g_i8.get(), Value::Int(44));
+    let g_u16 = lib.var("H", "g_u16").unwrap();
+    assert_eq!(g_u16.get(), Value::UInt(65535));
+    g_u16.set(-2).unwrap();
+    assert_eq!(g_u16.get(), Value::UInt(65534));
+    let g_uint = lib.var("I", "g_uint").unwrap();
+    assert_eq!(g_uint.get(), Value::UInt(4_000_000_000));
+    let g_long = lib.var("l", "g_long").unwrap();
+    assert_eq!(g_long.get(), Value::Int(-1_234_567_890_123));
+    let g_u64 = lib.var("Q", "g_u64").unwrap();
+    assert_eq!(g_u64.get(), Value::UInt(u64::MAX));
+    let g_float = lib.var("f", "g_float").unwrap();
+    assert_eq!(g_float.get(), Value::Float(1.5));
+    g_float.set(2).unwrap();
+    assert_eq!(g_float.get().to_string(), "2.0");
+    let g_double = lib.var("d", "g_double").unwrap();
+    assert_eq!(g_double.get(), Value::Double(2.25));
+    g_double.set(true).unwrap();
+    assert_eq!(g_double.get(), Value::Double(1.0));
+    assert_eq!(
+        lib.var("s", "g_str").unwrap().get(),
+        Value::Str("hello from C".into())
+    );
+    assert_eq!(lib.var("s", "g_null_str").unwrap().get(), Value::None);
+    let g_ptr = lib.var("p", "g_ptr").unwrap();
+    assert_eq!(g_ptr.get(), Value::Ptr(std::ptr::null_mut()));
+    static TARGET: u32 = 7;
+    g_ptr.set(&TARGET as *const u32).unwrap();
+    assert_eq!(
+        g_ptr.get(),
+        Value::Ptr(&TARGET as *const u32 as *mut c_void)
+    );
+    g_ptr.set(Arg::Null).unwrap();
+    assert_eq!(g_ptr.get().as_ptr(), Some(std::ptr::null_mut()));
+    // A variable declared at the same address as the library's sees the same memory.
+    // SAFETY: g_int is a live, aligned int in the test library, used by this thread only.
+    let alias = unsafe { ffi_core::Variable::from_addr(lib.addr("g_int").unwrap(), "i") }.unwrap();
+    lib.var("i", "g_int").unwrap().set(-9).unwrap();
+    assert_eq!(alias.get(), Value::Int(-9));
+    assert_eq!(alias.code(), TypeCode::Int);
+}
+
+#[test]
+fn memory_views_write_through_to_c() {
+    let lib = testlib();
+    let get_shared = lib.func("p", "get_shared", "").unwrap();
+    let shared_at = lib.func("i", "shared_at", "i").unwrap();
+    let ptr = get_shared.call(&[]).unwrap().as_ptr().unwrap();
+    // SAFETY: get_shared returns a static 16-byte array; this test is its only user.
+    let view = unsafe { memory::as_bytes_mut(ptr, 16) }.unwrap();
+    assert_eq!(&view[..15], b"0123456789abcde");
+    view[0] = b'X';
+    view[15] = b'!';
+    assert_eq!(
+        shared_at.call(&[0.into()]).unwrap(),
+        Value::Int(i64::from(b'X'))
+    );
+    assert_eq!(
+        shared_at.call(&[15.into()]).unwrap(),
+        Value::Int(i64::from(b'!'))
+    );
+    // SAFETY: as above, read-only now.
+    let ro = unsafe { memory::as_bytes(ptr, 2) }.unwrap();
+    assert_eq!(ro, b"X1");
+    // A view over a buffer passed to C and filled by it.
+    let count = lib.func("L", "count_bytes", "PLB").unwrap();
+    assert_eq!(
+        count.call(&[ro.into(), 2.into(), b'X'.into()]).unwrap(),
+        Value::UInt(1)
+    );
+}
+
+#[test]
+fn variadic_snprintf() {
+    let libc = Library::this_process().unwrap();
+    let snprintf = libc.func_variadic("i", "snprintf", "pLs").unwrap();
+    let mut buf = [0u8; 64];
+    let n = snprintf
+        .call(
+            "idslLq",
+            &[
+                (&mut buf).into(),
+                64.into(),
+                "%d|%.3f|%s|%ld|%lu|%lld".into(),
+                (-42).into(),
+                3.25.into(),
+                "str".into(),
+                i64::MIN.into(),
+                u64::MAX.into(),
+                7.into(),
+            ],
+        )
+        .unwrap();
+    let text = CStr::from_bytes_until_nul(&buf).unwrap().to_str().unwrap();
+    assert_eq!(
+        text,
+        "-42|3.250|str|-9223372036854775808|18446744073709551615|7"
+    );
+    assert_eq!(n, Value::Int(text.len() as i64));
+    // Prepared once, called many times.
+    let fmt_int = snprintf.prepare("i").unwrap();
+    assert_eq!(fmt_int.signature().args_string(), "pLsi");
+    for i in [0, 5, -17] {
+        let mut buf = [0u8; 16];
+        fmt_int
+            .call(&[(&mut buf).into(), 16.into(), "<%d>".into(), i.into()])
+            .unwrap();
+        assert_eq!(
+            CStr::from_bytes_until_nul(&buf).unwrap().to_str().unwrap(),
+            format!("<{i}>")
+        );
+    }
+    // More than INLINE_ARGS arguments take the prepared path.
+    let many = "i".repeat(INLINE_ARGS);
+    let fmt = "%d".repeat(INLINE_ARGS);
+    let mut args: Vec<Arg> = vec![(&mut buf).into(), 64.into(), fmt.as_str().into()];
+    args.extend((0..INLINE_ARGS as i32).map(|i| Arg::from(i % 10)));
+    snprintf.call(&many, &args).unwrap();
+    assert_eq!(
+        CStr::from_bytes_until_nul(&buf).unwrap().to_str().unwrap(),
+        "0123456789012345"
+    );
+}
+
+#[test]
+fn typed_binding_calls_directly() {
+    let libm = Library::open("libm.so.6").unwrap();
+    // SAFETY: these are the C signatures of sqrt and ldexp.
+    let sqrt = unsafe { libm.typed::<unsafe extern "C" fn(f64) -> f64>("sqrt") }.unwrap();
+    let ldexp = unsafe { libm.typed::<unsafe extern "C" fn(f64, i32) -> f64>("ldexp") }.unwrap();
+    // SAFETY: called with their true signatures while libm is open.
+    unsafe {
+        assert_eq!(sqrt(16.0), 4.0);
+        assert_eq!(ldexp(1.5, 4), 24.0);
+    }
+    let libc = Library::this_process().unwrap();
+    // SAFETY: getpid is pid_t getpid(void).
+    let getpid = unsafe { libc.typed::<extern "C" fn() -> i32>("getpid") }.unwrap();
+    assert_eq!(getpid() as u32, std::process::id());
+    // SAFETY: the symbol does not exist; nothing is called.
+    assert!(unsafe { libc.typed::<extern "C" fn()>("no_such_fn") }.is_err());
+}
+
+#[test]
+fn errno_is_captured_right_after_the_call() {
+    let libc = Library::this_process().unwrap();
+    let open = libc.func("i", "open", "si").unwrap();
+    let close = libc.func("i", "close", "i").unwrap();
+    let (fd, errno) = open
+        .call_with_errno(&["/no/such/dir/x".into(), 0.into()])
+        .unwrap();
+    assert_eq!((fd, errno), (Value::Int(-1), libc::ENOENT));
+    let (r, errno) = close.call_with_errno(&[(-1).into()]).unwrap();
+    assert_eq!((r, errno), (Value::Int(-1), libc::EBADF));
+    // errno is cleared before the call: a succeeding call reports 0, not a stale value.
+    let getpid = libc.func("i", "getpid", "").unwrap();
+    ffi_core::set_errno(libc::EPERM);
+    assert_eq!(getpid.call_with_errno(&[]).unwrap().1, 0);
+}
+
+#[test]
+fn more_arguments_than_inline_slots() {
+    let lib = testlib();
+    let sum20 = lib.func("q", "sum20", &"i".repeat(20)).unwrap();
+    let args: Vec<Arg> = (1..=20).map(Arg::from).collect();
+    assert_eq!(sum20.call(&args).unwrap(), Value::Int(210));
+    let args: Vec<Arg> = (1..=20).map(|i| Arg::from(-i)).collect();
+    assert_eq!(sum20.call(&args).unwrap(), Value::Int(-210));
+}
+
+#[test]
+fn strings_beyond_the_stack_arena_spill_to_the_heap() {
+    let lib = testlib();
+    let total_len = lib.func("L", "total_len", "ssss").unwrap();
+    let a = "a".repeat(ARENA_BYTES / 2);
+    let b = "b".repeat(ARENA_BYTES / 2);
+    let c = "c".repeat(ARENA_BYTES * 2);
+    let d = "d";
+    let r = total_len
+        .call(&[a.as_str().into(), b.as_str().into(), (&c).into(), d.into()])
+        .unwrap();
+    assert_eq!(
+        r,
+        Value::UInt((a.len() + b.len() + c.len() + d.len()) as u64)
+    );
+    let echo = lib.func("s", "echo", "s").unwrap();
+    assert_eq!(echo.call(&[(&c).into()]).unwrap(), Value::Str(c.clone()));
+    assert_eq!(
+        echo.call(&["héllo ✓".into()]).unwrap(),
+        Value::Str("héllo ✓".into())
+    );
+}
+
+#[test]
+fn mixed_arguments_and_narrow_returns() {
+    let lib = testlib();
+    let mixed = lib.func("d", "mixed", "idflB").unwrap();
+    let r = mixed
+        .call(&[
+            1.into(),
+            0.5.into(),
+            0.25.into(),
+            (-10).into(),
+            0x1ff.into(),
+        ])
+        .unwrap();
+    assert_eq!(r, Value::Double(1.0 + 0.5 + 0.25 - 10.0 + 255.0));
+    assert_eq!(
+        lib.func("f", "ret_float", "").unwrap().call(&[]).unwrap(),
+        Value::Float(1.25)
+    );
+    assert_eq!(
+        lib.func("b", "ret_neg8", "").unwrap().call(&[]).unwrap(),
+        Value::Int(-7)
+    );
+    assert_eq!(
+        lib.func("B", "ret_u8_max", "").unwrap().call(&[]).unwrap(),
+        Value::UInt(255)
+    );
+    // Narrow returns read as wider codes are the caller's declaration; "s" NULL is None.
+    let maybe_null = lib.func("s", "maybe_null", "i").unwrap();
+    assert_eq!(
+        maybe_null.call(&[1.into()]).unwrap(),
+        Value::Str("not null".into())
+    );
+    assert_eq!(maybe_null.call(&[0.into()]).unwrap(), Value::None);
+    assert_eq!(maybe_null.call(&[0.into()]).unwrap().to_string(), "None");
+}
+
+#[test]
+fn functions_are_shared_between_threads() {
+    let libm = Library::open("libm.so.6").unwrap();
+    let sqrt = std::sync::Arc::new(libm.func("d", "sqrt", "d").unwrap());
+    drop(libm); // the function keeps libm loaded
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let sqrt = sqrt.clone();
+            std::thread::spawn(move || sqrt.call(&[f64::from(i * i).into()]).unwrap())
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), Value::Double(i as f64));
+    }
+    assert_eq!(
+        format!("{:?}", Library::open("libm.so.6").unwrap()),
+        "Library { name: \"libm.so.6\", closed: false }"
+    );
+    assert!(format!("{sqrt:?}").starts_with("<ffifunc sqrt (\"d\", \"d\") at 0x"));
+}

@@ -1,0 +1,210 @@
+//! Proves the call path does not touch the heap: a counting global allocator (one counter
+//! per thread, so tests running in parallel do not disturb each other) around calls.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use ffi_core::{Callback, Library, Value};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: the allocator may run while thread-locals are being torn down.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: forwards every request to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f` and returns its result with the number of heap allocations it made.
+fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let r = std::hint::black_box(f());
+    (r, ALLOCATIONS.with(Cell::get) - before)
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let (v, n) = allocations(|| vec![1u8; 10]);
+    assert_eq!((v.len(), n), (10, 1));
+}
+
+#[test]
+fn scalar_calls_do_not_allocate() {
+    let libc = Library::this_process().unwrap();
+    let libm = Library::open("libm.so.6").unwrap();
+    let getpid = libc.func("i", "getpid", "").unwrap();
+    let sqrt = libm.func("d", "sqrt", "d").unwrap();
+    let pow = libm.func("d", "pow", "dd").unwrap();
+    let powf = libm.func("f", "powf", "ff").unwrap();
+    let labs = libc.func("l", "labs", "l").unwrap();
+    let (r, n) = allocations(|| {
+        [
+            getpid.call(&[]).unwrap(),
+            sqrt.call(&[16.0.into()]).unwrap(),
+            pow.call(&[2.into(), 10.into()]).unwrap(),
+            powf.call(&[3.0f32.into(), 2.into()]).unwrap(),
+            labs.call(&[(-5i64).into()]).unwrap(),
+        ]
+    });
+    assert_eq!(n, 0);
+    assert_eq!(
+        r,
+        [
+            Value::Int(std::process::id().into()),
+            Value::Double(4.0),
+            Value::Double(1024.0),
+            Value::Float(9.0),
+            Value::Int(5)
+        ]
+    );
+}
+
+#[test]
+fn string_arguments_up_to_256_bytes_do_not_allocate() {
+    let libc = Library::this_process().unwrap();
+    let strlen = libc.func("l", "strlen", "s").unwrap();
+    let strcmp = libc.func("i", "strcmp", "ss").unwrap();
+    let s256 = "x".repeat(256);
+    let s100 = "y".repeat(100);
+    let (r, n) = allocations(|| {
+        [
+            strlen.call(&["Hello, World!".into()]).unwrap(),
+            strlen.call(&[s256.as_str().into()]).unwrap(),
+            strcmp
+                .call(&[s100.as_str().into(), s100.as_str().into()])
+                .unwrap(),
+            strlen.call(&[c"a C string".into()]).unwrap(),
+        ]
+    });
+    assert_eq!(n, 0);
+    assert_eq!(
+        r,
+        [
+            Value::Int(13),
+            Value::Int(256),
+            Value::Int(0),
+            Value::Int(10)
+        ]
+    );
+    // Beyond the stack arena the copy goes to the heap (and the counter sees it).
+    let big = "z".repeat(ffi_core::ARENA_BYTES);
+    let (r, n) = allocations(|| strlen.call(&[big.as_str().into()]).unwrap());
+    assert_eq!(r, Value::Int(big.len() as i64));
+    assert!(n >= 1);
+}
+
+#[test]
+fn buffers_callbacks_errno_variadic_and_variables_do_not_allocate() {
+    let mylib = Library::open(env!("FFI_TEST_LIB_MYLIB")).unwrap();
+    let testlib = Library::open(env!("FFI_TEST_LIB_TESTLIB")).unwrap();
+    let libc = Library::this_process().unwrap();
+    let array_sum = mylib.func("q", "array_sum", "pl").unwrap();
+    let array_multiply = mylib.func("v", "array_multiply", "pli").unwrap();
+    let qsort = libc.func("v", "qsort", "piiC").unwrap();
+    let cmp = Callback::new("i", "PP", |args: &[Value]| {
+        // SAFETY: qsort passes pointers to two bytes of the array.
+        let (a, b) = unsafe {
+            (
+                *args[0].as_ptr().unwrap().cast::<u8>(),
+                *args[1].as_ptr().unwrap().cast::<u8>(),
+            )
+        };
+        i32::from(a) - i32::from(b)
+    })
+    .unwrap();
+    let apply_dd = testlib.func("d", "apply_dd", "Cdd").unwrap();
+    let add = Callback::new("d", "dd", |a: &[Value]| {
+        a[0].as_f64().unwrap() + a[1].as_f64().unwrap()
+    })
+    .unwrap();
+    let open = libc.func("i", "open", "si").unwrap();
+    let snprintf = libc.func_variadic("i", "snprintf", "pLs").unwrap();
+    let g_int = testlib.var("i", "g_int").unwrap();
+    let mut data: Vec<i32> = (1..=1000).collect();
+    let mut bytes: Vec<u8> = (0..64u8).rev().collect();
+    let mut text = [0u8; 32];
+
+    let (r, n) = allocations(|| {
+        let sum = array_sum.call(&[(&data).into(), 1000.into()]).unwrap();
+        array_multiply
+            .call(&[(&mut data).into(), 1000.into(), 3.into()])
+            .unwrap();
+        qsort
+            .call(&[(&mut bytes).into(), 64.into(), 1.into(), (&cmp).into()])
+            .unwrap();
+        let added = apply_dd
+            .call(&[(&add).into(), 1.5.into(), 2.into()])
+            .unwrap();
+        let (fd, errno) = open
+            .call_with_errno(&["/no/such/file".into(), 0.into()])
+            .unwrap();
+        let printed = snprintf
+            .call(
+                "id",
+                &[
+                    (&mut text).into(),
+                    32.into(),
+                    "%d %.1f".into(),
+                    42.into(),
+                    0.5.into(),
+                ],
+            )
+            .unwrap();
+        g_int.set(77).unwrap();
+        let var = g_int.get();
+        (sum, added, fd, errno, printed, var)
+    });
+    assert_eq!(n, 0);
+    assert_eq!(
+        r,
+        (
+            Value::Int(500_500),
+            Value::Double(3.5),
+            Value::Int(-1),
+            libc::ENOENT,
+            Value::Int(6),
+            Value::Int(77)
+        )
+    );
+    assert_eq!(data[999], 3000);
+    assert!(bytes.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(&text[..7], b"42 0.5\0");
+}
+
+#[test]
+fn typed_calls_do_not_allocate() {
+    let libm = Library::open("libm.so.6").unwrap();
+    // SAFETY: sqrt's C signature.
+    let sqrt = unsafe { libm.typed::<unsafe extern "C" fn(f64) -> f64>("sqrt") }.unwrap();
+    // SAFETY: called with its true signature while libm is open.
+    let (r, n) = allocations(|| unsafe { sqrt(6.25) });
+    assert_eq!((r, n), (2.5, 0));
+}
