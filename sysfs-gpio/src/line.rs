@@ -69,6 +69,10 @@ impl fmt::Display for Edge {
 /// unexported on drop (only if we exported it).
 ///
 /// Values are logical: with `active_low` set, `true` means the line is physically low.
+///
+/// One process should hold one `SysfsLine` per line: sysfs has no per-opener ownership, so
+/// when the line that exported a GPIO is dropped, the GPIO is unexported under any other
+/// handle to it.
 #[derive(Debug)]
 pub struct SysfsLine {
     addr: LineAddress,

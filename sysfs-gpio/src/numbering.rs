@@ -51,9 +51,10 @@ pub enum ChipSelector {
 }
 
 impl From<&str> for ChipSelector {
-    /// `"gpiochipN"` selects `/dev/gpiochipN`; anything else is a label.
+    /// `"gpiochipN"` or `"/dev/gpiochipN"` selects `/dev/gpiochipN`; anything else is a label.
     fn from(s: &str) -> Self {
-        match s.strip_prefix("gpiochip").and_then(|n| n.parse().ok()) {
+        let name = s.strip_prefix("/dev/").unwrap_or(s);
+        match name.strip_prefix("gpiochip").and_then(|n| n.parse().ok()) {
             Some(n) => ChipSelector::Device(n),
             None => ChipSelector::Label(s.to_string()),
         }
