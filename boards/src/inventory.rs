@@ -134,54 +134,50 @@ impl ChipInventory {
         let bus = read_bus_devices(&root.join("sys/bus/gpio/devices"))?;
         let mut chips: BTreeMap<String, Chip> = BTreeMap::new();
 
-        // Real nodes first, so a symlink's target is known when the link is seen.
-        let mut by_rdev: BTreeMap<(u32, u32), String> = BTreeMap::new();
-        for node in nodes.iter().filter(|n| n.link.is_none()) {
-            let name = node
-                .rdev
-                .and_then(|r| bus.get(&r).cloned())
-                .unwrap_or_else(|| node.name.clone());
+        // Group the nodes by device number: one device, one chip, however many names it has.
+        let mut groups: BTreeMap<(u32, u32), Vec<&DevNode>> = BTreeMap::new();
+        for node in &nodes {
             if let Some(r) = node.rdev {
-                if let Some(existing) = by_rdev.get(&r) {
-                    // Two real nodes for one device (a renamed copy): one chip.
-                    if let Some(chip) = chips.get_mut(existing) {
-                        push_alias(chip, &node.name);
-                    }
-                    continue;
-                }
-                by_rdev.insert(r, name.clone());
+                groups.entry(r).or_default().push(node);
             }
+        }
+        for (rdev, group) in &groups {
+            // The canonical node: a real node, else a link pointing outside the group
+            // (`gpiochip0 -> /dev/...`), else the first name.
+            let canonical = group
+                .iter()
+                .find(|n| n.link.is_none())
+                .or_else(|| {
+                    group.iter().find(|n| {
+                        !group
+                            .iter()
+                            .any(|m| n.link.as_deref() == Some(m.name.as_str()))
+                    })
+                })
+                .unwrap_or(&group[0]);
+            let name = bus
+                .get(rdev)
+                .cloned()
+                .unwrap_or_else(|| canonical.name.clone());
             let chip = chips
                 .entry(name.clone())
                 .or_insert_with(|| Chip::named(&name));
-            chip.dev_path = Some(root.join("dev").join(&node.name));
-            chip.device_number = node.rdev;
-            if node.name != name {
-                push_alias(chip, &node.name);
+            chip.dev_path = Some(root.join("dev").join(&canonical.name));
+            chip.device_number = Some(*rdev);
+            for n in group.iter() {
+                push_alias(chip, &n.name);
             }
         }
-        for node in nodes.iter().filter(|n| n.link.is_some()) {
-            let target = node
-                .rdev
-                .and_then(|r| by_rdev.get(&r).cloned())
-                .or_else(|| {
-                    // A manifest symlink has no device number of its own: follow its target's name.
-                    let t = node.link.as_deref()?;
-                    chips.contains_key(t).then(|| t.to_string()).or_else(|| {
-                        chips
-                            .values()
-                            .find(|c| c.aliases.iter().any(|a| a == t))
-                            .map(|c| c.name.clone())
-                    })
-                });
-            match target.and_then(|t| chips.get_mut(&t)) {
-                Some(chip) => push_alias(chip, &node.name),
-                None => {
-                    // A dangling link: nothing to open, but the name is worth listing.
-                    chips
-                        .entry(node.name.clone())
-                        .or_insert_with(|| Chip::named(&node.name));
-                }
+        // Manifest symlinks carry no device number: follow the target's name.
+        for node in nodes.iter().filter(|n| n.rdev.is_none()) {
+            let Some(target) = node.link.as_deref() else {
+                continue;
+            };
+            if let Some(chip) = chips
+                .values_mut()
+                .find(|c| c.name == target || c.aliases.iter().any(|a| a == target))
+            {
+                push_alias(chip, &node.name);
             }
         }
         // Chips the bus knows without a node in /dev (a container without device nodes).

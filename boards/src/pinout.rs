@@ -83,10 +83,10 @@ impl<'a> Pinout<'a> {
         let bound: Vec<String> = labels
             .iter()
             .map(|l| match self.inventory.map(|inv| inv.by_label(l)) {
-                None => (*l).to_string(),
-                Some(v) if v.is_empty() => format!("{l} (not present on this system)"),
-                Some(v) if v.len() > 1 => format!("{l} (on several chips: {})", names(&v)),
-                Some(v) => format!("{l} = {}{}", dev_text(v[0]), base_text(v[0])),
+                None => format!("chip {l}"),
+                Some(v) if v.is_empty() => format!("chip {l}: not present on this system"),
+                Some(v) if v.len() > 1 => format!("chip {l}: on several chips ({})", names(&v)),
+                Some(v) => format!("chip {l} = {}{}", dev_text(v[0]), base_text(v[0])),
             })
             .collect();
         let aliases = if h.aliases.is_empty() {

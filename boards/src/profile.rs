@@ -595,3 +595,97 @@ where
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layouts() -> BTreeMap<String, RawLayout> {
+        let mut m = BTreeMap::new();
+        for (file, text) in crate::registry::LAYOUT_SOURCES {
+            let l = parse_layout(file, text).unwrap();
+            m.insert(l.id.clone(), l);
+        }
+        m
+    }
+
+    fn board(headers: &str) -> String {
+        format!(
+            r#"{{"id": "t", "name": "T", "detect": {{}}, "chips": [{{"label": "c", "lines": 4}}], "headers": [{headers}]}}"#
+        )
+    }
+
+    fn error_of(headers: &str) -> String {
+        parse_profile("t.json", &board(headers), &layouts())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_small_valid_board_parses() {
+        let p = parse_profile(
+            "t.json",
+            &board(r#"{"name": "H", "chip": "c", "pins": [{"pin": 1, "role": "gpio", "line": 3, "name": "A"}, {"pin": 2, "role": "ground", "name": "GND"}]}"#),
+            &layouts(),
+        )
+        .unwrap();
+        assert_eq!(p.headers[0].pin(1).unwrap().gpio(), Some(("c", 3)));
+    }
+
+    #[test]
+    fn broken_data_is_reported_with_file_header_and_pin() {
+        let gpio = |pin: u32, line: u32| {
+            format!(r#"{{"pin": {pin}, "role": "gpio", "line": {line}, "name": "L{pin}"}}"#)
+        };
+        let cases = [
+            (format!(r#"{{"name": "H", "chip": "c", "pins": [{}, {}]}}"#, gpio(1, 0), gpio(3, 1)), "pin 3 where pin 2 was expected"),
+            (format!(r#"{{"name": "H", "chip": "c", "pins": [{}, {}]}}"#, gpio(1, 0), gpio(1, 1)), "pin 1 where pin 2 was expected"),
+            (format!(r#"{{"name": "H", "chip": "c", "pins": [{}]}}"#, gpio(1, 4)), "line 4 is out of range for `c` (4 lines)"),
+            (format!(r#"{{"name": "H", "chip": "c", "pins": [{}, {}]}}"#, gpio(1, 2), gpio(2, 2)), "line c:2 is already on another pin"),
+            (format!(r#"{{"name": "H", "chip": "x", "pins": [{}]}}"#, gpio(1, 0)), "chip `x` is not among the profile's chips (c)"),
+            (format!(r#"{{"name": "H", "pins": [{}]}}"#, gpio(1, 0)), "header H pin 1: no `chip` on the pin or the header"),
+            (r#"{"name": "H", "chip": "c", "pins": [{"pin": 1, "role": "gpio", "name": "A"}]}"#.into(), "a GPIO pin needs `line`"),
+            (r#"{"name": "H", "chip": "c", "pins": [{"pin": 1, "role": "ground", "line": 1, "name": "GND"}]}"#.into(), "only GPIO pins have `line`/`chip`"),
+            (r#"{"name": "H", "layout": "nope"}"#.into(), "unknown layout `nope` (known: rpi-40)"),
+            (r#"{"name": "H"}"#.into(), "needs `layout` or `pins`"),
+            (r#"{"name": "H", "layout": "rpi-40", "chip": "c", "overrides": [{"pin": 41, "role": "ground", "name": "GND"}]}"#.into(), "override of pin 41"),
+            (r#"{"name": "H", "chip": "c", "pins": [{"pin": 1, "role": "sideways", "name": "A"}]}"#.into(), "not a valid profile"),
+        ];
+        for (header, expected) in cases {
+            let msg = error_of(&header);
+            assert!(msg.starts_with("board data `t.json`: "), "{msg}");
+            assert!(msg.contains(expected), "expected `{expected}` in: {msg}");
+        }
+    }
+
+    #[test]
+    fn layout_lines_beyond_the_chip_are_caught() {
+        // The 40-pin layout uses BCM lines up to 27: a 4-line chip cannot carry it.
+        let msg = error_of(r#"{"name": "J8", "layout": "rpi-40", "chip": "c"}"#);
+        assert!(msg.contains("out of range for `c` (4 lines)"), "{msg}");
+    }
+
+    #[test]
+    fn bad_detect_and_numbering_values_are_caught() {
+        let text = r#"{"id": "t", "name": "T", "detect": {"revision_types": ["17"]}, "chips": [], "headers": []}"#;
+        let msg = parse_profile("t.json", text, &layouts())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("revision type `17` is not a hex byte like `0x11`"),
+            "{msg}"
+        );
+        let text = r#"{"id": "t", "name": "T", "detect": {}, "chips": [{"label": "c", "lines": 4}], "headers": [],
+            "numbering": {"prefixes": ["GPIO"], "ranges": [{"first": 0, "count": 4, "chip": "c"}, {"first": 2, "count": 2, "chip": "c"}]}}"#;
+        let msg = parse_profile("t.json", text, &layouts())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("numbering ranges at 0 and 2 overlap"), "{msg}");
+        let text = r#"{"id": "t", "name": "T", "detect": {}, "chips": [{"label": "c", "lines": 4}], "headers": [],
+            "numbering": {"prefixes": ["GPIO"], "ranges": [{"first": 0, "count": 8, "chip": "c"}]}}"#;
+        let msg = parse_profile("t.json", text, &layouts())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("longer than chip `c`"), "{msg}");
+    }
+}

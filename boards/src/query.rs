@@ -51,7 +51,7 @@ pub(crate) fn parse(text: &str, profile: &Profile, bare: BareNumber) -> Query {
     if let Some((left, right)) = s.rsplit_once(':') {
         if let Ok(n) = right.trim().parse::<u32>() {
             let left = left.trim();
-            if profile.header(left).is_some() {
+            if profile.header(left).is_some() || looks_like_header(left) {
                 return Query::Physical {
                     header: Some(left.to_string()),
                     pin: n,
@@ -65,7 +65,7 @@ pub(crate) fn parse(text: &str, profile: &Profile, bare: BareNumber) -> Query {
     }
     if let Some(i) = s.find(['-', '_', '.', ' ']) {
         let (left, right) = (&s[..i], &s[i + 1..]);
-        if profile.header(left).is_some() {
+        if profile.header(left).is_some() || looks_like_header(left) {
             if let Ok(n) = right.trim().parse::<u32>() {
                 return Query::Physical {
                     header: Some(left.to_string()),
@@ -87,6 +87,17 @@ pub(crate) fn parse(text: &str, profile: &Profile, bare: BareNumber) -> Query {
         }
     }
     Query::Name(s.to_string())
+}
+
+/// `P1`, `J8`, `P9`, `CON3`: spelled like a header even if this board has no such header, so
+/// `P3-1` is reported as a missing header rather than as an unknown name or chip.
+fn looks_like_header(s: &str) -> bool {
+    let u = s.to_ascii_uppercase();
+    let digits = u
+        .strip_prefix("CON")
+        .or_else(|| u.strip_prefix('P'))
+        .or_else(|| u.strip_prefix('J'));
+    digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `17`, ` 17`, `-17`, `_17`: the number after optional separators.

@@ -683,7 +683,11 @@ fn fold(s: &str) -> String {
 /// The query forms this board accepts, with examples from its own data.
 fn forms(p: &Profile) -> String {
     let mut forms = Vec::new();
-    let example_pin = p.gpio_pins().next();
+    // Pin 11 is a GPIO on every 40-pin header; otherwise the first GPIO pin.
+    let example_pin = p
+        .gpio_pins()
+        .find(|(_, pin)| pin.number == 11)
+        .or_else(|| p.gpio_pins().next());
     if let Some((h, pin)) = example_pin {
         let mut f = format!(
             "a header pin (`pin {n}`, `{h}-{n}`",
