@@ -57,7 +57,14 @@ pub(crate) fn export(
         }
         return Err(export_error(sysfs, line, &plan, e));
     }
-    let dir = wait_for_dir(&plan, started, settle)?;
+    let dir = match wait_for_dir(&plan, started, settle) {
+        Ok(dir) => dir,
+        Err(e) => {
+            // Do not leave behind a half-made export of our own.
+            let _ = unexport(io, &plan);
+            return Err(e);
+        }
+    };
     Ok(Exported {
         plan,
         dir,
@@ -117,7 +124,7 @@ pub(crate) fn retry_eacces<T>(
                 sleep(nap);
                 nap = (nap * 2).min(Duration::from_millis(20));
             }
-            other => return other.map_err(|e| Error::io("open", path, e)),
+            other => return other.map_err(|e| Error::io("access", path, e)),
         }
     }
 }

@@ -336,7 +336,10 @@ fn chip_selected_by_device_name_and_by_base() {
 #[test]
 fn selector_parsing() {
     assert_eq!(ChipSelector::from("gpiochip3"), ChipSelector::Device(3));
-    assert_eq!(ChipSelector::from("/dev/gpiochip12"), ChipSelector::Device(12));
+    assert_eq!(
+        ChipSelector::from("/dev/gpiochip12"),
+        ChipSelector::Device(12)
+    );
     assert_eq!(
         ChipSelector::from("pinctrl-rp1"),
         ChipSelector::Label("pinctrl-rp1".into())
