@@ -446,3 +446,84 @@ fn default_root_is_the_kernel_one() {
     assert_eq!(Sysfs::new().root(), Path::new("/sys/class/gpio"));
     assert_eq!(Sysfs::default(), Sysfs::new());
 }
+
+// Error paths a healthy kernel never takes, exercised on fixture trees: a kernel that does not
+// create the line directory, and attribute files holding what no kernel writes.
+
+#[test]
+fn export_whose_directory_never_appears_times_out_and_is_undone() {
+    let f = gpio_sim_6_1();
+    let started = std::time::Instant::now();
+    let err = f.sysfs().open_line("sim-a", 2, IoPath::Native).unwrap_err();
+    assert!(matches!(err, Error::ExportTimeout { .. }), "{err:?}");
+    assert!(started.elapsed() >= sysfs_gpio::SETTLE_TIMEOUT);
+    let msg = err.to_string();
+    assert!(msg.contains("gpio1018"), "{msg}");
+    assert!(msg.contains("1018 to"), "{msg}");
+    assert_eq!(fs::read_to_string(f.root().join("export")).unwrap(), "1018");
+    assert_eq!(
+        fs::read_to_string(f.root().join("unexport")).unwrap(),
+        "1018",
+        "our half-made export is undone"
+    );
+}
+
+/// A line that someone else exported, as plain files.
+fn pre_exported(f: &Fixture, number: u32, attrs: &[(&str, &str)]) {
+    write_attrs(&f.root().join(format!("gpio{number}")), attrs);
+}
+
+#[test]
+fn unreadable_attribute_contents_are_parse_errors_naming_the_file() {
+    for io in IoPath::ALL {
+        let f = gpio_sim_6_1();
+        pre_exported(
+            &f,
+            1017,
+            &[
+                ("value", "x\n"),
+                ("direction", "sideways\n"),
+                ("edge", "none\n"),
+                ("active_low", "0\n"),
+            ],
+        );
+        let line = f.sysfs().open_line("sim-a", 1, io).unwrap();
+        assert!(!line.exported_by_us());
+        let err = line.get_value().unwrap_err();
+        assert!(matches!(err, Error::Parse { .. }), "{err:?}");
+        assert!(err.to_string().contains("gpio1017/value"), "{err}");
+        assert!(err.to_string().contains("0 or 1"), "{err}");
+        let err = line.direction().unwrap_err();
+        assert!(err.to_string().contains("\"sideways\""), "{err}");
+        assert!(err.to_string().contains("in or out"), "{err}");
+        drop(line);
+        assert!(f.root().join("gpio1017").exists(), "not ours: left alone");
+
+        pre_exported(&f, 1018, &[("value", "0\n"), ("edge", "sometimes\n")]);
+        let err = f.sysfs().open_line("sim-a", 2, io).unwrap_err();
+        assert!(err.to_string().contains("\"sometimes\""), "{err}");
+        assert!(err.to_string().contains("rising"), "{err}");
+    }
+}
+
+#[test]
+fn missing_attributes_are_unsupported_with_the_reason() {
+    for io in IoPath::ALL {
+        let f = gpio_sim_6_1();
+        // What a line whose direction is fixed and that has no IRQ looks like.
+        pre_exported(&f, 1019, &[("value", "1\n")]);
+        let mut line = f.sysfs().open_line("sim-a", 3, io).unwrap();
+        assert!(line.get_value().unwrap());
+        for (err, attr) in [
+            (line.set_output(true).unwrap_err(), "direction"),
+            (line.set_edge(sysfs_gpio::Edge::Both).unwrap_err(), "edge"),
+            (line.set_active_low(true).unwrap_err(), "active_low"),
+        ] {
+            assert!(
+                matches!(err, Error::Unsupported { attr: a, .. } if a == attr),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(attr), "{err}");
+        }
+    }
+}
