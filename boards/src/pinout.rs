@@ -59,6 +59,9 @@ impl<'a> Pinout<'a> {
             );
             if let Some(inv) = self.inventory {
                 out.push_str("GPIO chips:\n");
+                if inv.is_empty() {
+                    out.push_str("  none\n");
+                }
                 for c in inv.chips() {
                     out.push_str(&format!("  {}{}\n", c.describe(), base_text(c)));
                 }
