@@ -5,7 +5,7 @@
 //! Nothing here allocates for calls of up to [`INLINE_ARGS`] arguments whose strings fit
 //! in [`ARENA_BYTES`]: slots, the pointer array and string copies live on the stack.
 
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};
 use std::mem::{size_of, MaybeUninit};
 use std::ptr;
 
@@ -28,16 +28,6 @@ pub const ARENA_BYTES: usize = 512;
 /// One argument slot: 8 bytes, 8-aligned, enough for every type code.
 type Slot = u64;
 
-/// A value converted for a C slot, before it is stored at the slot's width.
-#[derive(Clone, Copy)]
-pub(crate) enum Scalar {
-    /// Integer bits, already truncated to the slot's width and sign- or zero-extended.
-    Int(u64),
-    F32(f32),
-    F64(f64),
-    Ptr(*mut c_void),
-}
-
 /// What a slot accepts, for error messages.
 pub(crate) fn expected(code: TypeCode) -> &'static str {
     if code.is_integer() {
@@ -51,87 +41,104 @@ pub(crate) fn expected(code: TypeCode) -> &'static str {
     }
 }
 
-/// Converts `arg` for slot `code` following MicroPython's order: floats accept numbers,
-/// `None` is 0/NULL, integers are truncated to the slot's width, pointers take buffers,
-/// C strings and callbacks. `&str` needs a copy and is handled by the caller; here it is
-/// a mismatch. `Err` carries what the slot would accept.
-#[inline]
-pub(crate) fn to_scalar(code: TypeCode, arg: &Arg<'_>) -> Result<Scalar, &'static str> {
-    if code.is_integer() {
-        let bits = match *arg {
-            Arg::Int(v) => v as u64,
-            Arg::UInt(v) => v,
-            Arg::Bool(v) => v as u64,
-            Arg::Null => 0,
-            _ => return Err(expected(code)),
-        };
-        return Ok(Scalar::Int(code.truncate(bits)));
-    }
-    if code.is_float() {
-        let v = match *arg {
-            Arg::F64(v) => v,
-            Arg::F32(v) if code == TypeCode::Float => return Ok(Scalar::F32(v)),
-            Arg::F32(v) => v.into(),
-            Arg::Int(v) => v as f64,
-            Arg::UInt(v) => v as f64,
-            Arg::Bool(v) => u8::from(v).into(),
-            _ => return Err(expected(code)),
-        };
-        return Ok(if code == TypeCode::Float {
-            Scalar::F32(v as f32)
-        } else {
-            Scalar::F64(v)
-        });
-    }
-    let p = match *arg {
-        Arg::Null => ptr::null_mut(),
-        Arg::Ptr(p) => p,
-        Arg::Int(v) => v as usize as *mut c_void,
-        Arg::UInt(v) => v as usize as *mut c_void,
-        Arg::Callback(cb) => cb.code_ptr(),
-        Arg::CStr(s) if code != TypeCode::Callback => s.as_ptr() as *mut c_void,
-        Arg::Buffer(ref b) if code != TypeCode::Callback => b.as_ptr(),
-        _ => return Err(expected(code)),
-    };
-    Ok(Scalar::Ptr(p))
-}
-
-/// Stores `value` at the exact width of `code` (argument slots, variables, callback args).
+/// Converts `arg` for slot `code` and writes it at `dst`, following MicroPython's order:
+/// floats accept numbers, `None` is 0/NULL, integers are truncated to the slot's width,
+/// pointers take buffers, C strings and callbacks. `&str` needs a copy and is handled by
+/// the caller; here it is a mismatch. `Err` carries what the slot would accept.
+///
+/// With `WIDE`, integers narrower than a register are written as a whole `ffi_arg`
+/// (sign- or zero-extended), as libffi requires of closure return values; otherwise every
+/// value is written at its type's exact width, as libffi reads arguments.
+///
+/// The conversion writes straight into the slot, with no intermediate value in memory:
+/// this is the hot path of every call.
 ///
 /// # Safety
-/// `dst` must be valid for a write of `code.size()` bytes, aligned for that type.
-#[inline]
-pub(crate) unsafe fn store(code: TypeCode, value: Scalar, dst: *mut c_void) {
-    // SAFETY: the caller guarantees `dst` is writable and aligned for `code`'s type, and
-    // each arm writes exactly that type.
+/// `dst` must be valid for a write of `code.size()` bytes (an `ffi_arg` with `WIDE`),
+/// aligned for that type.
+#[inline(always)]
+pub(crate) unsafe fn write<const WIDE: bool>(
+    code: TypeCode,
+    arg: &Arg<'_>,
+    dst: *mut c_void,
+) -> Result<(), &'static str> {
+    // SAFETY: every arm writes one value of `code`'s type (or an ffi_arg with WIDE) at
+    // `dst`, which the caller guarantees is valid and aligned for it.
     unsafe {
-        match value {
-            Scalar::Int(bits) => match code.size() {
-                1 => dst.cast::<u8>().write(bits as u8),
-                2 => dst.cast::<u16>().write(bits as u16),
-                4 => dst.cast::<u32>().write(bits as u32),
-                _ => dst.cast::<u64>().write(bits),
+        match *arg {
+            Arg::Int(v) => match code {
+                TypeCode::Float => dst.cast::<f32>().write(v as f32),
+                TypeCode::Double => dst.cast::<f64>().write(v as f64),
+                _ => write_bits::<WIDE>(code, v as u64, dst),
             },
-            Scalar::F32(v) => dst.cast::<f32>().write(v),
-            Scalar::F64(v) => dst.cast::<f64>().write(v),
-            Scalar::Ptr(p) => dst.cast::<*mut c_void>().write(p),
+            Arg::UInt(v) => match code {
+                TypeCode::Float => dst.cast::<f32>().write(v as f32),
+                TypeCode::Double => dst.cast::<f64>().write(v as f64),
+                _ => write_bits::<WIDE>(code, v, dst),
+            },
+            Arg::Bool(v) => match code {
+                TypeCode::Float => dst.cast::<f32>().write(u8::from(v).into()),
+                TypeCode::Double => dst.cast::<f64>().write(u8::from(v).into()),
+                _ if code.is_integer() => write_bits::<WIDE>(code, v.into(), dst),
+                _ => return Err(expected(code)),
+            },
+            Arg::F64(v) => match code {
+                TypeCode::Double => dst.cast::<f64>().write(v),
+                TypeCode::Float => dst.cast::<f32>().write(v as f32),
+                _ => return Err(expected(code)),
+            },
+            Arg::F32(v) => match code {
+                TypeCode::Float => dst.cast::<f32>().write(v),
+                TypeCode::Double => dst.cast::<f64>().write(v.into()),
+                _ => return Err(expected(code)),
+            },
+            Arg::Null if !code.is_float() => write_bits::<WIDE>(code, 0, dst),
+            Arg::Ptr(p) if code.is_pointer() => dst.cast::<*mut c_void>().write(p),
+            Arg::Callback(cb) if code.is_pointer() => {
+                dst.cast::<*mut c_void>().write(cb.code_ptr())
+            }
+            Arg::CStr(s) if code.is_pointer() && code != TypeCode::Callback => {
+                dst.cast::<*const c_char>().write(s.as_ptr())
+            }
+            Arg::Buffer(ref b) if code.is_pointer() && code != TypeCode::Callback => {
+                dst.cast::<*mut c_void>().write(b.as_ptr())
+            }
+            _ => return Err(expected(code)),
         }
     }
+    Ok(())
 }
 
-/// Stores a callback's return value: integers narrower than a register are widened to
-/// `ffi_arg`, as libffi requires of closures.
+/// Writes integer bits into an integer or pointer slot, truncated to its width.
 ///
 /// # Safety
-/// `dst` must be libffi's return buffer for a closure returning `code`.
-pub(crate) unsafe fn store_return(code: TypeCode, value: Scalar, dst: *mut c_void) {
-    match value {
-        Scalar::Int(bits) if code.size() < size_of::<ffi_arg>() => {
-            // SAFETY: libffi's return buffer holds at least an ffi_arg.
-            unsafe { dst.cast::<ffi_arg>().write(bits as ffi_arg) }
+/// As [`write`].
+#[inline(always)]
+unsafe fn write_bits<const WIDE: bool>(code: TypeCode, bits: u64, dst: *mut c_void) {
+    // SAFETY: forwarded from the caller; each arm writes the slot type's width.
+    unsafe {
+        match code {
+            TypeCode::I8
+            | TypeCode::U8
+            | TypeCode::I16
+            | TypeCode::U16
+            | TypeCode::Int
+            | TypeCode::UInt
+                if WIDE =>
+            {
+                dst.cast::<ffi_arg>().write(code.truncate(bits) as ffi_arg)
+            }
+            TypeCode::I8 | TypeCode::U8 => dst.cast::<u8>().write(bits as u8),
+            TypeCode::I16 | TypeCode::U16 => dst.cast::<u16>().write(bits as u16),
+            TypeCode::Int | TypeCode::UInt => dst.cast::<u32>().write(bits as u32),
+            TypeCode::Long | TypeCode::ULong => dst.cast::<c_ulong>().write(bits as c_ulong),
+            TypeCode::I64 | TypeCode::U64 => dst.cast::<u64>().write(bits),
+            TypeCode::Void => {}
+            // Float slots never reach here; pointer slots take the bits as an address.
+            _ => dst
+                .cast::<*mut c_void>()
+                .write(bits as usize as *mut c_void),
         }
-        // SAFETY: forwarded from the caller.
-        _ => unsafe { store(code, value, dst) },
     }
 }
 
@@ -233,7 +240,9 @@ unsafe fn marshal(
     arena: &mut Arena,
 ) -> Result<()> {
     for (index, (&code, arg)) in codes.iter().zip(args).enumerate() {
-        let value = match arg {
+        // SAFETY: `index < codes.len()`, within both arrays by the caller's guarantee.
+        let slot = unsafe { slots.add(index) }.cast::<c_void>();
+        match arg {
             Arg::Str(s) if code.is_pointer() && code != TypeCode::Callback => {
                 if let Some(offset) = s.bytes().position(|b| b == 0) {
                     return Err(Error::NulInString {
@@ -242,17 +251,15 @@ unsafe fn marshal(
                         offset,
                     });
                 }
-                Scalar::Ptr(arena.c_str(s.as_bytes()))
+                // SAFETY: as above; a pointer slot holds a pointer.
+                unsafe { slot.cast::<*mut c_void>().write(arena.c_str(s.as_bytes())) };
             }
-            _ => to_scalar(code, arg)
+            // SAFETY: as above; a slot is 8 bytes, 8-aligned, enough for every code.
+            _ => unsafe { write::<false>(code, arg, slot) }
                 .map_err(|expected| arg_type(name, index, code, expected, arg))?,
-        };
-        // SAFETY: `index < codes.len()`, within both arrays by the caller's guarantee.
-        unsafe {
-            let slot = slots.add(index).cast::<c_void>();
-            store(code, value, slot);
-            ptrs.add(index).write(slot);
         }
+        // SAFETY: as above.
+        unsafe { ptrs.add(index).write(slot) };
     }
     Ok(())
 }

@@ -19,11 +19,11 @@ use std::sync::Mutex;
 use libffi::low::{ffi_cif, ffi_closure};
 use libffi::raw;
 
-use crate::call::{self, Cif, Scalar};
+use crate::call::{self, Cif};
 use crate::error::{Error, Result};
 use crate::signature::Signature;
 use crate::types::TypeCode;
-use crate::value::Value;
+use crate::value::{Arg, Value};
 
 /// A C function pointer that runs a Rust closure (MicroPython's `ffi.callback`).
 ///
@@ -207,16 +207,9 @@ unsafe extern "C" fn trampoline(
         unsafe { with_values(inner.signature.args(), args, |values| inner.run(values)) }
     }));
     let failure = match outcome {
-        Ok(value) if ret_code == TypeCode::Void => {
-            drop(value);
-            return;
-        }
-        Ok(value) => match to_return(ret_code, &value) {
-            Ok(scalar) => {
-                // SAFETY: `ret` is libffi's return buffer for `ret_code`.
-                unsafe { call::store_return(ret_code, scalar, ret) };
-                return;
-            }
+        Ok(_) if ret_code == TypeCode::Void => return,
+        Ok(value) => match write_return(ret_code, &value, ret) {
+            Ok(()) => return,
             Err(expected) => Failure::Return {
                 code: ret_code.as_char(),
                 expected,
@@ -227,20 +220,35 @@ unsafe extern "C" fn trampoline(
     };
     if ret_code != TypeCode::Void {
         let zero = if ret_code.is_float() {
-            if ret_code == TypeCode::Float {
-                Scalar::F32(0.0)
-            } else {
-                Scalar::F64(0.0)
-            }
-        } else if ret_code.is_pointer() {
-            Scalar::Ptr(std::ptr::null_mut())
+            Arg::F64(0.0)
         } else {
-            Scalar::Int(0)
+            Arg::Null
         };
-        // SAFETY: as above.
-        unsafe { call::store_return(ret_code, zero, ret) };
+        // SAFETY: `ret` is libffi's return buffer for `ret_code`; 0 / NULL fits every code.
+        let _ = unsafe { call::write::<true>(ret_code, &zero, ret) };
     }
     report(failure, inner);
+}
+
+/// Converts the closure's result per the return code into libffi's return buffer.
+///
+/// # Safety
+/// `ret` must be libffi's return buffer for a closure returning `code`.
+#[inline(always)]
+unsafe fn write_return(
+    code: TypeCode,
+    value: &Value,
+    ret: *mut c_void,
+) -> Result<(), &'static str> {
+    match value {
+        // A returned Rust string would dangle once the closure returns.
+        Value::Str(_) if code == TypeCode::Str => {
+            Err("a pointer or None (a Rust string would dangle)")
+        }
+        Value::Str(_) => Err(call::expected(code)),
+        // SAFETY: forwarded from the caller.
+        _ => unsafe { call::write::<true>(code, &value.as_arg(), ret) },
+    }
 }
 
 impl Inner<'_> {
@@ -254,17 +262,6 @@ impl Inner<'_> {
                 f(values)
             }
         }
-    }
-}
-
-fn to_return(code: TypeCode, value: &Value) -> Result<Scalar, &'static str> {
-    match value {
-        // A returned Rust string would dangle once the closure returns.
-        Value::Str(_) if code == TypeCode::Str => {
-            Err("a pointer or None (a Rust string would dangle)")
-        }
-        Value::Str(_) => Err(call::expected(code)),
-        _ => call::to_scalar(code, &value.as_arg()),
     }
 }
 

@@ -102,11 +102,9 @@ impl Variable {
                 why: "its memory is borrowed only for this call and would dangle; store a raw pointer to memory that outlives the variable",
             });
         }
-        let scalar = call::to_scalar(self.code, &value)
-            .map_err(|expected| call::arg_type(&self.name, 0, self.code, expected, &value))?;
-        // SAFETY: as in `get`; `store` writes exactly `code`'s type.
-        unsafe { call::store(self.code, scalar, self.addr) };
-        Ok(())
+        // SAFETY: as in `get`; `write` stores exactly `code`'s type.
+        unsafe { call::write::<false>(self.code, &value, self.addr) }
+            .map_err(|expected| call::arg_type(&self.name, 0, self.code, expected, &value))
     }
 
     /// The variable's address.
