@@ -1,1 +1,30 @@
-//! placeholder, filled by its issue.
+//! hwkit's real-kernel test bed.
+//!
+//! GPIO code is tested against the Linux kernel's own drivers: the bed boots Debian's
+//! kernel in QEMU with the `gpio-sim` driver (built out of tree when the distro lacks it),
+//! runs the workspace's `vm_*` test binaries inside as root, and reports their results.
+//! The same machinery backs `hwkit vm`, which runs any command next to simulated chips.
+//!
+//! * [`run::run_tests`]: build the VM tests, boot, run them, report (`testbed test`).
+//! * [`run::run_command`]: boot with chips from a [`spec::ChipSpec`] list and run a command
+//!   (`testbed vm`, `hwkit vm`).
+//! * [`run::prepare`]: warm the cache only. [`cache::clean`]: empty it.
+//! * [`sim`]: helpers for tests on top of the `gpiosim` crate.
+//!
+//! See `tests/README.md` for the cache layout and how runs work.
+
+pub mod build;
+pub mod cache;
+pub mod cpio;
+pub mod error;
+pub mod host;
+pub mod initramfs;
+pub mod kernel;
+pub mod run;
+pub mod sim;
+pub mod spec;
+pub mod vm;
+
+pub use error::{Error, Result};
+pub use run::{run_command, run_tests, TestOptions, TestReport, VmOptions};
+pub use spec::{parse_chips, ChipSpec, SpecError};

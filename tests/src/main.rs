@@ -1,1 +1,171 @@
-fn main() {}
+//! `testbed`: runs hwkit's GPIO tests against the real kernel (gpio-sim in a QEMU VM).
+//!
+//! ```text
+//! cargo run --release -p hwkit-testbed -- test [-p PKG]... [--test NAME]... [-- LIBTEST_ARGS]
+//! cargo run --release -p hwkit-testbed -- vm [--chips SPEC] [--bin PATH]... -- CMD [ARG]...
+//! cargo run --release -p hwkit-testbed -- prepare | clean
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use hwkit_testbed::build::{workspace_root, BuildRequest};
+use hwkit_testbed::{cache, parse_chips, run, ChipSpec};
+
+#[derive(Parser)]
+#[command(
+    name = "testbed",
+    version,
+    about = "hwkit's real-kernel GPIO test bed: gpio-sim chips in a QEMU VM"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the workspace's `vm_*` tests, run them in the VM as root, report.
+    Test(TestArgs),
+    /// Boot the VM with simulated chips and run a command inside as root.
+    Vm(VmArgs),
+    /// Install what is missing and prepare the kernel and gpio-sim in the cache; no boot.
+    Prepare,
+    /// Empty the cache directory.
+    Clean,
+}
+
+#[derive(Args)]
+struct TestArgs {
+    /// Only this package's VM tests (repeatable).
+    #[arg(short = 'p', long = "package", value_name = "PKG")]
+    packages: Vec<String>,
+    /// Only this `vm_*` test target (repeatable).
+    #[arg(long = "test", value_name = "NAME")]
+    tests: Vec<String>,
+    /// Build the tests with `--release` (default: the `test` profile, as `cargo test`).
+    #[arg(long)]
+    release: bool,
+    /// Kill a test binary that runs longer than this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = run::DEFAULT_BINARY_TIMEOUT.as_secs())]
+    binary_timeout: u64,
+    /// Show the kernel's boot messages and the whole console.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Arguments for every test binary (libtest's: a filter, `--nocapture`, ...).
+    #[arg(last = true, value_name = "LIBTEST_ARGS")]
+    libtest_args: Vec<String>,
+}
+
+#[derive(Args)]
+struct VmArgs {
+    /// The simulated chips, e.g. `label=pinctrl-bcm2711,lines=58,names=GPIO0..GPIO57;label=aux,lines=8`
+    /// (presets: `default`, `pi4`, `hwkit-sim`). Default: `default` (pi4 + an 8-line hwkit-sim).
+    #[arg(long, value_name = "SPEC")]
+    chips: Option<String>,
+    /// Put this host executable (and its libraries) on the guest's PATH, /usr/local/bin (repeatable).
+    #[arg(long = "bin", value_name = "PATH")]
+    bins: Vec<PathBuf>,
+    /// Kill the VM if the command runs longer than this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = run::DEFAULT_COMMAND_TIMEOUT.as_secs())]
+    timeout: u64,
+    /// Show the kernel's boot messages too.
+    #[arg(short, long)]
+    verbose: bool,
+    /// The command to run in the guest, and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("testbed: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace() -> hwkit_testbed::Result<PathBuf> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    workspace_root(&cwd).or_else(|e| {
+        // Run from outside the workspace: use the one this binary was built from.
+        let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        here.parent()
+            .filter(|p| p.join("Cargo.toml").is_file())
+            .map(PathBuf::from)
+            .ok_or(e)
+    })
+}
+
+fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
+    match command {
+        Command::Test(a) => {
+            let opts = run::TestOptions {
+                build: BuildRequest {
+                    workspace: workspace()?,
+                    packages: a.packages,
+                    tests: a.tests,
+                    release: a.release,
+                },
+                libtest_args: a.libtest_args,
+                binary_timeout: Duration::from_secs(a.binary_timeout),
+                verbose: a.verbose,
+            };
+            let report = run::run_tests(&opts)?;
+            println!("{}", report.summary_line());
+            Ok(if report.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Vm(a) => {
+            let chips = match &a.chips {
+                Some(s) => parse_chips(s)?,
+                None => ChipSpec::default_set(),
+            };
+            let opts = run::VmOptions {
+                chips,
+                binaries: a.bins,
+                command: a.command,
+                timeout: Duration::from_secs(a.timeout),
+                verbose: a.verbose,
+                show_chips: true,
+            };
+            let code = run::run_command(&opts)?;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Command::Prepare => {
+            let k = run::prepare()?;
+            eprintln!(
+                "testbed: ready: kernel {} ({}), gpio-sim {}, boot image {}, cache {} ({:.1} MiB)",
+                k.info.abi,
+                k.info.version,
+                if k.info.distro_gpio_sim {
+                    "from the distro"
+                } else {
+                    "built out of tree"
+                },
+                k.boot_image().display(),
+                cache::cache_dir().display(),
+                cache::dir_size(&cache::cache_dir()) as f64 / (1 << 20) as f64
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Clean => {
+            let dir = cache::cache_dir();
+            let freed = cache::clean(&dir)?;
+            eprintln!(
+                "testbed: removed {:.1} MiB from {}",
+                freed as f64 / (1 << 20) as f64,
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

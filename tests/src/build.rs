@@ -1,0 +1,476 @@
+//! Building the workspace's VM tests: every `vm_*` integration-test target of a package
+//! with a `vm` feature, through `cargo test --no-run --message-format=json`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::host::run_text;
+
+/// Prefix of VM test target names (DEVELOPERS.md).
+pub const VM_PREFIX: &str = "vm_";
+/// The feature that gates VM tests.
+pub const VM_FEATURE: &str = "vm";
+
+/// What to build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    /// Workspace root (where `cargo` runs).
+    pub workspace: PathBuf,
+    /// Packages to take VM tests from; empty: every package that has them.
+    pub packages: Vec<String>,
+    /// Test targets to build; empty: every `vm_*` target of those packages.
+    pub tests: Vec<String>,
+    /// Build with `--release` (default: the `test` profile, like `cargo test`).
+    pub release: bool,
+}
+
+/// One built VM test executable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestBinary {
+    /// Target name, e.g. `vm_smoke`.
+    pub name: String,
+    /// Package name.
+    pub package: String,
+    /// The package's directory (`CARGO_MANIFEST_DIR`, and the test's working directory).
+    pub manifest_dir: PathBuf,
+    /// The executable.
+    pub executable: PathBuf,
+}
+
+/// The result of a build.
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    /// The test executables, in cargo's order.
+    pub tests: Vec<TestBinary>,
+    /// Binary targets built alongside (`CARGO_BIN_EXE_*` of the tests), e.g. `hwkit`.
+    pub bins: Vec<PathBuf>,
+    /// `OUT_DIR`s of workspace build scripts (libraries tests may load at run time).
+    pub out_dirs: Vec<PathBuf>,
+    /// Extra host paths the packages ask for in `[package.metadata.hwkit-testbed] include`.
+    pub includes: Vec<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+    workspace_members: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Package {
+    id: String,
+    name: String,
+    manifest_path: PathBuf,
+    #[serde(default)]
+    features: BTreeMap<String, Vec<String>>,
+    targets: Vec<Target>,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Target {
+    name: String,
+    kind: Vec<String>,
+}
+
+/// A package's VM test targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmPackage {
+    /// Package name.
+    pub name: String,
+    /// Its `vm_*` test targets.
+    pub tests: Vec<String>,
+    /// Its `[package.metadata.hwkit-testbed] include` paths.
+    pub includes: Vec<PathBuf>,
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// The root of the workspace containing `dir`.
+pub fn workspace_root(dir: &Path) -> Result<PathBuf> {
+    let out = run_text(
+        Command::new(cargo())
+            .args(["locate-project", "--workspace", "--message-format", "plain"])
+            .current_dir(dir),
+    )?;
+    let manifest = PathBuf::from(out.trim());
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| Error::Build(format!("odd workspace manifest path `{}`", out.trim())))
+}
+
+/// Lists the workspace packages that have VM tests (a `vm` feature and `vm_*` test targets).
+pub fn vm_packages(workspace: &Path) -> Result<Vec<VmPackage>> {
+    let text = run_text(
+        Command::new(cargo())
+            .args(["metadata", "--no-deps", "--format-version", "1"])
+            .current_dir(workspace),
+    )?;
+    let meta: Metadata = serde_json::from_str(&text)
+        .map_err(|e| Error::Build(format!("cannot read cargo metadata: {e}")))?;
+    Ok(meta
+        .packages
+        .iter()
+        .filter(|p| meta.workspace_members.contains(&p.id) && p.features.contains_key(VM_FEATURE))
+        .map(|p| VmPackage {
+            name: p.name.clone(),
+            tests: p
+                .targets
+                .iter()
+                .filter(|t| t.kind.iter().any(|k| k == "test") && t.name.starts_with(VM_PREFIX))
+                .map(|t| t.name.clone())
+                .collect(),
+            includes: includes_of(p),
+        })
+        .filter(|p| !p.tests.is_empty())
+        .collect())
+}
+
+fn includes_of(p: &Package) -> Vec<PathBuf> {
+    let dir = p.manifest_path.parent().unwrap_or(Path::new("/"));
+    p.metadata
+        .as_ref()
+        .and_then(|m| m.get("hwkit-testbed"))
+        .and_then(|m| m.get("include"))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(|s| dir.join(s))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks the request against what the workspace has; returns the packages and tests to
+/// build.
+pub fn select(all: &[VmPackage], req: &BuildRequest) -> Result<Vec<VmPackage>> {
+    let with_tests: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+    let mut chosen: Vec<VmPackage> = if req.packages.is_empty() {
+        all.to_vec()
+    } else {
+        req.packages
+            .iter()
+            .map(|name| {
+                all.iter().find(|p| &p.name == name).cloned().ok_or_else(|| {
+                    Error::Usage(format!(
+                        "package `{name}` has no VM tests (a `{VM_FEATURE}` feature and `{VM_PREFIX}*` test \
+                         targets); packages with VM tests: {}",
+                        with_tests.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    if !req.tests.is_empty() {
+        for t in &req.tests {
+            if !chosen.iter().any(|p| p.tests.contains(t)) {
+                let known: Vec<&str> = chosen
+                    .iter()
+                    .flat_map(|p| p.tests.iter().map(String::as_str))
+                    .collect();
+                return Err(Error::Usage(format!(
+                    "no VM test target named `{t}`; the VM test targets are: {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        for p in &mut chosen {
+            p.tests.retain(|t| req.tests.contains(t));
+        }
+        chosen.retain(|p| !p.tests.is_empty());
+    }
+    if chosen.is_empty() {
+        return Err(Error::Build(format!(
+            "the workspace has no VM tests (integration tests named `{VM_PREFIX}*` in a package with a \
+             `{VM_FEATURE}` feature)"
+        )));
+    }
+    Ok(chosen)
+}
+
+/// The `cargo test --no-run` command for `chosen`.
+pub fn cargo_command(req: &BuildRequest, chosen: &[VmPackage]) -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(&req.workspace).args([
+        "test",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if req.release {
+        cmd.arg("--release");
+    }
+    let mut features = Vec::new();
+    let mut tests: Vec<&str> = Vec::new();
+    for p in chosen {
+        cmd.arg("-p").arg(&p.name);
+        features.push(format!("{}/{VM_FEATURE}", p.name));
+        for t in &p.tests {
+            if !tests.contains(&t.as_str()) {
+                tests.push(t);
+            }
+        }
+    }
+    cmd.arg("--features").arg(features.join(","));
+    for t in tests {
+        cmd.arg("--test").arg(t);
+    }
+    cmd
+}
+
+#[derive(Debug, Deserialize)]
+struct Message {
+    reason: String,
+    #[serde(default)]
+    package_id: String,
+    #[serde(default)]
+    manifest_path: Option<PathBuf>,
+    #[serde(default)]
+    target: Option<Target>,
+    #[serde(default)]
+    profile: Option<Profile>,
+    #[serde(default)]
+    executable: Option<PathBuf>,
+    #[serde(default)]
+    out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Profile {
+    test: bool,
+}
+
+/// Builds the VM tests; compiler output goes to stderr as usual.
+pub fn build(req: &BuildRequest) -> Result<Built> {
+    let all = vm_packages(&req.workspace)?;
+    let chosen = select(&all, req)?;
+    let mut cmd = cargo_command(req, &chosen);
+    eprintln!("testbed: {}", crate::host::show(&cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::Build(format!("cannot run cargo: {e}")))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut built = Built::default();
+    let member_dirs: Vec<PathBuf> = Vec::new();
+    let _ = member_dirs;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| Error::Build(format!("reading cargo's output: {e}")))?;
+        let Ok(msg) = serde_json::from_str::<Message>(&line) else {
+            continue;
+        };
+        collect(&mut built, msg, &req.workspace, &chosen);
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::Build(format!("cargo: {e}")))?;
+    if !status.success() {
+        return Err(Error::Build(format!(
+            "cargo test --no-run failed ({status})"
+        )));
+    }
+    built.includes = chosen
+        .iter()
+        .flat_map(|p| p.includes.iter().cloned())
+        .collect();
+    if built.tests.is_empty() {
+        return Err(Error::Build("cargo built no VM test executable".into()));
+    }
+    Ok(built)
+}
+
+fn collect(built: &mut Built, msg: Message, workspace: &Path, chosen: &[VmPackage]) {
+    let in_workspace = msg
+        .manifest_path
+        .as_ref()
+        .is_some_and(|m| m.starts_with(workspace))
+        || msg.package_id.starts_with("path+file://")
+            && msg.package_id.contains(&*workspace.to_string_lossy());
+    match msg.reason.as_str() {
+        "compiler-artifact" => {
+            let (Some(target), Some(exe)) = (msg.target, msg.executable) else {
+                return;
+            };
+            let is_test =
+                msg.profile.is_some_and(|p| p.test) && target.kind.iter().any(|k| k == "test");
+            if is_test && chosen.iter().any(|p| p.tests.contains(&target.name)) {
+                let manifest = msg.manifest_path.unwrap_or_default();
+                let package = package_name(&msg.package_id).unwrap_or_default();
+                built.tests.push(TestBinary {
+                    name: target.name,
+                    package,
+                    manifest_dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
+                    executable: exe,
+                });
+            } else if target.kind.iter().any(|k| k == "bin") && !built.bins.contains(&exe) {
+                built.bins.push(exe);
+            }
+        }
+        "build-script-executed" if in_workspace => {
+            if let Some(d) = msg.out_dir {
+                built.out_dirs.push(d);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The package name in a cargo package id (`path+file:///work/main/tests#hwkit-testbed@0.1.0`
+/// or the older `hwkit-testbed 0.1.0 (path+file://...)`).
+pub fn package_name(id: &str) -> Option<String> {
+    if let Some((_, frag)) = id.split_once('#') {
+        let name = frag.split('@').next()?;
+        // `path+file:///x/foo#0.1.0` leaves the name in the path.
+        if name.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            return id.split_once('#')?.0.rsplit('/').next().map(str::to_string);
+        }
+        return Some(name.to_string());
+    }
+    id.split_whitespace().next().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkgs() -> Vec<VmPackage> {
+        vec![
+            VmPackage {
+                name: "hw".into(),
+                tests: vec!["vm_lines".into(), "vm_events".into()],
+                includes: vec![],
+            },
+            VmPackage {
+                name: "hwkit-testbed".into(),
+                tests: vec!["vm_smoke".into()],
+                includes: vec![],
+            },
+        ]
+    }
+
+    #[test]
+    fn selection_defaults_to_everything() {
+        let req = BuildRequest::default();
+        assert_eq!(select(&pkgs(), &req).unwrap(), pkgs());
+    }
+
+    #[test]
+    fn selection_narrows_by_package_and_test() {
+        let req = BuildRequest {
+            packages: vec!["hw".into()],
+            tests: vec!["vm_events".into()],
+            ..Default::default()
+        };
+        let got = select(&pkgs(), &req).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].tests, vec!["vm_events"]);
+        let req = BuildRequest {
+            tests: vec!["vm_smoke".into()],
+            ..Default::default()
+        };
+        assert_eq!(select(&pkgs(), &req).unwrap()[0].name, "hwkit-testbed");
+    }
+
+    #[test]
+    fn bad_selections_are_explained() {
+        let req = BuildRequest {
+            packages: vec!["ffi-core".into()],
+            ..Default::default()
+        };
+        let e = select(&pkgs(), &req).unwrap_err().to_string();
+        assert!(
+            e.contains("`ffi-core` has no VM tests") && e.contains("hw, hwkit-testbed"),
+            "{e}"
+        );
+        let req = BuildRequest {
+            packages: vec!["hw".into()],
+            tests: vec!["vm_smoke".into()],
+            ..Default::default()
+        };
+        let e = select(&pkgs(), &req).unwrap_err().to_string();
+        assert!(
+            e.contains("no VM test target named `vm_smoke`") && e.contains("vm_lines"),
+            "{e}"
+        );
+        let e = select(&[], &BuildRequest::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no VM tests"), "{e}");
+    }
+
+    #[test]
+    fn cargo_command_enables_each_vm_feature() {
+        let req = BuildRequest {
+            workspace: "/w".into(),
+            release: true,
+            ..Default::default()
+        };
+        let cmd = cargo_command(&req, &pkgs());
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args.join(" "),
+            "test --no-run --message-format=json-render-diagnostics --release -p hw -p hwkit-testbed \
+             --features hw/vm,hwkit-testbed/vm --test vm_lines --test vm_events --test vm_smoke"
+        );
+    }
+
+    #[test]
+    fn package_ids_of_both_formats() {
+        assert_eq!(
+            package_name("path+file:///work/main/tests#hwkit-testbed@0.1.0").unwrap(),
+            "hwkit-testbed"
+        );
+        assert_eq!(
+            package_name("path+file:///work/main/hw#0.1.0").unwrap(),
+            "hw"
+        );
+        assert_eq!(
+            package_name("hw 0.1.0 (path+file:///work/main/hw)").unwrap(),
+            "hw"
+        );
+    }
+
+    #[test]
+    fn artifacts_are_sorted_into_tests_and_bins() {
+        let ws = Path::new("/work/main");
+        let chosen = pkgs();
+        let mut built = Built::default();
+        let lines = [
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///work/main/tests#hwkit-testbed@0.1.0","manifest_path":"/work/main/tests/Cargo.toml","target":{"name":"vm_smoke","kind":["test"]},"profile":{"test":true},"executable":"/t/debug/deps/vm_smoke-1"}"#,
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///work/main/cli#hwkit@0.1.0","manifest_path":"/work/main/cli/Cargo.toml","target":{"name":"hwkit","kind":["bin"]},"profile":{"test":false},"executable":"/t/debug/hwkit"}"#,
+            r#"{"reason":"compiler-artifact","package_id":"registry+x#libc@0.2","manifest_path":"/r/libc/Cargo.toml","target":{"name":"libc","kind":["lib"]},"profile":{"test":false},"executable":null}"#,
+            r#"{"reason":"build-script-executed","package_id":"path+file:///work/main/ffi-core#0.1.0","out_dir":"/t/debug/build/ffi-core-1/out"}"#,
+            r#"{"reason":"build-script-executed","package_id":"registry+x#libc@0.2","out_dir":"/t/debug/build/libc-1/out"}"#,
+        ];
+        for l in lines {
+            collect(&mut built, serde_json::from_str(l).unwrap(), ws, &chosen);
+        }
+        assert_eq!(
+            built.tests,
+            vec![TestBinary {
+                name: "vm_smoke".into(),
+                package: "hwkit-testbed".into(),
+                manifest_dir: "/work/main/tests".into(),
+                executable: "/t/debug/deps/vm_smoke-1".into(),
+            }]
+        );
+        assert_eq!(built.bins, vec![PathBuf::from("/t/debug/hwkit")]);
+        assert_eq!(
+            built.out_dirs,
+            vec![PathBuf::from("/t/debug/build/ffi-core-1/out")]
+        );
+    }
+}

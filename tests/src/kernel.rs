@@ -1,0 +1,807 @@
+//! The guest kernel: Debian's `linux-image-amd64`, with gpio-sim built out of tree when the
+//! distro kernel lacks it, prepared once per kernel ABI and version in the cache.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::CacheLock;
+use crate::error::{io_err, Error, Result};
+use crate::host::{self, run, run_text};
+
+/// What `kernel.json` in a prepared kernel directory records.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KernelInfo {
+    /// Kernel ABI, e.g. `6.1.0-56-amd64`.
+    pub abi: String,
+    /// Debian package version, e.g. `6.1.192-2`.
+    pub version: String,
+    /// File name of the boot image in the directory (`vmlinux`, or `vmlinuz` as fallback).
+    pub boot_file: String,
+    /// Module file names under `modules/`, in the order to load them.
+    pub modules: Vec<String>,
+    /// Whether gpio-sim came with the distro kernel (`false`: built out of tree here).
+    pub distro_gpio_sim: bool,
+}
+
+/// A prepared kernel in the cache.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// Its cache directory.
+    pub dir: PathBuf,
+    /// Its description.
+    pub info: KernelInfo,
+}
+
+impl Kernel {
+    /// The file QEMU boots.
+    pub fn boot_image(&self) -> PathBuf {
+        self.dir.join(&self.info.boot_file)
+    }
+
+    /// The modules to load, in order.
+    pub fn module_paths(&self) -> Vec<PathBuf> {
+        self.info
+            .modules
+            .iter()
+            .map(|m| self.dir.join("modules").join(m))
+            .collect()
+    }
+
+    fn load(dir: &Path) -> Option<Kernel> {
+        let text = fs::read_to_string(dir.join("kernel.json")).ok()?;
+        let info: KernelInfo = serde_json::from_str(&text).ok()?;
+        let k = Kernel {
+            dir: dir.to_path_buf(),
+            info,
+        };
+        (k.boot_image().is_file() && k.module_paths().iter().all(|p| p.is_file())).then_some(k)
+    }
+}
+
+/// The Debian packages of one kernel version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelChoice {
+    /// ABI, e.g. `6.1.0-56-amd64`.
+    pub abi: String,
+    /// Exact package version shared by all the packages below.
+    pub version: String,
+    /// `linux-image-<abi>`.
+    pub image: String,
+    /// `linux-headers-<abi>`.
+    pub headers: String,
+    /// `linux-headers-<abi base>-common`.
+    pub headers_common: String,
+    /// `linux-kbuild-<major.minor>`.
+    pub kbuild: String,
+    /// `linux-source-<major.minor>`.
+    pub source: String,
+}
+
+impl KernelChoice {
+    /// Cache directory name: `<abi>_<version>`.
+    pub fn key(&self) -> String {
+        format!("{}_{}", self.abi, self.version)
+    }
+}
+
+/// Parses `apt-cache madison` output into (version, suite line) pairs, in its order
+/// (newest first).
+pub fn parse_madison(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.split('|').map(str::trim);
+            let _pkg = parts.next()?;
+            let version = parts.next()?;
+            let origin = parts.next()?;
+            (!version.is_empty()).then(|| (version.to_string(), origin.to_string()))
+        })
+        .collect()
+}
+
+/// Orders meta-package versions: the release's own suites (including -security and
+/// -updates) before backports, newest first within each, duplicates removed.
+pub fn order_candidates(madison: &[(String, String)]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for pass in [false, true] {
+        for (v, origin) in madison {
+            if origin.contains("-backports") == pass && !out.contains(v) {
+                out.push(v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The package names of a `Depends:` field, alternatives and version constraints dropped,
+/// paired with the version of an `(= X)` constraint.
+pub fn parse_depends(control: &str) -> Vec<(String, Option<String>)> {
+    let Some(line) = control.lines().find_map(|l| l.strip_prefix("Depends:")) else {
+        return Vec::new();
+    };
+    line.split(',')
+        .filter_map(|dep| {
+            let first = dep.split('|').next()?.trim();
+            let name = first.split_whitespace().next()?.to_string();
+            let exact = first
+                .split_once("(=")
+                .and_then(|(_, rest)| rest.split(')').next())
+                .map(|v| v.trim().to_string());
+            Some((name, exact))
+        })
+        .collect()
+}
+
+fn madison(pkg: &str) -> Vec<(String, String)> {
+    Command::new("apt-cache")
+        .args(["madison", pkg])
+        .output()
+        .map(|o| parse_madison(&String::from_utf8_lossy(&o.stdout)))
+        .unwrap_or_default()
+}
+
+fn show(pkg: &str, version: &str) -> Result<String> {
+    run_text(Command::new("apt-cache").args(["show", &format!("{pkg}={version}")]))
+}
+
+fn available(pkg: &str, version: &str) -> bool {
+    madison(pkg).iter().any(|(v, _)| v == version)
+}
+
+/// Works out the packages of one meta-package version, if all of them are downloadable.
+fn resolve(meta_version: &str) -> Result<KernelChoice, String> {
+    let control = show("linux-image-amd64", meta_version).map_err(|e| e.to_string())?;
+    let (image, image_version) = parse_depends(&control)
+        .into_iter()
+        .find(|(n, _)| n.starts_with("linux-image-") && n != "linux-image-amd64")
+        .ok_or("its Depends names no linux-image-<abi> package")?;
+    let abi = image
+        .trim_start_matches("linux-image-")
+        .trim_end_matches("-unsigned")
+        .to_string();
+    let version = image_version.unwrap_or_else(|| meta_version.to_string());
+    let headers = format!("linux-headers-{abi}");
+    let hcontrol = show(&headers, &version).map_err(|_| format!("no {headers} {version}"))?;
+    let hdeps = parse_depends(&hcontrol);
+    let headers_common = hdeps
+        .iter()
+        .find(|(n, _)| n.starts_with("linux-headers-") && n.ends_with("-common"))
+        .map(|(n, _)| n.clone())
+        .ok_or_else(|| format!("{headers} depends on no -common headers"))?;
+    let kbuild = hdeps
+        .iter()
+        .find(|(n, _)| n.starts_with("linux-kbuild-"))
+        .map(|(n, _)| n.clone())
+        .ok_or_else(|| format!("{headers} depends on no linux-kbuild"))?;
+    let source = format!(
+        "linux-source-{}",
+        kbuild.trim_start_matches("linux-kbuild-")
+    );
+    for p in [&image, &headers, &headers_common, &kbuild, &source] {
+        if !available(p, &version) {
+            return Err(format!("{p} {version} is not downloadable"));
+        }
+    }
+    Ok(KernelChoice {
+        abi,
+        version,
+        image,
+        headers,
+        headers_common,
+        kbuild,
+        source,
+    })
+}
+
+/// Chooses the newest `linux-image-amd64` of the release (backports only as a last
+/// resort) whose image, headers, kbuild and source packages all exist at one version.
+pub fn choose_kernel() -> Result<KernelChoice> {
+    let mut list = madison("linux-image-amd64");
+    if list.is_empty() {
+        host::apt_update()?;
+        list = madison("linux-image-amd64");
+    }
+    let mut why = Vec::new();
+    for v in order_candidates(&list) {
+        match resolve(&v) {
+            Ok(c) => return Ok(c),
+            Err(e) => why.push(format!("linux-image-amd64 {v}: {e}")),
+        }
+    }
+    if why.is_empty() {
+        why.push(
+            "apt knows no linux-image-amd64 (is a Debian mirror in /etc/apt/sources.list*?)".into(),
+        );
+    }
+    Err(Error::Kernel(why.join("; ")))
+}
+
+/// Parses a kernel `.config` into option -> value (`y`, `m`, strings).
+pub fn parse_config(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("CONFIG_")?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Options gpio-sim and the smoke tests need, and the values that will do.
+const PREREQUISITES: &[(&str, &[&str])] = &[
+    ("GPIOLIB", &["y"]),
+    ("GPIO_CDEV", &["y"]),
+    ("GPIO_SYSFS", &["y"]),
+    ("CONFIGFS_FS", &["y", "m"]),
+    ("IRQ_DOMAIN", &["y"]),
+    ("DEVTMPFS", &["y"]),
+    ("BLK_DEV_INITRD", &["y"]),
+    ("SERIAL_8250_CONSOLE", &["y"]),
+];
+
+/// Names the prerequisites `config` lacks.
+pub fn missing_prerequisites(config: &BTreeMap<String, String>) -> Vec<String> {
+    PREREQUISITES
+        .iter()
+        .filter(|(opt, ok)| !config.get(*opt).is_some_and(|v| ok.contains(&v.as_str())))
+        .map(|(opt, ok)| format!("CONFIG_{opt}={}", ok.join("|")))
+        .collect()
+}
+
+/// The `depends=` list of a module's `.modinfo` section (module names, comma-separated
+/// in the file). Debian's image packages ship no `modules.dep`: depmod makes it at install.
+pub fn modinfo_depends(ko: &[u8]) -> Vec<String> {
+    const KEY: &[u8] = b"\0depends=";
+    let Some(at) = ko.windows(KEY.len()).position(|w| w == KEY) else {
+        return Vec::new();
+    };
+    let value = &ko[at + KEY.len()..];
+    let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+    String::from_utf8_lossy(&value[..end])
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `gpio_sim` and `gpio-sim` are the same module.
+fn norm(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// Indexes the `.ko` files under `dir` by normalized module name.
+fn module_index(dir: &Path) -> BTreeMap<String, PathBuf> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Some(name) = p.file_name().map(|n| n.to_string_lossy().into_owned()) {
+                if name.contains(".ko") {
+                    out.insert(norm(module_name(&name)), p);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The modules `module` needs, dependencies first, ending with `module`, as paths in
+/// `index`; `read` gives a module's (uncompressed) bytes.
+pub fn load_order(
+    index: &BTreeMap<String, PathBuf>,
+    module: &str,
+    read: &dyn Fn(&Path) -> Result<Vec<u8>>,
+) -> Result<Vec<PathBuf>> {
+    fn visit(
+        name: &str,
+        index: &BTreeMap<String, PathBuf>,
+        read: &dyn Fn(&Path) -> Result<Vec<u8>>,
+        order: &mut Vec<PathBuf>,
+        depth: usize,
+    ) -> Result<()> {
+        let path = index
+            .get(&norm(name))
+            .ok_or_else(|| Error::Kernel(format!("module {name} is not in the kernel package")))?;
+        if order.contains(path) || depth > 32 {
+            return Ok(());
+        }
+        for dep in modinfo_depends(&read(path)?) {
+            visit(&dep, index, read, order, depth + 1)?;
+        }
+        order.push(path.clone());
+        Ok(())
+    }
+    let mut order = Vec::new();
+    visit(module, index, read, &mut order, 0)?;
+    Ok(order)
+}
+
+/// `kernel/drivers/gpio/gpio-sim.ko.xz` -> `gpio-sim`.
+fn module_name(path: &str) -> &str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.split(".ko").next().unwrap_or(file)
+}
+
+/// Returns the cached kernel for the distro's current choice, preparing it if needed.
+/// The caller holds `lock` shared; it is made exclusive only to prepare, and is shared
+/// again on return.
+pub fn prepare(cache: &Path, lock: &CacheLock) -> Result<Kernel> {
+    let kernels = cache.join("kernels");
+    let choice = match choose_kernel() {
+        Ok(c) => c,
+        Err(e) => return newest_cached(&kernels).ok_or(e),
+    };
+    let dir = kernels.join(choice.key());
+    if let Some(k) = Kernel::load(&dir) {
+        return Ok(k);
+    }
+    lock.upgrade()?;
+    let result = prepare_locked(cache, &choice);
+    lock.downgrade()?;
+    result
+}
+
+fn prepare_locked(cache: &Path, choice: &KernelChoice) -> Result<Kernel> {
+    let kernels = cache.join("kernels");
+    let dir = kernels.join(choice.key());
+    // Another run may have prepared it while this one waited for the lock.
+    if let Some(k) = Kernel::load(&dir) {
+        return Ok(k);
+    }
+    eprintln!(
+        "testbed: preparing kernel {} ({}) in {}",
+        choice.abi,
+        choice.version,
+        dir.display()
+    );
+    let start = std::time::Instant::now();
+    fs::create_dir_all(&kernels).map_err(io_err("cannot create", &kernels))?;
+    let work = tempfile::Builder::new()
+        .prefix(".work-")
+        .tempdir_in(cache)
+        .map_err(io_err("cannot create a work directory in", cache))?;
+    let staged = build(choice, work.path())?;
+    // Old kernels go: nobody uses them while we hold the lock exclusively.
+    if let Ok(entries) = fs::read_dir(&kernels) {
+        for e in entries.flatten() {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+    fs::rename(&staged, &dir).map_err(io_err("cannot move the prepared kernel to", &dir))?;
+    eprintln!(
+        "testbed: kernel prepared in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Kernel::load(&dir).ok_or_else(|| {
+        Error::Kernel(format!(
+            "{} is incomplete after preparing it",
+            dir.display()
+        ))
+    })
+}
+
+fn newest_cached(kernels: &Path) -> Option<Kernel> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(kernels)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    let k = dirs.iter().rev().find_map(|d| Kernel::load(d))?;
+    eprintln!(
+        "testbed: warning: apt offers no usable kernel now; using the cached {} ({})",
+        k.info.abi, k.info.version
+    );
+    Some(k)
+}
+
+fn download(pkgs: &[&str], version: &str, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut cmd = Command::new("apt-get");
+    cmd.current_dir(dir)
+        .args(["download", "-q", "-o", "APT::Sandbox::User=root"])
+        .args(pkgs.iter().map(|p| format!("{p}={version}")));
+    if run(&mut cmd).is_err() {
+        // The lists may be older than the mirror, which keeps only the newest build.
+        host::apt_update()?;
+        run(&mut cmd)?;
+    }
+    pkgs.iter()
+        .map(|p| {
+            let prefix = format!("{p}_");
+            fs::read_dir(dir)
+                .map_err(io_err("cannot read", dir))?
+                .flatten()
+                .map(|e| e.path())
+                .find(|f| {
+                    let n = f.file_name().unwrap_or_default().to_string_lossy();
+                    n.starts_with(&prefix) && n.ends_with(".deb")
+                })
+                .ok_or_else(|| Error::Kernel(format!("apt-get download left no {p} package")))
+        })
+        .collect()
+}
+
+fn unpack(deb: &Path, root: &Path) -> Result<()> {
+    run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(root))?;
+    Ok(())
+}
+
+/// Downloads, unpacks and builds everything for `choice` into `work/out`; returns it.
+fn build(choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
+    let root = work.join("root");
+    let out = work.join("out");
+    let mods_out = out.join("modules");
+    fs::create_dir_all(&mods_out).map_err(io_err("cannot create", &mods_out))?;
+    fs::create_dir_all(&root).map_err(io_err("cannot create", &root))?;
+
+    let debs = download(&[&choice.image], &choice.version, work)?;
+    unpack(&debs[0], &root)?;
+    let config_path = root.join(format!("boot/config-{}", choice.abi));
+    let config = parse_config(
+        &fs::read_to_string(&config_path).map_err(io_err("cannot read", &config_path))?,
+    );
+    let missing = missing_prerequisites(&config);
+    if !missing.is_empty() {
+        return Err(Error::Kernel(format!(
+            "{} {} lacks {}",
+            choice.image,
+            choice.version,
+            missing.join(", ")
+        )));
+    }
+    let moddir = root.join(format!("lib/modules/{}", choice.abi));
+    let index = module_index(&moddir);
+    let mut order: Vec<String> = Vec::new();
+    let add_distro = |name: &str, order: &mut Vec<String>| -> Result<()> {
+        for path in load_order(&index, name, &read_module)? {
+            let file = format!("{}.ko", module_name(&path.to_string_lossy()));
+            if !order.contains(&file) {
+                fs::write(mods_out.join(&file), read_module(&path)?)
+                    .map_err(io_err("cannot write", &mods_out))?;
+                order.push(file);
+            }
+        }
+        Ok(())
+    };
+    if config.get("CONFIGFS_FS").map(String::as_str) == Some("m") {
+        add_distro("configfs", &mut order)?;
+    }
+    let distro_gpio_sim = matches!(config.get("GPIO_SIM").map(String::as_str), Some("y" | "m"));
+    if config.get("GPIO_SIM").map(String::as_str) == Some("m") {
+        add_distro("gpio-sim", &mut order)?;
+    } else if !distro_gpio_sim {
+        let irq_sim = config.get("IRQ_SIM").map(String::as_str);
+        if irq_sim == Some("m") {
+            add_distro("irq_sim", &mut order)?;
+        }
+        let built = build_gpio_sim(choice, work, &root, !matches!(irq_sim, Some("y" | "m")))?;
+        for ko in built {
+            let file = ko
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            fs::copy(&ko, mods_out.join(&file)).map_err(io_err("cannot copy", &ko))?;
+            order.push(file);
+        }
+    }
+
+    let vmlinuz = root.join(format!("boot/vmlinuz-{}", choice.abi));
+    let boot_file = match extract_vmlinux(&vmlinuz, &out.join("vmlinux")) {
+        Ok(()) if config.get("PVH").map(String::as_str) == Some("y") => "vmlinux",
+        other => {
+            if let Err(e) = other {
+                eprintln!("testbed: warning: booting the compressed kernel (slower): {e}");
+            }
+            let _ = fs::remove_file(out.join("vmlinux"));
+            fs::copy(&vmlinuz, out.join("vmlinuz")).map_err(io_err("cannot copy", &vmlinuz))?;
+            "vmlinuz"
+        }
+    };
+    let info = KernelInfo {
+        abi: choice.abi.clone(),
+        version: choice.version.clone(),
+        boot_file: boot_file.into(),
+        modules: order,
+        distro_gpio_sim,
+    };
+    let json = serde_json::to_string_pretty(&info).map_err(|e| Error::Kernel(e.to_string()))?;
+    fs::write(out.join("kernel.json"), json)
+        .map_err(io_err("cannot write", out.join("kernel.json")))?;
+    Ok(out)
+}
+
+/// A module's bytes, decompressed if the distro compresses modules.
+fn read_module(src: &Path) -> Result<Vec<u8>> {
+    let name = src.to_string_lossy();
+    let tool = if name.ends_with(".ko.xz") {
+        "xz"
+    } else if name.ends_with(".ko.zst") {
+        "zstd"
+    } else if name.ends_with(".ko.gz") {
+        "gzip"
+    } else {
+        return fs::read(src).map_err(io_err("cannot read", src));
+    };
+    Ok(run(Command::new(tool).arg("-dc").arg(src))?.stdout)
+}
+
+/// Builds gpio-sim (and irq_sim, which Debian does not enable) against the kernel's own
+/// headers, unpacked under `root`. Returns the modules in load order.
+fn build_gpio_sim(
+    choice: &KernelChoice,
+    work: &Path,
+    root: &Path,
+    with_irq_sim: bool,
+) -> Result<Vec<PathBuf>> {
+    let debs = download(
+        &[
+            &choice.headers,
+            &choice.headers_common,
+            &choice.kbuild,
+            &choice.source,
+        ],
+        &choice.version,
+        work,
+    )?;
+    for d in &debs {
+        unpack(d, root)?;
+    }
+    // Snag 1: the headers' Makefile includes the common headers by absolute /usr/src path.
+    let hdir = root.join(format!(
+        "usr/src/{}",
+        choice.headers.trim_start_matches("linux-headers-")
+    ));
+    let hdir = if hdir.is_dir() {
+        hdir
+    } else {
+        root.join(format!("usr/src/{}", choice.headers))
+    };
+    let makefile = hdir.join("Makefile");
+    let text = fs::read_to_string(&makefile).map_err(io_err("cannot read", &makefile))?;
+    let usr_src = format!("{}/usr/src/", root.display());
+    fs::write(&makefile, text.replace("/usr/src/", &usr_src))
+        .map_err(io_err("cannot write", &makefile))?;
+
+    let tarball = fs::read_dir(root.join("usr/src"))
+        .map_err(io_err("cannot read", root.join("usr/src")))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .starts_with("linux-source-")
+                && p.is_file()
+        })
+        .ok_or_else(|| Error::Kernel(format!("{} holds no source tarball", choice.source)))?;
+    let src = work.join("src");
+    fs::create_dir_all(&src).map_err(io_err("cannot create", &src))?;
+    let mut wanted = vec!["*/drivers/gpio/gpio-sim.c", "*/drivers/gpio/gpiolib.h"];
+    if with_irq_sim {
+        wanted.push("*/kernel/irq/irq_sim.c");
+    }
+    run(Command::new("tar")
+        .arg("-xf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&src)
+        .args(["--wildcards", "--no-anchored"])
+        .args(&wanted))?;
+    let find = |rel: &str| -> Result<PathBuf> {
+        fs::read_dir(&src)
+            .map_err(io_err("cannot read", &src))?
+            .flatten()
+            .map(|e| e.path().join(rel))
+            .find(|p| p.is_file())
+            .ok_or_else(|| Error::Kernel(format!("{} has no {rel}", choice.source)))
+    };
+    let mdir = work.join("module");
+    fs::create_dir_all(&mdir).map_err(io_err("cannot create", &mdir))?;
+    for rel in ["drivers/gpio/gpio-sim.c", "drivers/gpio/gpiolib.h"] {
+        let from = find(rel)?;
+        let name = from.file_name().unwrap_or_default().to_owned();
+        fs::copy(&from, mdir.join(name)).map_err(io_err("cannot copy", &from))?;
+    }
+    let mut objs = Vec::new();
+    if with_irq_sim {
+        let from = find("kernel/irq/irq_sim.c")?;
+        let text = fs::read_to_string(&from).map_err(io_err("cannot read", &from))?;
+        fs::write(mdir.join("irq_sim.c"), patch_irq_sim(&text))
+            .map_err(io_err("cannot write", &mdir))?;
+        objs.push("irq_sim");
+    }
+    objs.push("gpio-sim");
+    let kbuild: String = format!(
+        "obj-m := {}\n",
+        objs.iter()
+            .map(|o| format!("{o}.o"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    fs::write(mdir.join("Kbuild"), kbuild).map_err(io_err("cannot write", &mdir))?;
+    eprintln!(
+        "testbed: building {} against {}",
+        objs.join(" + "),
+        choice.headers
+    );
+    run(Command::new("make")
+        .arg("-C")
+        .arg(&hdir)
+        .arg(format!("M={}", mdir.display()))
+        .arg(format!(
+            "-j{}",
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        ))
+        .arg("modules"))?;
+    objs.iter()
+        .map(|o| {
+            let ko = mdir.join(format!("{o}.ko"));
+            ko.is_file()
+                .then_some(ko.clone())
+                .ok_or_else(|| Error::Kernel(format!("the module build made no {}", ko.display())))
+        })
+        .collect()
+}
+
+/// Makes `kernel/irq/irq_sim.c` buildable as a module.
+///
+/// Snag 2: it calls `irq_to_desc`, which is not exported to modules;
+/// `generic_handle_irq(irq)` does the same job through an exported function. Built-in code
+/// also has no `MODULE_LICENSE`, without which the GPL-only symbols it uses are refused.
+pub fn patch_irq_sim(src: &str) -> String {
+    let mut out = src.replace(
+        "handle_simple_irq(irq_to_desc(irqnum));",
+        "generic_handle_irq(irqnum);",
+    );
+    if !out.contains("MODULE_LICENSE") {
+        out.push_str("\n#include <linux/module.h>\nMODULE_LICENSE(\"GPL\");\n");
+    }
+    out
+}
+
+/// Extracts the uncompressed ELF kernel from a bzImage whose payload is xz-compressed.
+pub fn extract_vmlinux(vmlinuz: &Path, out: &Path) -> Result<()> {
+    let data = fs::read(vmlinuz).map_err(io_err("cannot read", vmlinuz))?;
+    const XZ: &[u8] = b"\xfd7zXZ\x00";
+    let start = data
+        .windows(XZ.len())
+        .position(|w| w == XZ)
+        .ok_or_else(|| Error::Kernel(format!("{} has no xz payload", vmlinuz.display())))?;
+    let mut child = Command::new("xz")
+        .args(["-dc", "--single-stream"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Command {
+            command: "xz -dc".into(),
+            detail: e.to_string(),
+        })?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let payload = data[start..].to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&payload));
+    let output = child.wait_with_output().map_err(|e| Error::Command {
+        command: "xz -dc".into(),
+        detail: e.to_string(),
+    })?;
+    let _ = writer.join();
+    if !output.stdout.starts_with(b"\x7fELF") {
+        return Err(Error::Kernel(format!(
+            "the xz payload of {} is not an ELF kernel ({})",
+            vmlinuz.display(),
+            host::failure_detail(&output)
+        )));
+    }
+    fs::write(out, &output.stdout).map_err(io_err("cannot write", out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MADISON: &str = "\
+linux-image-amd64 | 6.12.30-1~bpo12+1 | http://deb.debian.org/debian bookworm-backports/main amd64 Packages
+linux-image-amd64 |  6.1.192-2 | http://deb.debian.org/debian-security bookworm-security/main amd64 Packages
+linux-image-amd64 |  6.1.176-1 | http://deb.debian.org/debian bookworm/main amd64 Packages
+";
+
+    #[test]
+    fn backports_come_last() {
+        let m = parse_madison(MADISON);
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            order_candidates(&m),
+            vec!["6.1.192-2", "6.1.176-1", "6.12.30-1~bpo12+1"]
+        );
+    }
+
+    #[test]
+    fn depends_are_parsed_with_exact_versions() {
+        let control = "Package: linux-headers-6.1.0-56-amd64\nDepends: linux-headers-6.1.0-56-common (= 6.1.192-2), linux-kbuild-6.1 (>= 6.1.192-2), linux-compiler-gcc-12-x86 | gcc-12\nDescription: x\n";
+        let d = parse_depends(control);
+        assert_eq!(
+            d[0],
+            (
+                "linux-headers-6.1.0-56-common".into(),
+                Some("6.1.192-2".into())
+            )
+        );
+        assert_eq!(d[1], ("linux-kbuild-6.1".into(), None));
+        assert_eq!(d[2], ("linux-compiler-gcc-12-x86".into(), None));
+        assert!(parse_depends("Package: x\n").is_empty());
+    }
+
+    #[test]
+    fn prerequisites_are_checked() {
+        let config = parse_config(
+            "CONFIG_GPIOLIB=y\nCONFIG_GPIO_CDEV=y\n# CONFIG_GPIO_SIM is not set\nCONFIG_GPIO_SYSFS=y\n\
+             CONFIG_CONFIGFS_FS=m\nCONFIG_IRQ_DOMAIN=y\nCONFIG_DEVTMPFS=y\nCONFIG_BLK_DEV_INITRD=y\n\
+             CONFIG_SERIAL_8250_CONSOLE=y\n",
+        );
+        assert!(missing_prerequisites(&config).is_empty());
+        assert!(!config.contains_key("GPIO_SIM"));
+        let mut no_sysfs = config.clone();
+        no_sysfs.remove("GPIO_SYSFS");
+        no_sysfs.insert("CONFIGFS_FS".into(), "n".into());
+        assert_eq!(
+            missing_prerequisites(&no_sysfs),
+            vec!["CONFIG_GPIO_SYSFS=y", "CONFIG_CONFIGFS_FS=y|m"]
+        );
+    }
+
+    #[test]
+    fn module_dependencies_come_from_modinfo() {
+        let gpio_sim =
+            b"\x7fELF junk\0license=GPL\0depends=configfs,irq_sim\0retpoline=Y\0".to_vec();
+        assert_eq!(modinfo_depends(&gpio_sim), vec!["configfs", "irq_sim"]);
+        assert!(modinfo_depends(b"\0depends=\0name=configfs\0").is_empty());
+        let index: BTreeMap<String, PathBuf> = [
+            ("gpio_sim", "/m/gpio/gpio-sim.ko.xz"),
+            ("irq_sim", "/m/irq/irq_sim.ko"),
+            ("configfs", "/m/fs/configfs.ko"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), PathBuf::from(v)))
+        .collect();
+        let read = |p: &Path| -> Result<Vec<u8>> {
+            Ok(if p.ends_with("gpio-sim.ko.xz") {
+                gpio_sim.clone()
+            } else {
+                b"\0depends=\0".to_vec()
+            })
+        };
+        let order = load_order(&index, "gpio-sim", &read).unwrap();
+        assert_eq!(
+            order,
+            vec![
+                PathBuf::from("/m/fs/configfs.ko"),
+                PathBuf::from("/m/irq/irq_sim.ko"),
+                PathBuf::from("/m/gpio/gpio-sim.ko.xz")
+            ]
+        );
+        let e = load_order(&index, "nope", &read).unwrap_err().to_string();
+        assert!(
+            e.contains("module nope is not in the kernel package"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn irq_sim_patch_removes_the_unexported_call() {
+        let src = "static void f(void) {\n\t\thandle_simple_irq(irq_to_desc(irqnum));\n}\n";
+        let out = patch_irq_sim(src);
+        assert!(!out.contains("irq_to_desc"));
+        assert!(out.contains("generic_handle_irq(irqnum);"));
+        assert!(out.contains("MODULE_LICENSE(\"GPL\")"));
+        assert_eq!(patch_irq_sim(&out), out, "patching twice changes nothing");
+    }
+}

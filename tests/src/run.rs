@@ -1,0 +1,580 @@
+//! The three things the bed does: prepare the cache, run the VM tests, run a command in a
+//! VM with simulated chips.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::build::{self, BuildRequest, Built, TestBinary};
+use crate::cache::{self, CacheLock};
+use crate::error::{io_err, Error, Result};
+use crate::host;
+use crate::initramfs::{sh_quote, Initramfs};
+use crate::kernel::{self, Kernel};
+use crate::spec::ChipSpec;
+use crate::vm::{self, BootConfig, BootOutcome, Marker};
+
+/// Time the guest gets to boot and load its modules, on top of the job's own time.
+pub const BOOT_ALLOWANCE: Duration = Duration::from_secs(120);
+/// Default limit for one test binary in the guest.
+pub const DEFAULT_BINARY_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default limit for a `vm` command.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+/// Where `hwkit vm` puts the binary in the guest.
+pub const GUEST_BIN_DIR: &str = "/usr/local/bin";
+
+/// A prepared cache, locked shared for as long as this lives.
+pub struct Session {
+    /// The cache directory.
+    pub cache: PathBuf,
+    /// The prepared kernel.
+    pub kernel: Kernel,
+    _lock: CacheLock,
+}
+
+impl Session {
+    /// Installs missing host packages, then prepares (or finds) the kernel in the cache.
+    pub fn start() -> Result<Session> {
+        let cache = cache::cache_dir();
+        host::ensure_host_packages()?;
+        let lock = CacheLock::shared(&cache)?;
+        let kernel = kernel::prepare(&cache, &lock)?;
+        Ok(Session {
+            cache,
+            kernel,
+            _lock: lock,
+        })
+    }
+
+    fn scratch(&self) -> Result<tempfile::TempDir> {
+        let tmp = std::env::temp_dir();
+        tempfile::Builder::new()
+            .prefix("hwkit-testbed-")
+            .tempdir_in(&tmp)
+            .map_err(io_err("cannot create a run directory in", tmp))
+    }
+}
+
+/// Options of `testbed test`.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    /// What to build.
+    pub build: BuildRequest,
+    /// Arguments for every test binary (libtest's: filters, `--nocapture`, ...).
+    pub libtest_args: Vec<String>,
+    /// Limit for each test binary in the guest.
+    pub binary_timeout: Duration,
+    /// Show the whole console, boot messages included.
+    pub verbose: bool,
+}
+
+/// The outcome of `testbed test`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TestReport {
+    /// Tests passed, summed over libtest's `test result:` lines.
+    pub passed: u64,
+    /// Tests failed, plus one for each binary that failed without a `test result:` line.
+    pub failed: u64,
+    /// Each binary's name and exit status (`None`: it never finished).
+    pub binaries: Vec<(String, Option<i32>)>,
+    /// Why the run is a failure beyond failed tests (VM problems, missing markers).
+    pub problems: Vec<String>,
+}
+
+impl TestReport {
+    /// Whether everything passed.
+    pub fn success(&self) -> bool {
+        self.failed == 0
+            && self.problems.is_empty()
+            && !self.binaries.is_empty()
+            && self.binaries.iter().all(|(_, c)| *c == Some(0))
+    }
+
+    /// The closing line CI reads: `N passed, N failed`.
+    pub fn summary_line(&self) -> String {
+        format!("{} passed, {} failed", self.passed, self.failed)
+    }
+}
+
+/// Parses libtest's `test result: ok. 3 passed; 1 failed; ...` into (passed, failed).
+pub fn parse_test_result(line: &str) -> Option<(u64, u64)> {
+    let rest = &line[line.find("test result: ")? + "test result: ".len()..];
+    let count = |word: &str| -> Option<u64> {
+        rest.split(';').find_map(|part| {
+            let mut it = part.split_whitespace().rev();
+            (it.next()? == word).then_some(())?;
+            it.next()?.parse().ok()
+        })
+    };
+    let passed = count("passed")?;
+    let failed = count("failed")?;
+    Some((passed, failed))
+}
+
+/// Builds a report from the console of a test run.
+pub fn report_from(outcome: &BootOutcome, expected: &[TestBinary], marker: &str) -> TestReport {
+    let mut report = TestReport::default();
+    let mut current: Option<(String, bool)> = None;
+    let mut results: Vec<(String, Option<i32>, bool)> = Vec::new();
+    for line in &outcome.log {
+        match vm::parse_marker(line, marker) {
+            Some(Marker::Begin(name)) => current = Some((name, false)),
+            Some(Marker::End(name, code)) => {
+                let saw = current.take().map(|(_, s)| s).unwrap_or(false);
+                results.push((name, Some(code), saw));
+            }
+            Some(_) => {}
+            None => {
+                if let Some((p, f)) = parse_test_result(line) {
+                    report.passed += p;
+                    report.failed += f;
+                    if let Some((_, saw)) = current.as_mut() {
+                        *saw = true;
+                    }
+                }
+            }
+        }
+    }
+    if let Some((name, _)) = current {
+        results.push((name, None, false));
+    }
+    for t in expected {
+        match results.iter().find(|(n, _, _)| n == &t.name) {
+            Some((_, code, saw)) => {
+                if *code != Some(0) && !saw {
+                    // It died (panic outside a test, signal, timeout) before libtest's summary.
+                    report.failed += 1;
+                }
+                let what = match code {
+                    Some(0) => None,
+                    Some(137) => Some(format!(
+                        "{} was killed (timeout, signal 9) or crashed",
+                        t.name
+                    )),
+                    Some(c) => Some(format!("{} exited with status {c}", t.name)),
+                    None => Some(format!("{} never finished", t.name)),
+                };
+                if let (Some(w), false) = (what, *saw) {
+                    report.problems.push(w);
+                }
+                report.binaries.push((t.name.clone(), *code));
+            }
+            None => {
+                report.failed += 1;
+                report
+                    .problems
+                    .push(format!("{} never ran (no result marker)", t.name));
+                report.binaries.push((t.name.clone(), None));
+            }
+        }
+    }
+    if let Some(f) = outcome.failure() {
+        report.problems.push(f);
+    }
+    report
+}
+
+/// The guest job that runs every test binary with a timeout, between markers.
+pub fn test_job(tests: &[TestBinary], libtest_args: &[String], timeout: Duration) -> String {
+    let mut job = String::from(
+        "tb_run() {\n  n=$1; d=$2; t=$3; shift 3\n  echo \"$M BEGIN $n\"\n  \
+         ( cd \"$d\" && CARGO_MANIFEST_DIR=\"$d\" exec timeout -s KILL \"$t\" \"$@\" </dev/null )\n  \
+         echo \"$M END $n $?\"\n}\n",
+    );
+    for t in tests {
+        let mut line = format!(
+            "tb_run {} {} {} {}",
+            sh_quote(&t.name),
+            sh_quote(&t.manifest_dir.to_string_lossy()),
+            timeout.as_secs().max(1),
+            sh_quote(&t.executable.to_string_lossy())
+        );
+        for a in libtest_args {
+            line.push(' ');
+            line.push_str(&sh_quote(a));
+        }
+        job.push_str(&line);
+        job.push('\n');
+    }
+    job
+}
+
+/// Builds the VM tests, boots the VM, runs them, and returns the report. Prints the guest's
+/// output live and, at the end, the summary line.
+pub fn run_tests(opts: &TestOptions) -> Result<TestReport> {
+    let built = build::build(&opts.build)?;
+    let session = Session::start()?;
+    let scratch = session.scratch()?;
+    let marker = vm::new_marker();
+    let initrd = scratch.path().join("initrd.cpio");
+    let t0 = Instant::now();
+    let mut ird = Initramfs::create(&initrd, &session.kernel, &marker)?;
+    pack_build(&mut ird, &built)?;
+    ird.tree(&opts.build.workspace)?;
+    let job = test_job(&built.tests, &opts.libtest_args, opts.binary_timeout);
+    ird.bytes("/testbed/job.sh", 0o644, job.as_bytes())?;
+    let size = ird.finish()?;
+    eprintln!(
+        "testbed: {} test binar{} packed ({:.1} MiB initramfs in {:.1} s); booting {} ({})",
+        built.tests.len(),
+        if built.tests.len() == 1 { "y" } else { "ies" },
+        size as f64 / (1 << 20) as f64,
+        t0.elapsed().as_secs_f64(),
+        session.kernel.info.abi,
+        session.kernel.info.version,
+    );
+    let timeout = BOOT_ALLOWANCE + opts.binary_timeout * built.tests.len() as u32;
+    let cfg = boot_config(&session, &initrd, size, timeout, opts.verbose, &marker);
+    let names: Vec<(String, String)> = built
+        .tests
+        .iter()
+        .map(|t| (t.name.clone(), t.package.clone()))
+        .collect();
+    let outcome = vm::boot(&cfg, |line, marker, ready| {
+        let mut out = std::io::stdout().lock();
+        match marker {
+            Some(Marker::Begin(n)) => {
+                let pkg = names
+                    .iter()
+                    .find(|(t, _)| t == n)
+                    .map_or("", |(_, p)| p.as_str());
+                let _ = writeln!(out, "testbed: running {n} ({pkg}) in the VM");
+            }
+            Some(_) => {}
+            None if ready || opts.verbose => {
+                let _ = writeln!(out, "{line}");
+            }
+            None => {}
+        }
+    })?;
+    let report = report_from(&outcome, &built.tests, &marker);
+    if !report.success() {
+        show_failure(&outcome, &report.problems, opts.verbose);
+    } else {
+        eprintln!("testbed: VM ran {:.1} s", outcome.elapsed.as_secs_f64());
+    }
+    Ok(report)
+}
+
+fn boot_config(
+    s: &Session,
+    initrd: &Path,
+    size: u64,
+    timeout: Duration,
+    verbose: bool,
+    marker: &str,
+) -> BootConfig {
+    BootConfig {
+        kernel: s.kernel.boot_image(),
+        initrd: initrd.to_path_buf(),
+        memory_mib: vm::memory_for(size),
+        cpus: 2,
+        timeout,
+        verbose,
+        marker: marker.to_string(),
+        accel: vm::default_accel(),
+    }
+}
+
+fn pack_build(ird: &mut Initramfs, built: &Built) -> Result<()> {
+    for t in &built.tests {
+        ird.elf(&t.executable.to_string_lossy(), &t.executable)?;
+    }
+    for b in &built.bins {
+        ird.elf(&b.to_string_lossy(), b)?;
+    }
+    for d in &built.out_dirs {
+        if d.is_dir() {
+            pack_dir_with_libs(ird, d)?;
+        }
+    }
+    for inc in &built.includes {
+        if inc.is_dir() {
+            pack_dir_with_libs(ird, inc)?;
+        } else if inc.is_file() {
+            ird.elf(&inc.to_string_lossy(), inc)?;
+        } else {
+            return Err(Error::Build(format!(
+                "[package.metadata.hwkit-testbed] include names `{}`, which does not exist",
+                inc.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Packs a directory tree; shared objects in it bring their libraries along.
+fn pack_dir_with_libs(ird: &mut Initramfs, dir: &Path) -> Result<()> {
+    ird.tree(dir)?;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().contains(".so") {
+                ird.libraries_of(&p)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn show_failure(outcome: &BootOutcome, problems: &[String], verbose: bool) {
+    let mut err = std::io::stderr().lock();
+    if !verbose {
+        let _ = writeln!(err, "testbed: ---- console log (last 60 lines) ----");
+        let _ = writeln!(err, "{}", outcome.tail(60));
+        let _ = writeln!(err, "testbed: ---- end of console log ----");
+    }
+    let log = std::env::temp_dir().join(format!(
+        "hwkit-testbed-console-{}-{}.log",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    ));
+    if std::fs::write(&log, outcome.log.join("\n") + "\n").is_ok() {
+        let _ = writeln!(err, "testbed: full console log: {}", log.display());
+    }
+    for p in problems {
+        let _ = writeln!(err, "testbed: FAILED: {p}");
+    }
+}
+
+/// Options of `testbed vm` and `hwkit vm`.
+#[derive(Debug, Clone)]
+pub struct VmOptions {
+    /// Chips created before the command runs.
+    pub chips: Vec<ChipSpec>,
+    /// Host executables to install in the guest's `/usr/local/bin` (with their libraries).
+    pub binaries: Vec<PathBuf>,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// Kill the VM after this long.
+    pub timeout: Duration,
+    /// Show the boot messages too.
+    pub verbose: bool,
+    /// Print the chips created (to stderr).
+    pub show_chips: bool,
+}
+
+impl Default for VmOptions {
+    fn default() -> Self {
+        VmOptions {
+            chips: ChipSpec::default_set(),
+            binaries: Vec::new(),
+            command: Vec::new(),
+            timeout: DEFAULT_COMMAND_TIMEOUT,
+            verbose: false,
+            show_chips: true,
+        }
+    }
+}
+
+/// The guest job that creates `chips` through gpio-sim's configfs and runs `command`.
+pub fn command_job(chips: &[ChipSpec], command: &[String]) -> String {
+    let mut job = String::from(
+        "tb_chip() {\n  d=/sys/kernel/config/gpio-sim/hwkit-chip$1; label=$2; lines=$3; shift 3\n  \
+         mkdir \"$d\" \"$d/bank0\" || tb_fatal \"cannot create gpio-sim device $d\"\n  \
+         printf %s \"$label\" > \"$d/bank0/label\"\n  echo \"$lines\" > \"$d/bank0/num_lines\"\n  \
+         off=0\n  for n in \"$@\"; do\n    if [ -n \"$n\" ]; then mkdir \"$d/bank0/line$off\"; \
+         printf %s \"$n\" > \"$d/bank0/line$off/name\"; fi\n    off=$((off+1))\n  done\n  \
+         echo 1 > \"$d/live\" || tb_fatal \"gpio-sim refused chip $label\"\n  \
+         echo \"$M CHIP $(cat \"$d/bank0/chip_name\") $label $lines\"\n}\n",
+    );
+    for (i, c) in chips.iter().enumerate() {
+        job.push_str(&format!("tb_chip {i} {} {}", sh_quote(&c.label), c.lines));
+        for n in &c.names {
+            job.push(' ');
+            job.push_str(&sh_quote(n.as_deref().unwrap_or("")));
+        }
+        job.push('\n');
+    }
+    let cmd: Vec<String> = command.iter().map(|a| sh_quote(a)).collect();
+    job.push_str(&format!(
+        "( exec {} </dev/null )\necho \"$M EXIT $?\"\n",
+        cmd.join(" ")
+    ));
+    job
+}
+
+/// Boots a VM with `opts.chips`, runs `opts.command` as root and returns its exit status.
+/// The command's output (stdout and stderr together, via the serial console) goes to stdout.
+pub fn run_command(opts: &VmOptions) -> Result<i32> {
+    if opts.command.is_empty() {
+        return Err(Error::Usage(
+            "no command given: write it after `--`, e.g. `-- hwkit gpio list`".into(),
+        ));
+    }
+    let session = Session::start()?;
+    let scratch = session.scratch()?;
+    let marker = vm::new_marker();
+    let initrd = scratch.path().join("initrd.cpio");
+    let mut ird = Initramfs::create(&initrd, &session.kernel, &marker)?;
+    for b in &opts.binaries {
+        let name = b
+            .file_name()
+            .ok_or_else(|| Error::Usage(format!("`{}` is not a file", b.display())))?
+            .to_string_lossy()
+            .into_owned();
+        if !b.is_file() {
+            return Err(Error::Usage(format!("`{}` does not exist", b.display())));
+        }
+        ird.elf(&format!("{GUEST_BIN_DIR}/{name}"), b)?;
+    }
+    ird.bytes(
+        "/testbed/job.sh",
+        0o644,
+        command_job(&opts.chips, &opts.command).as_bytes(),
+    )?;
+    let size = ird.finish()?;
+    let cfg = boot_config(
+        &session,
+        &initrd,
+        size,
+        opts.timeout + BOOT_ALLOWANCE,
+        opts.verbose,
+        &marker,
+    );
+    let outcome = vm::boot(&cfg, |line, marker, ready| match marker {
+        Some(Marker::Chip(c)) if opts.show_chips => eprintln!("testbed: chip {c} lines"),
+        Some(_) => {}
+        None if ready || opts.verbose => println!("{line}"),
+        None => {}
+    })?;
+    let exit = outcome.markers.iter().find_map(|m| match m {
+        Marker::Exit(c) => Some(*c),
+        _ => None,
+    });
+    match (exit, outcome.failure()) {
+        (Some(code), None) => Ok(code),
+        (_, Some(f)) => {
+            show_failure(&outcome, &[], opts.verbose);
+            Err(Error::Vm(f))
+        }
+        (None, None) => {
+            show_failure(&outcome, &[], opts.verbose);
+            Err(Error::Vm("the command's exit marker is missing".into()))
+        }
+    }
+}
+
+/// Prepares the cache (packages, kernel, gpio-sim) without booting; returns the kernel.
+pub fn prepare() -> Result<Kernel> {
+    Ok(Session::start()?.kernel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bin(name: &str) -> TestBinary {
+        TestBinary {
+            name: name.into(),
+            package: "p".into(),
+            manifest_dir: "/w/p".into(),
+            executable: format!("/t/{name}").into(),
+        }
+    }
+
+    const M: &str = "@@m@@";
+
+    fn outcome(lines: &[&str]) -> BootOutcome {
+        let mut o = BootOutcome::default();
+        for l in lines {
+            if let Some(m) = vm::parse_marker(l, M) {
+                o.markers.push(m);
+            }
+            o.log.push(l.to_string());
+        }
+        o
+    }
+
+    #[test]
+    fn libtest_summaries_are_parsed() {
+        assert_eq!(
+            parse_test_result("test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"),
+            Some((3, 0))
+        );
+        assert_eq!(
+            parse_test_result(
+                "test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out"
+            ),
+            Some((1, 2))
+        );
+        assert_eq!(parse_test_result("running 3 tests"), None);
+    }
+
+    #[test]
+    fn a_clean_run_passes() {
+        let o = outcome(&[
+            "@@m@@ READY",
+            "@@m@@ BEGIN a",
+            "test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
+            "@@m@@ END a 0",
+            "@@m@@ BEGIN b",
+            "test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
+            "@@m@@ END b 0",
+            "@@m@@ DONE",
+        ]);
+        let r = report_from(&o, &[bin("a"), bin("b")], M);
+        assert!(r.success(), "{r:?}");
+        assert_eq!(r.summary_line(), "5 passed, 0 failed");
+    }
+
+    #[test]
+    fn failures_crashes_and_missing_markers_fail() {
+        let o = outcome(&[
+            "@@m@@ READY",
+            "@@m@@ BEGIN a",
+            "test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
+            "@@m@@ END a 101",
+            "@@m@@ BEGIN b",
+            "@@m@@ END b 137",
+            "@@m@@ BEGIN c",
+            "[   9.1] Kernel panic - not syncing",
+        ]);
+        let r = report_from(&o, &[bin("a"), bin("b"), bin("c"), bin("d")], M);
+        assert!(!r.success());
+        // a: 1 failed test; b: killed without summary (+1); c: never finished (+1); d: never ran (+1).
+        assert_eq!(r.summary_line(), "1 passed, 4 failed");
+        let all = r.problems.join("\n");
+        assert!(all.contains("b was killed"), "{all}");
+        assert!(all.contains("c never finished"), "{all}");
+        assert!(all.contains("d never ran"), "{all}");
+        assert!(all.contains("before its DONE"), "{all}");
+    }
+
+    #[test]
+    fn no_binary_at_all_is_not_a_pass() {
+        let o = outcome(&["@@m@@ READY", "@@m@@ DONE"]);
+        assert!(!report_from(&o, &[], M).success());
+    }
+
+    #[test]
+    fn jobs_quote_everything() {
+        let job = test_job(
+            &[bin("a")],
+            &["--exact".into(), "it's".into()],
+            Duration::from_secs(30),
+        );
+        assert!(
+            job.contains("tb_run 'a' '/w/p' 30 '/t/a' '--exact' 'it'\\''s'"),
+            "{job}"
+        );
+        let job = command_job(
+            &[ChipSpec {
+                label: "x".into(),
+                lines: 3,
+                names: vec![Some("A".into()), None],
+            }],
+            &["echo".into(), "a b".into()],
+        );
+        assert!(job.contains("tb_chip 0 'x' 3 'A' ''"), "{job}");
+        assert!(job.contains("( exec 'echo' 'a b' </dev/null )"), "{job}");
+    }
+}

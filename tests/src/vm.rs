@@ -1,0 +1,352 @@
+//! Booting QEMU and reading the guest's serial console: markers, live output, timeouts.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// One line the guest's `/init` printed after the run's marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marker {
+    /// Modules loaded, gpio-sim present, the job starts.
+    Ready,
+    /// A test binary starts.
+    Begin(String),
+    /// A test binary ended with this exit status.
+    End(String, i32),
+    /// The user's command ended with this exit status (`vm`).
+    Exit(i32),
+    /// A simulated chip is live: `<chip name> <label> <lines>`.
+    Chip(String),
+    /// The guest could not set itself up.
+    Fatal(String),
+    /// The job is over; the guest powers off.
+    Done,
+}
+
+/// Parses a console line into a marker, if it carries the run's `marker`.
+pub fn parse_marker(line: &str, marker: &str) -> Option<Marker> {
+    let rest = line[line.find(marker)? + marker.len()..].trim();
+    let (word, arg) = rest
+        .split_once(' ')
+        .map_or((rest, ""), |(w, a)| (w, a.trim()));
+    Some(match word {
+        "READY" => Marker::Ready,
+        "DONE" => Marker::Done,
+        "BEGIN" => Marker::Begin(arg.to_string()),
+        "END" => {
+            let (name, code) = arg.rsplit_once(' ')?;
+            Marker::End(name.to_string(), code.trim().parse().ok()?)
+        }
+        "EXIT" => Marker::Exit(arg.parse().ok()?),
+        "CHIP" => Marker::Chip(arg.to_string()),
+        "FATAL" => Marker::Fatal(arg.to_string()),
+        _ => return None,
+    })
+}
+
+/// A fresh marker for one run: tests cannot print it by accident.
+pub fn new_marker() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("@@testbed-{:x}-{:x}@@", std::process::id(), nanos)
+}
+
+/// How to boot.
+#[derive(Debug, Clone)]
+pub struct BootConfig {
+    /// Kernel image (ELF `vmlinux` for the fast PVH entry, or `vmlinuz`).
+    pub kernel: PathBuf,
+    /// The initramfs.
+    pub initrd: PathBuf,
+    /// Guest memory in MiB.
+    pub memory_mib: u64,
+    /// Virtual CPUs.
+    pub cpus: u32,
+    /// Kill the VM after this long.
+    pub timeout: Duration,
+    /// Show the kernel's boot messages (no `quiet`) and every console line as it comes.
+    pub verbose: bool,
+    /// The run's marker.
+    pub marker: String,
+    /// `-accel` values to try in order (QEMU falls back to the next when one fails).
+    pub accel: Vec<String>,
+}
+
+/// What happened in the VM.
+#[derive(Debug, Default)]
+pub struct BootOutcome {
+    /// Every console line, carriage returns removed.
+    pub log: Vec<String>,
+    /// Markers seen, in order.
+    pub markers: Vec<Marker>,
+    /// The VM ran past its timeout and was killed.
+    pub timed_out: bool,
+    /// QEMU's exit status.
+    pub qemu_status: Option<ExitStatus>,
+    /// How long the VM ran.
+    pub elapsed: Duration,
+}
+
+impl BootOutcome {
+    /// Whether the guest reached its DONE marker.
+    pub fn done(&self) -> bool {
+        self.markers.contains(&Marker::Done)
+    }
+
+    /// The first FATAL message, if any.
+    pub fn fatal(&self) -> Option<&str> {
+        self.markers.iter().find_map(|m| match m {
+            Marker::Fatal(s) => Some(s.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The last `n` console lines, for a failure report.
+    pub fn tail(&self, n: usize) -> String {
+        self.log[self.log.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// A failure description when the guest did not run to its end, else `None`.
+    pub fn failure(&self) -> Option<String> {
+        if let Some(f) = self.fatal() {
+            return Some(format!("the guest could not start the job: {f}"));
+        }
+        if self.timed_out {
+            return Some(format!(
+                "the VM was still running after {:.0} s and was killed",
+                self.elapsed.as_secs_f64()
+            ));
+        }
+        if !self.markers.contains(&Marker::Ready) {
+            return Some("the guest never got ready (kernel panic or boot failure?)".into());
+        }
+        if !self.done() {
+            return Some(
+                "the guest stopped before its DONE marker (kernel panic? killed init?)".into(),
+            );
+        }
+        None
+    }
+}
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// The accelerators to try: KVM only when `HWKIT_TESTBED_ACCEL` asks for it (KVM hangs
+/// on some of the machines this runs on), TCG always as the fallback.
+pub fn default_accel() -> Vec<String> {
+    match std::env::var("HWKIT_TESTBED_ACCEL") {
+        Ok(v) if !v.trim().is_empty() => v.split(',').map(|s| s.trim().to_string()).collect(),
+        _ => vec!["tcg".into()],
+    }
+}
+
+fn qemu_command(cfg: &BootConfig) -> Command {
+    let mut append = String::from("console=ttyS0 panic=-1 oops=panic rdinit=/init no_timer_check");
+    if !cfg.verbose {
+        append.push_str(" quiet loglevel=3");
+    }
+    let mut cmd = Command::new(QEMU);
+    for a in &cfg.accel {
+        cmd.arg("-accel").arg(a);
+    }
+    cmd.args([
+        "-machine",
+        "pc",
+        "-cpu",
+        "max",
+        "-nographic",
+        "-no-reboot",
+        "-nic",
+        "none",
+    ])
+    .arg("-m")
+    .arg(cfg.memory_mib.to_string())
+    .arg("-smp")
+    .arg(cfg.cpus.to_string())
+    .arg("-kernel")
+    .arg(&cfg.kernel)
+    .arg("-initrd")
+    .arg(&cfg.initrd)
+    .arg("-append")
+    .arg(append);
+    cmd
+}
+
+/// Kills the child on drop, so an early return or a panic never leaves a VM behind.
+struct Reaper(Child);
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Boots the VM and reads its console until it powers off or times out. `on_line` gets
+/// every line and whether the guest is past READY, to print what the caller wants.
+pub fn boot(
+    cfg: &BootConfig,
+    mut on_line: impl FnMut(&str, Option<&Marker>, bool),
+) -> Result<BootOutcome> {
+    let mut cmd = qemu_command(cfg);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = Reaper(cmd.spawn().map_err(|e| Error::Command {
+        command: crate::host::show(&cmd),
+        detail: format!("cannot start: {e} (is qemu-system-x86 installed?)"),
+    })?);
+    let stdout = child.0.stdout.take().expect("piped stdout");
+    let mut stderr = child.0.stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']).replace('\r', "");
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+
+    let mut out = BootOutcome::default();
+    let deadline = start + cfg.timeout;
+    let mut ready = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let marker = parse_marker(&line, &cfg.marker);
+                if marker == Some(Marker::Ready) {
+                    ready = true;
+                }
+                on_line(&line, marker.as_ref(), ready);
+                if let Some(m) = marker {
+                    out.markers.push(m);
+                }
+                out.log.push(line);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                out.timed_out = true;
+                let _ = child.0.kill();
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    out.qemu_status = child.0.wait().ok();
+    out.elapsed = start.elapsed();
+    let _ = reader.join();
+    let qemu_err = err_reader.join().unwrap_or_default();
+    for l in qemu_err.lines().filter(|l| !l.trim().is_empty()) {
+        out.log.push(format!("[qemu] {l}"));
+    }
+    if !out.timed_out && !out.markers.contains(&Marker::Ready) && out.log.is_empty() {
+        return Err(Error::Vm(format!(
+            "QEMU printed nothing: {}",
+            qemu_err.trim()
+        )));
+    }
+    Ok(out)
+}
+
+/// Guest memory for an initramfs of `initrd_bytes`: the kernel holds the archive and its
+/// unpacked copy at once, so three times its size plus room to run, at least 1 GiB.
+pub fn memory_for(initrd_bytes: u64) -> u64 {
+    let mib = initrd_bytes.div_ceil(1 << 20);
+    (mib * 3 + 512).max(1024)
+}
+
+/// Whether `path` exists, for messages.
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_are_parsed() {
+        let m = "@@testbed-1-2@@";
+        assert_eq!(
+            parse_marker("@@testbed-1-2@@ READY", m),
+            Some(Marker::Ready)
+        );
+        assert_eq!(
+            parse_marker("junk @@testbed-1-2@@ DONE", m),
+            Some(Marker::Done)
+        );
+        assert_eq!(
+            parse_marker("@@testbed-1-2@@ END vm smoke 101", m),
+            Some(Marker::End("vm smoke".into(), 101))
+        );
+        assert_eq!(
+            parse_marker("@@testbed-1-2@@ BEGIN vm_smoke", m),
+            Some(Marker::Begin("vm_smoke".into()))
+        );
+        assert_eq!(
+            parse_marker("@@testbed-1-2@@ EXIT 3", m),
+            Some(Marker::Exit(3))
+        );
+        assert_eq!(
+            parse_marker("@@testbed-1-2@@ FATAL insmod x failed", m),
+            Some(Marker::Fatal("insmod x failed".into()))
+        );
+        assert_eq!(
+            parse_marker("@@testbed-9-9@@ READY", m),
+            None,
+            "another run's marker"
+        );
+        assert_eq!(parse_marker("@@testbed-1-2@@ END x notanumber", m), None);
+        assert_eq!(parse_marker("@@testbed-1-2@@ WHAT", m), None);
+        assert_eq!(parse_marker("plain output", m), None);
+    }
+
+    #[test]
+    fn outcome_failures_are_named() {
+        let mut o = BootOutcome::default();
+        assert!(o.failure().unwrap().contains("never got ready"));
+        o.markers.push(Marker::Ready);
+        assert!(o.failure().unwrap().contains("before its DONE"));
+        o.markers.push(Marker::Done);
+        assert_eq!(o.failure(), None);
+        o.timed_out = true;
+        assert!(o.failure().unwrap().contains("killed"));
+        o.markers.push(Marker::Fatal("no gpio-sim".into()));
+        assert!(o.failure().unwrap().contains("no gpio-sim"));
+    }
+
+    #[test]
+    fn memory_grows_with_the_initramfs() {
+        assert_eq!(memory_for(0), 1024);
+        assert_eq!(memory_for(100 << 20), 1024);
+        assert_eq!(memory_for(400 << 20), 1712);
+    }
+
+    #[test]
+    fn markers_differ_between_runs() {
+        let a = new_marker();
+        std::thread::sleep(Duration::from_millis(2));
+        assert_ne!(a, new_marker());
+    }
+}
