@@ -77,7 +77,10 @@ fn only_the_requested_edge_is_reported() {
             }
             assert_eq!(got.len(), 2, "{uapi} {edge}: {got:?}");
             assert!(got.iter().all(|e| e.kind == want), "{uapi} {edge}: {got:?}");
-            assert_eq!(info(&s, 0).edge, edge);
+            if uapi == Uapi::V2 {
+                // The kernel records edge flags in line info for v2 requests only.
+                assert_eq!(info(&s, 0).edge, edge);
+            }
         }
     }
 }
@@ -288,6 +291,7 @@ fn edge_events_iterator_yields_in_order() {
     pull(&s, 0, Level::High);
     pull(&s, 0, Level::Low);
     pull(&s, 0, Level::High);
+    assert!(req.wait_edge_event(WAIT).unwrap());
     let kinds: Vec<EdgeKind> = req.edge_events().take(3).map(|e| e.unwrap().kind).collect();
     assert_eq!(
         kinds,

@@ -2,6 +2,8 @@
 //! caller force one), and the steps both versions share (finding the chip, resolving line names,
 //! checking offsets, explaining `EBUSY`).
 
+pub mod libgpiod;
+pub mod sysfs;
 mod v1;
 mod v2;
 

@@ -55,9 +55,14 @@ pub fn level(sim: &Sim, offset: Offset) -> Level {
     sim.chips()[0].get_level(offset).expect("sim level")
 }
 
-/// Pulls an input from the simulator side.
+/// Pulls an input from the simulator side, then gives the kernel a moment to queue the edge.
+///
+/// Two pulls in quick succession can reach the GPIO core as one interrupt (the simulator's
+/// interrupts are delivered through irq_work, and a threaded handler coalesces wake-ups), just
+/// as a fast glitch on real hardware can; the tests count edges, so each pull is let settle.
 pub fn pull(sim: &Sim, offset: Offset, level: Level) {
-    sim.chips()[0].set_pull(offset, level).expect("sim pull")
+    sim.chips()[0].set_pull(offset, level).expect("sim pull");
+    std::thread::sleep(std::time::Duration::from_millis(15));
 }
 
 /// Polls `f` until it is true or a generous timeout passes.

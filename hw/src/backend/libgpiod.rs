@@ -1,0 +1,921 @@
+//! The libgpiod backend: the C library driven at run time through `ffi-core`, with no
+//! link-time dependency, behind the same line API as the built-in backends.
+//!
+//! [`LibgpiodBackend::open`] loads `libgpiod.so.2` (libgpiod 1.x, Debian 12's `libgpiod2`
+//! package) with `dlopen` and declares every function it calls once, with MicroPython type
+//! codes; a call after that only converts its arguments. The soname tells the API: a machine
+//! with only `libgpiod.so.3` (libgpiod 2.x, a different API) gets a clear error saying so.
+//!
+//! libgpiod 1.x requests each line on its own (`gpiod_line_request_*_flags`), so a request
+//! of several lines is several kernel requests; edge lines are watched together through an
+//! epoll fd. What libgpiod 1.x cannot do is refused with [`Error::Unsupported`] naming the
+//! setting: debounce, the event clock, the kernel event-buffer size, an as-is direction.
+//! Its events carry no sequence numbers: they are numbered here as they are read, so events
+//! the kernel dropped cannot show as a gap.
+//!
+//! ```no_run
+//! use hw::backend::libgpiod::LibgpiodBackend;
+//! use hw::{Request, Value};
+//! let gpiod = LibgpiodBackend::open()?;
+//! let mut led = Request::builder()
+//!     .on_chip_labelled("pinctrl-bcm2711")
+//!     .with_line(17)
+//!     .as_output(Value::Inactive)
+//!     .request_with(&gpiod)?;
+//! led.set_value(17, Value::Active)?;
+//! # Ok::<(), hw::Error>(())
+//! ```
+
+use std::ffi::c_void;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ffi_core::{Arg, Function, Library};
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+
+use crate::chip::{chips, find_line, Chip, ChipInfo};
+use crate::config::LineId;
+use crate::error::{Error, Result};
+use crate::event::{EdgeEvent, EdgeKind};
+use crate::line::{Backend, ChipSelector, Lines, RequestSpec};
+use crate::settings::{Bias, Direction, Drive, Edge, EventClock, LineSettings, Offset, Value};
+use crate::wait;
+
+/// The soname of libgpiod 1.x, the API this backend speaks.
+pub const SONAME_V1: &str = "libgpiod.so.2";
+/// The soname of libgpiod 2.x (a different API).
+pub const SONAME_V2: &str = "libgpiod.so.3";
+/// The Debian/Ubuntu package that provides [`SONAME_V1`].
+pub const PACKAGE: &str = "libgpiod2";
+
+const NAME: &str = "libgpiod";
+
+// `GPIOD_LINE_REQUEST_FLAG_*` of gpiod.h (libgpiod 1.6).
+const FLAG_OPEN_DRAIN: i32 = 1 << 0;
+const FLAG_OPEN_SOURCE: i32 = 1 << 1;
+const FLAG_ACTIVE_LOW: i32 = 1 << 2;
+const FLAG_BIAS_DISABLE: i32 = 1 << 3;
+const FLAG_BIAS_PULL_DOWN: i32 = 1 << 4;
+const FLAG_BIAS_PULL_UP: i32 = 1 << 5;
+// `GPIOD_LINE_REQUEST_DIRECTION_*` for gpiod_line_set_config.
+const DIRECTION_INPUT: i32 = 2;
+const DIRECTION_OUTPUT: i32 = 3;
+// `GPIOD_LINE_EVENT_*`.
+const EVENT_FALLING_EDGE: i32 = 2;
+
+/// `struct gpiod_line_event` of gpiod.h.
+#[repr(C)]
+struct RawEvent {
+    ts: libc::timespec,
+    event_type: libc::c_int,
+}
+
+/// libgpiod 1.x's functions, declared once.
+struct Api {
+    lib_name: String,
+    version: String,
+    chip_open: Function,
+    chip_open_by_label: Function,
+    chip_open_lookup: Function,
+    chip_close: Function,
+    chip_num_lines: Function,
+    chip_get_line: Function,
+    chip_find_line: Function,
+    request_input: Function,
+    request_output: Function,
+    request_rising: Function,
+    request_falling: Function,
+    request_both: Function,
+    set_config: Function,
+    get_value: Function,
+    set_value: Function,
+    event_get_fd: Function,
+    event_read: Function,
+    release: Function,
+}
+
+impl Api {
+    fn load(lib: &Library) -> Result<Api> {
+        let f = |ret: &str, name: &str, args: &str| {
+            lib.func(ret, name, args).map_err(|e| Error::Io {
+                action: format!(
+                    "declaring {name} from {}: the library is not libgpiod 1.x",
+                    lib.name()
+                ),
+                source: io::Error::other(e.to_string()),
+            })
+        };
+        let version = f("s", "gpiod_version_string", "")?
+            .call(&[])
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Ok(Api {
+            lib_name: lib.name().to_owned(),
+            version,
+            chip_open: f("p", "gpiod_chip_open", "s")?,
+            chip_open_by_label: f("p", "gpiod_chip_open_by_label", "s")?,
+            chip_open_lookup: f("p", "gpiod_chip_open_lookup", "s")?,
+            chip_close: f("v", "gpiod_chip_close", "p")?,
+            chip_num_lines: f("I", "gpiod_chip_num_lines", "p")?,
+            chip_get_line: f("p", "gpiod_chip_get_line", "pI")?,
+            chip_find_line: f("p", "gpiod_chip_find_line", "ps")?,
+            request_input: f("i", "gpiod_line_request_input_flags", "psi")?,
+            request_output: f("i", "gpiod_line_request_output_flags", "psii")?,
+            request_rising: f("i", "gpiod_line_request_rising_edge_events_flags", "psi")?,
+            request_falling: f("i", "gpiod_line_request_falling_edge_events_flags", "psi")?,
+            request_both: f("i", "gpiod_line_request_both_edges_events_flags", "psi")?,
+            set_config: f("i", "gpiod_line_set_config", "piii")?,
+            get_value: f("i", "gpiod_line_get_value", "p")?,
+            set_value: f("i", "gpiod_line_set_value", "pi")?,
+            event_get_fd: f("i", "gpiod_line_event_get_fd", "p")?,
+            event_read: f("i", "gpiod_line_event_read", "pp")?,
+            release: f("v", "gpiod_line_release", "p")?,
+        })
+    }
+}
+
+/// Requests lines through libgpiod 1.x, loaded at run time.
+#[derive(Clone)]
+pub struct LibgpiodBackend {
+    api: Arc<Api>,
+}
+
+impl std::fmt::Debug for LibgpiodBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LibgpiodBackend")
+            .field("library", &self.api.lib_name)
+            .field("version", &self.api.version)
+            .finish()
+    }
+}
+
+impl LibgpiodBackend {
+    /// Loads [`SONAME_V1`] and declares its functions.
+    ///
+    /// # Errors
+    /// When the library is missing, an error naming the package to install (or, when only
+    /// libgpiod 2.x is present, saying this backend needs 1.x); when a function is missing,
+    /// an error naming it.
+    pub fn open() -> Result<Self> {
+        Self::open_library(SONAME_V1)
+    }
+
+    /// Loads libgpiod 1.x from `name` (a soname or a path) and declares its functions.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_library(name: &str) -> Result<Self> {
+        let lib = match Library::open(name) {
+            Ok(lib) => lib,
+            Err(e) => return Err(missing_library(name, &e.to_string())),
+        };
+        Ok(LibgpiodBackend {
+            api: Arc::new(Api::load(&lib)?),
+        })
+    }
+
+    /// libgpiod's own version string, e.g. `1.6.3`.
+    pub fn version(&self) -> &str {
+        &self.api.version
+    }
+}
+
+/// Why the library could not be loaded, and what to install.
+fn missing_library(name: &str, why: &str) -> Error {
+    let v2_present = name == SONAME_V1 && Library::open(SONAME_V2).is_ok();
+    let action = if v2_present {
+        format!(
+            "loading {name}: only {SONAME_V2} (libgpiod 2.x) is installed, and the libgpiod \
+             backend speaks the libgpiod 1.x API; install {PACKAGE} (`apt-get install {PACKAGE}`) \
+             next to it, or use the built-in character-device backend"
+        )
+    } else {
+        format!(
+            "loading {name}: the libgpiod backend needs libgpiod 1.x; install it with \
+             `apt-get install {PACKAGE}` (or use the built-in character-device backend)"
+        )
+    };
+    Error::Io {
+        action,
+        source: io::Error::new(io::ErrorKind::NotFound, why.to_owned()),
+    }
+}
+
+impl Backend for LibgpiodBackend {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn request(&self, spec: &RequestSpec) -> Result<Box<dyn Lines>> {
+        Ok(Box::new(LibgpiodLines::request(&self.api, spec)?))
+    }
+}
+
+/// The request flags for the settings, or what libgpiod 1.x cannot do.
+fn request_flags(offset: Offset, s: &LineSettings) -> Result<i32> {
+    let refuse = |what: String| {
+        Err(Error::Unsupported {
+            backend: NAME.into(),
+            what: format!("{what} (line {offset}; libgpiod 1.x has no such setting)"),
+        })
+    };
+    if s.direction == Direction::AsIs {
+        return refuse("an as-is direction".into());
+    }
+    if s.debounce_us() != 0 {
+        return refuse("debounce".into());
+    }
+    if s.event_clock != EventClock::Monotonic {
+        return refuse(format!("event clock {}", s.event_clock));
+    }
+    let mut f = 0;
+    if s.active_low {
+        f |= FLAG_ACTIVE_LOW;
+    }
+    f |= match s.drive {
+        Drive::PushPull => 0,
+        Drive::OpenDrain => FLAG_OPEN_DRAIN,
+        Drive::OpenSource => FLAG_OPEN_SOURCE,
+    };
+    f |= match s.bias {
+        Bias::AsIs => 0,
+        Bias::PullUp => FLAG_BIAS_PULL_UP,
+        Bias::PullDown => FLAG_BIAS_PULL_DOWN,
+        Bias::Disabled => FLAG_BIAS_DISABLE,
+    };
+    Ok(f)
+}
+
+/// One requested line: libgpiod's line object (owned by the chip object).
+#[derive(Debug)]
+struct Held {
+    offset: Offset,
+    line: *mut c_void,
+    requested: bool,
+    line_seqno: u32,
+}
+
+/// Lines held through libgpiod.
+pub(crate) struct LibgpiodLines {
+    api: Arc<Api>,
+    chip_ptr: *mut c_void,
+    chip: ChipInfo,
+    lines: Vec<(Offset, LineSettings)>,
+    held: Vec<Held>,
+    epoll: Epoll,
+    seqno: u32,
+}
+
+// SAFETY: the chip and line objects are owned by this value alone (libgpiod 1.x keeps no
+// global state about them), so moving them to another thread is moving plain heap memory and
+// fds; every use goes through `&self`/`&mut self` of this one owner.
+unsafe impl Send for LibgpiodLines {}
+
+impl std::fmt::Debug for LibgpiodLines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LibgpiodLines")
+            .field("chip", &self.chip)
+            .field("lines", &self.lines)
+            .finish()
+    }
+}
+
+fn ptr_of(v: &ffi_core::Value) -> *mut c_void {
+    v.as_ptr().unwrap_or(std::ptr::null_mut())
+}
+
+fn int_of(v: &ffi_core::Value) -> i64 {
+    v.as_i64().unwrap_or(-1)
+}
+
+fn ffi_err(e: ffi_core::Error, action: &str) -> Error {
+    Error::Io {
+        action: format!("{action} through libgpiod"),
+        source: io::Error::other(e.to_string()),
+    }
+}
+
+impl LibgpiodLines {
+    fn request(api: &Arc<Api>, spec: &RequestSpec) -> Result<LibgpiodLines> {
+        if spec.lines.is_empty() {
+            return Err(Error::InvalidConfig(
+                "no lines to request: add lines with with_lines() or with_named_lines()".into(),
+            ));
+        }
+        if spec.event_buffer_size.is_some() {
+            return Err(Error::Unsupported {
+                backend: NAME.into(),
+                what: "setting the kernel event-buffer size (libgpiod 1.x has no such setting)"
+                    .into(),
+            });
+        }
+        let mut flags = Vec::with_capacity(spec.lines.len());
+        for (id, s) in &spec.lines {
+            s.validate(&id.to_string()).map_err(Error::InvalidConfig)?;
+            let offset = match id {
+                LineId::Offset(o) => *o,
+                LineId::Name(_) => 0,
+            };
+            flags.push(request_flags(offset, s)?);
+        }
+        let (chip_ptr, chip) = open_chip(api, spec)?;
+        let epoll = match Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC) {
+            Ok(e) => e,
+            Err(e) => {
+                // chip_ptr came from gpiod_chip_open* and nothing else holds it: close it once.
+                let _ = api.chip_close.call(&[Arg::Ptr(chip_ptr)]);
+                return Err(Error::from_errno(e, &chip.name, "creating an epoll fd"));
+            }
+        };
+        // From here on, dropping `me` releases what was requested and closes the chip.
+        let mut me = LibgpiodLines {
+            api: api.clone(),
+            chip_ptr,
+            chip,
+            lines: Vec::with_capacity(spec.lines.len()),
+            held: Vec::with_capacity(spec.lines.len()),
+            epoll,
+            seqno: 0,
+        };
+        for ((id, s), f) in spec.lines.iter().zip(flags) {
+            let (offset, line) = me.get_line(id)?;
+            if me.held.iter().any(|h| h.offset == offset) {
+                return Err(Error::InvalidConfig(format!(
+                    "line {offset} of {} appears twice in the request (as '{id}')",
+                    me.chip.name
+                )));
+            }
+            me.held.push(Held {
+                offset,
+                line,
+                requested: false,
+                line_seqno: 0,
+            });
+            me.request_one(me.held.len() - 1, s, f, &spec.consumer)?;
+            me.lines.push((offset, *s));
+        }
+        Ok(me)
+    }
+
+    /// libgpiod's line object for `id`, checked against the chip.
+    fn get_line(&self, id: &LineId) -> Result<(Offset, *mut c_void)> {
+        let api = &self.api;
+        match id {
+            LineId::Offset(o) => {
+                if *o >= self.chip.num_lines {
+                    return Err(Error::OffsetOutOfRange {
+                        chip: self.chip.describe(),
+                        offset: *o,
+                        num_lines: self.chip.num_lines,
+                    });
+                }
+                let (v, errno) = api
+                    .chip_get_line
+                    .call_with_errno(&[Arg::Ptr(self.chip_ptr), (*o).into()])
+                    .map_err(|e| ffi_err(e, "gpiod_chip_get_line"))?;
+                let p = ptr_of(&v);
+                if p.is_null() {
+                    return Err(self.errno(errno, &format!("getting line {o}")));
+                }
+                Ok((*o, p))
+            }
+            LineId::Name(n) => {
+                let (v, errno) = api
+                    .chip_find_line
+                    .call_with_errno(&[Arg::Ptr(self.chip_ptr), n.as_str().into()])
+                    .map_err(|e| ffi_err(e, "gpiod_chip_find_line"))?;
+                let p = ptr_of(&v);
+                if p.is_null() {
+                    if errno == libc::ENOENT || errno == 0 {
+                        let names = Chip::open(&self.chip.path)
+                            .and_then(|c| c.line_infos())
+                            .map(|infos| infos.into_iter().map(|i| i.name).collect::<Vec<_>>())
+                            .unwrap_or_default();
+                        return Err(Error::LineNotFound {
+                            name: n.clone(),
+                            chip: Some(self.chip.describe()),
+                            suggestions: crate::error::nearest_names(
+                                n,
+                                names.iter().map(String::as_str),
+                            ),
+                        });
+                    }
+                    return Err(self.errno(errno, &format!("finding line '{n}'")));
+                }
+                let offset = (0..self.chip.num_lines)
+                    .find(|&o| {
+                        api.chip_get_line
+                            .call(&[Arg::Ptr(self.chip_ptr), o.into()])
+                            .is_ok_and(|v| ptr_of(&v) == p)
+                    })
+                    .unwrap_or(0);
+                Ok((offset, p))
+            }
+        }
+    }
+
+    /// Requests held line `i` with settings `s` and flags `f`.
+    fn request_one(&mut self, i: usize, s: &LineSettings, f: i32, consumer: &str) -> Result<()> {
+        let api = self.api.clone();
+        let line = Arg::Ptr(self.held[i].line);
+        let offset = self.held[i].offset;
+        let call = |func: &Function, args: &[Arg<'_>]| {
+            func.call_with_errno(args)
+                .map_err(|e| ffi_err(e, "requesting a line"))
+        };
+        let (rc, errno) = match (s.direction, s.edge) {
+            (Direction::Output, _) => call(
+                &api.request_output,
+                &[
+                    line,
+                    consumer.into(),
+                    f.into(),
+                    i32::from(u8::from(s.output_value)).into(),
+                ],
+            )?,
+            (_, Edge::None) => call(&api.request_input, &[line, consumer.into(), f.into()])?,
+            (_, Edge::Rising) => call(&api.request_rising, &[line, consumer.into(), f.into()])?,
+            (_, Edge::Falling) => call(&api.request_falling, &[line, consumer.into(), f.into()])?,
+            (_, Edge::Both) => call(&api.request_both, &[line, consumer.into(), f.into()])?,
+        };
+        if int_of(&rc) != 0 {
+            return Err(self.request_error(offset, errno));
+        }
+        self.held[i].requested = true;
+        if s.edge != Edge::None {
+            let fd = api
+                .event_get_fd
+                .call(&[Arg::Ptr(self.held[i].line)])
+                .map_err(|e| ffi_err(e, "gpiod_line_event_get_fd"))?;
+            let fd = int_of(&fd);
+            if fd < 0 {
+                return Err(Error::InvalidConfig(format!(
+                    "libgpiod gave no event fd for line {offset}"
+                )));
+            }
+            // SAFETY: the fd belongs to libgpiod's line object, which stays requested (and so
+            // the fd open) until it is released in Drop, after the epoll fd stops being used.
+            let bfd = unsafe { BorrowedFd::borrow_raw(fd as i32) };
+            self.epoll
+                .add(bfd, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))
+                .map_err(|e| Error::from_errno(e, &self.chip.name, "watching an event fd"))?;
+        }
+        Ok(())
+    }
+
+    fn request_error(&self, offset: Offset, errno: i32) -> Error {
+        let e = Errno::from_raw(errno);
+        match e {
+            Errno::EBUSY => match Chip::open(&self.chip.path) {
+                Ok(chip) => super::busy_error(&chip, &[offset]),
+                Err(_) => Error::Busy {
+                    chip: self.chip.describe(),
+                    offset,
+                    name: String::new(),
+                    consumer: String::new(),
+                },
+            },
+            Errno::EINVAL => Error::InvalidConfig(format!(
+                "the kernel rejected the settings for line {offset} on {} (EINVAL)",
+                self.chip.describe()
+            )),
+            e if e == Errno::EOPNOTSUPP || errno == 524 => Error::Unsupported {
+                backend: format!("{NAME} ({} driver)", self.chip.label),
+                what: "a requested setting (bias or drive)".into(),
+            },
+            _ => self.errno(errno, &format!("requesting line {offset}")),
+        }
+    }
+
+    fn errno(&self, errno: i32, action: &str) -> Error {
+        Error::from_errno(
+            Errno::from_raw(errno),
+            &self.chip.name,
+            format!("{action} on {} through libgpiod", self.chip.name),
+        )
+    }
+
+    fn index_of(&self, offset: Offset) -> Result<usize> {
+        self.held
+            .iter()
+            .position(|h| h.offset == offset)
+            .ok_or_else(|| Error::NotRequested {
+                offset,
+                requested: self.held.iter().map(|h| h.offset).collect(),
+            })
+    }
+
+    fn get_one(&self, i: usize) -> Result<Value> {
+        let (v, errno) = self
+            .api
+            .get_value
+            .call_with_errno(&[Arg::Ptr(self.held[i].line)])
+            .map_err(|e| ffi_err(e, "gpiod_line_get_value"))?;
+        match int_of(&v) {
+            0 => Ok(Value::Inactive),
+            1 => Ok(Value::Active),
+            _ => Err(self.errno(
+                errno,
+                &format!("reading the value of line {}", self.held[i].offset),
+            )),
+        }
+    }
+
+    fn alive(&self) -> Result<()> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        self.get_one(0).map(drop)
+    }
+}
+
+/// Opens the chip of `spec` with libgpiod; returns its object and info.
+fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
+    let (func, arg, wanted) = match &spec.chip {
+        Some(ChipSelector::Path(p)) => {
+            let s = p.to_string_lossy().into_owned();
+            (&api.chip_open, s.clone(), s)
+        }
+        Some(ChipSelector::Label(l)) => (&api.chip_open_by_label, l.clone(), l.clone()),
+        Some(ChipSelector::Name(s) | ChipSelector::Any(s)) => {
+            (&api.chip_open_lookup, s.clone(), s.clone())
+        }
+        None => {
+            // Lines by name without a chip: the chip of the first name.
+            let first = spec.lines.iter().find_map(|(id, _)| match id {
+                LineId::Name(n) => Some(n.clone()),
+                LineId::Offset(_) => None,
+            });
+            let Some(name) = first.filter(|_| {
+                spec.lines
+                    .iter()
+                    .all(|(id, _)| matches!(id, LineId::Name(_)))
+            }) else {
+                return Err(Error::InvalidConfig(
+                    "line offsets need a chip: call on_chip(), on_chip_named() or \
+                     on_chip_labelled()"
+                        .into(),
+                ));
+            };
+            let found = find_line(&name)?;
+            let s = found.chip.path.to_string_lossy().into_owned();
+            (&api.chip_open, s.clone(), s)
+        }
+    };
+    let (v, errno) = func
+        .call_with_errno(&[arg.as_str().into()])
+        .map_err(|e| ffi_err(e, "opening the chip"))?;
+    let p = ptr_of(&v);
+    if p.is_null() {
+        return Err(match Errno::from_raw(errno) {
+            Errno::ENOENT | Errno::ENODEV | Errno::ENOTTY | Errno::ENXIO | Errno::UnknownErrno => {
+                Error::ChipNotFound {
+                    wanted,
+                    available: chips()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(ChipInfo::describe)
+                        .collect(),
+                }
+            }
+            e => Error::from_errno(
+                e,
+                &wanted,
+                format!("opening chip {wanted} through libgpiod"),
+            ),
+        });
+    }
+    let num_lines = api
+        .chip_num_lines
+        .call(&[Arg::Ptr(p)])
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0) as u32;
+    // libgpiod 1.x does not say which device it opened; the kernel does.
+    let info = chip_info_of(&wanted, &spec.chip, num_lines);
+    Ok((p, info))
+}
+
+/// The chip's info from the character device (name, label, path), for error messages.
+fn chip_info_of(wanted: &str, sel: &Option<ChipSelector>, num_lines: u32) -> ChipInfo {
+    let found = match sel {
+        Some(ChipSelector::Label(l)) => Chip::open_by_label(l).ok(),
+        _ => Chip::find(wanted).ok(),
+    };
+    match found {
+        Some(c) => c.info().clone(),
+        None => ChipInfo {
+            path: wanted.into(),
+            name: wanted.to_owned(),
+            label: String::new(),
+            num_lines,
+        },
+    }
+}
+
+impl Drop for LibgpiodLines {
+    fn drop(&mut self) {
+        for h in &self.held {
+            if h.requested {
+                // Errors cannot be reported from drop; release returns nothing anyway.
+                let _ = self.api.release.call(&[Arg::Ptr(h.line)]);
+            }
+        }
+        // The line objects belong to the chip object and go with it.
+        let _ = self.api.chip_close.call(&[Arg::Ptr(self.chip_ptr)]);
+    }
+}
+
+impl Lines for LibgpiodLines {
+    fn backend(&self) -> &str {
+        NAME
+    }
+
+    fn chip(&self) -> &ChipInfo {
+        &self.chip
+    }
+
+    fn lines(&self) -> &[(Offset, LineSettings)] {
+        &self.lines
+    }
+
+    fn get_values(&self, offsets: &[Offset], out: &mut [Value]) -> Result<()> {
+        for (slot, &o) in out.iter_mut().zip(offsets) {
+            *slot = self.get_one(self.index_of(o)?)?;
+        }
+        Ok(())
+    }
+
+    fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
+        for &(o, v) in values {
+            let i = self.index_of(o)?;
+            if self.lines[i].1.direction != Direction::Output {
+                return Err(Error::InvalidConfig(format!(
+                    "line {o} is not an output; reconfigure it as an output before setting its value"
+                )));
+            }
+            let (rc, errno) = self
+                .api
+                .set_value
+                .call_with_errno(&[Arg::Ptr(self.held[i].line), Arg::Int(v.is_active() as i64)])
+                .map_err(|e| ffi_err(e, "gpiod_line_set_value"))?;
+            if int_of(&rc) != 0 {
+                return Err(self.errno(errno, &format!("setting line {o}")));
+            }
+            self.lines[i].1.output_value = v;
+        }
+        Ok(())
+    }
+
+    fn reconfigure(&mut self, lines: &[(Offset, LineSettings)]) -> Result<()> {
+        let mut flags = Vec::with_capacity(lines.len());
+        for ((o, new), (_, old)) in lines.iter().zip(&self.lines) {
+            new.validate(&o.to_string()).map_err(Error::InvalidConfig)?;
+            let f = request_flags(*o, new)?;
+            if new.edge != Edge::None || old.edge != Edge::None {
+                if new != old {
+                    return Err(Error::Unsupported {
+                        backend: NAME.into(),
+                        what: format!(
+                            "reconfiguring line {o}, which has or gets edge detection \
+                             (libgpiod 1.x can only reconfigure lines without events)"
+                        ),
+                    });
+                }
+            }
+            flags.push(f);
+        }
+        for ((o, new), f) in lines.iter().zip(flags) {
+            let i = self.index_of(*o)?;
+            if new.edge != Edge::None {
+                continue;
+            }
+            let direction = match new.direction {
+                Direction::Output => DIRECTION_OUTPUT,
+                _ => DIRECTION_INPUT,
+            };
+            let (rc, errno) = self
+                .api
+                .set_config
+                .call_with_errno(&[
+                    Arg::Ptr(self.held[i].line),
+                    direction.into(),
+                    f.into(),
+                    Arg::Int(new.output_value.is_active() as i64),
+                ])
+                .map_err(|e| ffi_err(e, "gpiod_line_set_config"))?;
+            if int_of(&rc) != 0 {
+                return Err(self.request_error(*o, errno));
+            }
+            self.lines[i].1 = *new;
+        }
+        Ok(())
+    }
+
+    fn wait_edge_events(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let this = &*self;
+        wait::readable(
+            this.epoll.0.as_fd(),
+            timeout,
+            || this.alive(),
+            |e| Error::from_errno(e, &this.chip.name, "waiting for edge events"),
+        )
+    }
+
+    fn read_edge_events(&mut self, out: &mut [EdgeEvent]) -> Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if !self.lines.iter().any(|(_, s)| s.edge != Edge::None) {
+            return Err(Error::InvalidConfig(
+                "no line of this request has edge detection: request it with \
+                 with_edge_detection() first"
+                    .into(),
+            ));
+        }
+        let mut ready = vec![EpollEvent::empty(); self.held.len()];
+        loop {
+            self.wait_edge_events(None)?;
+            let n = self
+                .epoll
+                .wait(&mut ready, EpollTimeout::ZERO)
+                .map_err(|e| Error::from_errno(e, &self.chip.name, "waiting for edge events"))?;
+            let mut count = 0;
+            for r in &ready[..n] {
+                if count == out.len() {
+                    break;
+                }
+                let i = r.data() as usize;
+                let mut raw = RawEvent {
+                    ts: libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 0,
+                    },
+                    event_type: 0,
+                };
+                // libgpiod writes one `struct gpiod_line_event` through this pointer; `raw` is
+                // exactly that struct and lives across the call.
+                let out_ptr = std::ptr::addr_of_mut!(raw).cast::<c_void>();
+                let (rc, errno) = self
+                    .api
+                    .event_read
+                    .call_with_errno(&[Arg::Ptr(self.held[i].line), Arg::Ptr(out_ptr)])
+                    .map_err(|e| ffi_err(e, "gpiod_line_event_read"))?;
+                if int_of(&rc) != 0 {
+                    return Err(self.errno(
+                        errno,
+                        &format!("reading an edge event of line {}", self.held[i].offset),
+                    ));
+                }
+                let (sec, nsec, kind) =
+                    (raw.ts.tv_sec as u64, raw.ts.tv_nsec as u64, raw.event_type);
+                self.seqno = self.seqno.wrapping_add(1);
+                let h = &mut self.held[i];
+                h.line_seqno = h.line_seqno.wrapping_add(1);
+                out[count] = EdgeEvent {
+                    timestamp_ns: sec.wrapping_mul(1_000_000_000).wrapping_add(nsec),
+                    offset: h.offset,
+                    kind: if kind == EVENT_FALLING_EDGE {
+                        EdgeKind::Falling
+                    } else {
+                        EdgeKind::Rising
+                    },
+                    seqno: self.seqno,
+                    line_seqno: h.line_seqno,
+                };
+                count += 1;
+            }
+            if count > 0 {
+                return Ok(count);
+            }
+        }
+    }
+
+    fn event_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.0.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(lines: Vec<(LineId, LineSettings)>) -> RequestSpec {
+        RequestSpec {
+            chip: Some(ChipSelector::Path("/dev/null-chip".into())),
+            consumer: "t".into(),
+            lines,
+            event_buffer_size: None,
+        }
+    }
+
+    #[test]
+    fn loads_libgpiod_and_declares_everything() {
+        let b = LibgpiodBackend::open().expect("libgpiod2 is installed by scripts/install-deps.sh");
+        assert!(b.version().starts_with("1."), "{}", b.version());
+        assert_eq!(b.name(), "libgpiod");
+        assert!(format!("{b:?}").contains(SONAME_V1));
+    }
+
+    #[test]
+    fn a_missing_library_names_the_package() {
+        let e = LibgpiodBackend::open_library("libgpiod-not-here.so.2").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("apt-get install libgpiod2"), "{msg}");
+        assert!(msg.contains("libgpiod-not-here.so.2"), "{msg}");
+        // Only libgpiod 2.x present: the message says so.
+        let e = missing_library(SONAME_V1, "not found");
+        assert!(e.to_string().contains("apt-get install libgpiod2"), "{e}");
+    }
+
+    #[test]
+    fn a_library_without_the_functions_is_refused() {
+        let e = LibgpiodBackend::open_library("libm.so.6").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("declaring gpiod_version_string from libm.so.6"),
+            "{msg}"
+        );
+        assert!(msg.contains("not libgpiod 1.x"), "{msg}");
+    }
+
+    #[test]
+    fn unsupported_settings_name_the_setting_and_the_backend() {
+        let b = LibgpiodBackend::open().unwrap();
+        let cases: [(LineSettings, &str); 3] = [
+            (
+                LineSettings {
+                    debounce: Some(Duration::from_millis(2)),
+                    ..LineSettings::input()
+                },
+                "debounce (line 4; libgpiod 1.x has no such setting) is not supported by the libgpiod backend",
+            ),
+            (
+                LineSettings {
+                    edge: Edge::Rising,
+                    event_clock: EventClock::Realtime,
+                    ..LineSettings::input()
+                },
+                "event clock realtime (line 4",
+            ),
+            (LineSettings::default(), "an as-is direction (line 4"),
+        ];
+        for (s, want) in cases {
+            let e = b.request(&spec(vec![(LineId::Offset(4), s)])).unwrap_err();
+            assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+            assert!(e.to_string().contains(want), "{e} lacks {want}");
+        }
+        let mut s = spec(vec![(LineId::Offset(0), LineSettings::input())]);
+        s.event_buffer_size = Some(32);
+        let e = b.request(&s).unwrap_err();
+        assert!(e.to_string().contains("event-buffer size"), "{e}");
+        assert!(e.to_string().contains("libgpiod backend"), "{e}");
+    }
+
+    #[test]
+    fn bad_requests_are_explained() {
+        let b = LibgpiodBackend::open().unwrap();
+        let e = b.request(&spec(vec![])).unwrap_err();
+        assert!(e.to_string().contains("no lines to request"), "{e}");
+        let mut s = spec(vec![(LineId::Offset(0), LineSettings::input())]);
+        s.chip = None;
+        let e = b.request(&s).unwrap_err();
+        assert!(e.to_string().contains("line offsets need a chip"), "{e}");
+        // A chip that does not exist.
+        let e = b
+            .request(&spec(vec![(LineId::Offset(0), LineSettings::input())]))
+            .unwrap_err();
+        assert!(matches!(e, Error::ChipNotFound { .. }), "{e:?}");
+        assert!(e.to_string().contains("/dev/null-chip"), "{e}");
+        let mut s = spec(vec![(LineId::Offset(0), LineSettings::input())]);
+        s.chip = Some(ChipSelector::Label("no-such-label".into()));
+        let e = b.request(&s).unwrap_err();
+        assert!(e.to_string().contains("'no-such-label' not found"), "{e}");
+    }
+
+    #[test]
+    fn flags_match_gpiod_h() {
+        let s = LineSettings {
+            active_low: true,
+            bias: Bias::PullUp,
+            ..LineSettings::input()
+        };
+        assert_eq!(request_flags(0, &s).unwrap(), 4 | 32);
+        let o = LineSettings {
+            drive: Drive::OpenSource,
+            bias: Bias::Disabled,
+            ..LineSettings::output(Value::Active)
+        };
+        assert_eq!(request_flags(0, &o).unwrap(), 2 | 8);
+        let d = LineSettings {
+            drive: Drive::OpenDrain,
+            bias: Bias::PullDown,
+            ..LineSettings::output(Value::Active)
+        };
+        assert_eq!(request_flags(0, &d).unwrap(), 1 | 16);
+    }
+}

@@ -1,0 +1,1 @@
+//! VM tests of the libgpiod backend (in progress).

@@ -1,0 +1,1 @@
+//! VM tests of the sysfs backend (in progress).
