@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hwkit's build and tests need, once. Safe to run again.
 set -euo pipefail
-need=(gcc make libc6-dev)
+need=(gcc make libc6-dev libgpiod2 gpiod)  # libgpiod2: dlopened by hw's libgpiod backend; gpiod: its tools, for cross-checks
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

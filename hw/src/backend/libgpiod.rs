@@ -676,16 +676,14 @@ impl Lines for LibgpiodLines {
         for ((o, new), (_, old)) in lines.iter().zip(&self.lines) {
             new.validate(&o.to_string()).map_err(Error::InvalidConfig)?;
             let f = request_flags(*o, new)?;
-            if new.edge != Edge::None || old.edge != Edge::None {
-                if new != old {
-                    return Err(Error::Unsupported {
-                        backend: NAME.into(),
-                        what: format!(
-                            "reconfiguring line {o}, which has or gets edge detection \
+            if (new.edge != Edge::None || old.edge != Edge::None) && new != old {
+                return Err(Error::Unsupported {
+                    backend: NAME.into(),
+                    what: format!(
+                        "reconfiguring line {o}, which has or gets edge detection \
                              (libgpiod 1.x can only reconfigure lines without events)"
-                        ),
-                    });
-                }
+                    ),
+                });
             }
             flags.push(f);
         }
