@@ -262,8 +262,6 @@ pub fn build(req: &BuildRequest) -> Result<Built> {
         .map_err(|e| Error::Build(format!("cannot run cargo: {e}")))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut built = Built::default();
-    let member_dirs: Vec<PathBuf> = Vec::new();
-    let _ = member_dirs;
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| Error::Build(format!("reading cargo's output: {e}")))?;
         let Ok(msg) = serde_json::from_str::<Message>(&line) else {

@@ -1,7 +1,7 @@
 //! Booting QEMU and reading the guest's serial console: markers, live output, timeouts.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -188,7 +188,8 @@ impl Drop for Reaper {
 }
 
 /// Boots the VM and reads its console until it powers off or times out. `on_line` gets
-/// every line and whether the guest is past READY, to print what the caller wants.
+/// every line, its marker, and whether the job is running (past READY, before DONE), to
+/// print what the caller wants.
 pub fn boot(
     cfg: &BootConfig,
     mut on_line: impl FnMut(&str, Option<&Marker>, bool),
@@ -236,8 +237,11 @@ pub fn boot(
         match rx.recv_timeout(left) {
             Ok(line) => {
                 let marker = parse_marker(&line, &cfg.marker);
-                if marker == Some(Marker::Ready) {
-                    ready = true;
+                match marker {
+                    Some(Marker::Ready) => ready = true,
+                    // What follows DONE is the kernel powering off.
+                    Some(Marker::Done) => ready = false,
+                    _ => {}
                 }
                 on_line(&line, marker.as_ref(), ready);
                 if let Some(m) = marker {
@@ -274,11 +278,6 @@ pub fn boot(
 pub fn memory_for(initrd_bytes: u64) -> u64 {
     let mib = initrd_bytes.div_ceil(1 << 20);
     (mib * 3 + 512).max(1024)
-}
-
-/// Whether `path` exists, for messages.
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }
 
 #[cfg(test)]
