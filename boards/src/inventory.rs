@@ -25,6 +25,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// Name prefix of a legacy sysfs chip directory that could not be tied to a `gpiochipN`
+/// (`sysfs:gpiochip512`); [`ChipInventory::supplement`] merges it once the label is known.
+pub const UNMATCHED_PREFIX: &str = "sysfs:";
+
 /// File name of the device-node manifest of captured trees, inside `dev/`.
 pub const DEV_MANIFEST: &str = "hwkit-devices.json";
 
@@ -151,7 +155,7 @@ impl ChipInventory {
                     group.iter().find(|n| {
                         !group
                             .iter()
-                            .any(|m| n.link.as_deref() == Some(m.name.as_str()))
+                            .any(|m| m.name != n.name && n.link.as_deref() == Some(m.name.as_str()))
                     })
                 })
                 .unwrap_or(&group[0]);
@@ -170,9 +174,15 @@ impl ChipInventory {
         }
         // Manifest symlinks carry no device number: follow the target's name.
         for node in nodes.iter().filter(|n| n.rdev.is_none()) {
-            let Some(target) = node.link.as_deref() else {
+            let Some(target) = node
+                .link
+                .as_deref()
+                .and_then(|t| Path::new(t).file_name())
+                .map(|t| t.to_string_lossy().into_owned())
+            else {
                 continue;
             };
+            let target = target.as_str();
             if let Some(chip) = chips
                 .values_mut()
                 .find(|c| c.name == target || c.aliases.iter().any(|a| a == target))
@@ -181,13 +191,13 @@ impl ChipInventory {
             }
         }
         // Chips the bus knows without a node in /dev (a container without device nodes).
-        for (rdev, name) in &bus {
+        for (rdev, name) in &bus.by_rdev {
             let chip = chips
                 .entry(name.clone())
                 .or_insert_with(|| Chip::named(name));
             chip.device_number.get_or_insert(*rdev);
         }
-        read_sysfs_class(&root.join("sys/class/gpio"), &mut chips)?;
+        read_sysfs_class(&root.join("sys/class/gpio"), &bus, &mut chips)?;
         let mut list: Vec<Chip> = chips.into_values().collect();
         sort_chips(&mut list);
         Ok(ChipInventory { chips: list })
@@ -204,8 +214,33 @@ impl ChipInventory {
             }
         };
         let chip = &mut self.chips[idx];
-        chip.label.get_or_insert(info.label);
+        chip.label.get_or_insert(info.label.clone());
         chip.num_lines.get_or_insert(info.num_lines);
+        if chip.sysfs_base.is_none() {
+            // A sysfs directory that could not be tied to a chip: the only one with this
+            // label and size is this chip's.
+            let same: Vec<usize> = self
+                .chips
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    c.name.starts_with(UNMATCHED_PREFIX)
+                        && c.label.as_deref() == Some(info.label.as_str())
+                        && c.num_lines == Some(info.num_lines)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if let [j] = same.as_slice() {
+                self.chips[idx].sysfs_base = self.chips[*j].sysfs_base;
+                self.chips.remove(*j);
+            }
+        }
+        let idx = self
+            .chips
+            .iter()
+            .position(|c| c.answers_to(&info.name))
+            .unwrap_or(idx);
+        let chip = &mut self.chips[idx];
         if !info.line_names.is_empty() {
             chip.line_names = info
                 .line_names
@@ -252,7 +287,8 @@ fn push_alias(chip: &mut Chip, alias: &str) {
 }
 
 fn sort_chips(chips: &mut [Chip]) {
-    chips.sort_by(|a, b| (a.number(), &a.name).cmp(&(b.number(), &b.name)));
+    // Kernel chips by number first, unmatched sysfs directories last.
+    chips.sort_by_key(|c| (c.number().is_none(), c.number(), c.name.clone()));
 }
 
 fn chip_number(name: &str) -> Option<u32> {
@@ -265,7 +301,7 @@ struct DevNode {
     name: String,
     /// Device number of the node (of its target, for a symlink on a live system).
     rdev: Option<(u32, u32)>,
-    /// Target file name, for a symlink.
+    /// Target as written, for a symlink (`gpiochip0`, `/dev/gpiochip0`).
     link: Option<String>,
 }
 
@@ -292,9 +328,7 @@ fn read_dev_nodes(dev: &Path) -> io::Result<Vec<DevNode>> {
                 let path = entry.path();
                 let meta = fs::symlink_metadata(&path)?;
                 let link = if meta.file_type().is_symlink() {
-                    fs::read_link(&path)?
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
+                    Some(fs::read_link(&path)?.to_string_lossy().into_owned())
                 } else {
                     None
                 };
@@ -365,11 +399,25 @@ fn read_manifest(path: &Path) -> io::Result<Vec<DevNode>> {
         .collect()
 }
 
-fn read_bus_devices(dir: &Path) -> io::Result<BTreeMap<(u32, u32), String>> {
-    let mut map = BTreeMap::new();
+/// What `sys/bus/gpio/devices` says: device number -> `gpiochipN`, and the parent device
+/// directory (canonical path) -> the `gpiochipN`s under it.
+#[derive(Debug, Default)]
+struct BusDevices {
+    by_rdev: BTreeMap<(u32, u32), String>,
+    by_parent: BTreeMap<PathBuf, Vec<String>>,
+}
+
+impl BusDevices {
+    fn get(&self, rdev: &(u32, u32)) -> Option<&String> {
+        self.by_rdev.get(rdev)
+    }
+}
+
+fn read_bus_devices(dir: &Path) -> io::Result<BusDevices> {
+    let mut bus = BusDevices::default();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(map),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(bus),
         Err(e) => return Err(with_path(e, dir)),
     };
     for entry in entries {
@@ -382,13 +430,48 @@ fn read_bus_devices(dir: &Path) -> io::Result<BTreeMap<(u32, u32), String>> {
             .as_deref()
             .and_then(parse_rdev)
         {
-            map.insert(rdev, name);
+            bus.by_rdev.insert(rdev, name.clone());
+        }
+        if let Some(parent) = fs::canonicalize(entry.path())
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+        {
+            bus.by_parent.entry(parent).or_default().push(name);
         }
     }
-    Ok(map)
+    Ok(bus)
 }
 
-fn read_sysfs_class(dir: &Path, chips: &mut BTreeMap<String, Chip>) -> io::Result<()> {
+/// The `gpiochipN` a legacy `gpiochipBASE` class directory belongs to. Kernels put the class
+/// device under the chip's parent device (`.../fe200000.gpio/gpio/gpiochip512`, its `device`
+/// linking to `fe200000.gpio`, whose child `gpiochip0` is the chip) or under the gpio device
+/// itself (`device` linking to `gpiochip0`). With several chips under one parent sysfs cannot
+/// tell them apart: `None`, and [`ChipInventory::supplement`] matches by label later.
+fn sysfs_owner(class_dir: &Path, bus: &BusDevices) -> Option<String> {
+    let named = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| chip_number(n).is_some())
+    };
+    if let Some(n) = fs::read_link(class_dir.join("device"))
+        .ok()
+        .as_deref()
+        .and_then(named)
+    {
+        return Some(n);
+    }
+    let parent = fs::canonicalize(class_dir.join("device")).ok()?;
+    match bus.by_parent.get(&parent).map(Vec::as_slice) {
+        Some([one]) => Some(one.clone()),
+        _ => None,
+    }
+}
+
+fn read_sysfs_class(
+    dir: &Path,
+    bus: &BusDevices,
+    chips: &mut BTreeMap<String, Chip>,
+) -> io::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -398,12 +481,15 @@ fn read_sysfs_class(dir: &Path, chips: &mut BTreeMap<String, Chip>) -> io::Resul
         let entry = entry?;
         let dir_name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
+        let per_chip = dir_name
+            .strip_prefix("chip")
+            .and_then(|n| n.parse::<u32>().ok());
+        if per_chip.is_none() && chip_number(&dir_name).is_none() {
+            continue; // gpioN line directories, the export and unexport files
+        }
         let label = read_trimmed(&path.join("label"))?;
         let ngpio = read_trimmed(&path.join("ngpio"))?.and_then(|s| s.parse::<u32>().ok());
-        if let Some(n) = dir_name
-            .strip_prefix("chip")
-            .and_then(|n| n.parse::<u32>().ok())
-        {
+        if let Some(n) = per_chip {
             // Per-chip directory of newer kernels: chipN belongs to gpiochipN.
             let name = format!("gpiochip{n}");
             let chip = chips
@@ -413,36 +499,13 @@ fn read_sysfs_class(dir: &Path, chips: &mut BTreeMap<String, Chip>) -> io::Resul
             continue;
         }
         let Some(base_from_name) = chip_number(&dir_name) else {
-            continue; // gpioN line directories, export, unexport
+            continue; // unreachable: filtered above
         };
         let base = read_trimmed(&path.join("base"))?
             .and_then(|s| s.parse::<u32>().ok())
             .unwrap_or(base_from_name);
-        // `device` links to the gpiochipN this legacy directory belongs to.
-        let owner = fs::read_link(path.join("device"))
-            .ok()
-            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .filter(|n| chip_number(n).is_some());
-        let key = match owner {
-            Some(o) => o,
-            None => {
-                // Old kernels link `device` to the parent device: match by label and size.
-                let unique: Vec<String> = chips
-                    .values()
-                    .filter(|c| {
-                        c.sysfs_base.is_none()
-                            && label.is_some()
-                            && c.label == label
-                            && c.num_lines == ngpio
-                    })
-                    .map(|c| c.name.clone())
-                    .collect();
-                match unique.as_slice() {
-                    [one] => one.clone(),
-                    _ => format!("sysfs:{dir_name}"),
-                }
-            }
-        };
+        let key =
+            sysfs_owner(&path, bus).unwrap_or_else(|| format!("{UNMATCHED_PREFIX}{dir_name}"));
         let chip = chips
             .entry(key.clone())
             .or_insert_with(|| Chip::named(&key));

@@ -35,7 +35,7 @@ mod resolve;
 mod revision;
 
 pub use detect::{detect, detect_from, BoardInfo, Detection, MatchedBy};
-pub use inventory::{Chip, ChipInfo, ChipInventory, DEV_MANIFEST};
+pub use inventory::{Chip, ChipInfo, ChipInventory, DEV_MANIFEST, UNMATCHED_PREFIX};
 pub use linestate::{sysfs_line_states, Direction, LineState, LineStates};
 pub use pinout::Pinout;
 pub use profile::{

@@ -402,12 +402,10 @@ impl<'a> Resolver<'a> {
                 });
             }
         }
-        // `gpiochip0:17`: now that the label is known, say which header pin it is.
+        // `gpiochip0:17`: now that the label is known, say which header pin it is; from here
+        // on the chip is named by label, as every location bound to it is.
         if let (ChipRef::Name(_), Some(label)) = (&location.chip, &chip.label) {
-            let filled = self.label_location(label.clone(), location.offset, location.name.clone());
-            location.pin = filled.pin;
-            location.name = filled.name;
-            location.board_number = filled.board_number;
+            location = self.label_location(label.clone(), location.offset, location.name.clone());
         }
         if location.name.is_none() {
             location.name = chip

@@ -314,5 +314,10 @@ fn a_symlinked_second_name_is_the_same_chip() {
     let b = r.resolve(&format!("{alias}:17")).unwrap();
     fs::remove_dir_all(&root).unwrap();
     assert_eq!(a, b);
+    // The device path is the chip's own node, not the extra name.
+    assert_eq!(
+        a.dev_path(),
+        Some(root.join("dev").join(&chip.chip_name).as_path())
+    );
     assert_eq!(a.sysfs_number(), Some(sysfs_base_of("pinctrl-rp1") + 17));
 }
