@@ -62,7 +62,8 @@ pub struct PinoutArgs {
 
 /// Runs `hwkit pinout`.
 pub fn run(args: PinoutArgs) -> CmdResult {
-    match run_inner(args) {
+    let tty = std::io::stdout().is_terminal();
+    match run_to(args, &mut std::io::stdout().lock(), tty) {
         // `hwkit pinout | head` closing the pipe early is not a failure.
         Err(e)
             if e.downcast_ref::<std::io::Error>()
@@ -74,8 +75,8 @@ pub fn run(args: PinoutArgs) -> CmdResult {
     }
 }
 
-fn run_inner(args: PinoutArgs) -> CmdResult {
-    let mut stdout = std::io::stdout().lock();
+/// Runs `hwkit pinout`, writing to `stdout`; `tty` says whether that is a terminal.
+fn run_to(args: PinoutArgs, stdout: &mut dyn Write, tty: bool) -> CmdResult {
     if args.list_boards {
         for p in profiles() {
             writeln!(
@@ -113,7 +114,7 @@ fn run_inner(args: PinoutArgs) -> CmdResult {
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stdout().is_terminal(),
+        ColorChoice::Auto => tty,
     };
     let present = profile
         .chips
@@ -242,4 +243,145 @@ fn read_live_state(root: &Path, inventory: &mut ChipInventory) -> LiveState {
         note.push_str(&format!("\nNot readable: {}", unreadable.join("; ")));
     }
     LiveState { states, note }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../boards/tests/fixtures")
+            .join(name)
+    }
+
+    fn args(root: PathBuf) -> PinoutArgs {
+        PinoutArgs {
+            board: None,
+            root,
+            color: ColorChoice::Auto,
+            resolve: Vec::new(),
+            numbers: Numbers::Physical,
+            list_boards: false,
+        }
+    }
+
+    fn output(a: PinoutArgs, tty: bool) -> Result<String, String> {
+        let mut out = Vec::new();
+        run_to(a, &mut out, tty).map_err(|e| e.to_string())?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn resolve_prints_device_offset_and_sysfs_number() {
+        let root = fixture("rpi5-gpiochip0");
+        let a = PinoutArgs {
+            resolve: vec!["pin 11".into(), "gpiochip4:18".into()],
+            ..args(root.clone())
+        };
+        let out = output(a, false).unwrap();
+        assert!(out.contains("pin J8-11 (GPIO17)"), "{out}");
+        assert!(
+            out.contains(&format!("device: {}", root.join("dev/gpiochip0").display())),
+            "{out}"
+        );
+        assert!(out.contains("sysfs:  588 (base 571 + offset 17)"), "{out}");
+        assert!(out.contains("pin J8-12 (GPIO18)"), "{out}");
+        assert!(out.contains("sysfs:  589 (base 571 + offset 18)"), "{out}");
+    }
+
+    #[test]
+    fn bare_numbers_follow_the_numbers_option() {
+        let a = PinoutArgs {
+            resolve: vec!["17".into()],
+            numbers: Numbers::Gpio,
+            ..args(fixture("rpi4-6.6"))
+        };
+        let out = output(a, false).unwrap();
+        assert!(
+            out.contains("pin J8-11 (GPIO17)") && out.contains("sysfs:  529"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let a = PinoutArgs {
+            resolve: vec!["pin 6".into()],
+            ..args(fixture("rpi4-6.6"))
+        };
+        assert!(output(a, false)
+            .unwrap_err()
+            .contains("pin 6 is GND (ground), not a GPIO"));
+        let a = PinoutArgs {
+            board: Some("pi9".into()),
+            ..args(fixture("rpi4-6.6"))
+        };
+        assert!(output(a, false)
+            .unwrap_err()
+            .contains("unknown board `pi9`"));
+        let err = output(args(PathBuf::from("/nonexistent/root")), false).unwrap_err();
+        assert!(
+            err.contains("/nonexistent/root is not a directory"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn picture_is_plain_unless_a_terminal_or_asked() {
+        let root = fixture("rpi4-6.6");
+        let plain = output(args(root.clone()), false).unwrap();
+        assert!(!plain.contains('\x1b'));
+        assert!(
+            plain.starts_with(
+                "Raspberry Pi 4 Model B Rev 1.5\nRaspberry Pi 4 Model B (detected from compatible"
+            ),
+            "{plain}"
+        );
+        let row = plain.lines().find(|l| l.contains("(11) (12)")).unwrap();
+        assert!(row.starts_with("out 1 [sysfs]"), "{row}");
+        assert!(
+            plain.contains("Line state: only lines exported through sysfs"),
+            "{plain}"
+        );
+        assert!(output(args(root.clone()), true).unwrap().contains('\x1b'));
+        let never = PinoutArgs {
+            color: ColorChoice::Never,
+            ..args(root.clone())
+        };
+        assert!(!output(never, true).unwrap().contains('\x1b'));
+        let always = PinoutArgs {
+            color: ColorChoice::Always,
+            ..args(root)
+        };
+        assert!(output(always, false).unwrap().contains('\x1b'));
+    }
+
+    #[test]
+    fn a_board_whose_chips_are_absent_gets_the_static_view() {
+        let a = PinoutArgs {
+            board: Some("pi4".into()),
+            ..args(fixture("bbb-5.10"))
+        };
+        let out = output(a, false).unwrap();
+        assert!(out.contains("(chosen with --board pi4)"), "{out}");
+        assert!(
+            out.contains(
+                "Static view: none of this board's GPIO chips (pinctrl-bcm2711) is present"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn list_boards_names_every_profile() {
+        let a = PinoutArgs {
+            list_boards: true,
+            ..args(PathBuf::from("/"))
+        };
+        let out = output(a, false).unwrap();
+        for p in profiles() {
+            assert!(out.contains(&p.id), "{} missing from {out}", p.id);
+        }
+    }
 }
