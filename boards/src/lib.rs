@@ -46,3 +46,8 @@ pub use query::{scheme_number, BareNumber};
 pub use registry::{find_profile, generic, load_builtin, profiles, UnknownBoard, GENERIC_ID};
 pub use resolve::{default_header, ChipRef, Location, PinRef, Resolution, ResolveError, Resolver};
 pub use revision::Revision;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
