@@ -1,1 +1,275 @@
-//! VM tests of the libgpiod backend (in progress).
+//! The libgpiod backend (libgpiod 1.x loaded at run time through ffi-core) against gpio-sim:
+//! the same user code as for the character device, with only the backend changed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, info, level, path, pull, sim, sim_bank, unique};
+use gpiosim::{Bank, Level};
+use hw::backend::libgpiod::LibgpiodBackend;
+use hw::{Bias, Direction, Drive, Edge, EdgeKind, Error, EventClock, LineConfig, Request, Value};
+
+fn gpiod() -> LibgpiodBackend {
+    LibgpiodBackend::open().expect("libgpiod.so.2 (packed into the VM by the test bed)")
+}
+
+#[test]
+fn outputs_are_seen_by_the_simulator() {
+    let b = gpiod();
+    let s = sim(4);
+    let mut req = Request::builder()
+        .on_chip(path(&s))
+        .consumer("gpiod-out")
+        .with_line(0)
+        .as_output(Value::Active)
+        .with_line(1)
+        .as_output(Value::Inactive)
+        .request_with(&b)
+        .unwrap();
+    assert_eq!(req.backend(), "libgpiod");
+    assert_eq!(level(&s, 0), Level::High);
+    assert_eq!(level(&s, 1), Level::Low);
+    assert_eq!(info(&s, 0).consumer, "gpiod-out");
+    req.set_values(&[(0, Value::Inactive), (1, Value::Active)])
+        .unwrap();
+    assert_eq!(level(&s, 0), Level::Low);
+    assert_eq!(level(&s, 1), Level::High);
+    assert_eq!(req.values().unwrap(), vec![Value::Inactive, Value::Active]);
+    assert_eq!(req.chip().path, path(&s));
+    assert_eq!(req.chip().num_lines, 4);
+}
+
+#[test]
+fn drive_and_active_low_reach_the_kernel() {
+    let b = gpiod();
+    let s = sim(2);
+    let mut req = Request::builder()
+        .on_chip(path(&s))
+        .with_line(1)
+        .as_output(Value::Active)
+        .as_active_low()
+        .with_drive(Drive::OpenDrain)
+        .request_with(&b)
+        .unwrap();
+    let i = info(&s, 1);
+    assert!(i.active_low);
+    assert_eq!(i.drive, Drive::OpenDrain);
+    assert_eq!(level(&s, 1), Level::Low);
+    req.set_value(1, Value::Inactive).unwrap();
+    // Open drain released: the simulator's own pull (down by default) decides.
+    assert_eq!(req.value(1).unwrap(), Value::Active);
+}
+
+#[test]
+fn pulls_and_bias_are_seen_as_inputs() {
+    let b = gpiod();
+    let s = sim(4);
+    let label = s.chips()[0].config().label.clone();
+    let req = Request::builder()
+        .on_chip_labelled(label)
+        .with_lines(&[2, 3])
+        .as_input()
+        .with_line(3)
+        .with_bias(Bias::PullUp)
+        .request_with(&b)
+        .unwrap();
+    assert_eq!(info(&s, 3).bias, Bias::PullUp);
+    pull(&s, 2, Level::High);
+    eventually("pull up seen", || req.value(2).unwrap() == Value::Active);
+    pull(&s, 2, Level::Low);
+    pull(&s, 3, Level::Low);
+    eventually("pulls seen", || {
+        req.values().unwrap() == vec![Value::Inactive, Value::Inactive]
+    });
+}
+
+#[test]
+fn edges_are_read_with_kernel_timestamps() {
+    let b = gpiod();
+    let s = sim(4);
+    let mut req = Request::builder()
+        .on_chip(path(&s))
+        .with_line(1)
+        .as_input()
+        .with_edge_detection(Edge::Both)
+        .with_line(2)
+        .with_edge_detection(Edge::Falling)
+        .request_with(&b)
+        .unwrap();
+    assert!(!req.wait_edge_event(Duration::from_millis(50)).unwrap());
+    pull(&s, 1, Level::High);
+    let ev = req
+        .read_edge_event_timeout(Duration::from_secs(5))
+        .unwrap()
+        .expect("rising edge");
+    assert_eq!((ev.offset, ev.kind, ev.seqno), (1, EdgeKind::Rising, 1));
+    pull(&s, 1, Level::Low);
+    let ev2 = req.read_edge_event().unwrap();
+    assert_eq!((ev2.offset, ev2.kind, ev2.seqno), (1, EdgeKind::Falling, 2));
+    assert!(ev2.timestamp_ns >= ev.timestamp_ns && ev.timestamp_ns > 0);
+    pull(&s, 2, Level::High);
+    assert!(!req.wait_edge_event(Duration::from_millis(100)).unwrap());
+    pull(&s, 2, Level::Low);
+    let ev = req.read_edge_event().unwrap();
+    assert_eq!(
+        (ev.offset, ev.kind, ev.line_seqno),
+        (2, EdgeKind::Falling, 1)
+    );
+}
+
+#[test]
+fn dropping_the_request_releases_the_lines() {
+    let b = gpiod();
+    let s = sim(3);
+    let req = Request::builder()
+        .on_chip(path(&s))
+        .with_lines(&[0, 2])
+        .as_output(Value::Active)
+        .request_with(&b)
+        .unwrap();
+    assert!(info(&s, 0).used && info(&s, 2).used);
+    drop(req);
+    assert!(!info(&s, 0).used && !info(&s, 2).used);
+    // Both the character device and libgpiod can take them again.
+    drop(
+        Request::builder()
+            .on_chip(path(&s))
+            .with_line(0)
+            .as_input()
+            .request()
+            .unwrap(),
+    );
+    drop(
+        Request::builder()
+            .on_chip(path(&s))
+            .with_line(2)
+            .as_input()
+            .request_with(&b)
+            .unwrap(),
+    );
+}
+
+#[test]
+fn a_busy_line_names_its_consumer_and_nothing_stays_held() {
+    let b = gpiod();
+    let s = sim(3);
+    let held = Request::builder()
+        .on_chip(path(&s))
+        .consumer("the-holder")
+        .with_line(2)
+        .as_input()
+        .request()
+        .unwrap();
+    let e = Request::builder()
+        .on_chip(path(&s))
+        .with_lines(&[0, 2])
+        .as_input()
+        .request_with(&b)
+        .unwrap_err();
+    assert!(matches!(e, Error::Busy { offset: 2, .. }), "{e:?}");
+    assert!(e.to_string().contains("the-holder"), "{e}");
+    assert!(!info(&s, 0).used, "line 0 must be released again");
+    drop(held);
+}
+
+#[test]
+fn named_lines_resolve_with_and_without_a_chip() {
+    let b = gpiod();
+    let led = unique("LED");
+    let s = sim_bank(Bank::new(4, unique("gpiod-named")).name(3, led.as_str()));
+    let req = Request::builder()
+        .on_chip(path(&s))
+        .with_named_line(led.as_str())
+        .as_output(Value::Active)
+        .request_with(&b)
+        .unwrap();
+    assert_eq!(req.offsets(), &[3]);
+    assert_eq!(level(&s, 3), Level::High);
+    drop(req);
+    let req = Request::builder()
+        .with_named_line(led.as_str())
+        .as_output(Value::Inactive)
+        .request_with(&b)
+        .unwrap();
+    assert_eq!(req.offsets(), &[3]);
+    drop(req);
+    let e = Request::builder()
+        .on_chip(path(&s))
+        .with_named_line(format!("{led}X"))
+        .as_input()
+        .request_with(&b)
+        .unwrap_err();
+    assert!(matches!(e, Error::LineNotFound { .. }), "{e:?}");
+    assert!(e.to_string().contains(&led), "suggests the real name: {e}");
+}
+
+#[test]
+fn reconfigure_switches_direction_but_not_edges() {
+    let b = gpiod();
+    let s = sim(2);
+    let mut req = Request::builder()
+        .on_chip(path(&s))
+        .with_line(0)
+        .as_output(Value::Active)
+        .request_with(&b)
+        .unwrap();
+    req.set_as_input(0).unwrap();
+    assert_eq!(info(&s, 0).direction, Direction::Input);
+    let e = req.set_value(0, Value::Active).unwrap_err();
+    assert!(e.to_string().contains("reconfigure it as an output"), "{e}");
+    req.set_as_output(0, Value::Inactive).unwrap();
+    assert_eq!(info(&s, 0).direction, Direction::Output);
+    assert_eq!(level(&s, 0), Level::Low);
+    let e = req
+        .reconfigure(
+            &LineConfig::new()
+                .with_line(0)
+                .as_input()
+                .with_edge_detection(Edge::Rising),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+    assert!(e.to_string().contains("libgpiod backend"), "{e}");
+}
+
+#[test]
+fn unsupported_settings_and_bad_offsets_are_refused_on_a_real_chip() {
+    let b = gpiod();
+    let s = sim(2);
+    for (cfg, what) in [
+        (
+            LineConfig::new()
+                .with_line(0)
+                .with_debounce(Duration::from_millis(1)),
+            "debounce",
+        ),
+        (
+            LineConfig::new()
+                .with_line(0)
+                .with_edge_detection(Edge::Both)
+                .with_event_clock(EventClock::Realtime),
+            "event clock realtime",
+        ),
+    ] {
+        let e = Request::builder()
+            .on_chip(path(&s))
+            .with_config(cfg)
+            .request_with(&b)
+            .unwrap_err();
+        assert!(e.to_string().contains(what), "{e}");
+        assert!(e.to_string().contains("libgpiod backend"), "{e}");
+    }
+    let e = Request::builder()
+        .on_chip(path(&s))
+        .with_line(2)
+        .as_input()
+        .request_with(&b)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("line offset 2 is out of range")
+            && e.to_string().contains("it has 2 lines"),
+        "{e}"
+    );
+    assert!(!info(&s, 0).used);
+}

@@ -1,0 +1,189 @@
+//! GPIO toggle latency per backend, side by side in one run: the time of one set-value call
+//! that flips an output line of a gpio-sim chip.
+//!
+//! * `uapi-v2-ioctl`: hw's character-device backend, uAPI v2 (`GPIO_V2_LINE_SET_VALUES_IOCTL`);
+//! * `uapi-v1-gpio-cdev`: the same through uAPI v1, by way of the `gpio-cdev` crate;
+//! * `sysfs-native`: hw's sysfs backend, value fd held open, one `pwrite` per toggle;
+//! * `sysfs-ffi-core`: the same `pwrite` made through ffi-core's dynamic call;
+//! * `libgpiod-ffi-core`: libgpiod 1.x's `gpiod_line_set_value`, called through ffi-core;
+//! * `sysfs-naive-open-write-close`: the anchor, what shell scripts and older crates do:
+//!   open `value`, write, close, every toggle.
+//!
+//! It needs gpio-sim (configfs), so it runs in the test bed's VM:
+//!
+//! ```text
+//! scripts/bench-gpio-vm.sh            # builds it, boots the VM, runs it, prints medians
+//! ```
+//!
+//! Outside a machine with gpio-sim it prints one line saying so and exits. After the group it
+//! prints each backend's median and its ratio to the uAPI v2 median, from criterion's
+//! estimates of this run.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use criterion::Criterion;
+use gpiosim::{Bank, Level, Sim};
+use hw::backend::libgpiod::LibgpiodBackend;
+use hw::backend::sysfs::SysfsBackend;
+use hw::{Request, Uapi, Value};
+use sysfs_gpio::{IoPath, Sysfs, SysfsLine};
+
+const GROUP: &str = "gpio_toggle";
+const CONFIGFS_SIM: &str = "/sys/kernel/config/gpio-sim";
+
+/// One backend's line, toggled by `toggle`.
+struct Subject {
+    id: &'static str,
+    toggle: Box<dyn FnMut(bool)>,
+}
+
+fn sim() -> Result<Sim, String> {
+    gpiosim::builder()
+        .with_bank(&Bank::new(8, format!("hwkit-bench-{}", std::process::id())))
+        .live()
+        .map_err(|e| format!("cannot create a gpio-sim chip: {e}"))
+}
+
+/// A request of one output line of the sim through `request`, checked to reach the sim.
+fn held(
+    sim: &Sim,
+    offset: u32,
+    id: &'static str,
+    request: impl FnOnce(hw::RequestBuilder) -> hw::Result<Request>,
+) -> Result<Subject, String> {
+    let chip = &sim.chips()[0];
+    let builder = Request::builder()
+        .on_chip(chip.dev_path())
+        .consumer("gpio-toggle-bench")
+        .with_line(offset)
+        .as_output(Value::Inactive);
+    let mut req = request(builder).map_err(|e| format!("{id}: {e}"))?;
+    req.set_value(offset, Value::Active)
+        .map_err(|e| format!("{id}: {e}"))?;
+    if chip.get_level(offset).ok() != Some(Level::High) {
+        return Err(format!("{id}: the simulator did not see the line go high"));
+    }
+    Ok(Subject {
+        id,
+        toggle: Box::new(move |high| {
+            req.set_value(offset, Value::from(high)).expect("set value");
+        }),
+    })
+}
+
+/// The anchor: open, write and close the `value` file on every toggle.
+fn naive(sim: &Sim, offset: u32) -> Result<Subject, String> {
+    let label = sim.chips()[0].config().label.clone();
+    let mut line = Sysfs::new()
+        .open_line(label.as_str(), offset, IoPath::Native)
+        .map_err(|e| format!("naive sysfs: {e}"))?;
+    line.set_output(false)
+        .map_err(|e| format!("naive sysfs: {e}"))?;
+    let value: PathBuf = line.dir().join("value");
+    std::fs::write(&value, b"1").map_err(|e| format!("naive sysfs: {e}"))?;
+    if sim.chips()[0].get_level(offset).ok() != Some(Level::High) {
+        return Err("naive sysfs: the simulator did not see the line go high".into());
+    }
+    Ok(Subject {
+        id: "sysfs-naive-open-write-close",
+        toggle: Box::new(move |high| {
+            // `line` stays alive in the closure so the GPIO stays exported.
+            let _ = &line as &SysfsLine;
+            std::fs::write(&value, if high { b"1" } else { b"0" }).expect("write value");
+        }),
+    })
+}
+
+fn subjects(sim: &Sim) -> Result<Vec<Subject>, String> {
+    let gpiod = LibgpiodBackend::open().map_err(|e| e.to_string())?;
+    Ok(vec![
+        held(sim, 0, "uapi-v2-ioctl", |b| b.with_uapi(Uapi::V2).request())?,
+        held(sim, 1, "uapi-v1-gpio-cdev", |b| {
+            b.with_uapi(Uapi::V1).request()
+        })?,
+        held(sim, 2, "sysfs-native", |b| {
+            b.request_with(&SysfsBackend::native())
+        })?,
+        held(sim, 3, "sysfs-ffi-core", |b| {
+            b.request_with(&SysfsBackend::ffi())
+        })?,
+        held(sim, 4, "libgpiod-ffi-core", |b| b.request_with(&gpiod))?,
+        naive(sim, 5)?,
+    ])
+}
+
+/// The median (ns) criterion estimated for `id` in this run.
+fn median_ns(out: &Path, id: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(out.join(GROUP).join(id).join("new/estimates.json")).ok()?;
+    let rest = &text[text.find("\"median\"")?..];
+    let rest = &rest[rest.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = rest.find([',', '}'])?;
+    rest[..end].trim().parse().ok()
+}
+
+fn main() -> ExitCode {
+    if !Path::new(CONFIGFS_SIM).is_dir() {
+        eprintln!(
+            "gpio_toggle: needs gpio-sim ({CONFIGFS_SIM} is missing); run it in the test bed's VM: \
+             scripts/bench-gpio-vm.sh"
+        );
+        return ExitCode::SUCCESS;
+    }
+    let sim = match sim() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gpio_toggle: {e}; run it in the test bed's VM: scripts/bench-gpio-vm.sh");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut subjects = match subjects(&sim) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gpio_toggle: setting up the backends failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = std::env::var_os("HWKIT_BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("hwkit-criterion"));
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+        .without_plots()
+        .output_directory(&out)
+        .configure_from_args();
+    {
+        let mut group = c.benchmark_group(GROUP);
+        for s in &mut subjects {
+            let mut high = false;
+            group.bench_function(s.id, |b| {
+                b.iter(|| {
+                    high = !high;
+                    (s.toggle)(black_box(high));
+                })
+            });
+        }
+        group.finish();
+    }
+    c.final_summary();
+    let medians: Vec<(&str, Option<f64>)> = subjects
+        .iter()
+        .map(|s| (s.id, median_ns(&out, s.id)))
+        .collect();
+    if let Some(Some(base)) = medians.first().map(|m| m.1) {
+        println!("gpio_toggle medians (ratio to uapi-v2-ioctl):");
+        for (id, m) in &medians {
+            match m {
+                Some(m) => println!("  {id:<30} {:>10.0} ns  x{:.2}", m, m / base),
+                None => println!("  {id:<30} (no estimate)"),
+            }
+        }
+    }
+    drop(subjects);
+    drop(sim);
+    ExitCode::SUCCESS
+}
