@@ -58,6 +58,10 @@ pub struct PinoutArgs {
     /// List the known boards and exit.
     #[arg(long)]
     pub list_boards: bool,
+    /// Also show the values of lines nobody holds, by requesting them "as is" for a moment
+    /// (direction and value untouched; a program requesting one at that instant gets EBUSY).
+    #[arg(long)]
+    pub values: bool,
 }
 
 /// Runs `hwkit pinout`.
@@ -91,7 +95,7 @@ fn run_to(args: PinoutArgs, stdout: &mut dyn Write, tty: bool) -> CmdResult {
     }
     let mut inventory = ChipInventory::from_root(&args.root)?;
     let (profile, title) = choose_profile(&args)?;
-    let live = read_live_state(&args.root, &mut inventory);
+    let live = read_live_state(&args.root, &mut inventory, args.values);
 
     if !args.resolve.is_empty() {
         let bare = match args.numbers {
@@ -171,9 +175,10 @@ struct LiveState {
     note: String,
 }
 
-/// Fills line names and states from the character devices (line-info ioctl through `hw`), then
-/// values of sysfs-exported lines. Devices that cannot be opened are named in the note.
-fn read_live_state(root: &Path, inventory: &mut ChipInventory) -> LiveState {
+/// Fills line names and states from the character devices (line-info ioctl through `hw`), the
+/// values of unused lines when asked (`values`), then values of sysfs-exported lines. Devices
+/// that cannot be opened are named in the note.
+fn read_live_state(root: &Path, inventory: &mut ChipInventory, values: bool) -> LiveState {
     let mut states = LineStates::new();
     let mut unreadable = Vec::new();
     let mut read_any = false;
@@ -205,6 +210,14 @@ fn read_live_state(root: &Path, inventory: &mut ChipInventory) -> LiveState {
             num_lines: info.num_lines,
             line_names: infos.iter().map(|l| l.name.clone()).collect(),
         });
+        let unused: Vec<u32> = infos.iter().filter(|l| !l.used).map(|l| l.offset).collect();
+        let mut read = std::collections::HashMap::new();
+        if values {
+            match read_unused_values(&path, &unused) {
+                Ok(v) => read = v,
+                Err(e) => unreadable.push(format!("values of {}: {e}", path.display())),
+            }
+        }
         for l in infos {
             let direction = match l.direction {
                 hw::Direction::Input => Some(Direction::Input),
@@ -215,7 +228,7 @@ fn read_live_state(root: &Path, inventory: &mut ChipInventory) -> LiveState {
                 (name.clone(), l.offset),
                 LineState {
                     direction,
-                    value: None,
+                    value: read.get(&l.offset).copied(),
                     consumer: (!l.consumer.is_empty()).then(|| l.consumer.clone()),
                     used: l.used,
                 },
@@ -231,9 +244,13 @@ fn read_live_state(root: &Path, inventory: &mut ChipInventory) -> LiveState {
             entry.consumer = sysfs.consumer;
         }
     }
-    let mut note = if read_any {
+    let mut note = if read_any && values {
+        "Line state: direction, consumer and value from the GPIO character device (unused lines \
+         read by a momentary as-is request)."
+            .to_string()
+    } else if read_any {
         "Line state: direction and consumer from the GPIO character device; values only for lines \
-         exported through sysfs (reading others would mean requesting them)."
+         exported through sysfs (--values reads the others by requesting them as-is for a moment)."
             .to_string()
     } else {
         "Line state: only lines exported through sysfs (the character devices could not be read)."
@@ -243,6 +260,27 @@ fn read_live_state(root: &Path, inventory: &mut ChipInventory) -> LiveState {
         note.push_str(&format!("\nNot readable: {}", unreadable.join("; ")));
     }
     LiveState { states, note }
+}
+
+/// Values of lines nobody holds: requested "as is" (no direction change), read, released.
+/// At most 64 lines per request (the uAPI's limit).
+fn read_unused_values(
+    path: &Path,
+    offsets: &[u32],
+) -> hw::Result<std::collections::HashMap<u32, bool>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in offsets.chunks(64) {
+        let req = hw::Request::builder()
+            .on_chip(path)
+            .consumer("hwkit-pinout")
+            .with_lines(chunk)
+            .as_is()
+            .request()?;
+        for (offset, v) in chunk.iter().zip(req.values()?) {
+            out.insert(*offset, v.is_active());
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -263,6 +301,7 @@ mod tests {
             resolve: Vec::new(),
             numbers: Numbers::Physical,
             list_boards: false,
+            values: false,
         }
     }
 
