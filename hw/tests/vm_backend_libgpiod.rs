@@ -273,3 +273,52 @@ fn unsupported_settings_and_bad_offsets_are_refused_on_a_real_chip() {
     );
     assert!(!info(&s, 0).used);
 }
+
+#[test]
+fn reading_events_without_edge_detection_is_refused() {
+    let s = sim(1);
+    let mut req = Request::builder()
+        .on_chip(path(&s))
+        .with_line(0)
+        .as_input()
+        .request_with(&gpiod())
+        .unwrap();
+    let e = req.read_edge_event().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no line of this request has edge detection"),
+        "{e}"
+    );
+}
+
+#[test]
+fn chip_removed_under_a_request_gives_errors_not_hangs() {
+    let b = gpiod();
+    let s = sim(4);
+    let mut out = Request::builder()
+        .on_chip(path(&s))
+        .with_line(0)
+        .as_output(Value::Active)
+        .request_with(&b)
+        .unwrap();
+    let mut ev = Request::builder()
+        .on_chip(path(&s))
+        .with_line(1)
+        .as_input()
+        .with_edge_detection(Edge::Both)
+        .request_with(&b)
+        .unwrap();
+    let waiter = std::thread::spawn(move || ev.read_edge_event().map(drop));
+    std::thread::sleep(Duration::from_millis(100));
+    drop(s);
+    let e = waiter
+        .join()
+        .expect("waiter did not panic")
+        .expect_err("reading events from a removed chip");
+    assert!(matches!(e, Error::ChipGone { .. }), "{e:?}");
+    let e = out.set_value(0, Value::Inactive).unwrap_err();
+    assert!(matches!(e, Error::ChipGone { .. }), "{e:?}");
+    assert!(e.to_string().contains("is gone"), "{e}");
+    assert!(out.value(0).is_err());
+    drop(out);
+}

@@ -284,3 +284,52 @@ fn offsets_past_the_chip_and_unknown_chips_are_explained() {
         .unwrap_err();
     assert!(matches!(e, Error::ChipNotFound { .. }), "{e:?}");
 }
+
+#[test]
+fn reading_events_without_edge_detection_is_refused() {
+    for b in backends() {
+        let s = sim(1);
+        let mut req = Request::builder()
+            .on_chip(path(&s))
+            .with_line(0)
+            .as_input()
+            .request_with(&b)
+            .unwrap();
+        let e = req.read_edge_event().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no line of this request has edge detection"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn chip_removed_under_a_request_gives_errors_not_hangs() {
+    for b in backends() {
+        let s = sim(4);
+        let mut out = Request::builder()
+            .on_chip(path(&s))
+            .with_line(0)
+            .as_output(Value::Active)
+            .request_with(&b)
+            .unwrap();
+        let mut ev = Request::builder()
+            .on_chip(path(&s))
+            .with_line(1)
+            .as_input()
+            .with_edge_detection(Edge::Both)
+            .request_with(&b)
+            .unwrap();
+        let waiter = std::thread::spawn(move || ev.read_edge_event().map(drop));
+        std::thread::sleep(Duration::from_millis(100));
+        drop(s);
+        let r = waiter.join().expect("waiter did not panic");
+        let e = r.expect_err("reading events from a removed chip");
+        assert!(matches!(e, Error::ChipGone { .. }), "{}: {e:?}", b.name());
+        let e = out.set_value(0, Value::Inactive).unwrap_err();
+        assert!(matches!(e, Error::ChipGone { .. }), "{}: {e:?}", b.name());
+        assert!(out.value(0).is_err());
+        drop(out);
+    }
+}

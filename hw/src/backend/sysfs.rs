@@ -157,6 +157,9 @@ fn map_err(e: sysfs_gpio::Error, chip: &str, offset: Offset, action: &str) -> Er
             offset,
             num_lines: ngpio,
         },
+        other if other.raw_os_error() == Some(libc::ENODEV) => Error::ChipGone {
+            chip: chip.to_owned(),
+        },
         other => {
             let kind = match other.raw_os_error() {
                 Some(n) => io::Error::from_raw_os_error(n).kind(),
@@ -416,6 +419,20 @@ fn monotonic_ns() -> u64 {
         return 0;
     }
     (t.tv_sec as u64) * 1_000_000_000 + t.tv_nsec as u64
+}
+
+impl Drop for SysfsLines {
+    fn drop(&mut self) {
+        for h in &mut self.held {
+            // A removed chip took our export with it, and its global number may already belong
+            // to a newer chip: never unexport by number then.
+            if let Err(e) = h.line.get_value() {
+                if e.raw_os_error() == Some(libc::ENODEV) {
+                    h.line.set_unexport_on_drop(false);
+                }
+            }
+        }
+    }
 }
 
 impl Lines for SysfsLines {
