@@ -140,7 +140,14 @@ pub fn detect_from(info: BoardInfo) -> Detection {
             };
         }
     }
-    if let Some(r) = rev {
+    // Revision codes mean something only on a Raspberry Pi: without a device tree (old kernels)
+    // or on a Broadcom SoC the revision alone may decide; another board's "Revision" may not.
+    let pi_like = info.compatible.is_empty()
+        || info
+            .compatible
+            .iter()
+            .any(|c| c.starts_with("raspberrypi,") || c.starts_with("brcm,bcm2"));
+    if let (Some(r), true) = (rev, pi_like) {
         if let Some(p) = all.iter().find(|p| revision_listed(p, r)) {
             return Detection {
                 profile: p,

@@ -145,3 +145,18 @@ fn a_chip_without_sysfs_has_no_sysfs_number() {
     assert_eq!(r.sysfs_number(), None);
     assert!(r.describe().contains("sysfs:  none"), "{}", r.describe());
 }
+
+#[test]
+fn a_function_on_two_pins_is_ambiguous_and_a_unique_one_resolves() {
+    let bbb = Resolver::new(find_profile("bbb").unwrap());
+    let err = bbb.locate("EHRPWM2A").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`EHRPWM2A` is ambiguous: it names pin P8-19 (gpio0_22), pin P8-45 (gpio2_6); use chip:offset"
+    );
+    let uart = bbb.locate("uart1_tx").unwrap();
+    assert_eq!(
+        (uart.pin.unwrap().to_string(), uart.offset),
+        ("P9-24".to_string(), 15)
+    );
+}

@@ -421,6 +421,16 @@ fn detection_by_compatible_revision_and_model() {
         assert_eq!(d.profile.id, *expected, "{i:?}: {}", d.message());
         assert_ne!(d.matched_by, MatchedBy::Fallback);
     }
+    // A future Pi: unknown board compatible, known SoC, the revision decides.
+    let d = detect_from(info(
+        None,
+        &["raspberrypi,4-model-z", "brcm,bcm2711"],
+        Some("c03114"),
+    ));
+    assert_eq!(d.profile.id, "rpi-4b");
+    // Another vendor's board with a Pi-looking Revision line is not a Pi.
+    let d = detect_from(info(None, &["vendor,thing"], Some("c03114")));
+    assert_eq!(d.profile.id, "generic");
     let d = detect_from(info(Some("Some Board"), &["vendor,thing"], None));
     assert_eq!(d.profile.id, "generic");
     assert!(
