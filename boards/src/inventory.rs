@@ -49,6 +49,9 @@ pub struct Chip {
     pub num_lines: Option<u32>,
     /// Base of its global numbers in the legacy sysfs interface.
     pub sysfs_base: Option<u32>,
+    /// The per-chip sysfs directory of newer kernels (`/sys/class/gpio/chipN`), whose
+    /// `export` takes hardware offsets; present even where the global numbers are gone.
+    pub sysfs_chip_dir: Option<PathBuf>,
     /// Line names by offset, when the caller supplied them (chip-info ioctl).
     pub line_names: Vec<Option<String>>,
 }
@@ -64,6 +67,7 @@ impl Chip {
             label: None,
             num_lines: None,
             sysfs_base: None,
+            sysfs_chip_dir: None,
             line_names: Vec::new(),
         }
     }
@@ -496,6 +500,7 @@ fn read_sysfs_class(
                 .entry(name.clone())
                 .or_insert_with(|| Chip::named(&name));
             fill(chip, label, ngpio);
+            chip.sysfs_chip_dir = Some(path.clone());
             continue;
         }
         let Some(base_from_name) = chip_number(&dir_name) else {

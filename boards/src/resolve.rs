@@ -109,6 +109,13 @@ impl Resolution {
             }
             _ => "  sysfs:  none (the chip has no /sys/class/gpio/gpiochipBASE directory)".into(),
         });
+        if let Some(dir) = &self.chip.sysfs_chip_dir {
+            lines.push(format!(
+                "  sysfs per-chip: {} (export takes offset {})",
+                dir.display(),
+                self.location.offset
+            ));
+        }
         if let Some(n) = self.location.board_number {
             lines.push(format!("  board number: {n}"));
         }

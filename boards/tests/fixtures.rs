@@ -452,3 +452,35 @@ fn chips_sharing_a_parent_are_tied_to_sysfs_by_label_once_known() {
         .unwrap();
     assert_eq!((r.chip_name(), r.sysfs_number()), ("gpiochip4", Some(588)));
 }
+
+#[test]
+fn per_chip_sysfs_directories_without_global_numbers() {
+    // CONFIG_GPIO_SYSFS_LEGACY=n: /sys/class/gpio/chipN only, no gpiochipBASE, no numbers.
+    let dir = std::env::temp_dir().join(format!("boards-per-chip-{}", std::process::id()));
+    let class = dir.join("sys/class/gpio/chip0");
+    std::fs::create_dir_all(&class).unwrap();
+    std::fs::create_dir_all(dir.join("dev")).unwrap();
+    std::fs::write(class.join("label"), "pinctrl-bcm2711\n").unwrap();
+    std::fs::write(class.join("ngpio"), "58\n").unwrap();
+    std::fs::write(class.join("export"), "").unwrap();
+    std::fs::write(
+        dir.join("dev/hwkit-devices.json"),
+        r#"[{"name": "gpiochip0", "char": "254:0"}]"#,
+    )
+    .unwrap();
+    let inv = ChipInventory::from_root(&dir).unwrap();
+    let pi4 = boards::find_profile("pi4").unwrap();
+    let r = Resolver::new(pi4)
+        .with_inventory(&inv)
+        .resolve("pin 11")
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        (r.chip_name(), r.offset(), r.sysfs_number()),
+        ("gpiochip0", 17, None)
+    );
+    assert_eq!(r.chip.sysfs_chip_dir.as_deref(), Some(class.as_path()));
+    let text = r.describe();
+    assert!(text.contains("sysfs:  none"), "{text}");
+    assert!(text.contains("chip0 (export takes offset 17)"), "{text}");
+}
