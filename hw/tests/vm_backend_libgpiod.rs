@@ -322,3 +322,24 @@ fn chip_removed_under_a_request_gives_errors_not_hangs() {
     assert!(out.value(0).is_err());
     drop(out);
 }
+
+#[test]
+fn the_lines_object_refuses_inputs_and_foreign_offsets() {
+    use hw::line::{Backend, ChipSelector, RequestSpec};
+    use hw::{LineId, LineSettings};
+    let s = sim(2);
+    let spec = RequestSpec {
+        chip: Some(ChipSelector::Path(path(&s))),
+        consumer: "direct".into(),
+        lines: vec![(LineId::Offset(0), LineSettings::input())],
+        event_buffer_size: None,
+    };
+    let mut lines = gpiod().request(&spec).unwrap();
+    let e = lines.set_values(&[(0, Value::Active)]).unwrap_err();
+    assert!(e.to_string().contains("line 0 is not an output"), "{e}");
+    let e = lines.set_values(&[(1, Value::Active)]).unwrap_err();
+    assert!(matches!(e, Error::NotRequested { offset: 1, .. }), "{e:?}");
+    let mut out = [Value::Inactive];
+    let e = lines.get_values(&[1], &mut out).unwrap_err();
+    assert!(matches!(e, Error::NotRequested { .. }), "{e:?}");
+}
