@@ -142,55 +142,62 @@ unsafe fn write_bits<const WIDE: bool>(code: TypeCode, bits: u64, dst: *mut c_vo
     }
 }
 
-/// Reads a value of type `code` at `src`. `widened` says integers narrower than a register
-/// were written as a whole `ffi_arg` (libffi return values) rather than at their width.
+/// Reads a value of type `code` at `src`. With `WIDENED`, integers narrower than a
+/// register were written as a whole `ffi_arg` (libffi return values) rather than at their
+/// width (arguments, variables).
 ///
 /// # Safety
 /// `src` must point to a readable, aligned value of `code`'s type (or an `ffi_arg` when
-/// `widened`); for `s`, the pointer read must be NULL or a NUL-terminated string.
-pub(crate) unsafe fn load(code: TypeCode, src: *const c_void, widened: bool) -> Value {
+/// `WIDENED`); for `s`, the pointer read must be NULL or a NUL-terminated string.
+#[inline(always)]
+pub(crate) unsafe fn load<const WIDENED: bool>(code: TypeCode, src: *const c_void) -> Value {
+    /// Reads integer type `$t` (from a whole `ffi_arg` when widened and narrower).
+    macro_rules! int {
+        ($t:ty, $variant:ident) => {{
+            let v: $t = if WIDENED && size_of::<$t>() <= size_of::<ffi_arg>() {
+                src.cast::<ffi_arg>().read() as $t
+            } else {
+                src.cast::<$t>().read()
+            };
+            Value::$variant(v as _)
+        }};
+    }
     // SAFETY: the caller guarantees `src` holds a value of `code`'s type.
     unsafe {
-        if code.is_integer() {
-            let bits = if widened && code.size() <= size_of::<ffi_arg>() {
-                widen(src.cast::<ffi_arg>().read())
-            } else {
-                match code.size() {
-                    1 => src.cast::<u8>().read().into(),
-                    2 => src.cast::<u16>().read().into(),
-                    4 => src.cast::<u32>().read().into(),
-                    _ => src.cast::<u64>().read(),
-                }
-            };
-            let bits = code.truncate(bits);
-            return if code.is_signed() {
-                Value::Int(bits as i64)
-            } else {
-                Value::UInt(bits)
-            };
-        }
         match code {
             TypeCode::Void => Value::None,
+            TypeCode::I8 => int!(i8, Int),
+            TypeCode::U8 => int!(u8, UInt),
+            TypeCode::I16 => int!(i16, Int),
+            TypeCode::U16 => int!(u16, UInt),
+            TypeCode::Int => int!(c_int, Int),
+            TypeCode::UInt => int!(std::ffi::c_uint, UInt),
+            TypeCode::Long => int!(std::ffi::c_long, Int),
+            TypeCode::ULong => int!(c_ulong, UInt),
+            TypeCode::I64 => int!(i64, Int),
+            TypeCode::U64 => int!(u64, UInt),
             TypeCode::Float => Value::Float(src.cast::<f32>().read()),
             TypeCode::Double => Value::Double(src.cast::<f64>().read()),
-            TypeCode::Str => {
-                let s = src.cast::<*const c_char>().read();
-                if s.is_null() {
-                    Value::None
-                } else {
-                    Value::Str(CStr::from_ptr(s).to_string_lossy().into_owned())
-                }
+            TypeCode::Str => load_str(src.cast::<*const c_char>().read()),
+            TypeCode::Ptr | TypeCode::ConstPtr | TypeCode::Object | TypeCode::Callback => {
+                Value::Ptr(src.cast::<*mut c_void>().read())
             }
-            _ => Value::Ptr(src.cast::<*mut c_void>().read()),
         }
     }
 }
 
-/// `ffi_arg` (`unsigned long`: 32 or 64 bits) as 64 bits.
-#[inline(always)]
-fn widen(v: ffi_arg) -> u64 {
-    #[allow(clippy::useless_conversion)] // a real conversion where long is 32 bits
-    u64::from(v)
+/// Copies a C string (`None` for NULL); kept out of line, off the scalar hot path.
+///
+/// # Safety
+/// `s` must be NULL or point to a NUL-terminated string.
+#[inline(never)]
+unsafe fn load_str(s: *const c_char) -> Value {
+    if s.is_null() {
+        Value::None
+    } else {
+        // SAFETY: forwarded from the caller.
+        Value::Str(unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned())
+    }
 }
 
 /// Stack storage for the NUL-terminated copies of `&str` arguments of one call.
@@ -201,8 +208,29 @@ struct Arena {
 }
 
 impl Arena {
-    /// Copies `s` with a trailing NUL; the pointer stays valid while the arena lives.
-    fn c_str(&mut self, s: &[u8]) -> *mut c_void {
+    /// An empty arena over `ARENA_BYTES` bytes at `base`.
+    #[inline(always)]
+    fn new(base: *mut u8) -> Arena {
+        Arena {
+            base,
+            used: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    /// Copies `s` with a trailing NUL (argument `index` of `name`, for the error if `s`
+    /// contains a NUL); the pointer stays valid while the arena lives. Out of line: only
+    /// string arguments pay for it.
+    #[inline(never)]
+    fn c_str(&mut self, s: &str, name: &str, index: usize) -> Result<*mut c_void> {
+        let s = s.as_bytes();
+        if let Some(offset) = s.iter().position(|&b| b == 0) {
+            return Err(Error::NulInString {
+                function: name.to_owned(),
+                index,
+                offset,
+            });
+        }
         let need = s.len() + 1;
         if ARENA_BYTES - self.used >= need {
             // SAFETY: `base` points to ARENA_BYTES writable bytes (see `invoke`), of which
@@ -212,7 +240,7 @@ impl Arena {
                 ptr::copy_nonoverlapping(s.as_ptr(), dst, s.len());
                 dst.add(s.len()).write(0);
                 self.used += need;
-                dst.cast()
+                Ok(dst.cast())
             }
         } else {
             let mut copy = Vec::with_capacity(need);
@@ -221,7 +249,7 @@ impl Arena {
             let p = copy.as_mut_ptr().cast();
             // Moving the Vec into `spill` does not move its heap buffer.
             self.spill.push(copy);
-            p
+            Ok(p)
         }
     }
 }
@@ -230,7 +258,7 @@ impl Arena {
 ///
 /// # Safety
 /// `slots` and `ptrs` must be valid for `codes.len()` writes; `args.len() == codes.len()`.
-#[inline]
+#[inline(always)]
 unsafe fn marshal(
     name: &str,
     codes: &[TypeCode],
@@ -244,15 +272,9 @@ unsafe fn marshal(
         let slot = unsafe { slots.add(index) }.cast::<c_void>();
         match arg {
             Arg::Str(s) if code.is_pointer() && code != TypeCode::Callback => {
-                if let Some(offset) = s.bytes().position(|b| b == 0) {
-                    return Err(Error::NulInString {
-                        function: name.to_owned(),
-                        index,
-                        offset,
-                    });
-                }
+                let copy = arena.c_str(s, name, index)?;
                 // SAFETY: as above; a pointer slot holds a pointer.
-                unsafe { slot.cast::<*mut c_void>().write(arena.c_str(s.as_bytes())) };
+                unsafe { slot.cast::<*mut c_void>().write(copy) };
             }
             // SAFETY: as above; a slot is 8 bytes, 8-aligned, enough for every code.
             _ => unsafe { write::<false>(code, arg, slot) }
@@ -301,71 +323,93 @@ pub(crate) struct Target<'t> {
 }
 
 /// Converts `args`, calls through libffi, converts the result. With `ERRNO`, errno is
-/// cleared just before `ffi_call` and read right after it, before anything else runs.
+/// cleared just before `ffi_call` and read right after it, before anything else runs, and
+/// stored in `errno`.
 ///
 /// This is the single place every dynamic call goes through, so a faster strategy for
 /// particular signatures (e.g. direct calls for known shapes) can be chosen here without
-/// any change to the public API.
+/// any change to the public API. It is inlined into the caller so that the returned
+/// `Result<Value>` stays in registers; calls with more than [`INLINE_ARGS`] arguments and
+/// argument-count errors take the out-of-line [`invoke_spilled`].
 ///
 /// # Safety
 /// `target.cif` must be prepared for `target.codes` and `target.ret`, and `target.fun`
 /// must be a function with that C signature.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn invoke<const ERRNO: bool>(
     target: &Target<'_>,
     args: &[Arg<'_>],
-) -> Result<(Value, c_int)> {
+    errno: &mut c_int,
+) -> Result<Value> {
+    let n = target.codes.len();
+    if args.len() != n || n > INLINE_ARGS {
+        // SAFETY: forwarded from the caller.
+        return unsafe { invoke_spilled::<ERRNO>(target, args, errno) };
+    }
+    let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
+    let mut arena = Arena::new(storage.as_mut_ptr().cast());
+    let mut slots = MaybeUninit::<[Slot; INLINE_ARGS]>::uninit();
+    let mut ptrs = MaybeUninit::<[*mut c_void; INLINE_ARGS]>::uninit();
+    let ptrs = ptrs.as_mut_ptr().cast::<*mut c_void>();
+    // SAFETY: both arrays hold INLINE_ARGS >= n elements; the argument count was checked.
+    unsafe {
+        marshal(
+            target.name,
+            target.codes,
+            args,
+            slots.as_mut_ptr().cast(),
+            ptrs,
+            &mut arena,
+        )?
+    };
+    let mut ret = MaybeUninit::<[u64; 2]>::uninit();
+    let ret_ptr = ret.as_mut_ptr().cast::<c_void>();
+    // SAFETY: every slot is initialised and `ptrs` points at them; the caller vouches for
+    // the cif and the function.
+    *errno = unsafe { ffi_call::<ERRNO>(target, ret_ptr, ptrs) };
+    callback::take_pending(target.name)?;
+    // SAFETY: libffi wrote a value of the return type (an ffi_arg for narrow integers) to
+    // `ret`, which is 16 bytes and 8-aligned; nothing is read for void.
+    Ok(unsafe { load::<true>(target.ret, ret_ptr) })
+}
+
+/// [`invoke`] for a wrong argument count (the error) or more than [`INLINE_ARGS`]
+/// arguments (slots on the heap).
+///
+/// # Safety
+/// As [`invoke`].
+#[cold]
+#[inline(never)]
+unsafe fn invoke_spilled<const ERRNO: bool>(
+    target: &Target<'_>,
+    args: &[Arg<'_>],
+    errno: &mut c_int,
+) -> Result<Value> {
     let n = target.codes.len();
     if args.len() != n {
         return Err(arg_count(target.name, n, args.len()));
     }
     let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
-    let mut arena = Arena {
-        base: storage.as_mut_ptr().cast(),
-        used: 0,
-        spill: Vec::new(),
-    };
+    let mut arena = Arena::new(storage.as_mut_ptr().cast());
+    let mut slots: Vec<Slot> = vec![0; n];
+    let mut ptrs: Vec<*mut c_void> = vec![ptr::null_mut(); n];
     let mut ret = MaybeUninit::<[u64; 2]>::uninit();
     let ret_ptr = ret.as_mut_ptr().cast::<c_void>();
-    let errno = if n <= INLINE_ARGS {
-        let mut slots = MaybeUninit::<[Slot; INLINE_ARGS]>::uninit();
-        let mut ptrs = MaybeUninit::<[*mut c_void; INLINE_ARGS]>::uninit();
-        let ptrs = ptrs.as_mut_ptr().cast::<*mut c_void>();
-        // SAFETY: both arrays hold INLINE_ARGS >= n elements; the argument count was checked.
-        unsafe {
-            marshal(
-                target.name,
-                target.codes,
-                args,
-                slots.as_mut_ptr().cast(),
-                ptrs,
-                &mut arena,
-            )?
-        };
-        // SAFETY: every slot is initialised and `ptrs` points at them; the caller vouches
-        // for the cif and the function.
-        unsafe { ffi_call::<ERRNO>(target, ret_ptr, ptrs) }
-    } else {
-        let mut slots: Vec<Slot> = vec![0; n];
-        let mut ptrs: Vec<*mut c_void> = vec![ptr::null_mut(); n];
-        // SAFETY: as above, with heap arrays of exactly n elements.
-        unsafe {
-            marshal(
-                target.name,
-                target.codes,
-                args,
-                slots.as_mut_ptr(),
-                ptrs.as_mut_ptr(),
-                &mut arena,
-            )?;
-            ffi_call::<ERRNO>(target, ret_ptr, ptrs.as_mut_ptr())
-        }
+    // SAFETY: heap arrays of exactly n elements; then as in `invoke`.
+    *errno = unsafe {
+        marshal(
+            target.name,
+            target.codes,
+            args,
+            slots.as_mut_ptr(),
+            ptrs.as_mut_ptr(),
+            &mut arena,
+        )?;
+        ffi_call::<ERRNO>(target, ret_ptr, ptrs.as_mut_ptr())
     };
     callback::take_pending(target.name)?;
-    // SAFETY: libffi wrote a value of the return type (an ffi_arg for narrow integers) to
-    // `ret`, which is 16 bytes and 8-aligned; nothing is read for void.
-    let value = unsafe { load(target.ret, ret_ptr, true) };
-    Ok((value, errno))
+    // SAFETY: as in `invoke`.
+    Ok(unsafe { load::<true>(target.ret, ret_ptr) })
 }
 
 /// # Safety

@@ -49,10 +49,13 @@ use crate::value::{Arg, Value};
 /// # Ok::<(), ffi_core::Error>(())
 /// ```
 pub struct Callback<'f> {
-    // Boxed so the closure's userdata pointer stays valid when the Callback moves.
-    inner: Box<Inner<'f>>,
     closure: *mut ffi_closure,
     code: *mut c_void,
+    /// The boxed `Inner<B>` (header first), the closure's userdata; its address is stable
+    /// when the `Callback` moves.
+    inner: *mut c_void,
+    /// Frees `inner` as the `Box<Inner<B>>` it is.
+    drop_inner: unsafe fn(*mut c_void),
     _closure: PhantomData<&'f ()>,
 }
 
@@ -62,19 +65,53 @@ unsafe impl Send for Callback<'_> {}
 // SAFETY: as above; C may call the code pointer from any thread.
 unsafe impl Sync for Callback<'_> {}
 
-type FreeBody<'f> = Box<dyn Fn(&[Value]) -> Value + Send + Sync + 'f>;
-type FnMutBody<'f> = Box<dyn FnMut(&[Value]) -> Value + Send + 'f>;
-type LockedBody<'f> = Mutex<FnMutBody<'f>>;
-
-enum Body<'f> {
-    Free(FreeBody<'f>),
-    Locked(LockedBody<'f>),
-}
-
-struct Inner<'f> {
+/// What every callback shares, whatever its closure type.
+struct Header {
     cif: Cif,
     signature: Signature,
-    body: Body<'f>,
+    /// Whether an argument is `s`, so converted arguments may own a `String`.
+    owns_strings: bool,
+    locked: bool,
+}
+
+/// The closure's userdata: the header, then the closure itself. `repr(C)` so that a
+/// pointer to it is a pointer to its header, whatever `B` is.
+#[repr(C)]
+struct Inner<B> {
+    header: Header,
+    body: B,
+}
+
+/// How a callback runs its closure: free (concurrently) or locked (serialised).
+trait Body {
+    type Out: Into<Value>;
+    fn run(&self, values: &[Value]) -> Self::Out;
+}
+
+struct Free<F>(F);
+
+impl<F: Fn(&[Value]) -> R, R: Into<Value>> Body for Free<F> {
+    type Out = R;
+    #[inline(always)]
+    fn run(&self, values: &[Value]) -> R {
+        (self.0)(values)
+    }
+}
+
+struct Locked<F>(Mutex<F>);
+
+impl<F: FnMut(&[Value]) -> R, R: Into<Value>> Body for Locked<F> {
+    type Out = R;
+    #[inline(always)]
+    fn run(&self, values: &[Value]) -> R {
+        // A panic in the closure unwinds past the guard and poisons the mutex; the
+        // trampoline catches it, and the next call goes on with the state as it is.
+        let mut f = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(values)
+    }
 }
 
 impl<'f> Callback<'f> {
@@ -90,26 +127,21 @@ impl<'f> Callback<'f> {
         F: Fn(&[Value]) -> R + Send + Sync + 'f,
         R: Into<Value>,
     {
-        Callback::build(
-            ret,
-            args,
-            Body::Free(Box::new(move |a: &[Value]| f(a).into())),
-        )
+        Callback::build(ret, args, false, Free(f))
     }
 
     /// Creates a callback in `lock` mode (MicroPython's `lock=True`): calls from several
     /// threads are serialised by a mutex, so the closure may be `FnMut`. A panic inside is
     /// reported on stderr, the callback returns 0 and the process goes on.
-    pub fn new_locked<F, R>(ret: &str, args: &str, mut f: F) -> Result<Callback<'f>>
+    pub fn new_locked<F, R>(ret: &str, args: &str, f: F) -> Result<Callback<'f>>
     where
         F: FnMut(&[Value]) -> R + Send + 'f,
         R: Into<Value>,
     {
-        let body: FnMutBody<'f> = Box::new(move |a: &[Value]| f(a).into());
-        Callback::build(ret, args, Body::Locked(Mutex::new(body)))
+        Callback::build(ret, args, true, Locked(Mutex::new(f)))
     }
 
-    fn build(ret: &str, args: &str, body: Body<'f>) -> Result<Callback<'f>> {
+    fn build<B: Body + 'f>(ret: &str, args: &str, locked: bool, body: B) -> Result<Callback<'f>> {
         let signature = Signature::parse(ret, args)?;
         let cif =
             Cif::new(signature.ret(), signature.args(), None).map_err(|reason| Error::Prepare {
@@ -118,42 +150,55 @@ impl<'f> Callback<'f> {
                 args: signature.args_string(),
                 reason,
             })?;
-        let inner = Box::new(Inner {
-            cif,
-            signature,
-            body,
-        });
+        let owns_strings = signature.args().contains(&TypeCode::Str);
         let (closure, code) =
             libffi::low::try_closure_alloc().ok_or_else(|| Error::ClosureAlloc {
-                ret: inner.signature.ret().as_char(),
-                args: inner.signature.args_string(),
+                ret: signature.ret().as_char(),
+                args: signature.args_string(),
             })?;
+        let inner = Box::into_raw(Box::new(Inner {
+            header: Header {
+                cif,
+                signature,
+                owns_strings,
+                locked,
+            },
+            body,
+        }));
+        // From here on, dropping `callback` frees both the closure and `inner`.
         let callback = Callback {
             closure,
             code: code.as_mut_ptr(),
-            inner,
+            inner: inner.cast(),
+            drop_inner: drop_inner::<B>,
             _closure: PhantomData,
         };
         // SAFETY: the closure was just allocated with its code address; the cif and the
-        // userdata (`Inner`) are boxed and live until `drop` frees the closure first.
+        // userdata live in `inner` until `drop` frees the closure first. The trampoline is
+        // instantiated for `B`, the type `inner` really has.
         let status = unsafe {
             raw::ffi_prep_closure_loc(
                 callback.closure,
-                callback.inner.cif.as_ptr(),
-                Some(trampoline),
-                &*callback.inner as *const Inner<'_> as *mut c_void,
+                (*inner).header.cif.as_ptr(),
+                Some(trampoline::<B>),
+                inner.cast(),
                 callback.code,
             )
         };
         if status != raw::ffi_status_FFI_OK {
             return Err(Error::Prepare {
                 function: "callback".into(),
-                ret: callback.inner.signature.ret().as_char(),
-                args: callback.inner.signature.args_string(),
+                ret: callback.header().signature.ret().as_char(),
+                args: callback.header().signature.args_string(),
                 reason: format!("ffi_prep_closure_loc returned status {status}"),
             });
         }
         Ok(callback)
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: `inner` is a live `Inner<B>`, `repr(C)` with the header first.
+        unsafe { &*self.inner.cast::<Header>() }
     }
 
     /// The C function pointer (MicroPython's `cb.cfun()`); valid while `self` lives.
@@ -163,20 +208,30 @@ impl<'f> Callback<'f> {
 
     /// The declared signature.
     pub fn signature(&self) -> &Signature {
-        &self.inner.signature
+        &self.header().signature
     }
 
     /// Whether this callback serialises its calls (lock mode).
     pub fn is_locked(&self) -> bool {
-        matches!(self.inner.body, Body::Locked(_))
+        self.header().locked
     }
+}
+
+/// # Safety
+/// `inner` must come from `Box::into_raw(Box<Inner<B>>)` and not be used afterwards.
+unsafe fn drop_inner<B>(inner: *mut c_void) {
+    // SAFETY: forwarded from the caller.
+    drop(unsafe { Box::from_raw(inner.cast::<Inner<B>>()) });
 }
 
 impl Drop for Callback<'_> {
     fn drop(&mut self) {
         // SAFETY: `closure` came from `ffi_closure_alloc` and is freed once, before `inner`
-        // (its userdata and cif) is dropped.
-        unsafe { libffi::low::closure_free(self.closure) }
+        // (its userdata and cif), which is freed as the type it was created with.
+        unsafe {
+            libffi::low::closure_free(self.closure);
+            (self.drop_inner)(self.inner);
+        }
     }
 }
 
@@ -185,26 +240,36 @@ impl fmt::Debug for Callback<'_> {
         write!(
             f,
             "<fficallback {} at {:p}>",
-            self.inner.signature, self.code
+            self.header().signature,
+            self.code
         )
     }
 }
 
-/// The C entry point of every callback: converts arguments, runs the closure without
-/// letting a panic escape, converts the return value.
-unsafe extern "C" fn trampoline(
+/// The C entry point of a callback whose closure is `B`: converts arguments, runs the
+/// closure without letting a panic escape, converts the return value. Instantiated per
+/// closure type, so the closure is inlined here.
+unsafe extern "C" fn trampoline<B: Body>(
     _cif: *mut ffi_cif,
     ret: *mut c_void,
     args: *mut *mut c_void,
     userdata: *mut c_void,
 ) {
-    // SAFETY: `userdata` is the `Inner` registered in `build`, alive while the closure is.
-    let inner = unsafe { &*(userdata as *const Inner<'_>) };
-    let ret_code = inner.signature.ret();
+    // SAFETY: `userdata` is the `Inner<B>` registered in `build`, alive while the closure is.
+    let inner = unsafe { &*(userdata as *const Inner<B>) };
+    let header = &inner.header;
+    let ret_code = header.signature.ret();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: libffi passes one pointer per declared argument, each to a value of
         // that argument's type.
-        unsafe { with_values(inner.signature.args(), args, |values| inner.run(values)) }
+        unsafe {
+            with_values(
+                header.signature.args(),
+                args,
+                header.owns_strings,
+                |values| inner.body.run(values).into(),
+            )
+        }
     }));
     let failure = match outcome {
         Ok(_) if ret_code == TypeCode::Void => return,
@@ -227,7 +292,7 @@ unsafe extern "C" fn trampoline(
         // SAFETY: `ret` is libffi's return buffer for `ret_code`; 0 / NULL fits every code.
         let _ = unsafe { call::write::<true>(ret_code, &zero, ret) };
     }
-    report(failure, inner);
+    report(failure, header);
 }
 
 /// Converts the closure's result per the return code into libffi's return buffer.
@@ -251,27 +316,15 @@ unsafe fn write_return(
     }
 }
 
-impl Inner<'_> {
-    fn run(&self, values: &[Value]) -> Value {
-        match &self.body {
-            Body::Free(f) => f(values),
-            Body::Locked(m) => {
-                // A panic never happens while the guard is held and unwinds past it (it is
-                // caught by the trampoline after the guard drops), but tolerate poison anyway.
-                let mut f = m.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                f(values)
-            }
-        }
-    }
-}
-
 /// Converts C arguments to `Value`s on the stack (for up to 16) and runs `f` on them.
 ///
 /// # Safety
 /// `args` must hold one valid pointer per code, each to a value of that code's type.
+#[inline(always)]
 unsafe fn with_values<R>(
     codes: &[TypeCode],
     args: *mut *mut c_void,
+    owns_strings: bool,
     f: impl FnOnce(&[Value]) -> R,
 ) -> R {
     const INLINE: usize = 16;
@@ -281,15 +334,18 @@ unsafe fn with_values<R>(
         let values: Vec<Value> = codes
             .iter()
             .enumerate()
-            .map(|(i, &c)| unsafe { call::load(c, *args.add(i), false) })
+            .map(|(i, &c)| unsafe { call::load::<false>(c, *args.add(i)) })
             .collect();
         return f(&values);
     }
+    /// Drops the converted values, unless none of them can own heap memory (only `s`
+    /// arguments become `Value::Str`), which keeps the common case free of a drop loop.
     struct Guard {
         values: [MaybeUninit<Value>; INLINE],
         len: usize,
     }
     impl Drop for Guard {
+        #[inline(always)]
         fn drop(&mut self) {
             for v in &mut self.values[..self.len] {
                 // SAFETY: the first `len` values were initialised.
@@ -301,10 +357,15 @@ unsafe fn with_values<R>(
         values: [const { MaybeUninit::uninit() }; INLINE],
         len: 0,
     };
+    let base = guard.values.as_mut_ptr().cast::<Value>();
     for (i, &code) in codes.iter().enumerate() {
-        // SAFETY: forwarded from the caller.
-        guard.values[i].write(unsafe { call::load(code, *args.add(i), false) });
-        guard.len = i + 1;
+        // SAFETY: `i < n <= INLINE`, inside `values`; the rest is forwarded from the caller.
+        unsafe { base.add(i).write(call::load::<false>(code, *args.add(i))) };
+    }
+    // `load` cannot unwind, so all `n` values are initialised here; only values that may
+    // own a string need dropping.
+    if owns_strings {
+        guard.len = n;
     }
     // SAFETY: the first `n` values are initialised; MaybeUninit<Value> has Value's layout.
     let values = unsafe { std::slice::from_raw_parts(guard.values.as_ptr().cast::<Value>(), n) };
@@ -361,9 +422,9 @@ thread_local! {
     static PENDING: RefCell<Option<Failure>> = const { RefCell::new(None) };
 }
 
-fn report(failure: Failure, inner: &Inner<'_>) {
+fn report(failure: Failure, header: &Header) {
     let in_call = DEPTH.with(Cell::get) > 0;
-    if in_call && !matches!(inner.body, Body::Locked(_)) {
+    if in_call && !header.locked {
         PENDING.with(|p| {
             let mut p = p.borrow_mut();
             if p.is_none() {
@@ -385,7 +446,7 @@ fn report(failure: Failure, inner: &Inner<'_>) {
     };
     eprintln!(
         "ffi-core: uncaught error in FFI callback {}: {what}; it returned 0 to C and execution goes on",
-        inner.signature
+        header.signature
     );
 }
 

@@ -91,6 +91,7 @@ impl Function {
         })
     }
 
+    #[inline(always)]
     fn target(&self) -> Target<'_> {
         Target {
             cif: self.cif.as_ptr(),
@@ -116,7 +117,7 @@ impl Function {
     pub fn call(&self, args: &[Arg<'_>]) -> Result<Value> {
         // SAFETY: the cif was prepared for this signature, and the address was declared
         // with it (the declaration is the caller's statement of the C type).
-        unsafe { call::invoke::<false>(&self.target(), args) }.map(|(value, _)| value)
+        unsafe { call::invoke::<false>(&self.target(), args, &mut 0) }
     }
 
     /// Like [`call`](Function::call), and also returns `errno` as it was right after the C
@@ -134,8 +135,10 @@ impl Function {
     /// ```
     #[inline]
     pub fn call_with_errno(&self, args: &[Arg<'_>]) -> Result<(Value, c_int)> {
+        let mut errno = 0;
         // SAFETY: as in `call`.
-        unsafe { call::invoke::<true>(&self.target(), args) }
+        let value = unsafe { call::invoke::<true>(&self.target(), args, &mut errno) }?;
+        Ok((value, errno))
     }
 
     /// The declared signature.
@@ -278,7 +281,7 @@ impl VariadicFunction {
         };
         // SAFETY: the cif was prepared just now for exactly these codes; the function's
         // fixed part was declared by the caller, the variadic part typed by `variadic`.
-        unsafe { call::invoke::<false>(&target, args) }.map(|(value, _)| value)
+        unsafe { call::invoke::<false>(&target, args, &mut 0) }
     }
 
     /// Prepares a [`Function`] for one fixed set of variadic codes, for repeated calls

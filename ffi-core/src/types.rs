@@ -239,6 +239,7 @@ impl TypeCode {
     /// Non-integer codes return `bits` unchanged.
     // `long` is 32 bits on armv7: the casts through c_long/c_ulong are real there.
     #[allow(clippy::unnecessary_cast)]
+    #[inline(always)]
     pub const fn truncate(self, bits: u64) -> u64 {
         match self {
             TypeCode::I8 => bits as i8 as i64 as u64,

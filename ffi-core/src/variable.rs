@@ -80,7 +80,7 @@ impl Variable {
     pub fn get(&self) -> Value {
         // SAFETY: `addr` points to a live object of `code`'s type (construction contract),
         // accessed only from this thread.
-        unsafe { call::load(self.code, self.addr, false) }
+        unsafe { call::load::<false>(self.code, self.addr) }
     }
 
     /// Writes the variable: integers truncated to its width, numbers into floats, raw
