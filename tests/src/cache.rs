@@ -4,6 +4,7 @@
 //! ```text
 //! $HWKIT_TESTBED_CACHE (default /var/cache/hwkit-testbed)/
 //!   lock                              flock: exclusive while preparing, shared while a VM runs
+//!   choice.json                       the kernel apt offers, remembered while apt's lists are unchanged
 //!   kernels/<abi>_<version>/          one prepared kernel, e.g. 6.1.0-56-amd64_6.1.192-2
 //!     kernel.json                     what is here: ABI, version, boot file, module load order
 //!     vmlinux                         uncompressed ELF kernel (PVH boot), or vmlinuz as fallback

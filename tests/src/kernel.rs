@@ -64,7 +64,7 @@ impl Kernel {
 }
 
 /// The Debian packages of one kernel version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelChoice {
     /// ABI, e.g. `6.1.0-56-amd64`.
     pub abi: String,
@@ -220,6 +220,78 @@ pub fn choose_kernel() -> Result<KernelChoice> {
     Err(Error::Kernel(why.join("; ")))
 }
 
+/// What apt's view of the archive depends on: the sources, preferences and downloaded
+/// lists (names, sizes, modification times). When it is unchanged, so is the kernel choice.
+pub fn apt_fingerprint() -> String {
+    let mut parts = Vec::new();
+    for dir in [
+        "/etc/apt",
+        "/etc/apt/sources.list.d",
+        "/etc/apt/preferences.d",
+        "/var/lib/apt/lists",
+    ] {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        let mut files: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let m = e.metadata().ok()?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                let keep = m.is_file()
+                    && name != "lock"
+                    && (dir != "/etc/apt"
+                        || name.starts_with("sources.list")
+                        || name == "preferences");
+                let mtime = m
+                    .modified()
+                    .ok()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()?
+                    .as_nanos();
+                keep.then(|| format!("{dir}/{name}:{}:{mtime}", m.len()))
+            })
+            .collect();
+        files.sort();
+        parts.extend(files);
+    }
+    parts.join("\n")
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedChoice {
+    fingerprint: String,
+    choice: KernelChoice,
+}
+
+/// [`choose_kernel`], remembered in `<cache>/choice.json` while apt's lists and sources
+/// do not change (asking apt-cache costs about a second per question here).
+pub fn choose_kernel_cached(cache: &Path) -> Result<KernelChoice> {
+    let path = cache.join("choice.json");
+    let fingerprint = apt_fingerprint();
+    if let Ok(text) = fs::read_to_string(&path) {
+        if let Ok(saved) = serde_json::from_str::<SavedChoice>(&text) {
+            if saved.fingerprint == fingerprint {
+                return Ok(saved.choice);
+            }
+        }
+    }
+    let choice = choose_kernel()?;
+    // An apt-get update during the choice changes the lists: fingerprint them afterwards.
+    let saved = SavedChoice {
+        fingerprint: apt_fingerprint(),
+        choice: choice.clone(),
+    };
+    if let Ok(json) = serde_json::to_string(&saved) {
+        // Atomic replace: concurrent runs may write it at the same time.
+        let tmp = cache.join(format!(".choice-{}.json", std::process::id()));
+        if fs::write(&tmp, json).is_ok() {
+            let _ = fs::rename(&tmp, &path);
+        }
+    }
+    Ok(choice)
+}
+
 /// Parses a kernel `.config` into option -> value (`y`, `m`, strings).
 pub fn parse_config(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -335,7 +407,7 @@ fn module_name(path: &str) -> &str {
 /// again on return.
 pub fn prepare(cache: &Path, lock: &CacheLock) -> Result<Kernel> {
     let kernels = cache.join("kernels");
-    let choice = match choose_kernel() {
+    let choice = match choose_kernel_cached(cache) {
         Ok(c) => c,
         Err(e) => return newest_cached(&kernels).ok_or(e),
     };

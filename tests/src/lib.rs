@@ -26,5 +26,5 @@ pub mod spec;
 pub mod vm;
 
 pub use error::{Error, Result};
-pub use run::{run_command, run_tests, TestOptions, TestReport, VmOptions};
+pub use run::{run_command, run_tests, GuestBinary, TestOptions, TestReport, VmOptions};
 pub use spec::{parse_chips, ChipSpec, SpecError};

@@ -71,6 +71,9 @@ struct VmArgs {
     /// Kill the VM if the command runs longer than this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = run::DEFAULT_COMMAND_TIMEOUT.as_secs())]
     timeout: u64,
+    /// Seconds the VM gets on top of --timeout to boot and power off before it is killed.
+    #[arg(long, value_name = "SECS", default_value_t = run::BOOT_ALLOWANCE.as_secs())]
+    boot_timeout: u64,
     /// Show the kernel's boot messages too.
     #[arg(short, long)]
     verbose: bool,
@@ -131,9 +134,10 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
             };
             let opts = run::VmOptions {
                 chips,
-                binaries: a.bins,
+                binaries: a.bins.into_iter().map(run::GuestBinary::new).collect(),
                 command: a.command,
-                timeout: Duration::from_secs(a.timeout),
+                timeout: Duration::from_secs(a.timeout.max(1)),
+                boot_timeout: Duration::from_secs(a.boot_timeout),
                 verbose: a.verbose,
                 show_chips: true,
             };

@@ -14,8 +14,9 @@ use crate::kernel::{self, Kernel};
 use crate::spec::ChipSpec;
 use crate::vm::{self, BootConfig, BootOutcome, Marker};
 
-/// Time the guest gets to boot and load its modules, on top of the job's own time.
-pub const BOOT_ALLOWANCE: Duration = Duration::from_secs(120);
+/// Time the guest gets to boot and load its modules, on top of the job's own time (a
+/// boot takes about 3 s under TCG; this leaves room for a loaded machine).
+pub const BOOT_ALLOWANCE: Duration = Duration::from_secs(60);
 /// Default limit for one test binary in the guest.
 pub const DEFAULT_BINARY_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default limit for a `vm` command.
@@ -345,17 +346,48 @@ fn show_failure(outcome: &BootOutcome, problems: &[String], verbose: bool) {
     }
 }
 
+/// A host executable to put on the guest's PATH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestBinary {
+    /// The file on the host.
+    pub host: PathBuf,
+    /// Its name in the guest's `/usr/local/bin`.
+    pub name: String,
+}
+
+impl GuestBinary {
+    /// `host`, under its own file name.
+    pub fn new(host: impl Into<PathBuf>) -> GuestBinary {
+        let host = host.into();
+        let name = host
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        GuestBinary { host, name }
+    }
+
+    /// `host`, installed as `name`.
+    pub fn named(host: impl Into<PathBuf>, name: &str) -> GuestBinary {
+        GuestBinary {
+            host: host.into(),
+            name: name.to_string(),
+        }
+    }
+}
+
 /// Options of `testbed vm` and `hwkit vm`.
 #[derive(Debug, Clone)]
 pub struct VmOptions {
     /// Chips created before the command runs.
     pub chips: Vec<ChipSpec>,
     /// Host executables to install in the guest's `/usr/local/bin` (with their libraries).
-    pub binaries: Vec<PathBuf>,
+    pub binaries: Vec<GuestBinary>,
     /// The command and its arguments.
     pub command: Vec<String>,
-    /// Kill the VM after this long.
+    /// Kill the command after this long (in the guest).
     pub timeout: Duration,
+    /// Kill the whole VM if it has not finished this long after the command's timeout.
+    pub boot_timeout: Duration,
     /// Show the boot messages too.
     pub verbose: bool,
     /// Print the chips created (to stderr).
@@ -369,14 +401,16 @@ impl Default for VmOptions {
             binaries: Vec::new(),
             command: Vec::new(),
             timeout: DEFAULT_COMMAND_TIMEOUT,
+            boot_timeout: BOOT_ALLOWANCE,
             verbose: false,
             show_chips: true,
         }
     }
 }
 
-/// The guest job that creates `chips` through gpio-sim's configfs and runs `command`.
-pub fn command_job(chips: &[ChipSpec], command: &[String]) -> String {
+/// The guest job that creates `chips` through gpio-sim's configfs and runs `command`,
+/// killing it after `timeout`.
+pub fn command_job(chips: &[ChipSpec], command: &[String], timeout: Duration) -> String {
     let mut job = String::from(
         "tb_chip() {\n  d=/sys/kernel/config/gpio-sim/hwkit-chip$1; label=$2; lines=$3; shift 3\n  \
          mkdir \"$d\" \"$d/bank0\" || tb_fatal \"cannot create gpio-sim device $d\"\n  \
@@ -396,7 +430,8 @@ pub fn command_job(chips: &[ChipSpec], command: &[String]) -> String {
     }
     let cmd: Vec<String> = command.iter().map(|a| sh_quote(a)).collect();
     job.push_str(&format!(
-        "( exec {} </dev/null )\necho \"$M EXIT $?\"\n",
+        "( exec timeout -s KILL {} {} </dev/null )\necho \"$M EXIT $?\"\n",
+        timeout.as_secs().max(1),
         cmd.join(" ")
     ));
     job
@@ -410,33 +445,39 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
             "no command given: write it after `--`, e.g. `-- hwkit gpio list`".into(),
         ));
     }
+    for b in &opts.binaries {
+        if b.name.is_empty() || b.name.contains('/') {
+            return Err(Error::Usage(format!(
+                "`{}` is not a usable program name",
+                b.name
+            )));
+        }
+        if !b.host.is_file() {
+            return Err(Error::Usage(format!(
+                "`{}` is not a file",
+                b.host.display()
+            )));
+        }
+    }
     let session = Session::start()?;
     let scratch = session.scratch()?;
     let marker = vm::new_marker();
     let initrd = scratch.path().join("initrd.cpio");
     let mut ird = Initramfs::create(&initrd, &session.kernel, &marker)?;
     for b in &opts.binaries {
-        let name = b
-            .file_name()
-            .ok_or_else(|| Error::Usage(format!("`{}` is not a file", b.display())))?
-            .to_string_lossy()
-            .into_owned();
-        if !b.is_file() {
-            return Err(Error::Usage(format!("`{}` does not exist", b.display())));
-        }
-        ird.elf(&format!("{GUEST_BIN_DIR}/{name}"), b)?;
+        ird.elf(&format!("{GUEST_BIN_DIR}/{}", b.name), &b.host)?;
     }
     ird.bytes(
         "/testbed/job.sh",
         0o644,
-        command_job(&opts.chips, &opts.command).as_bytes(),
+        command_job(&opts.chips, &opts.command, opts.timeout).as_bytes(),
     )?;
     let size = ird.finish()?;
     let cfg = boot_config(
         &session,
         &initrd,
         size,
-        opts.timeout + BOOT_ALLOWANCE,
+        opts.timeout + opts.boot_timeout,
         opts.verbose,
         &marker,
     );
@@ -451,7 +492,16 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
         _ => None,
     });
     match (exit, outcome.failure()) {
-        (Some(code), None) => Ok(code),
+        (Some(code), None) => {
+            if code == 137 {
+                eprintln!(
+                    "testbed: the command was killed (SIGKILL): it ran past --timeout {} s, or \
+                     something killed it",
+                    opts.timeout.as_secs()
+                );
+            }
+            Ok(code)
+        }
         (_, Some(f)) => {
             show_failure(&outcome, &[], opts.verbose);
             Err(Error::Vm(f))
@@ -573,8 +623,12 @@ mod tests {
                 names: vec![Some("A".into()), None],
             }],
             &["echo".into(), "a b".into()],
+            Duration::from_secs(7),
         );
         assert!(job.contains("tb_chip 0 'x' 3 'A' ''"), "{job}");
-        assert!(job.contains("( exec 'echo' 'a b' </dev/null )"), "{job}");
+        assert!(
+            job.contains("( exec timeout -s KILL 7 'echo' 'a b' </dev/null )"),
+            "{job}"
+        );
     }
 }

@@ -1,0 +1,118 @@
+//! Host tests that boot the VM through the `testbed` binary: the command's output and exit
+//! status come back, described chips exist, and a guest panic or hang is a failure that
+//! shows the console, never a pass. They need root, QEMU and the kernel cache (prepared on
+//! first use), like `testbed test`.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn testbed(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_testbed"))
+        .args(args)
+        .output()
+        .expect("run testbed")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn a_command_sees_the_described_chips_and_its_status_comes_back() {
+    let script = "for c in /sys/class/gpio/gpiochip*; do echo \"chip $(cat $c/label) $(cat $c/ngpio)\"; done; \
+                  cat /sys/kernel/config/gpio-sim/*/bank0/line0/name; echo on-stdout; echo on-stderr >&2; exit 7";
+    let out = testbed(&[
+        "vm",
+        "--chips",
+        "label=alpha,lines=3,names=A::C;pi4",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("chip alpha 3"), "{stdout}");
+    assert!(stdout.contains("chip pinctrl-bcm2711 58"), "{stdout}");
+    assert!(
+        stdout.contains("\nA\n") || stdout.starts_with("A\n"),
+        "line 0 of alpha is named A: {stdout}"
+    );
+    assert!(
+        stdout.contains("ID_SDA"),
+        "line 0 of the Pi 4 chip: {stdout}"
+    );
+    assert!(
+        stdout.contains("on-stdout") && stdout.contains("on-stderr"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("@@testbed"),
+        "markers are not shown: {stdout}"
+    );
+    assert!(
+        stderr.contains("chip gpiochip") && stderr.contains("alpha 3 lines"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_guest_kernel_panic_fails_and_shows_the_console() {
+    let out = testbed(&["vm", "--", "sh", "-c", "echo c > /proc/sysrq-trigger"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("console log"), "{stderr}");
+    assert!(
+        stderr.contains("Kernel panic"),
+        "the panic is in the log shown: {stderr}"
+    );
+    assert!(stderr.contains("before its DONE marker"), "{stderr}");
+}
+
+#[test]
+fn a_command_past_its_timeout_is_killed_in_the_guest() {
+    let start = Instant::now();
+    let out = testbed(&["vm", "--timeout", "2", "--", "sleep", "600"]);
+    assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("ran past --timeout 2 s"));
+    assert!(start.elapsed() < Duration::from_secs(120));
+}
+
+#[test]
+fn a_vm_that_never_finishes_is_killed_by_the_host() {
+    // One second cannot fit a boot: the host's deadline has to end it.
+    let out = testbed(&["vm", "--timeout", "1", "--boot-timeout", "0", "--", "true"]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("was killed"), "{stderr}");
+}
+
+#[test]
+fn bad_arguments_are_refused_before_booting() {
+    let out = testbed(&["vm", "--chips", "label=a,lines=2,names=A:B:C", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("3 names for 2 lines"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = testbed(&["vm", "--bin", "/no/such/file", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("`/no/such/file` is not a file"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = testbed(&["test", "-p", "no-such-package"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("`no-such-package` has no VM tests"),
+        "{}",
+        text(&out.stderr)
+    );
+}
