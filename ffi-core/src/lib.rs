@@ -76,3 +76,8 @@ pub use typed::{FnPtr, Typed};
 pub use types::TypeCode;
 pub use value::{Arg, Buffer, CallbackRef, Plain, Value};
 pub use variable::Variable;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
