@@ -19,7 +19,10 @@ fn main() -> Result<(), ffi_core::Error> {
     let gethostname = libc.func("i", "gethostname", "pl")?;
     let mut hostname = [0u8; 256];
     gethostname.call(&[(&mut hostname).into(), 256.into()])?;
-    let end = hostname.iter().position(|&b| b == 0).unwrap_or(hostname.len());
+    let end = hostname
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(hostname.len());
     println!("Hostname: {}", String::from_utf8_lossy(&hostname[..end]));
 
     // Strings are copied NUL-terminated (on the stack up to 512 bytes).
