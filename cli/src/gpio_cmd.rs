@@ -264,6 +264,12 @@ fn get(a: GetArgs, uapi: Option<Uapi>) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A non-negative, representable number of seconds.
+fn seconds(flag: &str, secs: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{flag} {secs}: give a number of seconds, 0 or more"))
+}
+
 fn parse_assignment(s: &str) -> Result<(String, Value), String> {
     let (line, value) = s
         .split_once('=')
@@ -283,11 +289,7 @@ fn set(a: SetArgs, uapi: Option<Uapi>) -> CmdResult {
         .iter()
         .map(|s| parse_assignment(s))
         .collect::<Result<_, _>>()?;
-    if let Some(h) = a.hold {
-        if !(h.is_finite() && h >= 0.0) {
-            return Err(format!("--hold {h}: give a number of seconds, 0 or more").into());
-        }
-    }
+    let hold = a.hold.map(|h| seconds("--hold", h)).transpose()?;
     let names: Vec<String> = pairs.iter().map(|p| p.0.clone()).collect();
     let mut b = builder(&a.opts, &names, uapi)?;
     // Each line starts as an output at its own value.
@@ -301,8 +303,8 @@ fn set(a: SetArgs, uapi: Option<Uapi>) -> CmdResult {
         }
     }
     let req = b.request()?;
-    match a.hold {
-        Some(secs) => std::thread::sleep(Duration::from_secs_f64(secs)),
+    match hold {
+        Some(d) => std::thread::sleep(d),
         None => {
             eprintln!(
                 "hwkit: holding {} line(s) on {}; press Ctrl-C to release",
@@ -320,11 +322,7 @@ fn set(a: SetArgs, uapi: Option<Uapi>) -> CmdResult {
 }
 
 fn mon(a: MonArgs, uapi: Option<Uapi>) -> CmdResult {
-    if let Some(t) = a.timeout {
-        if !(t.is_finite() && t >= 0.0) {
-            return Err(format!("--timeout {t}: give a number of seconds, 0 or more").into());
-        }
-    }
+    let timeout = a.timeout.map(|t| seconds("--timeout", t)).transpose()?;
     if a.edge == Edge::None {
         return Err("--edge none would report nothing: use rising, falling or both".into());
     }
@@ -344,9 +342,8 @@ fn mon(a: MonArgs, uapi: Option<Uapi>) -> CmdResult {
             .cloned()
             .unwrap_or_else(|| offset.to_string())
     };
-    let deadline = a
-        .timeout
-        .map(|t| Instant::now() + Duration::from_secs_f64(t));
+    // A deadline too far to represent is no deadline.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut seen = 0u64;
     let mut buf = vec![hw::EdgeEvent::default(); 16];
     while a.num_events.is_none_or(|n| seen < n) {
@@ -407,6 +404,14 @@ mod tests {
             .unwrap_err()
             .contains("is not a value"));
         assert!(parse_assignment("=1").unwrap_err().contains("no line"));
+    }
+
+    #[test]
+    fn seconds_are_checked() {
+        assert_eq!(seconds("--hold", 1.5).unwrap(), Duration::from_millis(1500));
+        assert!(seconds("--hold", -1.0).unwrap_err().contains("--hold -1"));
+        assert!(seconds("--timeout", f64::NAN).is_err());
+        assert!(seconds("--timeout", 1e300).is_err());
     }
 
     #[test]

@@ -415,3 +415,40 @@ fn errors_are_one_actionable_line() {
         "{e}"
     );
 }
+
+#[test]
+fn permission_denied_explains_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let s = gpiosim::builder()
+        .with_bank(&Bank::new(2, unique("perm")))
+        .live()
+        .unwrap();
+    // An unprivileged user, running a copy of hwkit it can execute.
+    let dir = std::env::temp_dir().join(unique("hwkit-perm"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.join("hwkit");
+    std::fs::copy(env!("CARGO_BIN_EXE_hwkit"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // devtmpfs creates gpiochip nodes for root only; make sure of it.
+    std::fs::set_permissions(
+        s.chips()[0].dev_path(),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let out = Command::new(&exe)
+        .args(["gpio", "get", "--chip", &chip(&s), "0"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let e = err(&out);
+    assert!(e.contains("permission denied opening"), "{e}");
+    assert!(
+        e.contains(r#"SUBSYSTEM=="gpio", GROUP="gpio", MODE="0660""#),
+        "{e}"
+    );
+    assert!(e.contains("usermod -aG gpio"), "{e}");
+}

@@ -22,7 +22,8 @@ pub(crate) fn readable(
     mut alive: impl FnMut() -> Result<()>,
     on_err: impl Fn(Errno) -> crate::Error,
 ) -> Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too large to represent is no timeout.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let slice = match deadline {
             Some(d) => d.saturating_duration_since(Instant::now()),
@@ -72,6 +73,14 @@ mod tests {
         assert!(!readable(r.as_fd(), Some(Duration::from_millis(5)), || Ok(()), never).unwrap());
         (&w).write_all(b"x").unwrap();
         assert!(readable(r.as_fd(), None, || Ok(()), never).unwrap());
+    }
+
+    #[test]
+    fn a_huge_timeout_does_not_overflow() {
+        let (r, w) = std::io::pipe().unwrap();
+        (&w).write_all(b"x").unwrap();
+        let never = |e| crate::Error::InvalidConfig(format!("{e}"));
+        assert!(readable(r.as_fd(), Some(Duration::MAX), || Ok(()), never).unwrap());
     }
 
     #[test]

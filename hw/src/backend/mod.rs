@@ -244,6 +244,21 @@ fn chip_of_named_lines(spec: &RequestSpec, uapi: Option<Uapi>) -> Result<Chip> {
     })
 }
 
+/// A reconfiguration must name the request's lines, in the request's order.
+pub(crate) fn same_lines(
+    held: &[(Offset, LineSettings)],
+    new: &[(Offset, LineSettings)],
+) -> Result<()> {
+    if held.len() != new.len() || held.iter().zip(new).any(|(a, b)| a.0 != b.0) {
+        return Err(Error::InvalidConfig(format!(
+            "a reconfiguration must cover the request's lines {:?} in order, not {:?}",
+            held.iter().map(|l| l.0).collect::<Vec<_>>(),
+            new.iter().map(|l| l.0).collect::<Vec<_>>()
+        )));
+    }
+    Ok(())
+}
+
 /// Explains `EBUSY`: which of `offsets` is held, and by whom.
 pub(crate) fn busy_error(chip: &Chip, offsets: &[Offset]) -> Error {
     let mut first = None;

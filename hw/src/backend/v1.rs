@@ -187,6 +187,13 @@ impl V1Lines {
         })
     }
 
+    /// The group holding `offset` and its index there.
+    fn find(&self, offset: Offset) -> Option<(&Group, usize)> {
+        self.groups
+            .iter()
+            .find_map(|g| g.offsets.iter().position(|&o| o == offset).map(|i| (g, i)))
+    }
+
     fn err(&self, e: Errno, action: &str) -> Error {
         if e == Errno::ENOTTY {
             return super::unavailable(Uapi::V1, &self.chip.name);
@@ -232,16 +239,12 @@ impl V1Lines {
                 .map_err(|e| self.cdev_err(e, "reading line values"))?;
             return Ok(Value::from(v != 0));
         }
-        let g = self
-            .groups
-            .iter()
-            .find(|g| g.offsets.contains(&offset))
-            .expect("offset of this request");
-        let i = g
-            .offsets
-            .iter()
-            .position(|&o| o == offset)
-            .expect("in group");
+        let Some((g, i)) = self.find(offset) else {
+            return Err(Error::NotRequested {
+                offset,
+                requested: self.lines.iter().map(|l| l.0).collect(),
+            });
+        };
         let vals = g
             .handle
             .get_values()
@@ -274,9 +277,15 @@ impl Lines for V1Lines {
         let mut touched = vec![false; self.groups.len()];
         for &(o, v) in values {
             let Some(gi) = self.groups.iter().position(|g| g.offsets.contains(&o)) else {
-                return Err(Error::InvalidConfig(format!(
-                    "line {o} is an input with edge detection; it cannot be set"
-                )));
+                if self.events.iter().any(|e| e.offset == o) {
+                    return Err(Error::InvalidConfig(format!(
+                        "line {o} is an input with edge detection; it cannot be set"
+                    )));
+                }
+                return Err(Error::NotRequested {
+                    offset: o,
+                    requested: self.lines.iter().map(|l| l.0).collect(),
+                });
             };
             let g = &mut self.groups[gi];
             if g.flags & LineRequestFlags::OUTPUT.bits() == 0 {
@@ -284,8 +293,9 @@ impl Lines for V1Lines {
                     "line {o} is not an output; reconfigure it as an output before setting its value"
                 )));
             }
-            let i = g.offsets.iter().position(|&x| x == o).expect("in group");
-            g.values[i] = u8::from(v);
+            if let Some(i) = g.offsets.iter().position(|&x| x == o) {
+                g.values[i] = u8::from(v);
+            }
             touched[gi] = true;
         }
         // v1 sets every line of a handle at once: resend the group's cached values.
@@ -313,6 +323,7 @@ impl Lines for V1Lines {
     }
 
     fn reconfigure(&mut self, lines: &[(Offset, LineSettings)]) -> Result<()> {
+        super::same_lines(&self.lines, lines)?;
         for ((o, new), (_, old)) in lines.iter().zip(&self.lines) {
             check_v1(new)?;
             if new.edge != old.edge {
@@ -327,10 +338,11 @@ impl Lines for V1Lines {
         // Every line of a v1 handle shares one flag set.
         let mut configs = Vec::new();
         for g in &self.groups {
-            let settings: Vec<&LineSettings> = g
-                .offsets
+            // `same_lines` checked that every offset of the request is in `lines`.
+            let settings: Vec<&LineSettings> = lines
                 .iter()
-                .map(|o| &lines.iter().find(|l| l.0 == *o).expect("same lines").1)
+                .filter(|l| g.offsets.contains(&l.0))
+                .map(|l| &l.1)
                 .collect();
             let flags = handle_flags(settings[0]);
             if settings.iter().any(|s| handle_flags(s) != flags) {

@@ -55,9 +55,14 @@ impl V2Lines {
         })
     }
 
-    fn index(&self, offset: Offset) -> usize {
-        // The `Request` wrapper only passes offsets of this request.
-        self.lines.iter().position(|l| l.0 == offset).unwrap_or(0)
+    fn index(&self, offset: Offset) -> Result<usize> {
+        self.lines
+            .iter()
+            .position(|l| l.0 == offset)
+            .ok_or_else(|| Error::NotRequested {
+                offset,
+                requested: self.lines.iter().map(|l| l.0).collect(),
+            })
     }
 
     fn err(&self, e: Errno, action: &str) -> Error {
@@ -93,13 +98,16 @@ impl Lines for V2Lines {
 
     fn get_values(&self, offsets: &[Offset], out: &mut [Value]) -> Result<()> {
         let mut vals = v2::LineValues::default();
+        let mut bits = Vec::with_capacity(offsets.len());
         for &o in offsets {
-            vals.mask |= 1 << self.index(o);
+            let bit = 1u64 << self.index(o)?;
+            vals.mask |= bit;
+            bits.push(bit);
         }
         v2::get_values(self.file.as_fd(), &mut vals)
             .map_err(|e| self.err(e, "reading line values"))?;
-        for (slot, &o) in out.iter_mut().zip(offsets) {
-            *slot = Value::from(vals.bits & (1 << self.index(o)) != 0);
+        for (slot, bit) in out.iter_mut().zip(bits) {
+            *slot = Value::from(vals.bits & bit != 0);
         }
         Ok(())
     }
@@ -107,7 +115,7 @@ impl Lines for V2Lines {
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
         let mut vals = v2::LineValues::default();
         for &(o, v) in values {
-            let i = self.index(o);
+            let i = self.index(o)?;
             if self.lines[i].1.direction == Direction::Input {
                 return Err(Error::InvalidConfig(format!(
                     "line {o} is an input; reconfigure it as an output before setting its value"
@@ -127,13 +135,14 @@ impl Lines for V2Lines {
             e => self.err(e, "setting line values"),
         })?;
         for &(o, v) in values {
-            let i = self.index(o);
+            let i = self.index(o)?;
             self.lines[i].1.output_value = v;
         }
         Ok(())
     }
 
     fn reconfigure(&mut self, lines: &[(Offset, LineSettings)]) -> Result<()> {
+        super::same_lines(&self.lines, lines)?;
         let mut cfg = encode_v2(lines).map_err(Error::InvalidConfig)?;
         v2::set_config(self.file.as_fd(), &mut cfg).map_err(|e| match e {
             Errno::EINVAL => Error::InvalidConfig(format!(
