@@ -64,6 +64,7 @@ fn options(args: VmArgs) -> Result<VmOptions, Box<dyn std::error::Error>> {
     Ok(VmOptions {
         chips,
         binaries: vec![GuestBinary::named(exe, "hwkit")],
+        include: Vec::new(),
         command: args.command,
         timeout: Duration::from_secs(args.timeout),
         boot_timeout: run::BOOT_ALLOWANCE,

@@ -68,6 +68,10 @@ struct VmArgs {
     /// Put this host executable (and its libraries) on the guest's PATH, /usr/local/bin (repeatable).
     #[arg(long = "bin", value_name = "PATH")]
     bins: Vec<PathBuf>,
+    /// Put this host file or directory in the guest at the same path, e.g. a library the
+    /// command loads with dlopen (repeatable).
+    #[arg(long, value_name = "PATH")]
+    include: Vec<PathBuf>,
     /// Kill the VM if the command runs longer than this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = run::DEFAULT_COMMAND_TIMEOUT.as_secs())]
     timeout: u64,
@@ -135,6 +139,7 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
             let opts = run::VmOptions {
                 chips,
                 binaries: a.bins.into_iter().map(run::GuestBinary::new).collect(),
+                include: a.include,
                 command: a.command,
                 timeout: Duration::from_secs(a.timeout.max(1)),
                 boot_timeout: Duration::from_secs(a.boot_timeout),

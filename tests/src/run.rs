@@ -30,6 +30,8 @@ pub struct Session {
     pub cache: PathBuf,
     /// The prepared kernel.
     pub kernel: Kernel,
+    /// QEMU accelerators to use (see [`vm::choose_accel`]).
+    pub accel: Vec<String>,
     _lock: CacheLock,
 }
 
@@ -40,9 +42,11 @@ impl Session {
         host::ensure_host_packages()?;
         let lock = CacheLock::shared(&cache)?;
         let kernel = kernel::prepare(&cache, &lock)?;
+        let accel = vm::choose_accel(&cache, &kernel.boot_image());
         Ok(Session {
             cache,
             kernel,
+            accel,
             _lock: lock,
         })
     }
@@ -273,7 +277,7 @@ fn boot_config(
         timeout,
         verbose,
         marker: marker.to_string(),
-        accel: vm::default_accel(),
+        accel: s.accel.clone(),
     }
 }
 
@@ -289,14 +293,23 @@ fn pack_build(ird: &mut Initramfs, built: &Built) -> Result<()> {
             pack_dir_with_libs(ird, d)?;
         }
     }
-    for inc in &built.includes {
+    pack_includes(
+        ird,
+        &built.includes,
+        "[package.metadata.hwkit-testbed] include",
+    )
+}
+
+/// Packs each host path at the same path: directories whole, files with their libraries.
+fn pack_includes(ird: &mut Initramfs, paths: &[PathBuf], what: &str) -> Result<()> {
+    for inc in paths {
         if inc.is_dir() {
             pack_dir_with_libs(ird, inc)?;
         } else if inc.is_file() {
             ird.elf(&inc.to_string_lossy(), inc)?;
         } else {
-            return Err(Error::Build(format!(
-                "[package.metadata.hwkit-testbed] include names `{}`, which does not exist",
+            return Err(Error::Usage(format!(
+                "{what} names `{}`, which does not exist",
                 inc.display()
             )));
         }
@@ -382,6 +395,9 @@ pub struct VmOptions {
     pub chips: Vec<ChipSpec>,
     /// Host executables to install in the guest's `/usr/local/bin` (with their libraries).
     pub binaries: Vec<GuestBinary>,
+    /// Host files or directories to put in the guest at the same paths (shared objects
+    /// bring the libraries `ldd` lists), e.g. a library the command opens with `dlopen`.
+    pub include: Vec<PathBuf>,
     /// The command and its arguments.
     pub command: Vec<String>,
     /// Kill the command after this long (in the guest).
@@ -399,6 +415,7 @@ impl Default for VmOptions {
         VmOptions {
             chips: ChipSpec::default_set(),
             binaries: Vec::new(),
+            include: Vec::new(),
             command: Vec::new(),
             timeout: DEFAULT_COMMAND_TIMEOUT,
             boot_timeout: BOOT_ALLOWANCE,
@@ -459,6 +476,14 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
             )));
         }
     }
+    for inc in &opts.include {
+        if !inc.is_absolute() || !inc.exists() {
+            return Err(Error::Usage(format!(
+                "--include `{}`: give an existing absolute path",
+                inc.display()
+            )));
+        }
+    }
     let session = Session::start()?;
     let scratch = session.scratch()?;
     let marker = vm::new_marker();
@@ -467,6 +492,7 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
     for b in &opts.binaries {
         ird.elf(&format!("{GUEST_BIN_DIR}/{}", b.name), &b.host)?;
     }
+    pack_includes(&mut ird, &opts.include, "--include")?;
     ird.bytes(
         "/testbed/job.sh",
         0o644,

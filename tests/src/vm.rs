@@ -1,7 +1,7 @@
 //! Booting QEMU and reading the guest's serial console: markers, live output, timeouts.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -137,13 +137,104 @@ impl BootOutcome {
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-x86_64";
 
-/// The accelerators to try: KVM only when `HWKIT_TESTBED_ACCEL` asks for it (KVM hangs
-/// on some of the machines this runs on), TCG always as the fallback.
-pub fn default_accel() -> Vec<String> {
-    match std::env::var("HWKIT_TESTBED_ACCEL") {
-        Ok(v) if !v.trim().is_empty() => v.split(',').map(|s| s.trim().to_string()).collect(),
-        _ => vec!["tcg".into()],
+/// Environment variable naming the QEMU accelerators to use, comma-separated (e.g. `tcg`);
+/// it skips the KVM probe.
+pub const ACCEL_ENV: &str = "HWKIT_TESTBED_ACCEL";
+
+/// The accelerators to boot with: `$HWKIT_TESTBED_ACCEL` if set; else KVM (with TCG as
+/// QEMU's fallback) when a probe boot under KVM reached userspace, else TCG. `/dev/kvm`
+/// exists on machines where KVM hangs, so only a real boot tells; the answer is kept in
+/// `<cache>/accel.json` for as long as the host is not rebooted.
+pub fn choose_accel(cache: &Path, kernel: &Path) -> Vec<String> {
+    if let Ok(v) = std::env::var(ACCEL_ENV) {
+        if !v.trim().is_empty() {
+            return v.split(',').map(|s| s.trim().to_string()).collect();
+        }
     }
+    let tcg = vec!["tcg".to_string()];
+    if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_err()
+    {
+        return tcg;
+    }
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let boot_id = boot_id.trim();
+    let saved = cache.join("accel.json");
+    let known = std::fs::read_to_string(&saved)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .filter(|v| v["boot_id"] == boot_id)
+        .and_then(|v| v["kvm"].as_bool());
+    let kvm = match known {
+        Some(k) => k,
+        None => {
+            eprintln!("testbed: checking whether KVM works on this host (once per host boot)");
+            let k = kvm_boots(kernel).unwrap_or(false);
+            eprintln!(
+                "testbed: KVM {}",
+                if k {
+                    "works: using it"
+                } else {
+                    "does not work here: using TCG"
+                }
+            );
+            let json = serde_json::json!({ "boot_id": boot_id, "kvm": k }).to_string();
+            let tmp = cache.join(format!(".accel-{}.json", std::process::id()));
+            if std::fs::write(&tmp, json).is_ok() {
+                let _ = std::fs::rename(&tmp, &saved);
+            }
+            k
+        }
+    };
+    if kvm {
+        vec!["kvm".into(), "tcg".into()]
+    } else {
+        tcg
+    }
+}
+
+/// Boots `kernel` under KVM with an initramfs that only prints a word and powers off.
+fn kvm_boots(kernel: &Path) -> Result<bool> {
+    let dir = tempfile::Builder::new()
+        .prefix("hwkit-testbed-kvm-")
+        .tempdir()
+        .map_err(crate::error::io_err(
+            "cannot create a temporary directory in",
+            std::env::temp_dir(),
+        ))?;
+    let initrd = dir.path().join("probe.cpio");
+    let file =
+        std::fs::File::create(&initrd).map_err(crate::error::io_err("cannot create", &initrd))?;
+    let mut cpio = crate::cpio::CpioWriter::new(file);
+    let write = |c: &mut crate::cpio::CpioWriter<std::fs::File>| -> std::io::Result<()> {
+        c.file_from(
+            crate::initramfs::BUSYBOX,
+            Path::new(crate::initramfs::BUSYBOX),
+        )?;
+        c.file_bytes(
+            "/init",
+            0o755,
+            b"#!/bin/busybox sh\n/bin/busybox echo KVM-PROBE-OK\n/bin/busybox poweroff -f\n",
+        )
+    };
+    write(&mut cpio).map_err(crate::error::io_err("cannot write", &initrd))?;
+    cpio.finish()
+        .map_err(crate::error::io_err("cannot write", &initrd))?;
+    let cfg = BootConfig {
+        kernel: kernel.to_path_buf(),
+        initrd,
+        memory_mib: 256,
+        cpus: 1,
+        timeout: Duration::from_secs(15),
+        verbose: false,
+        marker: "KVM-PROBE-NO-MARKER".into(),
+        accel: vec!["kvm".into()],
+    };
+    let out = boot(&cfg, |_, _, _| {})?;
+    Ok(!out.timed_out && out.log.iter().any(|l| l.contains("KVM-PROBE-OK")))
 }
 
 fn qemu_command(cfg: &BootConfig) -> Command {

@@ -62,6 +62,21 @@ fn a_command_sees_the_described_chips_and_its_status_comes_back() {
 }
 
 #[test]
+fn included_files_are_at_their_host_paths() {
+    let out = testbed(&[
+        "vm",
+        "--include",
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+        "--",
+        "ls",
+        "/usr/lib/x86_64-linux-gnu/",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("libz.so.1"), "{stdout}");
+}
+
+#[test]
 fn a_guest_kernel_panic_fails_and_shows_the_console() {
     let out = testbed(&["vm", "--", "sh", "-c", "echo c > /proc/sysrq-trigger"]);
     let stderr = text(&out.stderr);
@@ -105,6 +120,13 @@ fn bad_arguments_are_refused_before_booting() {
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("`/no/such/file` is not a file"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = testbed(&["vm", "--include", "relative/path", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("give an existing absolute path"),
         "{}",
         text(&out.stderr)
     );
