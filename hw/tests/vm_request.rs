@@ -400,6 +400,41 @@ fn bad_requests_are_refused_with_the_reason() {
         .into_line()
         .unwrap_err();
     assert!(e.to_string().contains("exactly one line"), "{e}");
+    let e = req
+        .reconfigure(&LineConfig::new().with_named_line("NOPE").as_input())
+        .unwrap_err();
+    assert!(matches!(e, Error::LineNotFound { .. }), "{e}");
+    // The hardware timestamp engine: gpio-sim has none, and the kernel says so.
+    let e = Request::builder()
+        .on_chip(&p)
+        .with_line(3)
+        .with_edge_detection(Edge::Both)
+        .with_event_clock(hw::EventClock::Hte)
+        .request()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Unsupported { .. } | Error::InvalidConfig(_)),
+        "{e}"
+    );
+    assert!(!info(&s, 3).used);
+}
+
+#[test]
+fn one_line_named_twice_is_refused() {
+    let name = unique("TWICE");
+    let s = sim_bank(Bank::new(4, unique("twice")).name(2, &name));
+    let e = Request::builder()
+        .on_chip(path(&s))
+        .with_line(2)
+        .with_named_line(&name)
+        .as_input()
+        .request()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("appears twice in the request"),
+        "{e}"
+    );
+    assert!(!info(&s, 2).used);
 }
 
 #[test]

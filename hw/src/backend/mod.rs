@@ -337,5 +337,32 @@ mod tests {
         };
         let e = CdevBackend::auto().request(&spec).unwrap_err();
         assert!(e.to_string().contains("line offset 3 needs a chip"), "{e}");
+        let spec = RequestSpec {
+            chip: Some(ChipSelector::Path("/dev/gpiochip0".into())),
+            lines: (0..65)
+                .map(|o| (LineId::Offset(o), LineSettings::input()))
+                .collect(),
+            ..spec
+        };
+        let e = CdevBackend::auto().request(&spec).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("65 lines in one request; the kernel allows at most 64"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn reconfigurations_must_name_the_same_lines() {
+        let held = [(1, LineSettings::input()), (2, LineSettings::input())];
+        assert!(same_lines(&held, &held).is_ok());
+        let e = same_lines(&held, &held[..1]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("must cover the request's lines [1, 2] in order, not [1]"),
+            "{e}"
+        );
+        let swapped = [held[1], held[0]];
+        assert!(same_lines(&held, &swapped).is_err());
     }
 }

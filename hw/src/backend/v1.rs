@@ -274,7 +274,8 @@ impl Lines for V1Lines {
     }
 
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
-        let mut touched = vec![false; self.groups.len()];
+        // Groups are at most 64 (one per line): a bit each.
+        let mut touched = 0u64;
         for &(o, v) in values {
             let Some(gi) = self.groups.iter().position(|g| g.offsets.contains(&o)) else {
                 if self.events.iter().any(|e| e.offset == o) {
@@ -296,10 +297,15 @@ impl Lines for V1Lines {
             if let Some(i) = g.offsets.iter().position(|&x| x == o) {
                 g.values[i] = u8::from(v);
             }
-            touched[gi] = true;
+            touched |= 1 << gi;
         }
         // v1 sets every line of a handle at once: resend the group's cached values.
-        for (gi, g) in self.groups.iter().enumerate().filter(|(i, _)| touched[*i]) {
+        for (gi, g) in self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| touched & (1 << i) != 0)
+        {
             g.handle
                 .set_values(&g.values)
                 .map_err(|e| match cdev_errno(&e) {

@@ -98,16 +98,13 @@ impl Lines for V2Lines {
 
     fn get_values(&self, offsets: &[Offset], out: &mut [Value]) -> Result<()> {
         let mut vals = v2::LineValues::default();
-        let mut bits = Vec::with_capacity(offsets.len());
         for &o in offsets {
-            let bit = 1u64 << self.index(o)?;
-            vals.mask |= bit;
-            bits.push(bit);
+            vals.mask |= 1u64 << self.index(o)?;
         }
         v2::get_values(self.file.as_fd(), &mut vals)
             .map_err(|e| self.err(e, "reading line values"))?;
-        for (slot, bit) in out.iter_mut().zip(bits) {
-            *slot = Value::from(vals.bits & bit != 0);
+        for (slot, &o) in out.iter_mut().zip(offsets) {
+            *slot = Value::from(vals.bits & (1u64 << self.index(o)?) != 0);
         }
         Ok(())
     }
