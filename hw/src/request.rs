@@ -484,9 +484,17 @@ impl Request {
         self.seqno.lost()
     }
 
-    /// A blocking iterator over edge events; ends at the first error.
+    /// A blocking iterator over edge events; it yields the first error, then ends.
     pub fn edge_events(&mut self) -> impl Iterator<Item = Result<EdgeEvent>> + '_ {
-        std::iter::from_fn(move || Some(self.read_edge_event()))
+        let mut failed = false;
+        std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            let next = self.read_edge_event();
+            failed = next.is_err();
+            Some(next)
+        })
     }
 
     /// Turns a one-line request into a [`Line`].

@@ -255,3 +255,35 @@ fn async_stream_ends_in_an_error_when_the_chip_goes() {
         assert!(matches!(r, Some(Err(hw::Error::ChipGone { .. }))), "{r:?}");
     });
 }
+
+#[test]
+fn async_stream_works_over_uapi_v1_too() {
+    let s = sim(2);
+    let p = path(&s);
+    rt().block_on(async {
+        let req = Request::builder()
+            .on_chip(&p)
+            .with_uapi(hw::Uapi::V1)
+            .with_line(1)
+            .with_edge_detection(Edge::Both)
+            .request()
+            .unwrap();
+        let mut stream = EdgeEventStream::new(req).unwrap();
+        pull(&s, 1, Level::High);
+        pull(&s, 1, Level::Low);
+        let a = tokio::time::timeout(Duration::from_secs(2), next(&mut stream))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let b = tokio::time::timeout(Duration::from_secs(2), next(&mut stream))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (a.kind, a.seqno, b.kind, b.seqno),
+            (EdgeKind::Rising, 1, EdgeKind::Falling, 2)
+        );
+    });
+}

@@ -135,3 +135,18 @@ fn a_watch_on_a_removed_chip_ends_with_an_error() {
         "read_info_event on a removed chip returned {r:?}"
     );
 }
+
+#[test]
+fn the_event_iterator_ends_after_the_chip_goes() {
+    let s = sim(2);
+    let mut req = Request::builder()
+        .on_chip(path(&s))
+        .with_line(0)
+        .with_edge_detection(Edge::Both)
+        .request()
+        .unwrap();
+    drop(s);
+    let items: Vec<_> = req.edge_events().collect();
+    assert_eq!(items.len(), 1, "one error, then the end: {items:?}");
+    assert!(matches!(items[0], Err(Error::ChipGone { .. })), "{items:?}");
+}
