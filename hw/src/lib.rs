@@ -7,7 +7,7 @@
 //! * uAPI v2 (kernel 5.10+) is spoken through `nix` ioctls on `linux/gpio.h`'s structures; uAPI v1 through the
 //!   `gpio-cdev` crate. The version is detected per chip, or forced with
 //!   [`RequestBuilder::with_uapi`]. What v1 cannot do is a clear [`Error::UnsupportedByV1`].
-//! * Every backend implements the object-safe traits of [`line`], so user code written against
+//! * Every backend implements the object-safe traits of [`mod@line`], so user code written against
 //!   [`Request`] and [`Line`] runs unchanged on backends added later.
 //! * [`Line`] implements embedded-hal 1.0's digital traits; with the `tokio` feature,
 //!   [`AsyncLine`] adds `embedded_hal_async::digital::Wait` and [`EdgeEventStream`].

@@ -8,9 +8,11 @@
 //! * the held lines, a `Box<dyn` [`Lines`]`>`: values, reconfiguration and edge events for
 //!   exactly the lines it was asked for, released when dropped.
 //!
-//! Both traits are object-safe. The character-device backends ([`CdevBackend`], uAPI v2 and v1)
-//! are built in. Another backend (sysfs, a C library through `ffi-core`) plugs in without any
-//! change to user code:
+//! Both traits are object-safe. Built in are the character device
+//! ([`CdevBackend`](crate::CdevBackend), uAPI v2 and v1), sysfs
+//! ([`SysfsBackend`](crate::SysfsBackend)) and libgpiod through `ffi-core`
+//! ([`LibgpiodBackend`](crate::LibgpiodBackend)). Another backend plugs in the same way,
+//! without any change to user code:
 //!
 //! ```
 //! use std::os::fd::BorrowedFd;
