@@ -5,7 +5,10 @@
 //! * `uapi-v1-gpio-cdev`: the same through uAPI v1, by way of the `gpio-cdev` crate;
 //! * `sysfs-native`: hw's sysfs backend, value fd held open, one `pwrite` per toggle;
 //! * `sysfs-ffi-core`: the same `pwrite` made through ffi-core's dynamic call;
-//! * `libgpiod-ffi-core`: libgpiod 1.x's `gpiod_line_set_value`, called through ffi-core;
+//! * `libgpiod-ffi-core`: libgpiod 1.x's `gpiod_line_set_value`, called through hw's libgpiod
+//!   backend (ffi-core's dynamic call);
+//! * `libgpiod-typed-call`: the same C function through ffi-core's typed binding (a plain
+//!   function-pointer call, no libffi): libgpiod's own cost, for telling it from the FFI's;
 //! * `sysfs-naive-open-write-close`: the anchor, what shell scripts and older crates do:
 //!   open `value`, write, close, every toggle.
 //!
@@ -19,12 +22,14 @@
 //! prints each backend's median and its ratio to the uAPI v2 median, from criterion's
 //! estimates of this run.
 
+use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use criterion::Criterion;
+use ffi_core::Library;
 use gpiosim::{Bank, Level, Sim};
 use hw::backend::libgpiod::LibgpiodBackend;
 use hw::backend::sysfs::SysfsBackend;
@@ -97,6 +102,80 @@ fn naive(sim: &Sim, offset: u32) -> Result<Subject, String> {
     })
 }
 
+/// libgpiod 1.x's line, driven through ffi-core's zero-overhead typed binding.
+fn libgpiod_typed(sim: &Sim, offset: u32) -> Result<Subject, String> {
+    type ChipOpen = unsafe extern "C" fn(*const c_char) -> *mut c_void;
+    type GetLine = unsafe extern "C" fn(*mut c_void, c_uint) -> *mut c_void;
+    type RequestOutput = unsafe extern "C" fn(*mut c_void, *const c_char, c_int) -> c_int;
+    type SetValue = unsafe extern "C" fn(*mut c_void, c_int) -> c_int;
+    type Close = unsafe extern "C" fn(*mut c_void);
+    let fail = |what: &str| format!("libgpiod typed: {what}");
+    // The bindings borrow the library for the rest of the run.
+    let lib: &'static Library = Box::leak(Box::new(
+        Library::open(hw::backend::libgpiod::SONAME_V1).map_err(|e| fail(&e.to_string()))?,
+    ));
+    // SAFETY: each type is the function's prototype in gpiod.h of libgpiod 1.6.
+    let (open, get_line, request, set, close) = unsafe {
+        (
+            lib.typed::<ChipOpen>("gpiod_chip_open"),
+            lib.typed::<GetLine>("gpiod_chip_get_line"),
+            lib.typed::<RequestOutput>("gpiod_line_request_output"),
+            lib.typed::<SetValue>("gpiod_line_set_value"),
+            lib.typed::<Close>("gpiod_chip_close"),
+        )
+    };
+    let (open, get_line, request, set, close) = (
+        open.map_err(|e| fail(&e.to_string()))?,
+        get_line.map_err(|e| fail(&e.to_string()))?,
+        request.map_err(|e| fail(&e.to_string()))?,
+        set.map_err(|e| fail(&e.to_string()))?,
+        close.map_err(|e| fail(&e.to_string()))?,
+    );
+    let path = CString::new(sim.chips()[0].dev_path().as_os_str().as_encoded_bytes())
+        .map_err(|e| fail(&e.to_string()))?;
+    // SAFETY: a NUL-terminated path; the result is checked for NULL.
+    let chip = unsafe { open(path.as_ptr()) };
+    if chip.is_null() {
+        return Err(fail("gpiod_chip_open failed"));
+    }
+    let chip = ChipGuard {
+        chip,
+        close: *close,
+    };
+    // SAFETY: a live chip object and an offset below its line count (the sim has 8 lines).
+    let line = unsafe { get_line(chip.chip, offset) };
+    // SAFETY: a line object of the live chip and a NUL-terminated consumer name.
+    if line.is_null() || unsafe { request(line, c"gpio-toggle-bench".as_ptr(), 1) } != 0 {
+        return Err(fail("requesting the line failed"));
+    }
+    if sim.chips()[0].get_level(offset).ok() != Some(Level::High) {
+        return Err(fail("the simulator did not see the line go high"));
+    }
+    let set: SetValue = *set;
+    Ok(Subject {
+        id: "libgpiod-typed-call",
+        toggle: Box::new(move |high| {
+            // SAFETY: the line is requested as an output of a chip `chip` keeps open.
+            let rc = unsafe { set(line, c_int::from(high)) };
+            assert_eq!(rc, 0, "gpiod_line_set_value");
+            let _ = &chip;
+        }),
+    })
+}
+
+/// Closes a libgpiod chip (releasing its lines) when the subject is dropped.
+struct ChipGuard {
+    chip: *mut c_void,
+    close: unsafe extern "C" fn(*mut c_void),
+}
+
+impl Drop for ChipGuard {
+    fn drop(&mut self) {
+        // SAFETY: the chip came from gpiod_chip_open and is closed exactly once, here.
+        unsafe { (self.close)(self.chip) }
+    }
+}
+
 fn subjects(sim: &Sim) -> Result<Vec<Subject>, String> {
     let gpiod = LibgpiodBackend::open().map_err(|e| e.to_string())?;
     Ok(vec![
@@ -111,6 +190,7 @@ fn subjects(sim: &Sim) -> Result<Vec<Subject>, String> {
             b.request_with(&SysfsBackend::ffi())
         })?,
         held(sim, 4, "libgpiod-ffi-core", |b| b.request_with(&gpiod))?,
+        libgpiod_typed(sim, 6)?,
         naive(sim, 5)?,
     ])
 }
