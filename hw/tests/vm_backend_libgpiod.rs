@@ -343,3 +343,57 @@ fn the_lines_object_refuses_inputs_and_foreign_offsets() {
     let e = lines.get_values(&[1], &mut out).unwrap_err();
     assert!(matches!(e, Error::NotRequested { .. }), "{e:?}");
 }
+
+/// One piece of user code, written once against the line API and embedded-hal, run on every
+/// backend: only the backend argument changes.
+fn blink_and_watch(backend: &dyn hw::line::Backend, s: &gpiosim::Sim) {
+    use embedded_hal::digital::{InputPin, OutputPin, StatefulOutputPin};
+    let mut led = Request::builder()
+        .on_chip(path(s))
+        .with_line(0)
+        .as_output(Value::Inactive)
+        .request_with(backend)
+        .unwrap()
+        .into_line()
+        .unwrap();
+    led.set_high().unwrap();
+    assert_eq!(level(s, 0), Level::High, "{}", backend.name());
+    assert!(led.is_set_high().unwrap());
+    led.set_low().unwrap();
+    assert_eq!(level(s, 0), Level::Low, "{}", backend.name());
+
+    let mut button = Request::builder()
+        .on_chip(path(s))
+        .with_line(1)
+        .as_input()
+        .with_edge_detection(Edge::Both)
+        .request_with(backend)
+        .unwrap()
+        .into_line()
+        .unwrap();
+    pull(s, 1, Level::High);
+    let ev = button
+        .read_edge_event_timeout(Duration::from_secs(5))
+        .unwrap()
+        .expect("an edge");
+    assert_eq!(ev.kind, EdgeKind::Rising, "{}", backend.name());
+    assert!(button.is_high().unwrap());
+}
+
+#[test]
+fn the_same_code_runs_on_every_backend() {
+    use hw::backend::sysfs::SysfsBackend;
+    use hw::{CdevBackend, Uapi};
+    let gpiod = gpiod();
+    let backends: [&dyn hw::line::Backend; 5] = [
+        &CdevBackend::forced(Uapi::V2),
+        &CdevBackend::forced(Uapi::V1),
+        &SysfsBackend::native(),
+        &SysfsBackend::ffi(),
+        &gpiod,
+    ];
+    for b in backends {
+        let s = sim(2);
+        blink_and_watch(b, &s);
+    }
+}
