@@ -171,7 +171,10 @@ impl LibgpiodBackend {
     pub fn open_library(name: &str) -> Result<Self> {
         let lib = match Library::open(name) {
             Ok(lib) => lib,
-            Err(e) => return Err(missing_library(name, &e.to_string())),
+            Err(e) => {
+                let only_v2 = name == SONAME_V1 && Library::open(SONAME_V2).is_ok();
+                return Err(missing_library(name, &e.to_string(), only_v2));
+            }
         };
         Ok(LibgpiodBackend {
             api: Arc::new(Api::load(&lib)?),
@@ -185,9 +188,8 @@ impl LibgpiodBackend {
 }
 
 /// Why the library could not be loaded, and what to install.
-fn missing_library(name: &str, why: &str) -> Error {
-    let v2_present = name == SONAME_V1 && Library::open(SONAME_V2).is_ok();
-    let action = if v2_present {
+fn missing_library(name: &str, why: &str, only_v2: bool) -> Error {
+    let action = if only_v2 {
         format!(
             "loading {name}: only {SONAME_V2} (libgpiod 2.x) is installed, and the libgpiod \
              backend speaks the libgpiod 1.x API; install {PACKAGE} (`apt-get install {PACKAGE}`) \
@@ -826,8 +828,13 @@ mod tests {
         assert!(msg.contains("apt-get install libgpiod2"), "{msg}");
         assert!(msg.contains("libgpiod-not-here.so.2"), "{msg}");
         // Only libgpiod 2.x present: the message says so.
-        let e = missing_library(SONAME_V1, "not found");
-        assert!(e.to_string().contains("apt-get install libgpiod2"), "{e}");
+        let e = missing_library(SONAME_V1, "not found", true);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("only libgpiod.so.3 (libgpiod 2.x) is installed"),
+            "{msg}"
+        );
+        assert!(msg.contains("apt-get install libgpiod2"), "{msg}");
     }
 
     #[test]
