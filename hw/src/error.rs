@@ -231,9 +231,17 @@ fn list(offsets: &[Offset]) -> String {
         .join(", ")
 }
 
-/// Levenshtein distance, case-insensitive (line names differ in case across boards).
+/// Edit distance counting a swap of neighbours as one edit (typing `GPIO71` for `GPIO17`),
+/// case-insensitive (line names differ in case across boards).
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    strsim::levenshtein(&a.to_lowercase(), &b.to_lowercase())
+    strsim::osa_distance(&a.to_lowercase(), &b.to_lowercase())
+}
+
+/// The letters of a name, sorted: equal for names that are anagrams of each other.
+fn letters(s: &str) -> Vec<char> {
+    let mut c: Vec<char> = s.to_lowercase().chars().collect();
+    c.sort_unstable();
+    c
 }
 
 /// The up to three names nearest to `wanted`, closest first; only names within a third of the
@@ -243,6 +251,8 @@ pub(crate) fn nearest_names<'a>(
     names: impl IntoIterator<Item = &'a str>,
 ) -> Vec<String> {
     let lw = wanted.to_lowercase();
+    let wanted_letters = letters(wanted);
+    let len = wanted.chars().count();
     let mut scored: Vec<(usize, &str)> = names
         .into_iter()
         .filter(|n| !n.is_empty())
@@ -253,7 +263,18 @@ pub(crate) fn nearest_names<'a>(
             (d <= limit || contains).then_some((if contains { d.min(1) } else { d }, n))
         })
         .collect();
-    scored.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)));
+    // Closest first; among equals, the same letters reordered, then the same length.
+    let key = |n: &str| {
+        (
+            letters(n) != wanted_letters,
+            n.chars().count().abs_diff(len),
+        )
+    };
+    scored.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(key(a.1).cmp(&key(b.1)))
+            .then(a.1.cmp(b.1))
+    });
     scored.dedup_by(|a, b| a.1 == b.1);
     scored
         .into_iter()
@@ -270,7 +291,7 @@ mod tests {
     fn edit_distance_counts_edits() {
         assert_eq!(edit_distance("GPIO17", "GPIO17"), 0);
         assert_eq!(edit_distance("GPIO17", "gpio17"), 0);
-        assert_eq!(edit_distance("GPIO17", "GPIO71"), 2);
+        assert_eq!(edit_distance("GPIO17", "GPIO71"), 1);
         assert_eq!(edit_distance("GPIO1", "GPIO17"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
@@ -281,7 +302,13 @@ mod tests {
         let names = ["GPIO17", "GPIO27", "GPIO7", "ID_SD", "LED", "GPIO170"];
         assert_eq!(
             nearest_names("GPIO71", names),
-            vec!["GPIO7", "GPIO17", "GPIO170"]
+            vec!["GPIO17", "GPIO7", "GPIO27"]
+        );
+        // A Raspberry Pi 4's names: the swapped digits win over other one-edit names.
+        let pi: Vec<String> = (0..58).map(|i| format!("GPIO{i}")).collect();
+        assert_eq!(
+            nearest_names("GPIO71", pi.iter().map(String::as_str)),
+            vec!["GPIO17", "GPIO11", "GPIO21"]
         );
         assert_eq!(nearest_names("led", names), vec!["LED"]);
         assert!(nearest_names("SPI_MOSI", names).is_empty());
