@@ -105,7 +105,7 @@ impl Function {
     /// Calls the function with one [`Arg`] per declared argument code and converts the
     /// result per the return code.
     ///
-    /// No heap allocation happens for up to [`INLINE_ARGS`](crate::INLINE_ARGS) arguments
+    /// No heap allocation happens for up to [`INLINE_ARGS`] arguments
     /// whose `&str` arguments total at most [`ARENA_BYTES`](crate::ARENA_BYTES) bytes
     /// (including their NULs), except for the `String` of an `s` return value.
     ///
@@ -238,7 +238,7 @@ impl VariadicFunction {
     /// Calls with `args` = the fixed arguments followed by the variadic ones, whose codes
     /// are `variadic` (e.g. `"id"` for an int and a double). The call interface is prepared
     /// on the stack for this call (`ffi_prep_cif_var`); no heap allocation for up to
-    /// [`INLINE_ARGS`](crate::INLINE_ARGS) arguments in all.
+    /// [`INLINE_ARGS`] arguments in all.
     ///
     /// # Errors
     /// Code errors for `variadic` ([`Error::UnknownCode`], [`Error::VoidArgument`],
