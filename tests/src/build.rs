@@ -42,6 +42,13 @@ pub struct TestBinary {
     pub executable: PathBuf,
 }
 
+impl TestBinary {
+    /// `package/target`: unique in a workspace, where target names alone may repeat.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.package, self.name)
+    }
+}
+
 /// The result of a build.
 #[derive(Debug, Clone, Default)]
 pub struct Built {

@@ -93,6 +93,14 @@ pub fn ensure_host_packages() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(Error::Usage(format!(
+            "the test bed needs {}: run it as root once, or `apt-get install {}`",
+            missing.join(", "),
+            missing.join(" ")
+        )));
+    }
     eprintln!("testbed: installing {}", missing.join(" "));
     apt_update()?;
     run(Command::new("apt-get")

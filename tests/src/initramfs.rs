@@ -27,8 +27,9 @@ export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TERM=dumb RU
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
+# No tmpfs on /tmp or /run: the root is already in memory, and a mount there would hide a
+# workspace or target directory packed under /tmp.
+chmod 1777 /tmp
 tb_fatal() { echo "$M FATAL $*"; echo "$M DONE"; poweroff -f; sleep 10; }
 while read -r mod; do
   [ -n "$mod" ] || continue

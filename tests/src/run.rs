@@ -144,7 +144,8 @@ pub fn report_from(outcome: &BootOutcome, expected: &[TestBinary], marker: &str)
         results.push((name, None, false));
     }
     for t in expected {
-        match results.iter().find(|(n, _, _)| n == &t.name) {
+        let label = t.label();
+        match results.iter().find(|(n, _, _)| *n == label) {
             Some((_, code, saw)) => {
                 if *code != Some(0) && !saw {
                     // It died (panic outside a test, signal, timeout) before libtest's summary.
@@ -154,22 +155,22 @@ pub fn report_from(outcome: &BootOutcome, expected: &[TestBinary], marker: &str)
                     Some(0) => None,
                     Some(137) => Some(format!(
                         "{} was killed (timeout, signal 9) or crashed",
-                        t.name
+                        label
                     )),
-                    Some(c) => Some(format!("{} exited with status {c}", t.name)),
-                    None => Some(format!("{} never finished", t.name)),
+                    Some(c) => Some(format!("{label} exited with status {c}")),
+                    None => Some(format!("{label} never finished")),
                 };
                 if let (Some(w), false) = (what, *saw) {
                     report.problems.push(w);
                 }
-                report.binaries.push((t.name.clone(), *code));
+                report.binaries.push((label.clone(), *code));
             }
             None => {
                 report.failed += 1;
                 report
                     .problems
-                    .push(format!("{} never ran (no result marker)", t.name));
-                report.binaries.push((t.name.clone(), None));
+                    .push(format!("{label} never ran (no result marker)"));
+                report.binaries.push((label, None));
             }
         }
     }
@@ -189,7 +190,7 @@ pub fn test_job(tests: &[TestBinary], libtest_args: &[String], timeout: Duration
     for t in tests {
         let mut line = format!(
             "tb_run {} {} {} {}",
-            sh_quote(&t.name),
+            sh_quote(&t.label()),
             sh_quote(&t.manifest_dir.to_string_lossy()),
             timeout.as_secs().max(1),
             sh_quote(&t.executable.to_string_lossy())
@@ -230,20 +231,11 @@ pub fn run_tests(opts: &TestOptions) -> Result<TestReport> {
     );
     let timeout = BOOT_ALLOWANCE + opts.binary_timeout * built.tests.len() as u32;
     let cfg = boot_config(&session, &initrd, size, timeout, opts.verbose, &marker);
-    let names: Vec<(String, String)> = built
-        .tests
-        .iter()
-        .map(|t| (t.name.clone(), t.package.clone()))
-        .collect();
     let outcome = vm::boot(&cfg, |line, marker, ready| {
         let mut out = std::io::stdout().lock();
         match marker {
             Some(Marker::Begin(n)) => {
-                let pkg = names
-                    .iter()
-                    .find(|(t, _)| t == n)
-                    .map_or("", |(_, p)| p.as_str());
-                let _ = writeln!(out, "testbed: running {n} ({pkg}) in the VM");
+                let _ = writeln!(out, "testbed: running {n} in the VM");
             }
             Some(_) => {}
             None if ready || opts.verbose => {
@@ -589,12 +581,12 @@ mod tests {
     fn a_clean_run_passes() {
         let o = outcome(&[
             "@@m@@ READY",
-            "@@m@@ BEGIN a",
+            "@@m@@ BEGIN p/a",
             "test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
-            "@@m@@ END a 0",
-            "@@m@@ BEGIN b",
+            "@@m@@ END p/a 0",
+            "@@m@@ BEGIN p/b",
             "test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
-            "@@m@@ END b 0",
+            "@@m@@ END p/b 0",
             "@@m@@ DONE",
         ]);
         let r = report_from(&o, &[bin("a"), bin("b")], M);
@@ -606,12 +598,12 @@ mod tests {
     fn failures_crashes_and_missing_markers_fail() {
         let o = outcome(&[
             "@@m@@ READY",
-            "@@m@@ BEGIN a",
+            "@@m@@ BEGIN p/a",
             "test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
-            "@@m@@ END a 101",
-            "@@m@@ BEGIN b",
-            "@@m@@ END b 137",
-            "@@m@@ BEGIN c",
+            "@@m@@ END p/a 101",
+            "@@m@@ BEGIN p/b",
+            "@@m@@ END p/b 137",
+            "@@m@@ BEGIN p/c",
             "[   9.1] Kernel panic - not syncing",
         ]);
         let r = report_from(&o, &[bin("a"), bin("b"), bin("c"), bin("d")], M);
@@ -619,10 +611,33 @@ mod tests {
         // a: 1 failed test; b: killed without summary (+1); c: never finished (+1); d: never ran (+1).
         assert_eq!(r.summary_line(), "1 passed, 4 failed");
         let all = r.problems.join("\n");
-        assert!(all.contains("b was killed"), "{all}");
-        assert!(all.contains("c never finished"), "{all}");
-        assert!(all.contains("d never ran"), "{all}");
+        assert!(all.contains("p/b was killed"), "{all}");
+        assert!(all.contains("p/c never finished"), "{all}");
+        assert!(all.contains("p/d never ran"), "{all}");
         assert!(all.contains("before its DONE"), "{all}");
+    }
+
+    #[test]
+    fn same_target_names_in_two_packages_are_kept_apart() {
+        let mut other = bin("a");
+        other.package = "q".into();
+        let o = outcome(&[
+            "@@m@@ READY",
+            "@@m@@ BEGIN p/a",
+            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
+            "@@m@@ END p/a 0",
+            "@@m@@ BEGIN q/a",
+            "test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
+            "@@m@@ END q/a 101",
+            "@@m@@ DONE",
+        ]);
+        let r = report_from(&o, &[bin("a"), other], M);
+        assert!(!r.success());
+        assert_eq!(
+            r.binaries,
+            vec![("p/a".to_string(), Some(0)), ("q/a".to_string(), Some(101))]
+        );
+        assert_eq!(r.summary_line(), "1 passed, 1 failed");
     }
 
     #[test]
@@ -639,7 +654,7 @@ mod tests {
             Duration::from_secs(30),
         );
         assert!(
-            job.contains("tb_run 'a' '/w/p' 30 '/t/a' '--exact' 'it'\\''s'"),
+            job.contains("tb_run 'p/a' '/w/p' 30 '/t/a' '--exact' 'it'\\''s'"),
             "{job}"
         );
         let job = command_job(

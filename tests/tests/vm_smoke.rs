@@ -414,3 +414,25 @@ fn the_bed_helpers_find_the_guest_and_time_out() {
         sim::wait_for_path(Path::new("/dev/no-such-node"), Duration::from_millis(20)).unwrap_err();
     assert_eq!(missing.kind(), io::ErrorKind::TimedOut);
 }
+
+#[test]
+fn the_source_tree_and_the_built_binaries_are_at_their_host_paths() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let text = fs::read_to_string(&manifest)
+        .expect("the package's Cargo.toml, read through CARGO_MANIFEST_DIR");
+    assert!(text.contains("name = \"hwkit-testbed\""));
+    assert_eq!(
+        std::env::current_dir().unwrap(),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    );
+    let exe = Path::new(env!("CARGO_BIN_EXE_testbed"));
+    let out = std::process::Command::new(exe)
+        .arg("--version")
+        .output()
+        .expect("run the packed testbed binary");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("testbed "));
+    // The guest's /tmp is the in-memory root itself, writable by tests.
+    let probe = Path::new("/tmp").join(format!("smoke-{}", std::process::id()));
+    fs::write(&probe, "x").unwrap();
+    fs::remove_file(&probe).unwrap();
+}
