@@ -17,7 +17,11 @@ mod vm_cmd;
 pub type CmdResult = Result<ExitCode, Box<dyn std::error::Error>>;
 
 #[derive(Parser)]
-#[command(name = "hwkit", version, about = "Embedded Linux hardware toolkit: dynamic FFI and GPIO")]
+#[command(
+    name = "hwkit",
+    version,
+    about = "Embedded Linux hardware toolkit: dynamic FFI and GPIO"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
