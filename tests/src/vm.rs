@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -90,6 +91,10 @@ pub struct BootOutcome {
     pub qemu_status: Option<ExitStatus>,
     /// How long the VM ran.
     pub elapsed: Duration,
+    /// When the guest reported READY (booted, modules loaded), from QEMU's start.
+    pub ready_after: Option<Duration>,
+    /// The run was stopped by SIGINT or SIGTERM.
+    pub interrupted: bool,
 }
 
 impl BootOutcome {
@@ -113,6 +118,9 @@ impl BootOutcome {
 
     /// A failure description when the guest did not run to its end, else `None`.
     pub fn failure(&self) -> Option<String> {
+        if self.interrupted {
+            return Some("interrupted (SIGINT or SIGTERM): the VM was stopped".into());
+        }
         if let Some(f) = self.fatal() {
             return Some(format!("the guest could not start the job: {f}"));
         }
@@ -269,6 +277,39 @@ fn qemu_command(cfg: &BootConfig) -> Command {
     cmd
 }
 
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// While a VM runs, SIGINT and SIGTERM stop it and let the run clean up (its temporary
+/// directory, the cache lock) and report, instead of killing the process on the spot.
+/// The previous handlers come back on drop.
+struct SignalGuard {
+    previous: [(libc::c_int, libc::sighandler_t); 2],
+}
+
+impl SignalGuard {
+    fn install() -> SignalGuard {
+        INTERRUPTED.store(false, Ordering::SeqCst);
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let previous =
+            [libc::SIGINT, libc::SIGTERM].map(|sig| (sig, unsafe { libc::signal(sig, handler) }));
+        SignalGuard { previous }
+    }
+}
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        for (sig, old) in self.previous {
+            // SAFETY: restores the handler that was in place before `install`.
+            unsafe { libc::signal(sig, old) };
+        }
+    }
+}
+
 /// Kills the child on drop, so an early return or a panic never leaves a VM behind.
 struct Reaper(Child);
 impl Drop for Reaper {
@@ -323,13 +364,22 @@ pub fn boot(
     let mut out = BootOutcome::default();
     let deadline = start + cfg.timeout;
     let mut ready = false;
+    let _signals = SignalGuard::install();
     loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            out.interrupted = true;
+            let _ = child.0.kill();
+            break;
+        }
         let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
+        match rx.recv_timeout(left.min(Duration::from_millis(200))) {
             Ok(line) => {
                 let marker = parse_marker(&line, &cfg.marker);
                 match marker {
-                    Some(Marker::Ready) => ready = true,
+                    Some(Marker::Ready) => {
+                        ready = true;
+                        out.ready_after = Some(start.elapsed());
+                    }
                     // What follows DONE is the kernel powering off.
                     Some(Marker::Done) => ready = false,
                     _ => {}
@@ -340,11 +390,12 @@ pub fn boot(
                 }
                 out.log.push(line);
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
                 out.timed_out = true;
                 let _ = child.0.kill();
                 break;
             }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }

@@ -100,8 +100,18 @@ fn a_command_past_its_timeout_is_killed_in_the_guest() {
 
 #[test]
 fn a_vm_that_never_finishes_is_killed_by_the_host() {
-    // One second cannot fit a boot: the host's deadline has to end it.
-    let out = testbed(&["vm", "--timeout", "1", "--boot-timeout", "0", "--", "true"]);
+    // The host's deadline (1 s after QEMU starts) comes before the guest's own (1 s after the
+    // command starts, after booting): the host has to end it.
+    let out = testbed(&[
+        "vm",
+        "--timeout",
+        "1",
+        "--boot-timeout",
+        "0",
+        "--",
+        "sleep",
+        "600",
+    ]);
     let stderr = text(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("was killed"), "{stderr}");
