@@ -148,8 +148,24 @@ fn show(pkg: &str, version: &str) -> Result<String> {
     run_text(Command::new("apt-cache").args(["show", &format!("{pkg}={version}")]))
 }
 
-fn available(pkg: &str, version: &str) -> bool {
-    madison(pkg).iter().any(|(v, _)| v == version)
+/// The packages of `pkgs` that apt cannot download at exactly `version` (one apt-cache
+/// call: each costs about a second).
+fn unavailable(pkgs: &[&String], version: &str) -> Vec<String> {
+    let text = Command::new("apt-cache")
+        .arg("madison")
+        .args(pkgs)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    pkgs.iter()
+        .filter(|p| {
+            !text.lines().any(|l| {
+                let mut f = l.split('|').map(str::trim);
+                f.next() == Some(p.as_str()) && f.next() == Some(version)
+            })
+        })
+        .map(|p| p.to_string())
+        .collect()
 }
 
 /// Works out the packages of one meta-package version, if all of them are downloadable.
@@ -181,10 +197,12 @@ fn resolve(meta_version: &str) -> Result<KernelChoice, String> {
         "linux-source-{}",
         kbuild.trim_start_matches("linux-kbuild-")
     );
-    for p in [&image, &headers, &headers_common, &kbuild, &source] {
-        if !available(p, &version) {
-            return Err(format!("{p} {version} is not downloadable"));
-        }
+    let missing = unavailable(
+        &[&image, &headers, &headers_common, &kbuild, &source],
+        &version,
+    );
+    if !missing.is_empty() {
+        return Err(format!("{} {version} not downloadable", missing.join(", ")));
     }
     Ok(KernelChoice {
         abi,
