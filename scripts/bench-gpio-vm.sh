@@ -9,9 +9,8 @@ scripts/install-deps.sh
 exe=$(cargo bench -p hwkit-benches --bench gpio_toggle --no-run --message-format=json 2>/dev/null \
   | sed -n 's/.*"executable":"\([^"]*gpio_toggle[^"]*\)".*/\1/p' | tail -1)
 [ -x "$exe" ] || { echo "bench-gpio-vm: building the gpio_toggle benchmark failed" >&2; exit 1; }
-# libgpiod is opened with dlopen, so the bed's ldd pass cannot find it: pack it too and point
-# the loader at the directory it lands in.
+# libgpiod is opened with dlopen, so the bed's ldd pass cannot find it: include it at its path.
 lib=$(ldconfig -p | sed -n 's/.*libgpiod\.so\.2 (libc6,x86-64) => \(.*\)$/\1/p' | head -1)
 [ -n "$lib" ] || { echo "bench-gpio-vm: libgpiod.so.2 not found: apt-get install libgpiod2" >&2; exit 1; }
-exec cargo run --release -p hwkit-testbed -- vm --timeout 900 --bin "$exe" --bin "$lib" -- \
-  env LD_LIBRARY_PATH=/usr/local/bin HWKIT_BENCH_OUT=/tmp/criterion "$(basename "$exe")" --bench "$@"
+exec cargo run --release -p hwkit-testbed -- vm --timeout 900 --bin "$exe" --include "$lib" -- \
+  env HWKIT_BENCH_OUT=/tmp/criterion "$(basename "$exe")" --bench "$@"
