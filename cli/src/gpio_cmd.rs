@@ -1,16 +1,23 @@
 //! `hwkit gpio`: chips, line info, get, set, monitor and find, in the manner of libgpiod v2's
 //! tools, over the `hw` crate's character-device backends.
 //!
-//! A LINE is a name (`GPIO17`) or an offset (`17`, which needs `--chip`). A CHIP is a path,
-//! a name (`gpiochip0`), a number or a label.
+//! A LINE is a header pin (`pin11`, `P1-11`, `J8:11`), a board GPIO number (`GPIO17`,
+//! `BCM17`), a line name or `chip:offset` (`pinctrl-bcm2711:17`, `gpiochip0:17`), read through
+//! the board profile of `--board` or the detected one; with `--chip`, an offset or a line name
+//! of that chip. A CHIP is a path, a name (`gpiochip0`), a number or a label.
 
+mod lines;
+
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use hw::{Bias, Chip, Drive, Edge, LineId, Request, RequestBuilder, Uapi, Value};
+use hw::{Bias, Chip, Drive, Edge, LineId, Request, RequestBuilder, SysfsBackend, Uapi, Value};
+use nix::sys::signal::{SigSet, Signal};
 
 use crate::CmdResult;
+use lines::{group_by_chip, ChipGroup, LineResolver, Target};
 
 /// Arguments of `hwkit gpio`.
 #[derive(Args)]
@@ -18,6 +25,11 @@ pub struct GpioArgs {
     /// Force a GPIO uAPI version: v1 or v2 (default: v2 where the kernel has it).
     #[arg(long, global = true, value_name = "v1|v2")]
     backend: Option<Uapi>,
+
+    /// Board profile for header pin names (`pin11`, `J8:11`, `BCM17`): an id or alias such as
+    /// `pi4` (`hwkit pinout --list-boards`); default: detected from /proc/device-tree.
+    #[arg(long, global = true, value_name = "NAME")]
+    board: Option<String>,
 
     #[command(subcommand)]
     command: GpioCommand,
@@ -50,7 +62,7 @@ struct InfoArgs {
 
 #[derive(Args)]
 struct LineOpts {
-    /// The chip (path, name, number or label); needed for lines given by offset.
+    /// The chip (path, name, number or label); LINEs are then its offsets and line names.
     #[arg(long, short)]
     chip: Option<String>,
     /// Treat the lines as active-low.
@@ -74,6 +86,9 @@ struct GetArgs {
     /// Print 0/1 separated by spaces instead of "LINE"=value.
     #[arg(long)]
     numeric: bool,
+    /// Through the legacy /sys/class/gpio interface instead of the character device.
+    #[arg(long)]
+    sysfs: bool,
     /// The lines.
     #[arg(required = true, value_name = "LINE")]
     lines: Vec<String>,
@@ -89,6 +104,10 @@ struct SetArgs {
     /// Hold the lines this many seconds, then release them and exit (default: until Ctrl-C).
     #[arg(long, value_name = "SECS")]
     hold: Option<f64>,
+    /// Through the legacy /sys/class/gpio interface instead of the character device (the
+    /// lines are unexported on exit, Ctrl-C and SIGTERM included; not after SIGKILL).
+    #[arg(long)]
+    sysfs: bool,
     /// LINE=VALUE pairs; VALUE is 1/0, active/inactive, on/off, high/low or true/false.
     #[arg(required = true, value_name = "LINE=VALUE")]
     values: Vec<String>,
@@ -121,16 +140,32 @@ struct FindArgs {
     name: String,
 }
 
+/// What the line commands share: the forced uAPI and the board profile for LINE arguments.
+struct Ctx {
+    uapi: Option<Uapi>,
+    board: Option<String>,
+}
+
+impl Ctx {
+    /// How LINE arguments are read with these options (`--chip`, `--board`, or detection).
+    fn resolver(&self, chip: Option<&str>) -> Result<LineResolver, Box<dyn std::error::Error>> {
+        LineResolver::new(chip, self.board.as_deref(), Path::new("/"), self.uapi)
+    }
+}
+
 /// Runs `hwkit gpio`.
 pub fn run(args: GpioArgs) -> CmdResult {
-    let uapi = args.backend;
+    let ctx = Ctx {
+        uapi: args.backend,
+        board: args.board,
+    };
     match args.command {
-        GpioCommand::Detect => detect(uapi),
-        GpioCommand::Info(a) => info(a, uapi),
-        GpioCommand::Get(a) => get(a, uapi),
-        GpioCommand::Set(a) => set(a, uapi),
-        GpioCommand::Mon(a) => mon(a, uapi),
-        GpioCommand::Find(a) => find(a, uapi),
+        GpioCommand::Detect => detect(ctx.uapi),
+        GpioCommand::Info(a) => info(a, &ctx),
+        GpioCommand::Get(a) => get(a, &ctx),
+        GpioCommand::Set(a) => set(a, &ctx),
+        GpioCommand::Mon(a) => mon(a, &ctx),
+        GpioCommand::Find(a) => find(a, ctx.uapi),
     }
 }
 
@@ -158,7 +193,8 @@ fn print_chip_header(chip: &Chip) {
     );
 }
 
-fn info(a: InfoArgs, uapi: Option<Uapi>) -> CmdResult {
+fn info(a: InfoArgs, ctx: &Ctx) -> CmdResult {
+    let uapi = ctx.uapi;
     let mut args = a.args.as_slice();
     let chip = match a.chip {
         Some(c) => Some(Chip::find_with(&c, uapi)?),
@@ -196,67 +232,92 @@ fn info(a: InfoArgs, uapi: Option<Uapi>) -> CmdResult {
             }
         }
         None => {
-            for arg in args {
-                if let LineId::Offset(o) = LineId::parse(arg) {
-                    return Err(format!(
-                        "'{o}' is not a chip, and a line offset needs a chip: give --chip"
-                    )
-                    .into());
-                }
-                let found = hw::find_line(arg)?;
-                println!("{} {}", found.chip.name, found.info);
+            let resolver = ctx.resolver(None)?;
+            // All resolved first: a bad argument prints nothing.
+            let targets = args
+                .iter()
+                .map(|arg| resolver.resolve(arg))
+                .collect::<Result<Vec<_>, _>>()?;
+            for t in targets {
+                let chip = Chip::open_with(&t.dev_path, uapi)?;
+                println!("{} {}", t.chip, chip.line_info(t.offset)?);
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A builder on the chosen chip with the lines (by name or offset) added and selected.
-fn builder(
+/// `--sysfs` and `--backend` choose different interfaces.
+fn check_interface(sysfs: bool, uapi: Option<Uapi>) -> Result<(), String> {
+    match uapi {
+        Some(u) if sysfs => Err(format!(
+            "--sysfs and --backend {u} choose two different interfaces (sysfs, character \
+             device): give one of them"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A builder for one chip's lines with the options every line command shares; lines added
+/// afterwards start from these settings.
+fn group_builder(
     opts: &LineOpts,
-    lines: &[String],
     uapi: Option<Uapi>,
-) -> Result<RequestBuilder, Box<dyn std::error::Error>> {
-    let ids: Vec<LineId> = lines.iter().map(|l| LineId::parse(l)).collect();
+    g: &ChipGroup,
+    sysfs: bool,
+) -> RequestBuilder {
     let mut b = Request::builder()
         .consumer(opts.consumer.clone())
         .with_uapi_choice(uapi);
-    match &opts.chip {
-        Some(c) => b = b.on_chip_spec(c.clone()),
-        None => {
-            if let Some(LineId::Offset(o)) = ids.iter().find(|i| matches!(i, LineId::Offset(_))) {
-                return Err(format!(
-                    "line '{o}' is an offset, which needs a chip: give --chip CHIP"
-                )
-                .into());
-            }
-        }
-    }
+    // sysfs finds the chip by kernel name (its legacy directory is named by base, not number).
+    b = if sysfs {
+        b.on_chip_named(g.chip)
+    } else {
+        b.on_chip(g.dev_path)
+    };
     if opts.active_low {
         b = b.as_active_low();
     }
-    Ok((b, ids)).map(|(b, ids)| b.with_ids(ids))
-}
-
-fn get(a: GetArgs, uapi: Option<Uapi>) -> CmdResult {
-    let mut b = builder(&a.opts, &a.lines, uapi)?;
-    if !a.as_is {
-        b = b.as_input();
-    }
-    if let Some(bias) = a.opts.bias {
+    if let Some(bias) = opts.bias {
         b = b.with_bias(bias);
     }
-    let req = b.request()?;
-    let values = req.values()?;
-    let out: Vec<String> = a
-        .lines
+    b
+}
+
+/// Requests through sysfs or the character device.
+fn send(b: RequestBuilder, sysfs: bool) -> hw::Result<Request> {
+    if sysfs {
+        b.request_with(&SysfsBackend::native())
+    } else {
+        b.request()
+    }
+}
+
+fn get(a: GetArgs, ctx: &Ctx) -> CmdResult {
+    check_interface(a.sysfs, ctx.uapi)?;
+    let targets = ctx
+        .resolver(a.opts.chip.as_deref())?
+        .resolve_all(&a.lines)?;
+    let mut values = vec![Value::Inactive; targets.len()];
+    // One request per chip, each released before the next: values are read chip by chip.
+    for g in group_by_chip(&targets) {
+        let mut b = group_builder(&a.opts, ctx.uapi, &g, a.sysfs).with_lines(&g.offsets());
+        if !a.as_is {
+            b = b.as_input();
+        }
+        let req = send(b, a.sysfs)?;
+        for ((i, _), v) in g.targets.iter().zip(req.values()?) {
+            values[*i] = v;
+        }
+    }
+    let out: Vec<String> = targets
         .iter()
         .zip(&values)
-        .map(|(l, v)| {
+        .map(|(t, v)| {
             if a.numeric {
                 u8::from(*v).to_string()
             } else {
-                format!("\"{l}\"={v}")
+                format!("\"{}\"={v}", t.arg)
             }
         })
         .collect();
@@ -283,7 +344,8 @@ fn parse_assignment(s: &str) -> Result<(String, Value), String> {
     Ok((line.to_owned(), v))
 }
 
-fn set(a: SetArgs, uapi: Option<Uapi>) -> CmdResult {
+fn set(a: SetArgs, ctx: &Ctx) -> CmdResult {
+    check_interface(a.sysfs, ctx.uapi)?;
     let pairs: Vec<(String, Value)> = a
         .values
         .iter()
@@ -291,56 +353,89 @@ fn set(a: SetArgs, uapi: Option<Uapi>) -> CmdResult {
         .collect::<Result<_, _>>()?;
     let hold = a.hold.map(|h| seconds("--hold", h)).transpose()?;
     let names: Vec<String> = pairs.iter().map(|p| p.0.clone()).collect();
-    let mut b = builder(&a.opts, &names, uapi)?;
-    // Each line starts as an output at its own value.
-    for (line, value) in &pairs {
-        b = b.with_ids([LineId::parse(line)]).as_output(*value);
-        if let Some(bias) = a.opts.bias {
-            b = b.with_bias(bias);
-        }
+    let targets = ctx.resolver(a.opts.chip.as_deref())?.resolve_all(&names)?;
+    // Blocked before any line is driven, so Ctrl-C or SIGTERM at any moment ends in the release
+    // below (which matters for sysfs: the kernel keeps sysfs exports after the process dies).
+    let signals = match hold {
+        Some(_) => None,
+        None => Some(block_exit_signals()?),
+    };
+    let mut held = Vec::new();
+    for g in group_by_chip(&targets) {
+        let mut b = group_builder(&a.opts, ctx.uapi, &g, a.sysfs);
         if let Some(drive) = a.drive {
             b = b.with_drive(drive);
         }
+        // Each line starts as an output at its own value.
+        for (i, t) in &g.targets {
+            b = b.with_line(t.offset).as_output(pairs[*i].1);
+        }
+        held.push(send(b, a.sysfs)?);
     }
-    let req = b.request()?;
-    match hold {
-        Some(d) => std::thread::sleep(d),
-        None => {
+    match (hold, signals) {
+        (Some(d), _) => std::thread::sleep(d),
+        (None, Some(signals)) => {
+            let chips: Vec<&str> = held.iter().map(|r| r.chip().name.as_str()).collect();
             eprintln!(
                 "hwkit: holding {} line(s) on {}; press Ctrl-C to release",
-                pairs.len(),
-                req.chip().name
+                targets.len(),
+                chips.join(", ")
             );
-            // The kernel releases the lines when the process ends, however it ends.
-            loop {
-                std::thread::park();
-            }
+            let sig = signals
+                .wait()
+                .map_err(|e| format!("waiting for Ctrl-C: {e}"))?;
+            eprintln!("hwkit: {sig}: releasing the lines");
         }
+        (None, None) => unreachable!("signals are blocked whenever there is no --hold"),
     }
-    drop(req);
+    drop(held);
     Ok(ExitCode::SUCCESS)
 }
 
-fn mon(a: MonArgs, uapi: Option<Uapi>) -> CmdResult {
+/// Blocks SIGINT, SIGTERM and SIGHUP so they can be waited for instead of killing the process
+/// (hwkit is single-threaded, so no other thread receives them).
+fn block_exit_signals() -> Result<SigSet, String> {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    set.thread_block()
+        .map_err(|e| format!("blocking Ctrl-C until the lines are held: {e}"))?;
+    Ok(set)
+}
+
+fn mon(a: MonArgs, ctx: &Ctx) -> CmdResult {
     let timeout = a.timeout.map(|t| seconds("--timeout", t)).transpose()?;
     if a.edge == Edge::None {
         return Err("--edge none would report nothing: use rising, falling or both".into());
     }
-    let mut b = builder(&a.opts, &a.lines, uapi)?.with_edge_detection(a.edge);
-    if let Some(bias) = a.opts.bias {
-        b = b.with_bias(bias);
+    let targets = ctx
+        .resolver(a.opts.chip.as_deref())?
+        .resolve_all(&a.lines)?;
+    let groups = group_by_chip(&targets);
+    if groups.len() > 1 {
+        return Err(format!(
+            "mon watches the lines of one chip at a time, and these are on {} chips: {}; run one \
+             hwkit gpio mon per chip",
+            groups.len(),
+            describe_groups(&groups)
+        )
+        .into());
     }
+    let g = &groups[0];
+    let mut b = group_builder(&a.opts, ctx.uapi, g, false)
+        .with_lines(&g.offsets())
+        .with_edge_detection(a.edge);
     if let Some(us) = a.debounce_us {
         b = b.with_debounce(Duration::from_micros(us));
     }
     let mut req = b.request()?;
     // Print lines as the user named them.
-    let label = |req: &Request, offset: u32| -> String {
-        a.lines
+    let label = |offset: u32| -> &str {
+        targets
             .iter()
-            .find(|l| req.offset_of(l) == Some(offset) || l.parse::<u32>().ok() == Some(offset))
-            .cloned()
-            .unwrap_or_else(|| offset.to_string())
+            .find(|t| t.offset == offset)
+            .map_or("?", |t| t.arg.as_str())
     };
     // A deadline too far to represent is no deadline.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -363,7 +458,7 @@ fn mon(a: MonArgs, uapi: Option<Uapi>) -> CmdResult {
                 "{}.{:09} {} {} seqno={} line_seqno={}",
                 e.timestamp_ns / 1_000_000_000,
                 e.timestamp_ns % 1_000_000_000,
-                label(&req, e.offset),
+                label(e.offset),
                 e.kind,
                 e.seqno,
                 e.line_seqno
@@ -372,6 +467,22 @@ fn mon(a: MonArgs, uapi: Option<Uapi>) -> CmdResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `'pin11' on gpiochip0, 'aux:1' on gpiochip1`.
+fn describe_groups(groups: &[ChipGroup]) -> String {
+    groups
+        .iter()
+        .map(|g| {
+            let args: Vec<String> = g
+                .targets
+                .iter()
+                .map(|(_, t): &(usize, &Target)| format!("'{}'", t.arg))
+                .collect();
+            format!("{} on {}", args.join(", "), g.chip)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn find(a: FindArgs, uapi: Option<Uapi>) -> CmdResult {
@@ -412,17 +523,5 @@ mod tests {
         assert!(seconds("--hold", -1.0).unwrap_err().contains("--hold -1"));
         assert!(seconds("--timeout", f64::NAN).is_err());
         assert!(seconds("--timeout", 1e300).is_err());
-    }
-
-    #[test]
-    fn offsets_need_a_chip() {
-        let opts = LineOpts {
-            chip: None,
-            active_low: false,
-            bias: None,
-            consumer: "t".into(),
-        };
-        let e = builder(&opts, &["3".into()], None).err().unwrap();
-        assert!(e.to_string().contains("needs a chip: give --chip"), "{e}");
     }
 }

@@ -1,0 +1,364 @@
+//! LINE arguments of `hwkit gpio` to (chip, offset): header pins (`pin11`, `P1-11`, `J8:11`),
+//! board numbers (`BCM17`, `GPIO17`), line names and `chip:offset` through the `boards`
+//! crate's [`Resolver`]; plain offsets and names on the chip of `--chip` through `hw`.
+//!
+//! Everything is resolved before any line is requested, so a bad argument fails the whole
+//! command with nothing touched.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+use boards::{
+    detect, find_profile, ChipInfo, ChipInventory, MatchedBy, Profile, ResolveError, Resolver,
+};
+use hw::{Chip, LineId, Uapi};
+
+/// One LINE argument bound to a chip and an offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The argument as the user typed it (without `=VALUE`).
+    pub arg: String,
+    /// The chip's kernel name, `gpiochipN`.
+    pub chip: String,
+    /// Its character device.
+    pub dev_path: PathBuf,
+    /// The line's offset on it.
+    pub offset: u32,
+}
+
+/// Targets of one chip, in the order the user named them, with their argument positions.
+#[derive(Debug)]
+pub struct ChipGroup<'a> {
+    /// The chip's kernel name.
+    pub chip: &'a str,
+    /// Its character device.
+    pub dev_path: &'a Path,
+    /// `(position in the argument list, target)`.
+    pub targets: Vec<(usize, &'a Target)>,
+}
+
+impl ChipGroup<'_> {
+    /// The offsets, in request order.
+    pub fn offsets(&self) -> Vec<u32> {
+        self.targets.iter().map(|(_, t)| t.offset).collect()
+    }
+}
+
+/// How LINE arguments are read: on the chip of `--chip`, or through the board profile.
+pub enum LineResolver {
+    /// `--chip` given: offsets and line names of that chip, as libgpiod's tools read them.
+    OnChip(Chip),
+    /// No `--chip`: every form the board profile knows.
+    Board(BoardLines),
+}
+
+impl LineResolver {
+    /// The resolver for these options: `chip` from `--chip`, `board` from `--board`, the
+    /// system under `root` (`/` outside tests).
+    pub fn new(
+        chip: Option<&str>,
+        board: Option<&str>,
+        root: &Path,
+        uapi: Option<Uapi>,
+    ) -> Result<LineResolver, Box<dyn Error>> {
+        match chip {
+            Some(spec) => {
+                if let Some(b) = board {
+                    // Checked anyway, so a typo is not silently ignored.
+                    find_profile(b)?;
+                }
+                Ok(LineResolver::OnChip(Chip::find_with(spec, uapi)?))
+            }
+            None => Ok(LineResolver::Board(BoardLines::load(root, board)?)),
+        }
+    }
+
+    /// Resolves every argument, all or nothing; the same line named twice is refused.
+    pub fn resolve_all(&self, args: &[String]) -> Result<Vec<Target>, Box<dyn Error>> {
+        let mut targets: Vec<Target> = Vec::with_capacity(args.len());
+        for arg in args {
+            let t = self.resolve(arg)?;
+            if let Some(first) = targets
+                .iter()
+                .find(|o| o.dev_path == t.dev_path && o.offset == t.offset)
+            {
+                return Err(format!(
+                    "'{}' and '{}' are the same line ({} offset {}): name each line once",
+                    first.arg, t.arg, t.chip, t.offset
+                )
+                .into());
+            }
+            targets.push(t);
+        }
+        Ok(targets)
+    }
+
+    /// Resolves one argument.
+    pub fn resolve(&self, arg: &str) -> Result<Target, Box<dyn Error>> {
+        match self {
+            LineResolver::OnChip(chip) => {
+                let offset = match LineId::parse(arg) {
+                    LineId::Offset(o) => o,
+                    LineId::Name(n) => chip.line_offset(&n)?,
+                };
+                Ok(Target {
+                    arg: arg.to_owned(),
+                    chip: chip.info().name.clone(),
+                    dev_path: chip.path().to_owned(),
+                    offset,
+                })
+            }
+            LineResolver::Board(b) => b.resolve(arg),
+        }
+    }
+}
+
+/// Groups targets by chip, chips in order of first mention.
+pub fn group_by_chip(targets: &[Target]) -> Vec<ChipGroup<'_>> {
+    let mut groups: Vec<ChipGroup<'_>> = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        match groups.iter_mut().find(|g| g.dev_path == t.dev_path) {
+            Some(g) => g.targets.push((i, t)),
+            None => groups.push(ChipGroup {
+                chip: &t.chip,
+                dev_path: &t.dev_path,
+                targets: vec![(i, t)],
+            }),
+        }
+    }
+    groups
+}
+
+/// The board profile and the system's chips, for resolving pin names.
+pub struct BoardLines {
+    profile: &'static Profile,
+    inventory: ChipInventory,
+    /// Why the profile is the generic one, when detection found no board.
+    unrecognised: Option<String>,
+    /// Chips whose line names could not be read (name lookups may miss them).
+    unreadable: Vec<String>,
+}
+
+impl BoardLines {
+    /// The profile named by `board`, or detected under `root`, and the chips under `root` with
+    /// their line names (from the chip-info ioctl where the device can be opened).
+    pub fn load(root: &Path, board: Option<&str>) -> Result<BoardLines, Box<dyn Error>> {
+        let mut inventory = ChipInventory::from_root(root)?;
+        let (profile, unrecognised) = match board {
+            Some(name) => (find_profile(name)?, None),
+            None => {
+                let d = detect(root);
+                let why = (d.matched_by == MatchedBy::Fallback).then(|| d.message());
+                (d.profile, why)
+            }
+        };
+        let mut unreadable = Vec::new();
+        let chips: Vec<(String, PathBuf)> = inventory
+            .chips()
+            .iter()
+            .filter_map(|c| c.dev_path.clone().map(|p| (c.name.clone(), p)))
+            .collect();
+        for (name, path) in chips {
+            match Chip::open(&path).and_then(|c| Ok((c.line_infos()?, c))) {
+                Ok((infos, chip)) => inventory.supplement(ChipInfo {
+                    name,
+                    label: chip.info().label.clone(),
+                    num_lines: chip.info().num_lines,
+                    line_names: infos.into_iter().map(|l| l.name).collect(),
+                }),
+                Err(e) => unreadable.push(format!("{}: {e}", path.display())),
+            }
+        }
+        Ok(BoardLines {
+            profile,
+            inventory,
+            unrecognised,
+            unreadable,
+        })
+    }
+
+    /// Resolves one argument through the profile and the inventory.
+    pub fn resolve(&self, arg: &str) -> Result<Target, Box<dyn Error>> {
+        if let LineId::Offset(o) = LineId::parse(arg) {
+            return Err(format!(
+                "line '{o}' is an offset, which needs a chip: give --chip CHIP, or name a \
+                 header pin (pin{o}) or a GPIO (GPIO{o})"
+            )
+            .into());
+        }
+        let r = Resolver::new(self.profile)
+            .with_inventory(&self.inventory)
+            .resolve(arg)
+            .map_err(|e| self.explain(e))?;
+        let dev_path = r.dev_path().map(Path::to_owned).ok_or_else(|| {
+            format!(
+                "'{arg}' is line {} of {}, which has no character device under /dev",
+                r.offset(),
+                r.chip.describe()
+            )
+        })?;
+        Ok(Target {
+            arg: arg.to_owned(),
+            chip: r.chip_name().to_owned(),
+            dev_path,
+            offset: r.offset(),
+        })
+    }
+
+    /// The resolver's error, plus what would help: the undetected board, unreadable chips.
+    fn explain(&self, e: ResolveError) -> String {
+        let mut msg = e.to_string();
+        let about_names = matches!(
+            e,
+            ResolveError::UnknownPin { .. } | ResolveError::WhichHeader { .. }
+        );
+        if about_names {
+            if let Some(why) = &self.unrecognised {
+                msg.push_str(&format!(
+                    " ({why}; `hwkit pinout --list-boards` lists the boards)"
+                ));
+            }
+            if !self.unreadable.is_empty() {
+                msg.push_str(&format!(
+                    " (line names not read from {})",
+                    self.unreadable.join("; ")
+                ));
+            }
+        }
+        msg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../boards/tests/fixtures")
+            .join(name)
+    }
+
+    fn board(fixture_name: &str, board: Option<&str>) -> BoardLines {
+        BoardLines::load(&fixture(fixture_name), board).unwrap()
+    }
+
+    fn err(b: &BoardLines, arg: &str) -> String {
+        b.resolve(arg).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn header_pins_numbers_and_chip_offsets_meet_on_one_line() {
+        let root = fixture("rpi4-6.6");
+        let b = board("rpi4-6.6", None);
+        for arg in [
+            "pin11",
+            "pin 11",
+            "P1-11",
+            "J8:11",
+            "J8-11",
+            "BCM17",
+            "GPIO17",
+            "gpio17",
+            "pinctrl-bcm2711:17",
+            "gpiochip0:17",
+        ] {
+            let t = b.resolve(arg).unwrap_or_else(|e| panic!("{arg}: {e}"));
+            assert_eq!(
+                (t.chip.as_str(), t.dev_path.clone(), t.offset),
+                ("gpiochip0", root.join("dev/gpiochip0"), 17),
+                "{arg}"
+            );
+            assert_eq!(t.arg, arg);
+        }
+        // The Pi 5 keeps its header on the RP1 chip whatever gpiochip number it has.
+        let b = board("rpi5-gpiochip4", None);
+        let t = b.resolve("pin13").unwrap();
+        assert_eq!((t.chip.as_str(), t.offset), ("gpiochip4", 27));
+    }
+
+    #[test]
+    fn a_forced_board_wins_over_detection() {
+        // A Pi 3's tree read as a Pi 4: its chip is the wrong one for the profile.
+        let b = board("rpi3-6.1", Some("pi4"));
+        let e = err(&b, "pin11");
+        assert!(
+            e.contains("chip `pinctrl-bcm2711` is not present on this system"),
+            "{e}"
+        );
+        let e = BoardLines::load(&fixture("rpi4-6.6"), Some("pi9"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unknown board `pi9`; known boards:"), "{e}");
+    }
+
+    #[test]
+    fn power_pins_unknown_pins_and_bare_offsets_are_refused() {
+        let b = board("rpi4-6.6", None);
+        let e = err(&b, "pin6");
+        assert!(e.contains("pin 6 is GND (ground), not a GPIO"), "{e}");
+        let e = err(&b, "pin41");
+        assert!(e.contains("header J8 has pins 1-40, not 41"), "{e}");
+        let e = err(&b, "BCM99");
+        assert!(e.contains("99 is not a GPIO number of"), "{e}");
+        let e = err(&b, "NOSUCHLINE");
+        assert!(e.contains("unknown pin `NOSUCHLINE`"), "{e}");
+        let e = err(&b, "17");
+        assert!(
+            e.contains("needs a chip: give --chip") && e.contains("pin17") && e.contains("GPIO17"),
+            "{e}"
+        );
+        let e = err(&b, "gpiochip7:1");
+        assert!(e.contains("chip `gpiochip7` is not present"), "{e}");
+        let e = err(&b, "pinctrl-bcm2711:58");
+        assert!(e.contains("offset 58 is out of range"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_board_takes_chip_offsets_and_explains_pin_forms() {
+        let b = board("unknown-x86", None);
+        let e = err(&b, "pin11");
+        assert!(e.contains("unknown board ("), "{e}");
+        assert!(e.contains("--list-boards"), "{e}");
+        let inv = ChipInventory::from_root(&fixture("unknown-x86")).unwrap();
+        let chip = &inv.chips()[0];
+        let t = b.resolve(&format!("{}:1", chip.name)).unwrap();
+        assert_eq!((t.chip.as_str(), t.offset), (chip.name.as_str(), 1));
+    }
+
+    #[test]
+    fn the_same_line_twice_is_refused_and_chips_are_grouped() {
+        let r = LineResolver::Board(board("rpi4-6.6", None));
+        let e = r
+            .resolve_all(&["pin11".into(), "GPIO17".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'pin11' and 'GPIO17' are the same line (gpiochip0 offset 17)"),
+            "{e}"
+        );
+        let targets = r
+            .resolve_all(&[
+                "pin11".into(),
+                "gpiochip1:2".into(),
+                "BCM27".into(),
+                "gpiochip1:0".into(),
+            ])
+            .unwrap();
+        let groups = group_by_chip(&targets);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].chip, "gpiochip0");
+        assert_eq!(groups[0].offsets(), [17, 27]);
+        assert_eq!(
+            groups[0]
+                .targets
+                .iter()
+                .map(|(i, _)| *i)
+                .collect::<Vec<_>>(),
+            [0, 2]
+        );
+        assert_eq!(groups[1].chip, "gpiochip1");
+        assert_eq!(groups[1].offsets(), [2, 0]);
+    }
+}
