@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::CacheLock;
+use crate::cache::{CacheLock, PREPARE_LOCK};
 use crate::error::{io_err, Error, Result};
 use crate::host::{self, run, run_text};
 
@@ -421,9 +421,8 @@ fn module_name(path: &str) -> &str {
 }
 
 /// Returns the cached kernel for the distro's current choice, preparing it if needed.
-/// The caller holds `lock` shared; it is made exclusive only to prepare, and is shared
-/// again on return.
-pub fn prepare(cache: &Path, lock: &CacheLock) -> Result<Kernel> {
+/// The caller holds `use_lock` (`<cache>/lock`) shared and still does on success.
+pub fn prepare(cache: &Path, use_lock: &CacheLock) -> Result<Kernel> {
     let kernels = cache.join("kernels");
     let choice = match choose_kernel_cached(cache) {
         Ok(c) => c,
@@ -433,10 +432,32 @@ pub fn prepare(cache: &Path, lock: &CacheLock) -> Result<Kernel> {
     if let Some(k) = Kernel::load(&dir) {
         return Ok(k);
     }
-    lock.upgrade()?;
-    let result = prepare_locked(cache, &choice);
-    lock.downgrade()?;
-    result
+    let prep = CacheLock::exclusive(cache, PREPARE_LOCK, "another run is preparing the kernel")?;
+    let kernel = prepare_locked(cache, &choice)?;
+    drop(prep);
+    prune_old_kernels(&kernels, &dir, use_lock)?;
+    Kernel::load(&dir).ok_or_else(|| {
+        Error::Kernel(format!(
+            "{} vanished (was the cache cleaned?); run again",
+            dir.display()
+        ))
+    })?;
+    Ok(kernel)
+}
+
+/// Removes other kernels' directories if no other run is using the cache right now (else
+/// a later preparation will); leaves `use_lock` shared.
+fn prune_old_kernels(kernels: &Path, keep: &Path, use_lock: &CacheLock) -> Result<()> {
+    if use_lock.try_exclusive()? {
+        if let Ok(entries) = fs::read_dir(kernels) {
+            for e in entries.flatten() {
+                if e.path() != keep {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+    use_lock.downgrade()
 }
 
 fn prepare_locked(cache: &Path, choice: &KernelChoice) -> Result<Kernel> {
@@ -445,6 +466,14 @@ fn prepare_locked(cache: &Path, choice: &KernelChoice) -> Result<Kernel> {
     // Another run may have prepared it while this one waited for the lock.
     if let Some(k) = Kernel::load(&dir) {
         return Ok(k);
+    }
+    // Scratch of preparations that died (nobody else prepares while we hold the lock).
+    if let Ok(entries) = fs::read_dir(cache) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".work-") {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
     }
     eprintln!(
         "testbed: preparing kernel {} ({}) in {}",
@@ -459,11 +488,9 @@ fn prepare_locked(cache: &Path, choice: &KernelChoice) -> Result<Kernel> {
         .tempdir_in(cache)
         .map_err(io_err("cannot create a work directory in", cache))?;
     let staged = build(choice, work.path())?;
-    // Old kernels go: nobody uses them while we hold the lock exclusively.
-    if let Ok(entries) = fs::read_dir(&kernels) {
-        for e in entries.flatten() {
-            let _ = fs::remove_dir_all(e.path());
-        }
+    if dir.exists() {
+        // An incomplete directory (files deleted by hand): replace it.
+        fs::remove_dir_all(&dir).map_err(io_err("cannot remove", &dir))?;
     }
     fs::rename(&staged, &dir).map_err(io_err("cannot move the prepared kernel to", &dir))?;
     eprintln!(

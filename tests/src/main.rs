@@ -81,6 +81,9 @@ struct VmArgs {
     /// Show the kernel's boot messages too.
     #[arg(short, long)]
     verbose: bool,
+    /// Do not list the chips created.
+    #[arg(short, long)]
+    quiet: bool,
     /// The command to run in the guest, and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<String>,
@@ -144,7 +147,7 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
                 timeout: Duration::from_secs(a.timeout.max(1)),
                 boot_timeout: Duration::from_secs(a.boot_timeout),
                 verbose: a.verbose,
-                show_chips: true,
+                show_chips: !a.quiet,
             };
             let code = run::run_command(&opts)?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))

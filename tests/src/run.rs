@@ -40,7 +40,11 @@ impl Session {
     pub fn start() -> Result<Session> {
         let cache = cache::cache_dir();
         host::ensure_host_packages()?;
-        let lock = CacheLock::shared(&cache)?;
+        let lock = CacheLock::shared(
+            &cache,
+            cache::USE_LOCK,
+            "the cache is being cleaned or pruned",
+        )?;
         let kernel = kernel::prepare(&cache, &lock)?;
         let accel = vm::choose_accel(&cache, &kernel.boot_image());
         Ok(Session {
