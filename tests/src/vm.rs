@@ -49,6 +49,34 @@ pub fn parse_marker(line: &str, marker: &str) -> Option<Marker> {
     })
 }
 
+/// Drops the line end, carriage returns and terminal escape sequences (the firmware clears
+/// the screen) from a console line.
+pub fn clean_line(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.trim_end_matches(['\n', '\r']).chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                // ESC [ params letter, or ESC and one character.
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                } else {
+                    chars.next();
+                }
+            }
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A fresh marker for one run: tests cannot print it by accident.
 pub fn new_marker() -> String {
     let nanos = std::time::SystemTime::now()
@@ -347,7 +375,7 @@ pub fn boot(
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end_matches(['\n', '\r']).replace('\r', "");
+                    let line = clean_line(&line);
                     if tx.send(line).is_err() {
                         break;
                     }
@@ -461,6 +489,16 @@ mod tests {
         assert_eq!(parse_marker("@@testbed-1-2@@ END x notanumber", m), None);
         assert_eq!(parse_marker("@@testbed-1-2@@ WHAT", m), None);
         assert_eq!(parse_marker("plain output", m), None);
+    }
+
+    #[test]
+    fn console_lines_lose_escapes_and_carriage_returns() {
+        assert_eq!(
+            clean_line("c\x1b[?7l\x1b[2J\x1b[0mSeaBIOS (version 1.16.2)\r\n"),
+            "cSeaBIOS (version 1.16.2)"
+        );
+        assert_eq!(clean_line("\x1bcBooting\r"), "Booting");
+        assert_eq!(clean_line("a\tb\r\r\n"), "a\tb");
     }
 
     #[test]
