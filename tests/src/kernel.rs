@@ -842,6 +842,17 @@ linux-image-amd64 |  6.1.176-1 | http://deb.debian.org/debian bookworm/main amd6
     }
 
     #[test]
+    fn the_apt_fingerprint_is_stable_and_covers_the_sources() {
+        let a = apt_fingerprint();
+        assert_eq!(a, apt_fingerprint());
+        if std::path::Path::new("/etc/apt/sources.list.d").is_dir()
+            || std::path::Path::new("/etc/apt/sources.list").is_file()
+        {
+            assert!(a.contains("/etc/apt/sources.list"), "{a}");
+        }
+    }
+
+    #[test]
     fn depends_are_parsed_with_exact_versions() {
         let control = "Package: linux-headers-6.1.0-56-amd64\nDepends: linux-headers-6.1.0-56-common (= 6.1.192-2), linux-kbuild-6.1 (>= 6.1.192-2), linux-compiler-gcc-12-x86 | gcc-12\nDescription: x\n";
         let d = parse_depends(control);

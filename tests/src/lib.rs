@@ -13,6 +13,8 @@
 //!
 //! See `tests/README.md` for the cache layout and how runs work.
 
+#![deny(missing_docs)]
+
 pub mod build;
 pub mod cache;
 pub mod cpio;
