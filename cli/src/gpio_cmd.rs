@@ -518,6 +518,14 @@ mod tests {
     }
 
     #[test]
+    fn sysfs_and_a_uapi_are_exclusive() {
+        assert!(check_interface(true, None).is_ok());
+        assert!(check_interface(false, Some(Uapi::V2)).is_ok());
+        let e = check_interface(true, Some(Uapi::V2)).unwrap_err();
+        assert!(e.contains("--sysfs and --backend v2"), "{e}");
+    }
+
+    #[test]
     fn seconds_are_checked() {
         assert_eq!(seconds("--hold", 1.5).unwrap(), Duration::from_millis(1500));
         assert!(seconds("--hold", -1.0).unwrap_err().contains("--hold -1"));

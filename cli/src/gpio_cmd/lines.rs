@@ -133,8 +133,8 @@ pub fn group_by_chip(targets: &[Target]) -> Vec<ChipGroup<'_>> {
 pub struct BoardLines {
     profile: &'static Profile,
     inventory: ChipInventory,
-    /// Why the profile is the generic one, when detection found no board.
-    unrecognised: Option<String>,
+    /// Detection found no board: the generic profile is in use.
+    unrecognised: bool,
     /// Chips whose line names could not be read (name lookups may miss them).
     unreadable: Vec<String>,
 }
@@ -145,11 +145,10 @@ impl BoardLines {
     pub fn load(root: &Path, board: Option<&str>) -> Result<BoardLines, Box<dyn Error>> {
         let mut inventory = ChipInventory::from_root(root)?;
         let (profile, unrecognised) = match board {
-            Some(name) => (find_profile(name)?, None),
+            Some(name) => (find_profile(name)?, false),
             None => {
                 let d = detect(root);
-                let why = (d.matched_by == MatchedBy::Fallback).then(|| d.message());
-                (d.profile, why)
+                (d.profile, d.matched_by == MatchedBy::Fallback)
             }
         };
         let mut unreadable = Vec::new();
@@ -213,10 +212,11 @@ impl BoardLines {
             ResolveError::UnknownPin { .. } | ResolveError::WhichHeader { .. }
         );
         if about_names {
-            if let Some(why) = &self.unrecognised {
-                msg.push_str(&format!(
-                    " ({why}; `hwkit pinout --list-boards` lists the boards)"
-                ));
+            if self.unrecognised {
+                msg.push_str(
+                    "; this board was not recognised, so header pins mean nothing here: choose \
+                     a profile with --board NAME (`hwkit pinout --list-boards` lists them)",
+                );
             }
             if !self.unreadable.is_empty() {
                 msg.push_str(&format!(
@@ -304,6 +304,14 @@ mod tests {
         assert!(e.contains("99 is not a GPIO number of"), "{e}");
         let e = err(&b, "NOSUCHLINE");
         assert!(e.contains("unknown pin `NOSUCHLINE`"), "{e}");
+        // A captured tree has no device nodes: the message says whose line names are missing.
+        assert!(
+            e.contains(&format!(
+                "line names not read from {}",
+                fixture("rpi4-6.6").join("dev/gpiochip0").display()
+            )),
+            "{e}"
+        );
         let e = err(&b, "17");
         assert!(
             e.contains("needs a chip: give --chip") && e.contains("pin17") && e.contains("GPIO17"),
@@ -319,12 +327,40 @@ mod tests {
     fn an_unknown_board_takes_chip_offsets_and_explains_pin_forms() {
         let b = board("unknown-x86", None);
         let e = err(&b, "pin11");
-        assert!(e.contains("unknown board ("), "{e}");
+        assert!(e.contains("this board was not recognised"), "{e}");
         assert!(e.contains("--list-boards"), "{e}");
         let inv = ChipInventory::from_root(&fixture("unknown-x86")).unwrap();
         let chip = &inv.chips()[0];
         let t = b.resolve(&format!("{}:1", chip.name)).unwrap();
         assert_eq!((t.chip.as_str(), t.offset), (chip.name.as_str(), 1));
+    }
+
+    #[test]
+    fn a_chip_without_a_character_device_is_named() {
+        let mut chip = boards::Chip::named("gpiochip0");
+        chip.label = Some("pinctrl-bcm2711".into());
+        chip.num_lines = Some(58);
+        chip.sysfs_base = Some(512);
+        let b = BoardLines {
+            profile: find_profile("pi4").unwrap(),
+            inventory: ChipInventory::new(vec![chip]),
+            unrecognised: false,
+            unreadable: Vec::new(),
+        };
+        let e = err(&b, "pin11");
+        assert!(
+            e.contains("'pin11' is line 17 of gpiochip0 [pinctrl-bcm2711] (58 lines), which has no character device"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_mistyped_board_is_refused_even_with_a_chip() {
+        let e = LineResolver::new(Some("gpiochip0"), Some("pi9"), Path::new("/"), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unknown board `pi9`"), "{e}");
     }
 
     #[test]

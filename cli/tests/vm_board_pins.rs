@@ -1,0 +1,423 @@
+//! `hwkit gpio` by header pin on a simulated Raspberry Pi 4: a gpio-sim chip labelled
+//! `pinctrl-bcm2711` with the Pi 4's 58 line names. What the simulator sees (levels driven,
+//! pulls read) and what the kernel reports (line info, sysfs exports) are the truth.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use gpiosim::{Bank, Level, Sim};
+use hwkit_testbed::spec::{PI4_LABEL, PI4_LINE_NAMES};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// One `pinctrl-bcm2711` chip at a time: two would make the label ambiguous (by design).
+static ONE_PI4: Mutex<()> = Mutex::new(());
+
+fn one_pi4() -> MutexGuard<'static, ()> {
+    ONE_PI4.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A simulated Pi 4 header chip, and optionally a second chip with named lines.
+fn pi4(extra: Option<&Bank>) -> Sim {
+    let mut bank = Bank::new(58, PI4_LABEL);
+    for (o, n) in PI4_LINE_NAMES.iter().enumerate() {
+        bank.name(o as u32, *n);
+    }
+    let mut b = gpiosim::builder();
+    b.with_bank(&bank);
+    if let Some(e) = extra {
+        b.with_bank(e);
+    }
+    b.live().unwrap()
+}
+
+fn hwkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hwkit"))
+        .arg("gpio")
+        .args(args)
+        .output()
+        .expect("run hwkit")
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hwkit"))
+        .arg("gpio")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hwkit")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "hwkit failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// The one-line error of a failed run.
+fn err(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "hwkit succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let e = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(e.lines().count(), 1, "errors are one line: {e:?}");
+    assert!(e.starts_with("hwkit: "), "{e}");
+    e
+}
+
+fn info(sim: &Sim, chip: usize, offset: u32) -> hw::LineInfo {
+    hw::Chip::open(sim.chips()[chip].dev_path())
+        .unwrap()
+        .line_info(offset)
+        .unwrap()
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Waits (boundedly) for a child to exit; one still running after 10 s is killed and the test
+/// fails with what it printed.
+fn finish(mut child: Child) -> (std::process::ExitStatus, String, String) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "hwkit did not exit; stdout: {:?} stderr: {:?}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn sysfs_line(sim: &Sim, offset: u32) -> PathBuf {
+    let base = hwkit_testbed::sim::sysfs_base(&sim.chips()[0]).unwrap();
+    PathBuf::from(format!("/sys/class/gpio/gpio{}", base + offset))
+}
+
+fn terminate(child: &Child) {
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+}
+
+#[test]
+fn set_pin11_drives_line_17_through_the_character_device() {
+    let _g = one_pi4();
+    let s = pi4(None);
+    let c = &s.chips()[0];
+    let child = spawn(&["set", "--board", "pi4", "pin11=1"]);
+    eventually("pin 11 to be requested", || info(&s, 0, 17).used);
+    assert_eq!(c.get_level(17).unwrap(), Level::High);
+    let i = info(&s, 0, 17);
+    assert_eq!(
+        (i.consumer.as_str(), i.direction),
+        ("hwkit", hw::Direction::Output)
+    );
+    // Only line 17 moved: its neighbours on the header and on the chip are untouched.
+    for other in [16, 18, 11] {
+        assert!(!info(&s, 0, other).used, "line {other}");
+    }
+    // SIGTERM is Ctrl-C's twin: hwkit releases the line and exits successfully.
+    terminate(&child);
+    let (status, _, stderr) = finish(child);
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("SIGTERM: releasing the lines"), "{stderr}");
+    assert!(!info(&s, 0, 17).used);
+
+    // The --board flag works before the subcommand too, and other spellings of the same pin.
+    for (spelling, level) in [
+        ("P1-11", "0"),
+        ("J8:11", "1"),
+        ("BCM17", "0"),
+        ("GPIO17", "1"),
+    ] {
+        let want = if level == "1" {
+            Level::High
+        } else {
+            Level::Low
+        };
+        let out = Command::new(env!("CARGO_BIN_EXE_hwkit"))
+            .args(["gpio", "--board", "pi4", "set", "--hold", "0.3"])
+            .arg(format!("{spelling}={level}"))
+            .spawn()
+            .unwrap();
+        eventually(spelling, || info(&s, 0, 17).used);
+        assert_eq!(c.get_level(17).unwrap(), want, "{spelling}");
+        let (status, _, stderr) = finish(out);
+        assert!(status.success(), "{spelling}: {stderr}");
+    }
+}
+
+#[test]
+fn set_pin11_drives_line_17_through_sysfs() {
+    let _g = one_pi4();
+    let s = pi4(None);
+    let c = &s.chips()[0];
+    let gpio = sysfs_line(&s, 17);
+    let child = spawn(&["set", "--board", "pi4", "--sysfs", "pin11=1"]);
+    eventually("pin 11 to be driven high", || {
+        c.get_level(17).unwrap() == Level::High
+    });
+    assert_eq!(
+        std::fs::read_to_string(gpio.join("direction")).unwrap(),
+        "out\n"
+    );
+    let i = info(&s, 0, 17);
+    assert_eq!(i.consumer, "sysfs", "exported through sysfs, not requested");
+    terminate(&child);
+    let (status, _, stderr) = finish(child);
+    assert!(status.success(), "{stderr}");
+    assert!(!gpio.exists(), "unexported when hwkit ended");
+    assert!(!info(&s, 0, 17).used);
+
+    // --hold: exported, driven, unexported after.
+    let child = spawn(&["set", "--board", "pi4", "--sysfs", "--hold", "1", "J8-11=1"]);
+    eventually("the export", || c.get_level(17).unwrap() == Level::High);
+    assert!(gpio.exists());
+    let (status, _, stderr) = finish(child);
+    assert!(status.success(), "{stderr}");
+    assert!(!gpio.exists());
+}
+
+#[test]
+fn get_bcm27_reads_the_simulator_pull_through_both_interfaces() {
+    let _g = one_pi4();
+    let s = pi4(None);
+    let c = &s.chips()[0];
+    for iface in [None, Some("--sysfs")] {
+        for (level, word) in [(Level::High, "active"), (Level::Low, "inactive")] {
+            c.set_pull(27, level).unwrap();
+            let mut args = vec!["get", "--board", "pi4"];
+            args.extend(iface);
+            args.push("BCM27");
+            let out = ok(&hwkit(&args));
+            assert_eq!(out.trim(), format!("\"BCM27\"={word}"), "{iface:?}");
+        }
+        // Several spellings in one request, printed in the order given.
+        c.set_pull(22, Level::High).unwrap();
+        c.set_pull(27, Level::Low).unwrap();
+        c.set_pull(17, Level::High).unwrap();
+        let mut args = vec!["get", "--board", "pi4", "--numeric"];
+        args.extend(iface);
+        args.extend(["pin15", "pin13", "gpiochip0:17"]);
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("gpiochip0", &c.chip_name))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(ok(&hwkit(&args)).trim(), "1 0 1", "{iface:?}");
+        assert!(!info(&s, 0, 22).used && !info(&s, 0, 27).used);
+        assert!(!sysfs_line(&s, 27).exists(), "sysfs get unexports");
+    }
+    // Without --board (no device tree in the VM): labels and line names still work.
+    c.set_pull(4, Level::High).unwrap();
+    for arg in ["pinctrl-bcm2711:4", "GPIO4"] {
+        let out = ok(&hwkit(&["get", arg]));
+        assert_eq!(out.trim(), format!("\"{arg}\"=active"));
+    }
+    let e = err(&hwkit(&["get", "pinctrl-bcm2711:4", "GPIO4"]));
+    assert!(e.contains("are the same line"), "{e}");
+}
+
+#[test]
+fn lines_on_two_chips_are_requested_per_chip() {
+    let _g = one_pi4();
+    let aux = unique("aux");
+    let led = unique("LED");
+    let mut bank = Bank::new(4, &aux);
+    bank.name(2, &led);
+    let s = pi4(Some(&bank));
+    let (pi, ax) = (&s.chips()[0], &s.chips()[1]);
+    pi.set_pull(27, Level::High).unwrap();
+    ax.set_pull(1, Level::High).unwrap();
+    let aux1 = format!("{aux}:1");
+    let out = ok(&hwkit(&["get", "--board", "pi4", "pin11", &aux1, "BCM27"]));
+    assert_eq!(
+        out.trim(),
+        format!("\"pin11\"=inactive \"{aux1}\"=active \"BCM27\"=active")
+    );
+    // set holds both chips' lines at once.
+    let child = spawn(&[
+        "set",
+        "--board",
+        "pi4",
+        "--hold",
+        "2",
+        "pin11=1",
+        &format!("{led}=1"),
+    ]);
+    eventually("both lines", || info(&s, 0, 17).used && info(&s, 1, 2).used);
+    assert_eq!(
+        (pi.get_level(17).unwrap(), ax.get_level(2).unwrap()),
+        (Level::High, Level::High)
+    );
+    let (status, _, stderr) = finish(child);
+    assert!(status.success(), "{stderr}");
+    // mon cannot watch two chips in one request: it says so.
+    let e = err(&hwkit(&[
+        "mon", "--board", "pi4", "-n", "1", "pin11", &aux1,
+    ]));
+    assert!(
+        e.contains("mon watches the lines of one chip at a time")
+            && e.contains(&format!("'pin11' on {}", pi.chip_name))
+            && e.contains(&format!("'{aux1}' on {}", ax.chip_name)),
+        "{e}"
+    );
+}
+
+#[test]
+fn mon_and_info_take_header_pins() {
+    let _g = one_pi4();
+    let s = pi4(None);
+    let c = &s.chips()[0];
+    c.set_pull(22, Level::Low).unwrap();
+    let watcher = hw::Chip::open(c.dev_path()).unwrap();
+    watcher.watch_line_info(22).unwrap();
+    let child = spawn(&["mon", "--board", "pi4", "--num-events", "2", "pin15"]);
+    loop {
+        let e = watcher
+            .read_info_event_timeout(Duration::from_secs(10))
+            .unwrap()
+            .expect("hwkit requested pin 15");
+        if e.kind == hw::InfoChangeKind::Requested {
+            break;
+        }
+    }
+    c.set_pull(22, Level::High).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    c.set_pull(22, Level::Low).unwrap();
+    let (status, stdout, stderr) = finish(child);
+    assert!(status.success(), "{stderr}");
+    let kinds: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split(' ').skip(1).take(2).collect())
+        .collect();
+    assert_eq!(
+        kinds,
+        [["pin15", "rising"], ["pin15", "falling"]],
+        "{stdout}"
+    );
+
+    let out = ok(&hwkit(&["info", "--board", "pi4", "pin11", "BCM23"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!("{} line  17: GPIO17", c.chip_name)),
+        "{out}"
+    );
+    assert!(lines[1].contains("line  23: GPIO23"), "{out}");
+}
+
+#[test]
+fn bad_pins_are_one_clear_line() {
+    let _g = one_pi4();
+    // No Pi 4 chip yet: the profile's chip is missing.
+    let e = err(&hwkit(&["get", "--board", "pi4", "pin11"]));
+    assert!(
+        e.contains("chip `pinctrl-bcm2711` is not present on this system"),
+        "{e}"
+    );
+    let s = pi4(None);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["get", "--board", "pi4", "pin6"],
+            "pin 6 is GND (ground), not a GPIO",
+        ),
+        (&["set", "--board", "pi4", "pin1=1"], "pin 1 is 3V3"),
+        (
+            &["get", "--board", "pi4", "pin41"],
+            "header J8 has pins 1-40, not 41",
+        ),
+        (
+            &["get", "--board", "pi4", "BCM77"],
+            "77 is not a GPIO number of",
+        ),
+        (
+            &["get", "--board", "pi4", "NOSUCHPIN"],
+            "unknown pin `NOSUCHPIN`",
+        ),
+        (&["info", "--board", "pi4", "pin9"], "pin 9 is GND"),
+        (
+            &["mon", "--board", "pi4", "-n", "1", "pin14"],
+            "pin 14 is GND",
+        ),
+        (
+            &["get", "--board", "pi9", "pin11"],
+            "unknown board `pi9`; known boards:",
+        ),
+        (&["get", "pin11"], "this board was not recognised"),
+        (
+            &["get", "17"],
+            "needs a chip: give --chip CHIP, or name a header pin (pin17)",
+        ),
+        (
+            &["get", "--board", "pi4", "pin11", "GPIO17"],
+            "'pin11' and 'GPIO17' are the same line",
+        ),
+        (
+            &["get", "--board", "pi4", "pinctrl-bcm2711:58"],
+            "offset 58 is out of range",
+        ),
+        (
+            &[
+                "set",
+                "--sysfs",
+                "--backend",
+                "v1",
+                "--board",
+                "pi4",
+                "pin11=1",
+            ],
+            "--sysfs and --backend v1 choose two different interfaces",
+        ),
+        (
+            &[
+                "get", "--sysfs", "--bias", "pull-up", "--board", "pi4", "pin11",
+            ],
+            "sysfs has no bias attribute",
+        ),
+        (&["set", "--board", "pi4", "pin11"], "is not LINE=VALUE"),
+    ];
+    for (args, want) in cases {
+        let e = err(&hwkit(args));
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+    // Nothing was left requested or exported by the refusals.
+    for offset in 0..58 {
+        assert!(!info(&s, 0, offset).used, "line {offset}");
+    }
+}
