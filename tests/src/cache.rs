@@ -55,6 +55,9 @@ impl CacheLock {
             .truncate(false)
             .write(true)
             .open(&path)
+            // flock works on a read-only descriptor: users other than root can share a
+            // cache root prepared.
+            .or_else(|_| File::open(&path))
             .map_err(io_err("cannot open", &path))?;
         Ok(CacheLock { file, path })
     }

@@ -235,11 +235,20 @@ pub fn run_tests(opts: &TestOptions) -> Result<TestReport> {
     );
     let timeout = BOOT_ALLOWANCE + opts.binary_timeout * built.tests.len() as u32;
     let cfg = boot_config(&session, &initrd, size, timeout, opts.verbose, &marker);
+    let mut started = Instant::now();
     let outcome = vm::boot(&cfg, |line, marker, ready| {
         let mut out = std::io::stdout().lock();
         match marker {
             Some(Marker::Begin(n)) => {
+                started = Instant::now();
                 let _ = writeln!(out, "testbed: running {n} in the VM");
+            }
+            Some(Marker::End(n, code)) => {
+                let secs = started.elapsed().as_secs_f64();
+                let _ = writeln!(
+                    out,
+                    "testbed: {n} exited with status {code} after {secs:.1} s"
+                );
             }
             Some(_) => {}
             None if ready || opts.verbose => {
