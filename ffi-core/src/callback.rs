@@ -71,6 +71,8 @@ struct Header {
     signature: Signature,
     /// Whether an argument is `s`, so converted arguments may own a `String`.
     owns_strings: bool,
+    /// Whether every argument is `p`, `P`, `O` or `C` (arriving as `Value::Ptr`).
+    all_pointers: bool,
     locked: bool,
 }
 
@@ -151,6 +153,10 @@ impl<'f> Callback<'f> {
                 reason,
             })?;
         let owns_strings = signature.args().contains(&TypeCode::Str);
+        let all_pointers = signature
+            .args()
+            .iter()
+            .all(|c| c.is_pointer() && *c != TypeCode::Str);
         let (closure, code) =
             libffi::low::try_closure_alloc().ok_or_else(|| Error::ClosureAlloc {
                 ret: signature.ret().as_char(),
@@ -161,6 +167,7 @@ impl<'f> Callback<'f> {
                 cif,
                 signature,
                 owns_strings,
+                all_pointers,
                 locked,
             },
             body,
@@ -267,6 +274,7 @@ unsafe extern "C" fn trampoline<B: Body>(
                 header.signature.args(),
                 args,
                 header.owns_strings,
+                header.all_pointers,
                 |values| inner.body.run(values).into(),
             )
         }
@@ -325,6 +333,7 @@ unsafe fn with_values<R>(
     codes: &[TypeCode],
     args: *mut *mut c_void,
     owns_strings: bool,
+    all_pointers: bool,
     f: impl FnOnce(&[Value]) -> R,
 ) -> R {
     const INLINE: usize = 16;
@@ -358,9 +367,20 @@ unsafe fn with_values<R>(
         len: 0,
     };
     let base = guard.values.as_mut_ptr().cast::<Value>();
-    for (i, &code) in codes.iter().enumerate() {
-        // SAFETY: `i < n <= INLINE`, inside `values`; the rest is forwarded from the caller.
-        unsafe { base.add(i).write(call::load::<false>(code, *args.add(i))) };
+    if all_pointers {
+        // The common comparator shape ("PP", "pp"): no per-argument dispatch.
+        for i in 0..n {
+            // SAFETY: `i < n <= INLINE`, inside `values`; each argument is a pointer.
+            unsafe {
+                base.add(i)
+                    .write(Value::Ptr(*(*args.add(i)).cast::<*mut c_void>()))
+            };
+        }
+    } else {
+        for (i, &code) in codes.iter().enumerate() {
+            // SAFETY: `i < n <= INLINE`, inside `values`; the rest is forwarded from the caller.
+            unsafe { base.add(i).write(call::load::<false>(code, *args.add(i))) };
+        }
     }
     // `load` cannot unwind, so all `n` values are initialised here; only values that may
     // own a string need dropping.
