@@ -141,6 +141,17 @@ mod tests {
     }
 
     #[test]
+    fn boots_with_this_executable_as_hwkit_and_returns_the_status() {
+        // Boots the real VM (root, QEMU and the kernel cache, as `testbed test` needs).
+        // The running executable is this test binary; it must land on the guest's PATH.
+        let script =
+            "test -x /usr/local/bin/hwkit && [ \"$(command -v hwkit)\" = /usr/local/bin/hwkit ] \
+                      && grep -q pinctrl-bcm2711 /sys/class/gpio/gpiochip*/label && exit 42";
+        let code = run(parse(&["-q", "--", "sh", "-c", script]).unwrap()).unwrap();
+        assert_eq!(code, ExitCode::from(42));
+    }
+
+    #[test]
     fn a_zero_timeout_is_refused() {
         let err = options(parse(&["--timeout", "0", "--", "true"]).unwrap()).unwrap_err();
         assert!(err
