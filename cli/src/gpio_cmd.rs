@@ -10,6 +10,7 @@ mod lines;
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
@@ -17,7 +18,7 @@ use hw::{Bias, Chip, Drive, Edge, LineId, Request, RequestBuilder, SysfsBackend,
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::CmdResult;
-use lines::{group_by_chip, ChipGroup, LineResolver, Target};
+use lines::{group_by_chip, ChipGroup, LineResolver};
 
 /// Arguments of `hwkit gpio`.
 #[derive(Args)]
@@ -56,7 +57,7 @@ struct InfoArgs {
     /// The chip (path, name, number or label); without it, the first argument is tried as one.
     #[arg(long, short)]
     chip: Option<String>,
-    /// [CHIP] [LINE...]
+    /// [CHIP] [LINE...]; without a chip, LINEs as for get (pin11, GPIO17, chip:offset).
     args: Vec<String>,
 }
 
@@ -89,7 +90,8 @@ struct GetArgs {
     /// Through the legacy /sys/class/gpio interface instead of the character device.
     #[arg(long)]
     sysfs: bool,
-    /// The lines.
+    /// The lines: header pins (pin11, J8:11), GPIO numbers (GPIO17, BCM17), line names or
+    /// chip:offset; with --chip, offsets and line names of that chip.
     #[arg(required = true, value_name = "LINE")]
     lines: Vec<String>,
 }
@@ -108,7 +110,8 @@ struct SetArgs {
     /// lines are unexported on exit, Ctrl-C and SIGTERM included; not after SIGKILL).
     #[arg(long)]
     sysfs: bool,
-    /// LINE=VALUE pairs; VALUE is 1/0, active/inactive, on/off, high/low or true/false.
+    /// LINE=VALUE pairs (LINE as for get, e.g. pin11=1); VALUE is 1/0, active/inactive, on/off,
+    /// high/low or true/false.
     #[arg(required = true, value_name = "LINE=VALUE")]
     values: Vec<String>,
 }
@@ -129,7 +132,8 @@ struct MonArgs {
     /// Exit after this many seconds.
     #[arg(long, short, value_name = "SECS")]
     timeout: Option<f64>,
-    /// The lines.
+    /// The lines: header pins (pin11, J8:11), GPIO numbers (GPIO17, BCM17), line names or
+    /// chip:offset; with --chip, offsets and line names of that chip.
     #[arg(required = true, value_name = "LINE")]
     lines: Vec<String>,
 }
@@ -412,77 +416,79 @@ fn mon(a: MonArgs, ctx: &Ctx) -> CmdResult {
     let targets = ctx
         .resolver(a.opts.chip.as_deref())?
         .resolve_all(&a.lines)?;
-    let groups = group_by_chip(&targets);
-    if groups.len() > 1 {
-        return Err(format!(
-            "mon watches the lines of one chip at a time, and these are on {} chips: {}; run one \
-             hwkit gpio mon per chip",
-            groups.len(),
-            describe_groups(&groups)
-        )
-        .into());
-    }
-    let g = &groups[0];
-    let mut b = group_builder(&a.opts, ctx.uapi, g, false)
-        .with_lines(&g.offsets())
-        .with_edge_detection(a.edge);
-    if let Some(us) = a.debounce_us {
-        b = b.with_debounce(Duration::from_micros(us));
-    }
-    let mut req = b.request()?;
-    // Print lines as the user named them.
-    let label = |offset: u32| -> &str {
-        targets
+    // All requested before any is watched: a busy line fails the command with nothing printed.
+    let mut watched = Vec::new();
+    for g in group_by_chip(&targets) {
+        let mut b = group_builder(&a.opts, ctx.uapi, &g, false)
+            .with_lines(&g.offsets())
+            .with_edge_detection(a.edge);
+        if let Some(us) = a.debounce_us {
+            b = b.with_debounce(Duration::from_micros(us));
+        }
+        // Events are printed with the line as the user named it.
+        let labels: Vec<(u32, String)> = g
+            .targets
             .iter()
-            .find(|t| t.offset == offset)
-            .map_or("?", |t| t.arg.as_str())
-    };
+            .map(|(_, t)| (t.offset, t.arg.clone()))
+            .collect();
+        watched.push((b.request()?, labels));
+    }
+    // Each chip's lines are one request with its own event queue: a reader thread per request
+    // feeds this thread, which prints, counts and keeps the deadline.
+    let (tx, rx) = mpsc::channel::<hw::Result<(hw::EdgeEvent, String)>>();
+    for (mut req, labels) in watched {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![hw::EdgeEvent::default(); 16];
+            loop {
+                let n = match req.read_edge_events(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                for e in &buf[..n] {
+                    let label = labels
+                        .iter()
+                        .find(|(o, _)| *o == e.offset)
+                        .map_or_else(|| e.offset.to_string(), |(_, l)| l.clone());
+                    if tx.send(Ok((*e, label))).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
     // A deadline too far to represent is no deadline.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut seen = 0u64;
-    let mut buf = vec![hw::EdgeEvent::default(); 16];
     while a.num_events.is_none_or(|n| seen < n) {
-        let ready = match deadline {
-            Some(d) => req.wait_edge_event(d.saturating_duration_since(Instant::now()))?,
-            None => true,
+        let next = match deadline {
+            Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
+                Ok(next) => next,
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                // Every reader stopped, and each sends its error before it stops.
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(next) => next,
+                Err(mpsc::RecvError) => break,
+            },
         };
-        if !ready {
-            break;
-        }
-        let n = req.read_edge_events(&mut buf)?;
-        for e in &buf[..n] {
-            if a.num_events.is_some_and(|max| seen >= max) {
-                break;
-            }
-            println!(
-                "{}.{:09} {} {} seqno={} line_seqno={}",
-                e.timestamp_ns / 1_000_000_000,
-                e.timestamp_ns % 1_000_000_000,
-                label(e.offset),
-                e.kind,
-                e.seqno,
-                e.line_seqno
-            );
-            seen += 1;
-        }
+        let (e, label) = next?;
+        println!(
+            "{}.{:09} {label} {} seqno={} line_seqno={}",
+            e.timestamp_ns / 1_000_000_000,
+            e.timestamp_ns % 1_000_000_000,
+            e.kind,
+            e.seqno,
+            e.line_seqno
+        );
+        seen += 1;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `'pin11' on gpiochip0, 'aux:1' on gpiochip1`.
-fn describe_groups(groups: &[ChipGroup]) -> String {
-    groups
-        .iter()
-        .map(|g| {
-            let args: Vec<String> = g
-                .targets
-                .iter()
-                .map(|(_, t): &(usize, &Target)| format!("'{}'", t.arg))
-                .collect();
-            format!("{} on {}", args.join(", "), g.chip)
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn find(a: FindArgs, uapi: Option<Uapi>) -> CmdResult {

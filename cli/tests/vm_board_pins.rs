@@ -254,7 +254,7 @@ fn get_bcm27_reads_the_simulator_pull_through_both_interfaces() {
 }
 
 #[test]
-fn lines_on_two_chips_are_requested_per_chip() {
+fn lines_on_two_chips_are_requested_and_watched_per_chip() {
     let _g = one_pi4();
     let aux = unique("aux");
     let led = unique("LED");
@@ -287,16 +287,46 @@ fn lines_on_two_chips_are_requested_per_chip() {
     );
     let (status, _, stderr) = finish(child);
     assert!(status.success(), "{stderr}");
-    // mon cannot watch two chips in one request: it says so.
-    let e = err(&hwkit(&[
-        "mon", "--board", "pi4", "-n", "1", "pin11", &aux1,
-    ]));
-    assert!(
-        e.contains("mon watches the lines of one chip at a time")
-            && e.contains(&format!("'pin11' on {}", pi.chip_name))
-            && e.contains(&format!("'{aux1}' on {}", ax.chip_name)),
-        "{e}"
-    );
+    // mon watches both chips at once, one request each, lines named as the user named them.
+    let watchers: Vec<hw::Chip> = [(0, 17), (1, 1)]
+        .iter()
+        .map(|&(chip, offset)| {
+            let w = hw::Chip::open(s.chips()[chip].dev_path()).unwrap();
+            w.watch_line_info(offset).unwrap();
+            w
+        })
+        .collect();
+    let child = spawn(&["mon", "--board", "pi4", "-n", "2", "pin11", &aux1]);
+    // The kernel tells watchers about a v2 request once its edge detection is set up.
+    for w in &watchers {
+        loop {
+            let e = w
+                .read_info_event_timeout(Duration::from_secs(10))
+                .unwrap()
+                .expect("hwkit requested the line");
+            if e.kind == hw::InfoChangeKind::Requested {
+                break;
+            }
+        }
+    }
+    pi.set_pull(17, Level::High).unwrap();
+    ax.set_pull(1, Level::Low).unwrap();
+    let (status, stdout, stderr) = finish(child);
+    assert!(status.success(), "{stderr}");
+    let mut seen: Vec<(String, String)> = stdout
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[1].to_owned(), f[2].to_owned())
+        })
+        .collect();
+    seen.sort();
+    let mut want = vec![
+        ("pin11".to_owned(), "rising".to_owned()),
+        (aux1.clone(), "falling".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(seen, want, "{stdout}");
 }
 
 #[test]
@@ -420,4 +450,34 @@ fn bad_pins_are_one_clear_line() {
     for offset in 0..58 {
         assert!(!info(&s, 0, offset).used, "line {offset}");
     }
+}
+
+#[test]
+fn mon_ends_with_an_error_when_the_chip_goes_away() {
+    let label = unique("gone");
+    let sim = gpiosim::builder()
+        .with_bank(&Bank::new(2, &label))
+        .live()
+        .unwrap();
+    let w = hw::Chip::open(sim.chips()[0].dev_path()).unwrap();
+    w.watch_line_info(1).unwrap();
+    let child = spawn(&["mon", &format!("{label}:1")]);
+    loop {
+        let e = w
+            .read_info_event_timeout(Duration::from_secs(10))
+            .unwrap()
+            .expect("hwkit requested the line");
+        if e.kind == hw::InfoChangeKind::Requested {
+            break;
+        }
+    }
+    drop(w);
+    drop(sim);
+    let (status, stdout, stderr) = finish(child);
+    assert!(!status.success(), "{stdout}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("hwkit: ") && stderr.contains("gone"),
+        "{stderr}"
+    );
 }
