@@ -259,7 +259,8 @@ fn lines_on_two_chips_are_requested_and_watched_per_chip() {
     let aux = unique("aux");
     let led = unique("LED");
     let mut bank = Bank::new(4, &aux);
-    bank.name(2, &led);
+    bank.name(2, &led)
+        .hog(3, "someone-else", gpiosim::Direction::Input);
     let s = pi4(Some(&bank));
     let (pi, ax) = (&s.chips()[0], &s.chips()[1]);
     pi.set_pull(27, Level::High).unwrap();
@@ -327,6 +328,19 @@ fn lines_on_two_chips_are_requested_and_watched_per_chip() {
     ];
     want.sort();
     assert_eq!(seen, want, "{stdout}");
+
+    // A busy line on the second chip: the first chip's line is released, nothing is held.
+    let e = err(&hwkit(&[
+        "set",
+        "--board",
+        "pi4",
+        "--hold",
+        "30",
+        "pin11=1",
+        &format!("{aux}:3=1"),
+    ]));
+    assert!(e.contains("busy") && e.contains("'someone-else'"), "{e}");
+    assert!(!info(&s, 0, 17).used);
 }
 
 #[test]
