@@ -204,7 +204,8 @@ unsafe fn load_str(s: *const c_char) -> Value {
 struct Arena {
     base: *mut u8,
     used: usize,
-    spill: Vec<Vec<u8>>,
+    /// Heap copies of strings that did not fit; `None` (one word) until the first.
+    spill: Option<Vec<Vec<u8>>>,
 }
 
 impl Arena {
@@ -214,44 +215,80 @@ impl Arena {
         Arena {
             base,
             used: 0,
-            spill: Vec::new(),
+            spill: None,
         }
     }
 
-    /// Copies `s` with a trailing NUL (argument `index` of `name`, for the error if `s`
-    /// contains a NUL); the pointer stays valid while the arena lives. Out of line: only
-    /// string arguments pay for it.
-    #[inline(never)]
-    fn c_str(&mut self, s: &str, name: &str, index: usize) -> Result<*mut c_void> {
+    /// Copies `s` with a trailing NUL; the pointer stays valid while the arena lives.
+    /// `None` if `s` contains a NUL byte (C would see a shorter string).
+    #[inline(always)]
+    fn c_str(&mut self, s: &str) -> Option<*mut c_void> {
         let s = s.as_bytes();
-        if let Some(offset) = s.iter().position(|&b| b == 0) {
-            return Err(Error::NulInString {
-                function: name.to_owned(),
-                index,
-                offset,
-            });
-        }
         let need = s.len() + 1;
-        if ARENA_BYTES - self.used >= need {
-            // SAFETY: `base` points to ARENA_BYTES writable bytes (see `invoke`), of which
-            // `used..used + need` are free; the source is a distinct Rust string.
-            unsafe {
-                let dst = self.base.add(self.used);
-                ptr::copy_nonoverlapping(s.as_ptr(), dst, s.len());
-                dst.add(s.len()).write(0);
-                self.used += need;
-                Ok(dst.cast())
+        if ARENA_BYTES - self.used < need {
+            return self.spill(s);
+        }
+        // SAFETY: `base` points to ARENA_BYTES writable bytes (see `invoke`), of which
+        // `used..used + need` are free; the source is a distinct Rust string.
+        unsafe {
+            let dst = self.base.add(self.used);
+            if !copy_checked(s, dst) {
+                return None;
             }
-        } else {
-            let mut copy = Vec::with_capacity(need);
-            copy.extend_from_slice(s);
-            copy.push(0);
-            let p = copy.as_mut_ptr().cast();
-            // Moving the Vec into `spill` does not move its heap buffer.
-            self.spill.push(copy);
-            Ok(p)
+            dst.add(s.len()).write(0);
+            self.used += need;
+            Some(dst.cast())
         }
     }
+
+    /// Copies a string that does not fit the stack storage to the heap.
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, s: &[u8]) -> Option<*mut c_void> {
+        if s.contains(&0) {
+            return None;
+        }
+        let mut copy = Vec::with_capacity(s.len() + 1);
+        copy.extend_from_slice(s);
+        copy.push(0);
+        let p = copy.as_mut_ptr().cast();
+        // Moving the Vec into `spill` does not move its heap buffer.
+        self.spill.get_or_insert_with(Vec::new).push(copy);
+        Some(p)
+    }
+}
+
+/// Copies `src` to `dst` eight bytes at a time, checking for NUL bytes on the way (one
+/// pass instead of a scan and a `memcpy` call: most C strings are short). Returns whether
+/// `src` is free of NULs; `dst` is partly written either way.
+///
+/// # Safety
+/// `dst` must be valid for `src.len()` bytes of writes.
+#[inline(always)]
+unsafe fn copy_checked(src: &[u8], dst: *mut u8) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_nul = |w: u64| w.wrapping_sub(LO) & !w & HI != 0;
+    let mut chunks = src.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
+        if has_nul(word) {
+            return false;
+        }
+        // SAFETY: `at + 8 <= src.len()`, within `dst` by the caller's guarantee.
+        unsafe { dst.add(at).cast::<u64>().write_unaligned(word) };
+        at += 8;
+    }
+    for &b in chunks.remainder() {
+        if b == 0 {
+            return false;
+        }
+        // SAFETY: `at < src.len()`.
+        unsafe { dst.add(at).write(b) };
+        at += 1;
+    }
+    true
 }
 
 /// Converts every argument into its slot and points `ptrs[i]` at slot `i`.
@@ -270,15 +307,20 @@ unsafe fn marshal(
     for (index, (&code, arg)) in codes.iter().zip(args).enumerate() {
         // SAFETY: `index < codes.len()`, within both arrays by the caller's guarantee.
         let slot = unsafe { slots.add(index) }.cast::<c_void>();
-        match arg {
-            Arg::Str(s) if code.is_pointer() && code != TypeCode::Callback => {
-                let copy = arena.c_str(s, name, index)?;
-                // SAFETY: as above; a pointer slot holds a pointer.
-                unsafe { slot.cast::<*mut c_void>().write(copy) };
+        // Scalars first: a `&str` is the one kind `write` leaves to the arena, so strings
+        // take the second branch and everything else pays no check for them.
+        // SAFETY: as above; a slot is 8 bytes, 8-aligned, enough for every code.
+        if let Err(expected) = unsafe { write::<false>(code, arg, slot) } {
+            match arg {
+                Arg::Str(s) if code.is_pointer() && code != TypeCode::Callback => {
+                    let copy = arena
+                        .c_str(s)
+                        .ok_or_else(|| nul_in_string(name, index, s))?;
+                    // SAFETY: as above; a pointer slot holds a pointer.
+                    unsafe { slot.cast::<*mut c_void>().write(copy) };
+                }
+                _ => return Err(arg_type(name, index, code, expected, arg)),
             }
-            // SAFETY: as above; a slot is 8 bytes, 8-aligned, enough for every code.
-            _ => unsafe { write::<false>(code, arg, slot) }
-                .map_err(|expected| arg_type(name, index, code, expected, arg))?,
         }
         // SAFETY: as above.
         unsafe { ptrs.add(index).write(slot) };
@@ -301,6 +343,15 @@ pub(crate) fn arg_type(
         ctype: code.c_name(),
         expected,
         got: arg.describe(),
+    }
+}
+
+#[cold]
+fn nul_in_string(name: &str, index: usize, s: &str) -> Error {
+    Error::NulInString {
+        function: name.to_owned(),
+        index,
+        offset: s.bytes().position(|b| b == 0).unwrap_or_default(),
     }
 }
 
@@ -366,7 +417,10 @@ pub(crate) unsafe fn invoke<const ERRNO: bool>(
     let ret_ptr = ret.as_mut_ptr().cast::<c_void>();
     // SAFETY: every slot is initialised and `ptrs` points at them; the caller vouches for
     // the cif and the function.
-    *errno = unsafe { ffi_call::<ERRNO>(target, ret_ptr, ptrs) };
+    let captured = unsafe { ffi_call::<ERRNO>(target, ret_ptr, ptrs) };
+    if ERRNO {
+        *errno = captured;
+    }
     callback::take_pending(target.name)?;
     // SAFETY: libffi wrote a value of the return type (an ffi_arg for narrow integers) to
     // `ret`, which is 16 bytes and 8-aligned; nothing is read for void.
@@ -489,4 +543,45 @@ pub(crate) unsafe fn prepare(
         }
     };
     status.map_err(|e| format!("{e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_checked_copies_every_length_and_finds_every_nul() {
+        let text: Vec<u8> = (1..=40u8).collect();
+        for len in 0..text.len() {
+            let mut dst = [0xAAu8; 40];
+            // SAFETY: `dst` holds 40 bytes >= len.
+            assert!(unsafe { copy_checked(&text[..len], dst.as_mut_ptr()) });
+            assert_eq!(&dst[..len], &text[..len]);
+            for nul in 0..len {
+                let mut with_nul = text[..len].to_vec();
+                with_nul[nul] = 0;
+                // SAFETY: as above.
+                assert!(
+                    !unsafe { copy_checked(&with_nul, dst.as_mut_ptr()) },
+                    "len {len} nul {nul}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_arena_fills_then_spills() {
+        let mut storage = [0u8; ARENA_BYTES];
+        let mut arena = Arena::new(storage.as_mut_ptr());
+        let a = arena.c_str(&"a".repeat(ARENA_BYTES - 1)).unwrap();
+        assert_eq!(a.cast::<u8>(), storage.as_mut_ptr());
+        let b = arena.c_str("b").unwrap();
+        assert!(arena.spill.as_ref().is_some_and(|s| s.len() == 1));
+        // SAFETY: both point to NUL-terminated copies that live as long as `arena`.
+        unsafe {
+            assert_eq!(CStr::from_ptr(b.cast()).to_bytes(), b"b");
+            assert_eq!(CStr::from_ptr(a.cast()).to_bytes().len(), ARENA_BYTES - 1);
+        }
+        assert!(arena.c_str("x\0y").is_none());
+    }
 }

@@ -273,6 +273,17 @@ fn nul_inside_a_string_argument() {
         err.to_string(),
         "strlen: argument 0 is a string with a NUL byte at offset 2; C strings end at the first NUL (pass a CStr or a byte buffer instead)"
     );
+    // NULs found by the word-at-a-time copy, in a full word and in the tail.
+    let err = strlen.call(&["abc\0efghijklmnop".into()]).unwrap_err();
+    assert!(
+        matches!(err, Error::NulInString { offset: 3, .. }),
+        "{err:?}"
+    );
+    let err = strlen.call(&["0123456789\0x".into()]).unwrap_err();
+    assert!(
+        matches!(err, Error::NulInString { offset: 10, .. }),
+        "{err:?}"
+    );
     // A CStr is passed as is.
     assert_eq!(strlen.call(&[c"ab".into()]).unwrap(), Value::Int(2));
 }
