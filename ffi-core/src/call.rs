@@ -46,18 +46,20 @@ pub(crate) fn expected(code: TypeCode) -> &'static str {
 /// pointers take buffers, C strings and callbacks. `&str` needs a copy and is handled by
 /// the caller; here it is a mismatch. `Err` carries what the slot would accept.
 ///
-/// With `WIDE`, integers narrower than a register are written as a whole `ffi_arg`
-/// (sign- or zero-extended), as libffi requires of closure return values; otherwise every
-/// value is written at its type's exact width, as libffi reads arguments.
+/// `DST` says what `dst` is (see [`dest`]): a C object of exactly the code's type
+/// ([`dest::EXACT`], variables), an 8-byte argument slot ([`dest::SLOT`]: libffi reads only
+/// the type's bytes from it) or a closure's return buffer ([`dest::RETURN`]: integers
+/// narrower than a register are written as a whole, sign- or zero-extended `ffi_arg`, as
+/// libffi requires).
 ///
 /// The conversion writes straight into the slot, with no intermediate value in memory:
 /// this is the hot path of every call.
 ///
 /// # Safety
-/// `dst` must be valid for a write of `code.size()` bytes (an `ffi_arg` with `WIDE`),
-/// aligned for that type.
+/// `dst` must be valid for a write of `code.size()` bytes (8 bytes for a slot, an
+/// `ffi_arg` for a return buffer), aligned for that type.
 #[inline(always)]
-pub(crate) unsafe fn write<const WIDE: bool>(
+pub(crate) unsafe fn write<const DST: u8>(
     code: TypeCode,
     arg: &Arg<'_>,
     dst: *mut c_void,
@@ -69,17 +71,17 @@ pub(crate) unsafe fn write<const WIDE: bool>(
             Arg::Int(v) => match code {
                 TypeCode::Float => dst.cast::<f32>().write(v as f32),
                 TypeCode::Double => dst.cast::<f64>().write(v as f64),
-                _ => write_bits::<WIDE>(code, v as u64, dst),
+                _ => write_bits::<DST>(code, v as u64, dst),
             },
             Arg::UInt(v) => match code {
                 TypeCode::Float => dst.cast::<f32>().write(v as f32),
                 TypeCode::Double => dst.cast::<f64>().write(v as f64),
-                _ => write_bits::<WIDE>(code, v, dst),
+                _ => write_bits::<DST>(code, v, dst),
             },
             Arg::Bool(v) => match code {
                 TypeCode::Float => dst.cast::<f32>().write(u8::from(v).into()),
                 TypeCode::Double => dst.cast::<f64>().write(u8::from(v).into()),
-                _ if code.is_integer() => write_bits::<WIDE>(code, v.into(), dst),
+                _ if code.is_integer() => write_bits::<DST>(code, v.into(), dst),
                 _ => return Err(expected(code)),
             },
             Arg::F64(v) => match code {
@@ -92,7 +94,7 @@ pub(crate) unsafe fn write<const WIDE: bool>(
                 TypeCode::Double => dst.cast::<f64>().write(v.into()),
                 _ => return Err(expected(code)),
             },
-            Arg::Null if !code.is_float() => write_bits::<WIDE>(code, 0, dst),
+            Arg::Null if !code.is_float() => write_bits::<DST>(code, 0, dst),
             Arg::Ptr(p) if code.is_pointer() => dst.cast::<*mut c_void>().write(p),
             Arg::Callback(cb) if code.is_pointer() => {
                 dst.cast::<*mut c_void>().write(cb.code_ptr())
@@ -109,14 +111,29 @@ pub(crate) unsafe fn write<const WIDE: bool>(
     Ok(())
 }
 
-/// Writes integer bits into an integer or pointer slot, truncated to its width.
+/// What the destination of [`write()`] is.
+pub(crate) mod dest {
+    /// A C object of exactly the code's type (a variable).
+    pub const EXACT: u8 = 0;
+    /// An 8-byte, 8-aligned argument slot.
+    pub const SLOT: u8 = 1;
+    /// A libffi closure's return buffer.
+    pub const RETURN: u8 = 2;
+}
+
+/// Writes integer bits into an integer or pointer destination, truncated to its width.
 ///
 /// # Safety
-/// As [`write`].
+/// As [`write()`].
 #[inline(always)]
-unsafe fn write_bits<const WIDE: bool>(code: TypeCode, bits: u64, dst: *mut c_void) {
-    // SAFETY: forwarded from the caller; each arm writes the slot type's width.
+unsafe fn write_bits<const DST: u8>(code: TypeCode, bits: u64, dst: *mut c_void) {
+    // SAFETY: forwarded from the caller; each arm writes what the destination holds.
     unsafe {
+        if DST == dest::SLOT && cfg!(target_endian = "little") {
+            // libffi reads only the type's width from the slot, and on a little-endian
+            // machine those are the low bytes of `bits` at offset 0: the truncation is free.
+            return dst.cast::<u64>().write(bits);
+        }
         match code {
             TypeCode::I8
             | TypeCode::U8
@@ -124,7 +141,7 @@ unsafe fn write_bits<const WIDE: bool>(code: TypeCode, bits: u64, dst: *mut c_vo
             | TypeCode::U16
             | TypeCode::Int
             | TypeCode::UInt
-                if WIDE =>
+                if DST == dest::RETURN =>
             {
                 dst.cast::<ffi_arg>().write(code.truncate(bits) as ffi_arg)
             }
@@ -134,7 +151,7 @@ unsafe fn write_bits<const WIDE: bool>(code: TypeCode, bits: u64, dst: *mut c_vo
             TypeCode::Long | TypeCode::ULong => dst.cast::<c_ulong>().write(bits as c_ulong),
             TypeCode::I64 | TypeCode::U64 => dst.cast::<u64>().write(bits),
             TypeCode::Void => {}
-            // Float slots never reach here; pointer slots take the bits as an address.
+            // Float codes never reach here; pointer codes take the bits as an address.
             _ => dst
                 .cast::<*mut c_void>()
                 .write(bits as usize as *mut c_void),
@@ -310,7 +327,7 @@ unsafe fn marshal(
         // Scalars first: a `&str` is the one kind `write` leaves to the arena, so strings
         // take the second branch and everything else pays no check for them.
         // SAFETY: as above; a slot is 8 bytes, 8-aligned, enough for every code.
-        if let Err(expected) = unsafe { write::<false>(code, arg, slot) } {
+        if let Err(expected) = unsafe { write::<{ dest::SLOT }>(code, arg, slot) } {
             match arg {
                 Arg::Str(s) if code.is_pointer() && code != TypeCode::Callback => {
                     let copy = arena

@@ -298,7 +298,7 @@ unsafe extern "C" fn trampoline<B: Body>(
             Arg::Null
         };
         // SAFETY: `ret` is libffi's return buffer for `ret_code`; 0 / NULL fits every code.
-        let _ = unsafe { call::write::<true>(ret_code, &zero, ret) };
+        let _ = unsafe { call::write::<{ call::dest::RETURN }>(ret_code, &zero, ret) };
     }
     report(failure, header);
 }
@@ -320,7 +320,7 @@ unsafe fn write_return(
         }
         Value::Str(_) => Err(call::expected(code)),
         // SAFETY: forwarded from the caller.
-        _ => unsafe { call::write::<true>(code, &value.as_arg(), ret) },
+        _ => unsafe { call::write::<{ call::dest::RETURN }>(code, &value.as_arg(), ret) },
     }
 }
 

@@ -103,7 +103,7 @@ impl Variable {
             });
         }
         // SAFETY: as in `get`; `write` stores exactly `code`'s type.
-        unsafe { call::write::<false>(self.code, &value, self.addr) }
+        unsafe { call::write::<{ call::dest::EXACT }>(self.code, &value, self.addr) }
             .map_err(|expected| call::arg_type(&self.name, 0, self.code, expected, &value))
     }
 
