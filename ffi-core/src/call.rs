@@ -438,7 +438,7 @@ pub(crate) unsafe fn invoke<const ERRNO: bool>(
     if ERRNO {
         *errno = captured;
     }
-    callback::take_pending(target.name)?;
+    callback::leave_call(target.name)?;
     // SAFETY: libffi wrote a value of the return type (an ffi_arg for narrow integers) to
     // `ret`, which is 16 bytes and 8-aligned; nothing is read for void.
     Ok(unsafe { load::<true>(target.ret, ret_ptr) })
@@ -478,11 +478,14 @@ unsafe fn invoke_spilled<const ERRNO: bool>(
         )?;
         ffi_call::<ERRNO>(target, ret_ptr, ptrs.as_mut_ptr())
     };
-    callback::take_pending(target.name)?;
+    callback::leave_call(target.name)?;
     // SAFETY: as in `invoke`.
     Ok(unsafe { load::<true>(target.ret, ret_ptr) })
 }
 
+/// Calls `ffi_call` inside [`callback::enter_call`]; the caller ends the call with
+/// [`callback::leave_call`] once errno is read. Returns errno with `ERRNO`, else 0.
+///
 /// # Safety
 /// See [`invoke`]; `ptrs` must point at initialised slots, one per argument.
 #[inline(always)]
@@ -491,7 +494,7 @@ unsafe fn ffi_call<const ERRNO: bool>(
     ret: *mut c_void,
     ptrs: *mut *mut c_void,
 ) -> c_int {
-    let _scope = callback::CallScope::enter();
+    callback::enter_call();
     if ERRNO {
         errno::set_errno(0);
     }

@@ -434,16 +434,19 @@ impl Failure {
 }
 
 thread_local! {
-    /// How many `Function::call`s are running on this thread (nested through callbacks).
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
-    /// Fast check: whether `PENDING` holds something.
-    static HAS_PENDING: Cell<bool> = const { Cell::new(false) };
+    /// Bit 0: a callback failure waits in `PENDING`; the other bits: twice the number of
+    /// `Function::call`s running on this thread (nested through callbacks). One word, so
+    /// a call pays one thread-local update on entry and one on exit.
+    static STATE: Cell<usize> = const { Cell::new(0) };
     /// The first callback failure during the innermost running call.
     static PENDING: RefCell<Option<Failure>> = const { RefCell::new(None) };
 }
 
+const PENDING_BIT: usize = 1;
+const ONE_CALL: usize = 2;
+
 fn report(failure: Failure, header: &Header) {
-    let in_call = DEPTH.with(Cell::get) > 0;
+    let in_call = STATE.with(Cell::get) >= ONE_CALL;
     if in_call && !header.locked {
         PENDING.with(|p| {
             let mut p = p.borrow_mut();
@@ -451,7 +454,7 @@ fn report(failure: Failure, header: &Header) {
                 *p = Some(failure);
             }
         });
-        HAS_PENDING.with(|h| h.set(true));
+        STATE.with(|s| s.set(s.get() | PENDING_BIT));
         return;
     }
     let what = match failure {
@@ -470,28 +473,22 @@ fn report(failure: Failure, header: &Header) {
     );
 }
 
-/// Marks a running call on this thread so callback failures surface from it.
-pub(crate) struct CallScope(());
-
-impl CallScope {
-    #[inline(always)]
-    pub(crate) fn enter() -> CallScope {
-        DEPTH.with(|d| d.set(d.get() + 1));
-        CallScope(())
-    }
-}
-
-impl Drop for CallScope {
-    #[inline(always)]
-    fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get() - 1));
-    }
-}
-
-/// Returns the failure of a callback that ran during the call just finished, as an error.
+/// Marks the start of a call on this thread, so callback failures surface from it.
 #[inline(always)]
-pub(crate) fn take_pending(function: &str) -> Result<()> {
-    if !HAS_PENDING.with(Cell::get) {
+pub(crate) fn enter_call() {
+    STATE.with(|s| s.set(s.get() + ONE_CALL));
+}
+
+/// Marks the end of a call started with [`enter_call`]; returns the failure of a callback
+/// that ran during it, as an error.
+#[inline(always)]
+pub(crate) fn leave_call(function: &str) -> Result<()> {
+    let state = STATE.with(|s| {
+        let state = s.get() - ONE_CALL;
+        s.set(state & !PENDING_BIT);
+        state
+    });
+    if state & PENDING_BIT == 0 {
         return Ok(());
     }
     take_pending_slow(function)
@@ -499,7 +496,6 @@ pub(crate) fn take_pending(function: &str) -> Result<()> {
 
 #[cold]
 fn take_pending_slow(function: &str) -> Result<()> {
-    HAS_PENDING.with(|h| h.set(false));
     match PENDING.with(|p| p.borrow_mut().take()) {
         Some(failure) => Err(failure.into_error(function)),
         None => Ok(()),
