@@ -12,76 +12,16 @@ use boards::{
 };
 use gpiosim::{Bank, Level, Sim};
 use hw::{Request, Value};
+// The test bed's Pi 4 preset: the same names `hwkit-testbed vm --chips pi4` boots with.
+use hwkit_testbed::spec::PI4_LINE_NAMES;
 
 /// One chip with a given label at a time: two would make the label ambiguous (by design).
 static ONE_SIM: Mutex<()> = Mutex::new(());
 
-/// The Raspberry Pi 4's gpio-line-names (Raspberry Pi OS device tree).
-const PI4_NAMES: [&str; 58] = [
-    "ID_SDA",
-    "ID_SCL",
-    "GPIO2",
-    "GPIO3",
-    "GPIO4",
-    "GPIO5",
-    "GPIO6",
-    "GPIO7",
-    "GPIO8",
-    "GPIO9",
-    "GPIO10",
-    "GPIO11",
-    "GPIO12",
-    "GPIO13",
-    "GPIO14",
-    "GPIO15",
-    "GPIO16",
-    "GPIO17",
-    "GPIO18",
-    "GPIO19",
-    "GPIO20",
-    "GPIO21",
-    "GPIO22",
-    "GPIO23",
-    "GPIO24",
-    "GPIO25",
-    "GPIO26",
-    "GPIO27",
-    "RGMII_MDIO",
-    "RGMIO_MDC",
-    "CTS0",
-    "RTS0",
-    "TXD0",
-    "RXD0",
-    "SD1_CLK",
-    "SD1_CMD",
-    "SD1_DATA0",
-    "SD1_DATA1",
-    "SD1_DATA2",
-    "SD1_DATA3",
-    "PWM0_MISO",
-    "PWM1_MOSI",
-    "STATUS_LED_G_CLK",
-    "SPIFLASH_CE_N",
-    "SDA0",
-    "SCL0",
-    "RGMII_RXCLK",
-    "RGMII_RXCTL",
-    "RGMII_RXD0",
-    "RGMII_RXD1",
-    "RGMII_RXD2",
-    "RGMII_RXD3",
-    "RGMII_TXCLK",
-    "RGMII_TXCTL",
-    "RGMII_TXD0",
-    "RGMII_TXD1",
-    "RGMII_TXD2",
-    "RGMII_TXD3",
-];
-
 fn sim(label: &str, lines: u32) -> Sim {
     let mut bank = Bank::new(lines, label);
     if lines == 58 {
-        for (i, n) in PI4_NAMES.iter().enumerate() {
+        for (i, n) in PI4_LINE_NAMES.iter().enumerate() {
             bank.name(i as u32, *n);
         }
     }
