@@ -28,21 +28,21 @@
 
 use std::ffi::c_void;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ffi_core::{Arg, Function, Library};
 use nix::errno::Errno;
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::epoll::EpollFlags;
 
+use super::event_fds::{require_edge_detection, EventFds};
 use crate::chip::{chips, find_line, Chip, ChipInfo};
 use crate::config::LineId;
 use crate::error::{Error, Result};
 use crate::event::{EdgeEvent, EdgeKind};
 use crate::line::{Backend, ChipSelector, Lines, RequestSpec};
 use crate::settings::{Bias, Direction, Drive, Edge, EventClock, LineSettings, Offset, Value};
-use crate::wait;
 
 /// The soname of libgpiod 1.x, the API this backend speaks.
 pub const SONAME_V1: &str = "libgpiod.so.2";
@@ -258,7 +258,6 @@ struct Held {
     offset: Offset,
     line: *mut c_void,
     requested: bool,
-    line_seqno: u32,
 }
 
 /// Lines held through libgpiod.
@@ -268,8 +267,7 @@ pub(crate) struct LibgpiodLines {
     chip: ChipInfo,
     lines: Vec<(Offset, LineSettings)>,
     held: Vec<Held>,
-    epoll: Epoll,
-    seqno: u32,
+    events: EventFds,
 }
 
 // SAFETY: the chip and line objects are owned by this value alone (libgpiod 1.x keeps no
@@ -325,7 +323,7 @@ impl LibgpiodLines {
             flags.push(request_flags(offset, s)?);
         }
         let (chip_ptr, chip) = open_chip(api, spec)?;
-        let epoll = match Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC) {
+        let events = match EventFds::new() {
             Ok(e) => e,
             Err(e) => {
                 // chip_ptr came from gpiod_chip_open* and nothing else holds it: close it once.
@@ -340,8 +338,7 @@ impl LibgpiodLines {
             chip,
             lines: Vec::with_capacity(spec.lines.len()),
             held: Vec::with_capacity(spec.lines.len()),
-            epoll,
-            seqno: 0,
+            events,
         };
         for ((id, s), f) in spec.lines.iter().zip(flags) {
             let (offset, line) = me.get_line(id)?;
@@ -355,7 +352,6 @@ impl LibgpiodLines {
                 offset,
                 line,
                 requested: false,
-                line_seqno: 0,
             });
             me.request_one(me.held.len() - 1, s, f, &spec.consumer)?;
             me.lines.push((offset, *s));
@@ -462,9 +458,13 @@ impl LibgpiodLines {
             // SAFETY: the fd belongs to libgpiod's line object, which stays requested (and so
             // the fd open) until it is released in Drop, after the epoll fd stops being used.
             let bfd = unsafe { BorrowedFd::borrow_raw(fd as i32) };
-            self.epoll
-                .add(bfd, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))
-                .map_err(|e| Error::from_errno(e, &self.chip.name, "watching an event fd"))?;
+            self.events.watch(
+                bfd,
+                EpollFlags::EPOLLIN,
+                i,
+                &self.chip.name,
+                "watching an event fd",
+            )?;
         }
         Ok(())
     }
@@ -718,38 +718,25 @@ impl Lines for LibgpiodLines {
 
     fn wait_edge_events(&mut self, timeout: Option<Duration>) -> Result<bool> {
         let this = &*self;
-        wait::readable(
-            this.epoll.0.as_fd(),
-            timeout,
-            || this.alive(),
-            |e| Error::from_errno(e, &this.chip.name, "waiting for edge events"),
-        )
+        this.events.wait(timeout, || this.alive(), &this.chip.name)
     }
 
     fn read_edge_events(&mut self, out: &mut [EdgeEvent]) -> Result<usize> {
         if out.is_empty() {
             return Ok(0);
         }
-        if !self.lines.iter().any(|(_, s)| s.edge != Edge::None) {
-            return Err(Error::InvalidConfig(
-                "no line of this request has edge detection: request it with \
-                 with_edge_detection() first"
-                    .into(),
-            ));
-        }
-        let mut ready = vec![EpollEvent::empty(); self.held.len()];
+        require_edge_detection(&self.lines)?;
         loop {
-            self.wait_edge_events(None)?;
-            let n = self
-                .epoll
-                .wait(&mut ready, EpollTimeout::ZERO)
-                .map_err(|e| Error::from_errno(e, &self.chip.name, "waiting for edge events"))?;
+            let ready = {
+                let this = &*self;
+                this.events
+                    .next_ready(this.held.len(), || this.alive(), &this.chip.name)?
+            };
             let mut count = 0;
-            for r in &ready[..n] {
+            for i in ready {
                 if count == out.len() {
                     break;
                 }
-                let i = r.data() as usize;
                 let mut raw = RawEvent {
                     ts: libc::timespec {
                         tv_sec: 0,
@@ -773,19 +760,17 @@ impl Lines for LibgpiodLines {
                 }
                 let (sec, nsec, kind) =
                     (raw.ts.tv_sec as u64, raw.ts.tv_nsec as u64, raw.event_type);
-                self.seqno = self.seqno.wrapping_add(1);
-                let h = &mut self.held[i];
-                h.line_seqno = h.line_seqno.wrapping_add(1);
+                let (seqno, line_seqno) = self.events.next_seqnos(i);
                 out[count] = EdgeEvent {
                     timestamp_ns: sec.wrapping_mul(1_000_000_000).wrapping_add(nsec),
-                    offset: h.offset,
+                    offset: self.held[i].offset,
                     kind: if kind == EVENT_FALLING_EDGE {
                         EdgeKind::Falling
                     } else {
                         EdgeKind::Rising
                     },
-                    seqno: self.seqno,
-                    line_seqno: h.line_seqno,
+                    seqno,
+                    line_seqno,
                 };
                 count += 1;
             }
@@ -796,7 +781,7 @@ impl Lines for LibgpiodLines {
     }
 
     fn event_fd(&self) -> BorrowedFd<'_> {
-        self.epoll.0.as_fd()
+        self.events.as_fd()
     }
 }
 

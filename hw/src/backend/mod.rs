@@ -2,6 +2,7 @@
 //! caller force one), and the steps both versions share (finding the chip, resolving line names,
 //! checking offsets, explaining `EBUSY`).
 
+mod event_fds;
 pub mod libgpiod;
 pub mod sysfs;
 mod v1;

@@ -31,15 +31,15 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::epoll::EpollFlags;
 use sysfs_gpio::{IoPath, Sysfs, SysfsLine};
 
+use super::event_fds::{require_edge_detection, EventFds};
 use crate::chip::ChipInfo;
 use crate::error::{Error, Result};
 use crate::event::{EdgeEvent, EdgeKind};
 use crate::line::{Backend, ChipSelector, Lines, RequestSpec};
 use crate::settings::{Bias, Direction, Drive, Edge, EventClock, LineSettings, Offset, Value};
-use crate::wait;
 
 /// Requests lines through `/sys/class/gpio`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,7 +188,6 @@ impl Backend for SysfsBackend {
 struct Held {
     offset: Offset,
     line: SysfsLine,
-    line_seqno: u32,
 }
 
 /// Lines held through sysfs.
@@ -200,8 +199,7 @@ pub(crate) struct SysfsLines {
     held: Vec<Held>,
     /// `EPOLLPRI` on the value fds of the lines with edge detection: readable while an edge
     /// is pending, so it stands in for the character device's request fd.
-    epoll: Epoll,
-    seqno: u32,
+    events: EventFds,
 }
 
 impl SysfsLines {
@@ -276,15 +274,14 @@ impl SysfsLines {
             }
             lines.push((offset, *settings));
         }
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
+        let events = EventFds::new()
             .map_err(|e| Error::from_errno(e, &chip.name, "creating an epoll fd"))?;
         let mut me = SysfsLines {
             io,
             chip,
             lines: lines.clone(),
             held: Vec::with_capacity(lines.len()),
-            epoll,
-            seqno: 0,
+            events,
         };
         // On any error, the lines opened so far drop here and unexport themselves.
         for (i, (offset, settings)) in lines.iter().enumerate() {
@@ -297,7 +294,6 @@ impl SysfsLines {
             me.held.push(Held {
                 offset: *offset,
                 line,
-                line_seqno: 0,
             });
             me.apply(i, settings, None)?;
         }
@@ -322,7 +318,7 @@ impl SysfsLines {
                 .set_edge(sysfs_gpio::Edge::None)
                 .map_err(|e| err(e, "turning edge detection off"))?;
             // The fd may already be gone from the set; nothing to undo then.
-            let _ = self.epoll.delete(held.line.as_fd());
+            self.events.unwatch(held.line.as_fd());
         }
         match new.direction {
             Direction::AsIs => {}
@@ -351,12 +347,13 @@ impl SysfsLines {
                 .set_edge(edge_of(new.edge))
                 .map_err(|e| err(e, "setting edge detection"))?;
             if !was_edge {
-                self.epoll
-                    .add(
-                        held.line.as_fd(),
-                        EpollEvent::new(EpollFlags::EPOLLPRI, i as u64),
-                    )
-                    .map_err(|e| Error::from_errno(e, &self.chip.name, "watching a value fd"))?;
+                self.events.watch(
+                    held.line.as_fd(),
+                    EpollFlags::EPOLLPRI,
+                    i,
+                    &self.chip.name,
+                    "watching a value fd",
+                )?;
             }
         }
         Ok(())
@@ -494,38 +491,25 @@ impl Lines for SysfsLines {
 
     fn wait_edge_events(&mut self, timeout: Option<Duration>) -> Result<bool> {
         let this = &*self;
-        wait::readable(
-            this.epoll.0.as_fd(),
-            timeout,
-            || this.alive(),
-            |e| Error::from_errno(e, &this.chip.name, "waiting for edge events"),
-        )
+        this.events.wait(timeout, || this.alive(), &this.chip.name)
     }
 
     fn read_edge_events(&mut self, out: &mut [EdgeEvent]) -> Result<usize> {
         if out.is_empty() {
             return Ok(0);
         }
-        if !self.lines.iter().any(|(_, s)| s.edge != Edge::None) {
-            return Err(Error::InvalidConfig(
-                "no line of this request has edge detection: request it with \
-                 with_edge_detection() first"
-                    .into(),
-            ));
-        }
-        let mut ready = vec![EpollEvent::empty(); self.held.len()];
+        require_edge_detection(&self.lines)?;
         loop {
-            self.wait_edge_events(None)?;
-            let n = self
-                .epoll
-                .wait(&mut ready, EpollTimeout::ZERO)
-                .map_err(|e| Error::from_errno(e, &self.chip.name, "waiting for edge events"))?;
+            let ready = {
+                let this = &*self;
+                this.events
+                    .next_ready(this.held.len(), || this.alive(), &this.chip.name)?
+            };
             let mut count = 0;
-            for r in &ready[..n] {
+            for i in ready {
                 if count == out.len() {
                     break;
                 }
-                let i = r.data() as usize;
                 let described = self.chip.describe();
                 let h = &mut self.held[i];
                 let Some(ev) = h
@@ -535,8 +519,7 @@ impl Lines for SysfsLines {
                 else {
                     continue;
                 };
-                self.seqno = self.seqno.wrapping_add(1);
-                h.line_seqno = h.line_seqno.wrapping_add(1);
+                let (seqno, line_seqno) = self.events.next_seqnos(i);
                 out[count] = EdgeEvent {
                     timestamp_ns: monotonic_ns(),
                     offset: h.offset,
@@ -544,8 +527,8 @@ impl Lines for SysfsLines {
                         sysfs_gpio::EdgeKind::Rising => EdgeKind::Rising,
                         sysfs_gpio::EdgeKind::Falling => EdgeKind::Falling,
                     },
-                    seqno: self.seqno,
-                    line_seqno: h.line_seqno,
+                    seqno,
+                    line_seqno,
                 };
                 count += 1;
             }
@@ -556,7 +539,7 @@ impl Lines for SysfsLines {
     }
 
     fn event_fd(&self) -> BorrowedFd<'_> {
-        self.epoll.0.as_fd()
+        self.events.as_fd()
     }
 }
 
