@@ -1,13 +1,10 @@
 //! `hwkit ffi` end to end: runs the built binary.
 
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn hwkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hwkit"))
-        .args(args)
-        .output()
-        .expect("run hwkit")
-}
+use std::process::{Command, Stdio};
+
+use common::hwkit;
 
 /// Runs a command that must succeed and returns its stdout.
 fn ok(args: &[&str]) -> String {

@@ -2,128 +2,18 @@
 //! `pinctrl-bcm2711` with the Pi 4's 58 line names. What the simulator sees (levels driven,
 //! pulls read) and what the kernel reports (line info, sysfs exports) are the truth.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use common::{
+    err, eventually, finish, gpio as hwkit, info, ok, one_pi4, pi4, spawn_gpio as spawn, unique,
+};
 use gpiosim::{Bank, Level, Sim};
-use hwkit_testbed::spec::{PI4_LABEL, PI4_LINE_NAMES};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-
-/// One `pinctrl-bcm2711` chip at a time: two would make the label ambiguous (by design).
-static ONE_PI4: Mutex<()> = Mutex::new(());
-
-fn one_pi4() -> MutexGuard<'static, ()> {
-    ONE_PI4.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A simulated Pi 4 header chip, and optionally a second chip with named lines.
-fn pi4(extra: Option<&Bank>) -> Sim {
-    let mut bank = Bank::new(58, PI4_LABEL);
-    for (o, n) in PI4_LINE_NAMES.iter().enumerate() {
-        bank.name(o as u32, *n);
-    }
-    let mut b = gpiosim::builder();
-    b.with_bank(&bank);
-    if let Some(e) = extra {
-        b.with_bank(e);
-    }
-    b.live().unwrap()
-}
-
-fn hwkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hwkit"))
-        .arg("gpio")
-        .args(args)
-        .output()
-        .expect("run hwkit")
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hwkit"))
-        .arg("gpio")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hwkit")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "hwkit failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-/// The one-line error of a failed run.
-fn err(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "hwkit succeeded: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let e = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(e.lines().count(), 1, "errors are one line: {e:?}");
-    assert!(e.starts_with("hwkit: "), "{e}");
-    e
-}
-
-fn info(sim: &Sim, chip: usize, offset: u32) -> hw::LineInfo {
-    hw::Chip::open(sim.chips()[chip].dev_path())
-        .unwrap()
-        .line_info(offset)
-        .unwrap()
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// Waits (boundedly) for a child to exit; one still running after 10 s is killed and the test
-/// fails with what it printed.
-fn finish(mut child: Child) -> (std::process::ExitStatus, String, String) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > end {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "hwkit did not exit; stdout: {:?} stderr: {:?}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status,
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 fn sysfs_line(sim: &Sim, offset: u32) -> PathBuf {
     let base = hwkit_testbed::sim::sysfs_base(&sim.chips()[0]).unwrap();
@@ -153,7 +43,7 @@ fn set_pin11_drives_line_17_through_the_character_device() {
     }
     // SIGTERM is Ctrl-C's twin: hwkit releases the line and exits successfully.
     terminate(&child);
-    let (status, _, stderr) = finish(child);
+    let (status, _, stderr) = finish(child, "gpio");
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("SIGTERM: releasing the lines"), "{stderr}");
     assert!(!info(&s, 0, 17).used);
@@ -177,7 +67,7 @@ fn set_pin11_drives_line_17_through_the_character_device() {
             .unwrap();
         eventually(spelling, || info(&s, 0, 17).used);
         assert_eq!(c.get_level(17).unwrap(), want, "{spelling}");
-        let (status, _, stderr) = finish(out);
+        let (status, _, stderr) = finish(out, "gpio");
         assert!(status.success(), "{spelling}: {stderr}");
     }
 }
@@ -199,7 +89,7 @@ fn set_pin11_drives_line_17_through_sysfs() {
     let i = info(&s, 0, 17);
     assert_eq!(i.consumer, "sysfs", "exported through sysfs, not requested");
     terminate(&child);
-    let (status, _, stderr) = finish(child);
+    let (status, _, stderr) = finish(child, "gpio");
     assert!(status.success(), "{stderr}");
     assert!(!gpio.exists(), "unexported when hwkit ended");
     assert!(!info(&s, 0, 17).used);
@@ -208,7 +98,7 @@ fn set_pin11_drives_line_17_through_sysfs() {
     let child = spawn(&["set", "--board", "pi4", "--sysfs", "--hold", "1", "J8-11=1"]);
     eventually("the export", || c.get_level(17).unwrap() == Level::High);
     assert!(gpio.exists());
-    let (status, _, stderr) = finish(child);
+    let (status, _, stderr) = finish(child, "gpio");
     assert!(status.success(), "{stderr}");
     assert!(!gpio.exists());
 }
@@ -286,7 +176,7 @@ fn lines_on_two_chips_are_requested_and_watched_per_chip() {
         (pi.get_level(17).unwrap(), ax.get_level(2).unwrap()),
         (Level::High, Level::High)
     );
-    let (status, _, stderr) = finish(child);
+    let (status, _, stderr) = finish(child, "gpio");
     assert!(status.success(), "{stderr}");
     // mon watches both chips at once, one request each, lines named as the user named them.
     let watchers: Vec<hw::Chip> = [(0, 17), (1, 1)]
@@ -312,7 +202,7 @@ fn lines_on_two_chips_are_requested_and_watched_per_chip() {
     }
     pi.set_pull(17, Level::High).unwrap();
     ax.set_pull(1, Level::Low).unwrap();
-    let (status, stdout, stderr) = finish(child);
+    let (status, stdout, stderr) = finish(child, "gpio");
     assert!(status.success(), "{stderr}");
     let mut seen: Vec<(String, String)> = stdout
         .lines()
@@ -364,7 +254,7 @@ fn mon_and_info_take_header_pins() {
     c.set_pull(22, Level::High).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     c.set_pull(22, Level::Low).unwrap();
-    let (status, stdout, stderr) = finish(child);
+    let (status, stdout, stderr) = finish(child, "gpio");
     assert!(status.success(), "{stderr}");
     let kinds: Vec<Vec<&str>> = stdout
         .lines()
@@ -487,7 +377,7 @@ fn mon_ends_with_an_error_when_the_chip_goes_away() {
     }
     drop(w);
     drop(sim);
-    let (status, stdout, stderr) = finish(child);
+    let (status, stdout, stderr) = finish(child, "gpio");
     assert!(!status.success(), "{stdout}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(

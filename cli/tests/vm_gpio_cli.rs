@@ -1,82 +1,20 @@
 //! `hwkit gpio` against gpio-sim chips in the VM: what it prints, and what the kernel and the
 //! simulator see while it runs.
 
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use common::{err, eventually, finish, gpio as hwkit, info, ok, spawn_gpio as spawn, unique};
 use gpiosim::{Bank, Direction as HogDir, Level, Sim};
-
-fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn hwkit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hwkit"))
-        .arg("gpio")
-        .args(args)
-        .output()
-        .expect("run hwkit")
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hwkit"))
-        .arg("gpio")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hwkit")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "hwkit failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-/// The one-line error of a failed run.
-fn err(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "hwkit succeeded: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let e = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(e.lines().count(), 1, "errors are one line: {e:?}");
-    assert!(e.starts_with("hwkit: "), "{e}");
-    e
-}
 
 fn chip(sim: &Sim) -> String {
     sim.chips()[0].dev_path().display().to_string()
 }
 
 fn used(sim: &Sim, offset: u32) -> bool {
-    hw::Chip::open(sim.chips()[0].dev_path())
-        .unwrap()
-        .line_info(offset)
-        .unwrap()
-        .used
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("timed out waiting for {what}");
+    info(sim, 0, offset).used
 }
 
 /// Spawns hwkit and returns once it has requested `offset`. The kernel tells line watchers
@@ -99,30 +37,6 @@ fn spawn_requesting(sim: &Sim, offset: u32, args: &[&str]) -> Child {
         std::thread::sleep(Duration::from_millis(300));
     }
     child
-}
-
-/// Waits (boundedly) for a child to exit; a child still running after 10 s is killed and the
-/// test fails with what it printed.
-fn finish(mut child: Child, args: &str) -> (std::process::ExitStatus, String, String) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > end {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "hwkit {args:?} did not exit; stdout: {:?} stderr: {:?}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status,
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 fn named_sim(names: &[(u32, &str)]) -> Sim {

@@ -2,56 +2,11 @@
 //! with the Pi 4's line names): the picture shows what the kernel says about lines held by other
 //! programs, and `--resolve` reports the live chip, device and sysfs number.
 
-use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard};
+mod common;
 
-use gpiosim::{Bank, Level, Sim};
+use common::{err, ok, one_pi4, pi4, pinout};
+use gpiosim::Level;
 use hw::{Request, Value};
-use hwkit_testbed::spec::{PI4_LABEL, PI4_LINE_NAMES};
-
-/// One `pinctrl-bcm2711` chip at a time: two would make the label ambiguous (by design).
-static ONE_PI4: Mutex<()> = Mutex::new(());
-
-fn one_pi4() -> MutexGuard<'static, ()> {
-    ONE_PI4.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn pi4() -> Sim {
-    let mut bank = Bank::new(58, PI4_LABEL);
-    for (o, n) in PI4_LINE_NAMES.iter().enumerate() {
-        bank.name(o as u32, *n);
-    }
-    gpiosim::builder().with_bank(&bank).live().unwrap()
-}
-
-fn pinout(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hwkit"))
-        .arg("pinout")
-        .args(args)
-        .output()
-        .expect("run hwkit")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "hwkit failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn err(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "hwkit succeeded: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let e = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(e.lines().count(), 1, "errors are one line: {e:?}");
-    assert!(e.starts_with("hwkit: "), "{e}");
-    e
-}
 
 /// The picture's row holding physical pin `pin` (`(11) (12)`).
 fn row(picture: &str, pin: u32) -> &str {
@@ -70,7 +25,7 @@ fn row(picture: &str, pin: u32) -> &str {
 #[test]
 fn the_picture_shows_lines_held_by_other_programs() {
     let _g = one_pi4();
-    let s = pi4();
+    let s = pi4(None);
     let dev = s.chips()[0].dev_path();
     // Pin 11 (line 17) driven by one program, pin 16 (line 23) read by another.
     let _led = Request::builder()
@@ -127,7 +82,7 @@ fn the_picture_shows_lines_held_by_other_programs() {
 #[test]
 fn values_show_simulator_pulls_without_disturbing_lines() {
     let _g = one_pi4();
-    let s = pi4();
+    let s = pi4(None);
     let c = &s.chips()[0];
     c.set_pull(27, Level::High).unwrap();
     c.set_pull(22, Level::Low).unwrap();
@@ -144,7 +99,7 @@ fn values_show_simulator_pulls_without_disturbing_lines() {
 #[test]
 fn resolve_reports_the_live_chip_device_and_sysfs_number() {
     let _g = one_pi4();
-    let s = pi4();
+    let s = pi4(None);
     let c = &s.chips()[0];
     let base = hwkit_testbed::sim::sysfs_base(c).unwrap();
     let out = ok(&pinout(&["--board", "pi4", "--resolve", "pin11"]));
@@ -192,7 +147,7 @@ fn resolve_refuses_power_unknown_and_missing_pins() {
         e.contains("chip `pinctrl-bcm2711` is not present on this system"),
         "{e}"
     );
-    let _s = pi4();
+    let _s = pi4(None);
     let cases: &[(&str, &str)] = &[
         ("pin6", "pin 6 is GND (ground), not a GPIO"),
         ("pin 2", "pin 2 is 5V"),
@@ -212,7 +167,7 @@ fn resolve_refuses_power_unknown_and_missing_pins() {
 #[test]
 fn without_a_device_tree_the_generic_profile_lists_the_chips() {
     let _g = one_pi4();
-    let s = pi4();
+    let s = pi4(None);
     let out = ok(&pinout(&["--color", "never"]));
     assert!(out.contains("unknown board ("), "{out}");
     assert!(out.contains("pick a board with --board"), "{out}");
