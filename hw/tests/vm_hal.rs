@@ -114,6 +114,15 @@ async fn next(stream: &mut EdgeEventStream) -> Option<hw::Result<hw::EdgeEvent>>
         .await
 }
 
+/// The stream's next edge event, which must come within 2 s.
+async fn next_event(stream: &mut EdgeEventStream) -> hw::EdgeEvent {
+    tokio::time::timeout(Duration::from_secs(2), next(stream))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -199,24 +208,12 @@ fn async_stream_yields_edge_events() {
             .unwrap();
         let mut stream = EdgeEventStream::new(req).unwrap();
         pull(&s, 3, Level::High);
-        let e = tokio::time::timeout(Duration::from_secs(2), next(&mut stream))
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let e = next_event(&mut stream).await;
         assert_eq!((e.offset, e.kind), (3, EdgeKind::Rising));
         pull(&s, 0, Level::High);
         pull(&s, 0, Level::Low);
-        let a = tokio::time::timeout(Duration::from_secs(2), next(&mut stream))
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let b = tokio::time::timeout(Duration::from_secs(2), next(&mut stream))
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let a = next_event(&mut stream).await;
+        let b = next_event(&mut stream).await;
         assert_eq!(
             (a.offset, a.kind, b.offset, b.kind),
             (0, EdgeKind::Rising, 0, EdgeKind::Falling)
@@ -244,14 +241,9 @@ fn async_stream_ends_in_an_error_when_the_chip_goes() {
             .unwrap();
         let mut stream = EdgeEventStream::new(req).unwrap();
         drop(s);
-        let r = tokio::time::timeout(
-            Duration::from_secs(5),
-            std::future::poll_fn(|cx| {
-                futures_core::Stream::poll_next(std::pin::Pin::new(&mut stream), cx)
-            }),
-        )
-        .await
-        .expect("the stream noticed");
+        let r = tokio::time::timeout(Duration::from_secs(5), next(&mut stream))
+            .await
+            .expect("the stream noticed");
         assert!(matches!(r, Some(Err(hw::Error::ChipGone { .. }))), "{r:?}");
     });
 }
@@ -271,16 +263,8 @@ fn async_stream_works_over_uapi_v1_too() {
         let mut stream = EdgeEventStream::new(req).unwrap();
         pull(&s, 1, Level::High);
         pull(&s, 1, Level::Low);
-        let a = tokio::time::timeout(Duration::from_secs(2), next(&mut stream))
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let b = tokio::time::timeout(Duration::from_secs(2), next(&mut stream))
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let a = next_event(&mut stream).await;
+        let b = next_event(&mut stream).await;
         assert_eq!(
             (a.kind, a.seqno, b.kind, b.seqno),
             (EdgeKind::Rising, 1, EdgeKind::Falling, 2)
