@@ -656,9 +656,7 @@ impl Lines for LibgpiodLines {
         for &(o, v) in values {
             let i = self.index_of(o)?;
             if self.lines[i].1.direction != Direction::Output {
-                return Err(Error::InvalidConfig(format!(
-                    "line {o} is not an output; reconfigure it as an output before setting its value"
-                )));
+                return Err(super::not_an_output(o));
             }
             let (rc, errno) = self
                 .api

@@ -260,6 +260,13 @@ pub(crate) fn same_lines(
     Ok(())
 }
 
+/// The refusal to set the value of a line that is not an output.
+pub(crate) fn not_an_output(offset: Offset) -> Error {
+    Error::InvalidConfig(format!(
+        "line {offset} is not an output; reconfigure it as an output before setting its value"
+    ))
+}
+
 /// Explains `EBUSY`: which of `offsets` is held, and by whom.
 pub(crate) fn busy_error(chip: &Chip, offsets: &[Offset]) -> Error {
     let mut first = None;

@@ -461,9 +461,7 @@ impl Lines for SysfsLines {
         for &(o, v) in values {
             let i = self.index_of(o)?;
             if self.lines[i].1.direction != Direction::Output {
-                return Err(Error::InvalidConfig(format!(
-                    "line {o} is not an output; reconfigure it as an output before setting its value"
-                )));
+                return Err(super::not_an_output(o));
             }
             let described = self.chip.describe();
             self.held[i]

@@ -290,9 +290,7 @@ impl Lines for V1Lines {
             };
             let g = &mut self.groups[gi];
             if g.flags & LineRequestFlags::OUTPUT.bits() == 0 {
-                return Err(Error::InvalidConfig(format!(
-                    "line {o} is not an output; reconfigure it as an output before setting its value"
-                )));
+                return Err(super::not_an_output(o));
             }
             if let Some(i) = g.offsets.iter().position(|&x| x == o) {
                 g.values[i] = u8::from(v);
