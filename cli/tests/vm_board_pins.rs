@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::{
     err, eventually, finish, gpio as hwkit, info, ok, one_pi4, pi4, spawn_gpio as spawn, unique,
+    wait_requested,
 };
 use gpiosim::{Bank, Level, Sim};
 use nix::sys::signal::{kill, Signal};
@@ -190,15 +191,7 @@ fn lines_on_two_chips_are_requested_and_watched_per_chip() {
     let child = spawn(&["mon", "--board", "pi4", "-n", "2", "pin11", &aux1]);
     // The kernel tells watchers about a v2 request once its edge detection is set up.
     for w in &watchers {
-        loop {
-            let e = w
-                .read_info_event_timeout(Duration::from_secs(10))
-                .unwrap()
-                .expect("hwkit requested the line");
-            if e.kind == hw::InfoChangeKind::Requested {
-                break;
-            }
-        }
+        wait_requested(w, "hwkit requested the line");
     }
     pi.set_pull(17, Level::High).unwrap();
     ax.set_pull(1, Level::Low).unwrap();
@@ -242,15 +235,7 @@ fn mon_and_info_take_header_pins() {
     let watcher = hw::Chip::open(c.dev_path()).unwrap();
     watcher.watch_line_info(22).unwrap();
     let child = spawn(&["mon", "--board", "pi4", "--num-events", "2", "pin15"]);
-    loop {
-        let e = watcher
-            .read_info_event_timeout(Duration::from_secs(10))
-            .unwrap()
-            .expect("hwkit requested pin 15");
-        if e.kind == hw::InfoChangeKind::Requested {
-            break;
-        }
-    }
+    wait_requested(&watcher, "hwkit requested pin 15");
     c.set_pull(22, Level::High).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     c.set_pull(22, Level::Low).unwrap();
@@ -366,15 +351,7 @@ fn mon_ends_with_an_error_when_the_chip_goes_away() {
     let w = hw::Chip::open(sim.chips()[0].dev_path()).unwrap();
     w.watch_line_info(1).unwrap();
     let child = spawn(&["mon", &format!("{label}:1")]);
-    loop {
-        let e = w
-            .read_info_event_timeout(Duration::from_secs(10))
-            .unwrap()
-            .expect("hwkit requested the line");
-        if e.kind == hw::InfoChangeKind::Requested {
-            break;
-        }
-    }
+    wait_requested(&w, "hwkit requested the line");
     drop(w);
     drop(sim);
     let (status, stdout, stderr) = finish(child, "gpio");

@@ -6,7 +6,9 @@ mod common;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use common::{err, eventually, finish, gpio as hwkit, info, ok, spawn_gpio as spawn, unique};
+use common::{
+    err, eventually, finish, gpio as hwkit, info, ok, spawn_gpio as spawn, unique, wait_requested,
+};
 use gpiosim::{Bank, Direction as HogDir, Level, Sim};
 
 fn chip(sim: &Sim) -> String {
@@ -25,14 +27,7 @@ fn spawn_requesting(sim: &Sim, offset: u32, args: &[&str]) -> Child {
     let watcher = hw::Chip::open(sim.chips()[0].dev_path()).unwrap();
     watcher.watch_line_info(offset).unwrap();
     let child = spawn(args);
-    let mut requested = false;
-    while !requested {
-        let e = watcher
-            .read_info_event_timeout(Duration::from_secs(10))
-            .unwrap()
-            .expect("hwkit requested the line");
-        requested = e.kind == hw::InfoChangeKind::Requested;
-    }
+    wait_requested(&watcher, "hwkit requested the line");
     if args.contains(&"v1") {
         std::thread::sleep(Duration::from_millis(300));
     }

@@ -107,6 +107,20 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Blocks until `watcher`, watching a line's info, reports the line requested; the test fails
+/// with `what` if 10 s pass without it.
+pub fn wait_requested(watcher: &hw::Chip, what: &str) {
+    loop {
+        let e = watcher
+            .read_info_event_timeout(Duration::from_secs(10))
+            .unwrap()
+            .expect(what);
+        if e.kind == hw::InfoChangeKind::Requested {
+            return;
+        }
+    }
+}
+
 /// A name no other test in this process uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
