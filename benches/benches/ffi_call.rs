@@ -86,7 +86,8 @@ fn code(addr: *mut c_void) -> Option<unsafe extern "C" fn()> {
 }
 
 fn benchlib() -> Library {
-    Library::open(env!("BENCH_LIB_SO")).expect("open the benchmark library")
+    // SAFETY: benchlib.c, built by this package's build script, has no initialisers.
+    unsafe { Library::open(env!("BENCH_LIB_SO")) }.expect("open the benchmark library")
 }
 
 fn w1_int_add(c: &mut Criterion) {
@@ -115,8 +116,8 @@ fn w1_int_add(c: &mut Criterion) {
     });
     g.bench_function("ffi-core dynamic", |b| {
         b.iter(|| {
-            f.call(&[black_box(20).into(), black_box(22).into()])
-                .unwrap()
+            // SAFETY: add is `int add(int, int)` and takes any values.
+            unsafe { f.call(&[black_box(20).into(), black_box(22).into()]) }.unwrap()
         })
     });
     g.bench_function("ffi-core typed", |b| {
@@ -124,7 +125,11 @@ fn w1_int_add(c: &mut Criterion) {
         b.iter(|| unsafe { typed(black_box(20), black_box(22)) })
     });
     g.finish();
-    assert_eq!(f.call(&[20.into(), 22.into()]).unwrap(), Value::Int(42));
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { f.call(&[20.into(), 22.into()]) }.unwrap(),
+        Value::Int(42)
+    );
 }
 
 fn w2_double_add(c: &mut Criterion) {
@@ -153,8 +158,8 @@ fn w2_double_add(c: &mut Criterion) {
     });
     g.bench_function("ffi-core dynamic", |b| {
         b.iter(|| {
-            f.call(&[black_box(1.5).into(), black_box(2.25).into()])
-                .unwrap()
+            // SAFETY: addd is `double addd(double, double)` and takes any values.
+            unsafe { f.call(&[black_box(1.5).into(), black_box(2.25).into()]) }.unwrap()
         })
     });
     g.bench_function("ffi-core typed", |b| {
@@ -163,7 +168,8 @@ fn w2_double_add(c: &mut Criterion) {
     });
     g.finish();
     assert_eq!(
-        f.call(&[1.5.into(), 2.25.into()]).unwrap(),
+        // SAFETY: as above.
+        unsafe { f.call(&[1.5.into(), 2.25.into()]) }.unwrap(),
         Value::Double(3.75)
     );
 }
@@ -196,7 +202,9 @@ fn w3_sum_1000(c: &mut Criterion) {
     });
     g.bench_function("ffi-core dynamic", |b| {
         b.iter(|| {
-            f.call(&[black_box(&values[..]).into(), black_box(1000usize).into()])
+            // SAFETY: sum is `int64_t sum(const int32_t *, size_t)`; it reads 1000 ints and
+            // `values` holds 1000.
+            unsafe { f.call(&[black_box(&values[..]).into(), black_box(1000usize).into()]) }
                 .unwrap()
         })
     });
@@ -206,7 +214,8 @@ fn w3_sum_1000(c: &mut Criterion) {
     });
     g.finish();
     assert_eq!(
-        f.call(&[(&values).into(), 1000.into()]).unwrap(),
+        // SAFETY: as above.
+        unsafe { f.call(&[(&values).into(), 1000.into()]) }.unwrap(),
         Value::Int(499_500)
     );
 }
@@ -238,17 +247,21 @@ fn w4_strlen(c: &mut Criterion) {
         })
     });
     g.bench_function("ffi-core dynamic &str (copied)", |b| {
-        b.iter(|| f.call(&[black_box(TEXT).into()]).unwrap())
+        // SAFETY: strlen is `size_t strlen(const char *)`; the &str is passed as a
+        // NUL-terminated copy.
+        b.iter(|| unsafe { f.call(&[black_box(TEXT).into()]) }.unwrap())
     });
     g.bench_function("ffi-core dynamic &CStr", |b| {
-        b.iter(|| f.call(&[black_box(CTEXT).into()]).unwrap())
+        // SAFETY: strlen on a NUL-terminated &CStr.
+        b.iter(|| unsafe { f.call(&[black_box(CTEXT).into()]) }.unwrap())
     });
     g.bench_function("ffi-core typed", |b| {
         // SAFETY: called with its true signature and a NUL-terminated string.
         b.iter(|| unsafe { typed(black_box(CTEXT.as_ptr())) })
     });
     g.finish();
-    assert_eq!(f.call(&[TEXT.into()]).unwrap(), Value::UInt(13));
+    // SAFETY: as for the &str benchmark.
+    assert_eq!(unsafe { f.call(&[TEXT.into()]) }.unwrap(), Value::UInt(13));
 }
 
 /// 64 distinct values in a fixed pseudo-random order (a linear congruential shuffle).
@@ -359,23 +372,26 @@ fn w5_qsort_callback(c: &mut Criterion) {
     g.bench_function("ffi-core callback + dynamic qsort", |b| {
         b.iter_custom(|iters| {
             per_comparator_call(iters, &input, calls, |w| {
-                qsort
-                    .call(&[
+                // SAFETY: qsort is `void qsort(void *, size_t, size_t, int (*)(const void *,
+                // const void *))`; `w` holds 64 elements of 4 bytes, and `cb` compares two
+                // i32s and outlives the call (qsort keeps no reference to it).
+                unsafe {
+                    qsort.call(&[
                         (&mut w[..]).into(),
                         64usize.into(),
                         4usize.into(),
                         (&cb).into(),
                     ])
-                    .unwrap();
+                }
+                .unwrap();
             })
         })
     });
     g.finish();
 
     let mut sorted = input;
-    qsort
-        .call(&[(&mut sorted).into(), 64.into(), 4.into(), (&cb).into()])
-        .unwrap();
+    // SAFETY: as above; `sorted` holds 64 i32s.
+    unsafe { qsort.call(&[(&mut sorted).into(), 64.into(), 4.into(), (&cb).into()]) }.unwrap();
     assert_eq!(sorted, check);
     // SAFETY: allocated above; nothing calls it any more.
     unsafe { low::closure_free(closure) };

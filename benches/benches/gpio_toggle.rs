@@ -112,7 +112,9 @@ fn libgpiod_typed(sim: &Sim, offset: u32) -> Result<Subject, String> {
     let fail = |what: &str| format!("libgpiod typed: {what}");
     // The bindings borrow the library for the rest of the run.
     let lib: &'static Library = Box::leak(Box::new(
-        Library::open(hw::backend::libgpiod::SONAME_V1).map_err(|e| fail(&e.to_string()))?,
+        // SAFETY: the system's libgpiod 1.x; its initialisers are sound.
+        unsafe { Library::open(hw::backend::libgpiod::SONAME_V1) }
+            .map_err(|e| fail(&e.to_string()))?,
     ));
     // SAFETY: each type is the function's prototype in gpiod.h of libgpiod 1.6.
     let (open, get_line, request, set, close) = unsafe {

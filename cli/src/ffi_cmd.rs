@@ -102,7 +102,10 @@ pub fn run(args: FfiArgs) -> CmdResult {
 
 fn open(lib: &LibOpt) -> Result<Library, ffi_core::Error> {
     match &lib.lib {
-        Some(name) => Library::open(name),
+        // SAFETY: the user named this library on the command line and vouches that loading
+        // it is sound, exactly as `ffi.open(name)` in MicroPython: running its initialisers
+        // is what the command was asked to do.
+        Some(name) => unsafe { Library::open(name) },
         None => Library::this_process(),
     }
 }
@@ -118,7 +121,11 @@ fn call(args: CallArgs) -> CmdResult {
         parsed.push(parse_arg(text, codes.get(index).copied(), index)?);
     }
     let call_args: Vec<Arg<'_>> = parsed.iter_mut().map(Parsed::as_arg).collect();
-    let (value, errno) = function.call_with_errno(&call_args)?;
+    // SAFETY: the command's user vouches for the declaration (RET, NAME, ARGTYPES) and the
+    // arguments, exactly as with `lib.func(...)(...)` in MicroPython; ffi-core checks the
+    // codes, count, kinds and NULs, and buffers given as `buf:N` live in `parsed` across
+    // the call.
+    let (value, errno) = unsafe { function.call_with_errno(&call_args) }?;
     drop(call_args);
     let buffers: Vec<&[u8]> = parsed
         .iter()
@@ -148,9 +155,12 @@ fn var(args: VarArgs) -> CmdResult {
     let variable = lib.var(&args.code, &args.name)?;
     if let Some(text) = &args.set {
         let mut parsed = parse_arg(text, Some(variable.code()), 0)?;
-        variable.set(parsed.as_arg())?;
+        // SAFETY: the command's user vouches that NAME is a C object of type CODE that no
+        // other thread writes now, exactly as with `lib.var(...)` in MicroPython.
+        unsafe { variable.set(parsed.as_arg()) }?;
     }
-    println!("{}", variable.get());
+    // SAFETY: as above, the user vouches for the symbol's type.
+    println!("{}", unsafe { variable.get() });
     Ok(ExitCode::SUCCESS)
 }
 

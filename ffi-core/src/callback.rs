@@ -37,14 +37,17 @@ use crate::value::{Arg, Value};
 /// ```
 /// use ffi_core::{Callback, Library, Value};
 /// let libc = Library::this_process()?;
-/// let qsort = libc.func("v", "qsort", "piiC")?;
+/// let qsort = libc.func("v", "qsort", "pLLC")?;
 /// let cmp = Callback::new("i", "PP", |args: &[Value]| {
 ///     // SAFETY: qsort passes pointers to two elements of the byte array.
 ///     let (a, b) = unsafe { (*args[0].as_ptr().unwrap().cast::<u8>(), *args[1].as_ptr().unwrap().cast::<u8>()) };
 ///     i32::from(a) - i32::from(b)
 /// })?;
 /// let mut data = *b"dcba";
-/// qsort.call(&[(&mut data).into(), 4.into(), 1.into(), (&cmp).into()])?;
+/// // SAFETY: qsort is `void qsort(void *, size_t, size_t, int (*)(const void *, const void *))`;
+/// // data holds 4 elements of 1 byte; cmp compares two of them and outlives the call,
+/// // after which qsort keeps no reference to it.
+/// unsafe { qsort.call(&[(&mut data).into(), 4.into(), 1.into(), (&cmp).into()]) }?;
 /// assert_eq!(&data, b"abcd");
 /// # Ok::<(), ffi_core::Error>(())
 /// ```

@@ -20,11 +20,17 @@ use crate::value::{Arg, Value};
 /// [`call`](Function::call) only converts arguments and calls. A `Function` keeps its
 /// library loaded (see [`Library`](crate::Library)) and can be shared between threads.
 ///
+/// Declaring is safe; calling is `unsafe` (see [`call`](Function::call)'s `# Safety`), because
+/// only the caller knows whether the codes are the C function's real signature and whether
+/// the arguments satisfy its contract.
+///
 /// ```
 /// use ffi_core::Library;
 /// let libc = Library::this_process()?;
 /// let strlen = libc.func("l", "strlen", "s")?;
-/// assert_eq!(strlen.call(&["Hello, World!".into()])?.as_i64(), Some(13));
+/// // SAFETY: strlen is `size_t strlen(const char *)`; ffi-core passes a NUL-terminated copy.
+/// let n = unsafe { strlen.call(&["Hello, World!".into()]) }?;
+/// assert_eq!(n.as_i64(), Some(13));
 /// # Ok::<(), ffi_core::Error>(())
 /// ```
 pub struct Function {
@@ -113,10 +119,30 @@ impl Function {
     /// [`Error::ArgCount`], [`Error::ArgType`] (naming the argument index, the slot's code
     /// and what was given), [`Error::NulInString`], and [`Error::CallbackPanicked`] /
     /// [`Error::CallbackReturn`] if a callback failed while C ran this call.
+    ///
+    /// # Safety
+    /// Calling into C runs code Rust cannot check. The caller must make sure that:
+    ///
+    /// - the codes this function was declared with are the C function's real signature
+    ///   (argument and return types, in order); a wrong declaration is undefined behaviour
+    ///   whatever the arguments;
+    /// - the arguments satisfy the C function's own contract: pointers (raw pointers,
+    ///   integer addresses, buffers) are valid for everything it reads and writes through
+    ///   them, buffers are at least as long as it uses, objects are in the state it expects
+    ///   (e.g. `free` only on a pointer from `malloc`, once), and a callback it keeps (a
+    ///   signal handler, a registered hook) outlives every call C makes to it;
+    /// - the C function is safe to call from this thread, concurrently with whatever other
+    ///   threads are doing.
+    ///
+    /// What ffi-core checks itself is not the caller's burden: the codes are valid, the
+    /// argument count matches, each argument's kind fits its slot, strings contain no NUL,
+    /// `&str` arguments are copied and NUL-terminated, borrowed buffers and callbacks live
+    /// for the whole call (the borrow checker sees to it), a panicking callback does not
+    /// unwind into C, and the library stays loaded while the `Function` lives.
     #[inline]
-    pub fn call(&self, args: &[Arg<'_>]) -> Result<Value> {
-        // SAFETY: the cif was prepared for this signature, and the address was declared
-        // with it (the declaration is the caller's statement of the C type).
+    pub unsafe fn call(&self, args: &[Arg<'_>]) -> Result<Value> {
+        // SAFETY: the cif was prepared for this signature; that the address has it and
+        // that the arguments satisfy the C contract is forwarded from the caller.
         unsafe { call::invoke::<false>(&self.target(), args, &mut 0) }
     }
 
@@ -128,15 +154,23 @@ impl Function {
     /// use ffi_core::Library;
     /// let libc = Library::this_process()?;
     /// let open = libc.func("i", "open", "si")?;
-    /// let (fd, errno) = open.call_with_errno(&["/nonexistent/file".into(), 0.into()])?;
+    /// // SAFETY: open's fixed parameters are `const char *` and `int`; with O_RDONLY (0) it
+    /// // reads no mode argument, and the path is a NUL-terminated copy.
+    /// let (fd, errno) = unsafe { open.call_with_errno(&["/nonexistent/file".into(), 0.into()]) }?;
     /// assert_eq!(fd.as_i64(), Some(-1));
     /// assert_eq!(errno, libc::ENOENT);
     /// # Ok::<(), ffi_core::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// As [`call`](Function::call).
+    ///
+    /// # Safety
+    /// As [`call`](Function::call).
     #[inline]
-    pub fn call_with_errno(&self, args: &[Arg<'_>]) -> Result<(Value, c_int)> {
+    pub unsafe fn call_with_errno(&self, args: &[Arg<'_>]) -> Result<(Value, c_int)> {
         let mut errno = 0;
-        // SAFETY: as in `call`.
+        // SAFETY: as in `call`, forwarded from the caller.
         let value = unsafe { call::invoke::<true>(&self.target(), args, &mut errno) }?;
         Ok((value, errno))
     }
@@ -243,11 +277,20 @@ impl VariadicFunction {
     /// # Errors
     /// Code errors for `variadic` ([`Error::UnknownCode`], [`Error::VoidArgument`],
     /// [`Error::VariadicPromotion`]) and every error of [`Function::call`].
-    pub fn call(&self, variadic: &str, args: &[Arg<'_>]) -> Result<Value> {
+    ///
+    /// # Safety
+    /// As [`Function::call`], for the fixed codes declared with
+    /// [`func_variadic`](crate::Library::func_variadic) and the `variadic` codes of this
+    /// call: together they must be what the C function reads (for `printf`-like functions,
+    /// what the format string asks for), and the arguments must satisfy its contract (e.g.
+    /// a destination buffer at least as long as the size passed to `snprintf`). ffi-core
+    /// checks the codes, C's default promotions, counts, kinds and NULs.
+    pub unsafe fn call(&self, variadic: &str, args: &[Arg<'_>]) -> Result<Value> {
         let nfixed = self.fixed.len();
         let total = nfixed + variadic.chars().count();
         if total > INLINE_ARGS {
-            return self.prepare(variadic)?.call(args);
+            // SAFETY: the same function and codes, prepared once; forwarded from the caller.
+            return unsafe { self.prepare(variadic)?.call(args) };
         }
         let mut codes = [TypeCode::Int; INLINE_ARGS];
         codes[..nfixed].copy_from_slice(&self.fixed);
@@ -279,8 +322,8 @@ impl VariadicFunction {
             codes,
             ret: self.ret,
         };
-        // SAFETY: the cif was prepared just now for exactly these codes; the function's
-        // fixed part was declared by the caller, the variadic part typed by `variadic`.
+        // SAFETY: the cif was prepared just now for exactly these codes; that they and the
+        // arguments match the C function is forwarded from the caller.
         unsafe { call::invoke::<false>(&target, args, &mut 0) }
     }
 

@@ -6,11 +6,15 @@
 //!
 //! let libc = Library::this_process()?;              // ffi.open(None)
 //! let getpid = libc.func("i", "getpid", "")?;        // libc.func("i", "getpid", "")
-//! assert_eq!(getpid.call(&[])?.as_i64(), Some(std::process::id() as i64));
+//! // SAFETY: getpid is `pid_t getpid(void)` (pid_t is int) and has no preconditions.
+//! let pid = unsafe { getpid.call(&[]) }?;
+//! assert_eq!(pid.as_i64(), Some(std::process::id() as i64));
 //!
-//! let libm = Library::open("libm.so.6")?;            // ffi.open("libm.so.6")
+//! // SAFETY: libm is the system's C maths library; its initialisers are sound.
+//! let libm = unsafe { Library::open("libm.so.6") }?; // ffi.open("libm.so.6")
 //! let pow = libm.func("d", "pow", "dd")?;
-//! assert_eq!(pow.call(&[2.0.into(), 8.into()])?.to_string(), "256.0");
+//! // SAFETY: pow is `double pow(double, double)` and takes any values.
+//! assert_eq!(unsafe { pow.call(&[2.0.into(), 8.into()]) }?.to_string(), "256.0");
 //! # Ok::<(), ffi_core::Error>(())
 //! ```
 //!
@@ -38,12 +42,25 @@
 //! [`Value::Ptr`].
 //!
 //! # Safety model
-//! Like MicroPython's `ffi` and Python's `ctypes`, this crate trusts the *declaration*: the
-//! type codes given to [`Library::func`] are taken as the C function's true signature, and
-//! a C function that writes past the buffer it was given is beyond what Rust can check.
-//! Everything that can be checked is: codes, argument counts and kinds, NULs inside
-//! strings, and lifetimes (buffers and callbacks are borrowed for the call; functions keep
-//! their library loaded). Entry points taking raw addresses are `unsafe fn`s.
+//! Following libloading, every public function that can cause undefined behaviour is an
+//! `unsafe fn` whose `# Safety` section says what the caller vouches for; everything else
+//! is safe.
+//!
+//! | step | safe? | the caller vouches that |
+//! |---|---|---|
+//! | [`Library::open`] | `unsafe` | running the library's initialisers (and, on unload, its termination routines) is sound |
+//! | [`Library::this_process`] | safe | (nothing new is loaded) |
+//! | declaring: [`Library::func`], [`Library::func_variadic`], [`Library::var`], [`VariadicFunction::prepare`], [`Callback::new`] | safe | (nothing is called or read) |
+//! | [`Function::call`], [`Function::call_with_errno`], [`VariadicFunction::call`] | `unsafe` | the codes are the C function's real signature, and the arguments satisfy its contract (pointers valid for what it reads and writes, buffers long enough, callbacks outliving any use C makes of them) |
+//! | [`Variable::get`], [`Variable::set`] | `unsafe` | the symbol is an object of the declared type, and no other thread races the access |
+//! | raw addresses: [`Function::from_addr`], [`Variable::from_addr`], [`memory`], [`Library::typed`] | `unsafe` | the address is what it is declared to be |
+//!
+//! Like MicroPython's `ffi` and Python's `ctypes`, the *declaration* is trusted at the
+//! call: what a C function does with the memory it is given is beyond Rust's reach. What
+//! can be checked is, and is not the caller's burden: codes, argument counts and kinds,
+//! NULs inside strings (`&str` arguments are copied and NUL-terminated), lifetimes
+//! (borrowed buffers and callbacks live for the whole call; functions and variables keep
+//! their library loaded), and panics (a panicking callback never unwinds into C).
 //!
 //! # Speed
 //! Declaring prepares libffi's call interface once; a call converts its arguments into

@@ -31,9 +31,11 @@ pub(crate) struct Handle {
 ///
 /// ```
 /// use ffi_core::Library;
-/// let libm = Library::open("libm.so.6")?;
+/// // SAFETY: libm is the system's C maths library; its initialisers are sound.
+/// let libm = unsafe { Library::open("libm.so.6") }?;
 /// let sqrt = libm.func("d", "sqrt", "d")?;
-/// assert_eq!(sqrt.call(&[16.0.into()])?.to_string(), "4.0");
+/// // SAFETY: sqrt is `double sqrt(double)` and takes any value.
+/// assert_eq!(unsafe { sqrt.call(&[16.0.into()]) }?.to_string(), "4.0");
 /// # Ok::<(), ffi_core::Error>(())
 /// ```
 pub struct Library {
@@ -48,7 +50,22 @@ impl Library {
     /// # Errors
     /// [`Error::Open`] naming the library with `dlerror()`'s text;
     /// [`Error::NulInName`] if `name` contains a NUL byte.
-    pub fn open(name: impl AsRef<OsStr>) -> Result<Library> {
+    ///
+    /// # Safety
+    /// As with libloading's `Library::new`: when a library is loaded, its initialisation
+    /// routines run (ELF constructors, `.init_array`, and those of every library it pulls
+    /// in), and its termination routines run when it is finally unloaded (when this
+    /// `Library` and everything declared from it are gone). They are arbitrary native code
+    /// that Rust cannot check, so the caller must make sure that loading and unloading this
+    /// particular library is sound: its initialisers and termination routines have no
+    /// preconditions the program does not meet (e.g. they are not sensitive to the thread
+    /// they run on, to other threads running, or to the order libraries are loaded in) and
+    /// they do not break invariants Rust code relies on. A library found by soname is
+    /// whatever the dynamic loader's search path resolves it to; pass a path to be sure.
+    ///
+    /// Nothing *declared* from the library is vouched for here: calling its functions and
+    /// reading its variables have their own `# Safety` sections.
+    pub unsafe fn open(name: impl AsRef<OsStr>) -> Result<Library> {
         let name = name.as_ref();
         let display = name.to_string_lossy().into_owned();
         if name.as_encoded_bytes().contains(&0) {
@@ -57,8 +74,8 @@ impl Library {
                 name: display,
             });
         }
-        // SAFETY: loading a library runs its initialisers; like MicroPython's ffi.open, this
-        // crate treats the library the caller names as trusted code (see the crate docs).
+        // SAFETY: loading runs the library's initialisers (and later its termination
+        // routines); the caller vouches that doing so is sound (this fn's `# Safety`).
         let raw = unsafe { RawLibrary::open(Some(name), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| {
             Error::Open {
                 library: display.clone(),
@@ -70,6 +87,8 @@ impl Library {
 
     /// Opens the running process (MicroPython's `ffi.open(None)`): the executable and every
     /// library loaded globally with it, libc included.
+    ///
+    /// Safe, unlike [`open`](Library::open): nothing new is loaded, so no initialiser runs.
     pub fn this_process() -> Result<Library> {
         Ok(Library::from_raw(
             RawLibrary::this(),
@@ -164,7 +183,9 @@ impl Library {
     /// Declares function `name` with return code `ret` and argument codes `args`
     /// (MicroPython's `lib.func(ret, name, args)`), e.g. `func("i", "open", "si")`.
     ///
-    /// The signature is parsed and libffi's call interface prepared here, once.
+    /// The signature is parsed and libffi's call interface prepared here, once. Declaring
+    /// is safe: nothing is called; [`Function::call`] is where the caller vouches for the
+    /// signature.
     ///
     /// # Errors
     /// Signature errors ([`Error::UnknownCode`], [`Error::BadReturnCode`],
@@ -173,8 +194,8 @@ impl Library {
         let signature = Signature::parse(ret, args)?;
         let addr = self.non_null_addr(name)?;
         let owner = self.handle(name)?.clone();
-        // SAFETY: `addr` is the symbol's address in a library kept loaded by `owner`; the
-        // declared signature is the caller's statement of its type, as in MicroPython.
+        // SAFETY: `addr` is the symbol's address in a library kept loaded by `owner`;
+        // declaring calls nothing, and `Function::call`'s caller vouches for the signature.
         unsafe { Function::with_owner(addr, signature, name.into(), Some(owner)) }
     }
 
@@ -187,7 +208,11 @@ impl Library {
     /// let libc = Library::this_process()?;
     /// let snprintf = libc.func_variadic("i", "snprintf", "pLs")?;
     /// let mut buf = [0u8; 32];
-    /// let n = snprintf.call("id", &[(&mut buf).into(), 32usize.into(), "%d-%.1f".into(), 7.into(), 2.5.into()])?;
+    /// // SAFETY: snprintf is `int snprintf(char *, size_t, const char *, ...)`; buf is 32
+    /// // bytes, the size we pass, and "%d-%.1f" reads exactly the int and double given.
+    /// let n = unsafe {
+    ///     snprintf.call("id", &[(&mut buf).into(), 32usize.into(), "%d-%.1f".into(), 7.into(), 2.5.into()])
+    /// }?;
     /// assert_eq!(n.as_i64(), Some(5));
     /// assert_eq!(&buf[..6], b"7-2.5\0");
     /// # Ok::<(), ffi_core::Error>(())
@@ -217,7 +242,8 @@ impl Library {
         }
         let addr = self.non_null_addr(name)?;
         let owner = self.handle(name)?.clone();
-        // SAFETY: `addr` is the variable's address in a library kept loaded by `owner`.
+        // SAFETY: `addr` is the variable's address in a library kept loaded by `owner`;
+        // `Variable::get`/`set`'s caller vouches for its type.
         Ok(unsafe { Variable::with_owner(addr, code, name.into(), Some(owner)) })
     }
 
@@ -227,7 +253,8 @@ impl Library {
     ///
     /// ```
     /// use ffi_core::Library;
-    /// let libm = Library::open("libm.so.6")?;
+    /// // SAFETY: libm is the system's C maths library; its initialisers are sound.
+    /// let libm = unsafe { Library::open("libm.so.6") }?;
     /// // SAFETY: sqrt has this C signature.
     /// let sqrt = unsafe { libm.typed::<unsafe extern "C" fn(f64) -> f64>("sqrt")? };
     /// assert_eq!(unsafe { sqrt(2.25) }, 1.5);

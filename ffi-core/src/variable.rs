@@ -20,12 +20,17 @@ use crate::value::{Arg, Value};
 /// access from several threads would race, a `Variable` stays on the thread that declared
 /// it (it is neither `Send` nor `Sync`); declare it again in another thread.
 ///
+/// Declaring is safe; [`get`](Variable::get) and [`set`](Variable::set) are `unsafe`,
+/// because only the caller knows that the symbol really is an object of the declared type.
+///
 /// ```
 /// use ffi_core::Library;
 /// let libc = Library::this_process()?;
 /// let errno = libc.var("i", "errno")?;
-/// errno.set(0)?;
-/// assert_eq!(errno.get().as_i64(), Some(0));
+/// // SAFETY: glibc's errno is an `int`, this thread's own (no other thread writes it).
+/// unsafe { errno.set(0) }?;
+/// // SAFETY: as above.
+/// assert_eq!(unsafe { errno.get() }.as_i64(), Some(0));
 /// # Ok::<(), ffi_core::Error>(())
 /// ```
 pub struct Variable {
@@ -77,9 +82,18 @@ impl Variable {
     }
 
     /// Reads the variable (an `s` variable is copied as a string, NULL giving `None`).
-    pub fn get(&self) -> Value {
-        // SAFETY: `addr` points to a live object of `code`'s type (construction contract),
-        // accessed only from this thread.
+    ///
+    /// # Safety
+    /// - The symbol really is a C object of the declared type (e.g. `i` for an `int`, not a
+    ///   `short`, an array or a function); reading it as another type is undefined
+    ///   behaviour. For `s`, its value is NULL or points to a NUL-terminated string.
+    /// - No other thread writes it during the read (a `Variable` itself never leaves its
+    ///   thread, but C code and other declarations of the same symbol can).
+    ///
+    /// ffi-core itself ensures the address is non-NULL and the library stays loaded.
+    pub unsafe fn get(&self) -> Value {
+        // SAFETY: `addr` is live (owner keeps the library loaded); its type and the absence
+        // of racing writers are forwarded from the caller.
         unsafe { call::load::<false>(self.code, self.addr) }
     }
 
@@ -89,7 +103,17 @@ impl Variable {
     /// # Errors
     /// [`Error::ArgType`] for a value of the wrong kind; [`Error::VarSet`] for strings,
     /// buffers and callbacks, whose memory is borrowed and would dangle in a global.
-    pub fn set<'a>(&self, value: impl Into<Arg<'a>>) -> Result<()> {
+    ///
+    /// # Safety
+    /// - The symbol really is a writable C object of the declared type; writing another
+    ///   type's width or representation over it is undefined behaviour.
+    /// - No other thread reads or writes it during the write.
+    /// - A pointer stored in it satisfies whatever C code reading the global expects (valid
+    ///   for as long as C uses it).
+    ///
+    /// ffi-core itself refuses values of the wrong kind and borrowed memory that would
+    /// dangle (strings, buffers, callbacks), and keeps the library loaded.
+    pub unsafe fn set<'a>(&self, value: impl Into<Arg<'a>>) -> Result<()> {
         let value = value.into();
         if matches!(
             value,
@@ -102,7 +126,7 @@ impl Variable {
                 why: "its memory is borrowed only for this call and would dangle; store a raw pointer to memory that outlives the variable",
             });
         }
-        // SAFETY: as in `get`; `write` stores exactly `code`'s type.
+        // SAFETY: as in `get`, forwarded from the caller; `write` stores exactly `code`'s type.
         unsafe { call::write::<{ call::dest::EXACT }>(self.code, &value, self.addr) }
             .map_err(|expected| call::arg_type(&self.name, 0, self.code, expected, &value))
     }

@@ -1,14 +1,34 @@
 //! Every error path: the error's kind and its full message.
 
-use ffi_core::{memory, Arg, Callback, Error, Function, Library, Signature, Value, Variable};
+use ffi_core::{
+    memory, Arg, Callback, Error, Function, Library, Signature, Value, Variable, VariadicFunction,
+};
 
 fn testlib() -> Library {
-    Library::open(env!("FFI_TEST_LIB_TESTLIB")).unwrap()
+    // SAFETY: testlib.c, built by this crate's build script, has no initialisers.
+    unsafe { Library::open(env!("FFI_TEST_LIB_TESTLIB")) }.unwrap()
+}
+
+/// The error of a call that ffi-core refuses before any C code runs.
+fn refused(f: &Function, args: &[Arg<'_>]) -> Error {
+    // SAFETY: every call given to this helper has a wrong argument count, a value of the
+    // wrong kind for its slot or a NUL inside a string, which `call` checks before C runs
+    // (asserted by the callers); and each function is declared with its real signature.
+    unsafe { f.call(args) }.unwrap_err()
+}
+
+/// The error of a variadic call that ffi-core refuses before any C code runs.
+fn refused_variadic(f: &VariadicFunction, variadic: &str, args: &[Arg<'_>]) -> Error {
+    // SAFETY: every call given to this helper has a bad variadic code (unknown, void or not
+    // promoted) or a wrong argument count, which `call` checks before C runs (asserted by
+    // the callers).
+    unsafe { f.call(variadic, args) }.unwrap_err()
 }
 
 #[test]
 fn missing_library_names_it_with_dlerror_text() {
-    let err = Library::open("libdoes-not-exist.so.9").unwrap_err();
+    // SAFETY: no such file exists, so nothing is loaded.
+    let err = unsafe { Library::open("libdoes-not-exist.so.9") }.unwrap_err();
     assert!(matches!(&err, Error::Open { library, .. } if library == "libdoes-not-exist.so.9"));
     assert_eq!(
         err.to_string(),
@@ -18,7 +38,8 @@ fn missing_library_names_it_with_dlerror_text() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("libfake.so");
     std::fs::write(&path, b"not an ELF file").unwrap();
-    let err = Library::open(&path).unwrap_err();
+    // SAFETY: not an ELF file: dlopen refuses it before any code in it could run.
+    let err = unsafe { Library::open(&path) }.unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.starts_with(&format!(
@@ -35,7 +56,8 @@ fn missing_library_names_it_with_dlerror_text() {
 
 #[test]
 fn nul_in_names() {
-    let err = Library::open("libc\0.so").unwrap_err();
+    // SAFETY: the NUL is refused before dlopen is called.
+    let err = unsafe { Library::open("libc\0.so") }.unwrap_err();
     assert_eq!(
         err.to_string(),
         "library name \"libc\\0.so\" contains a NUL byte; C names end at the first NUL"
@@ -90,7 +112,8 @@ fn null_symbol_cannot_be_called_or_read() {
 
 #[test]
 fn closed_library_refuses_lookups() {
-    let mut lib = Library::open("libm.so.6").unwrap();
+    // SAFETY: libm is the system's C maths library; its initialisers are sound.
+    let mut lib = unsafe { Library::open("libm.so.6") }.unwrap();
     lib.close().unwrap();
     let err = lib.func("d", "sqrt", "d").unwrap_err();
     assert_eq!(
@@ -181,9 +204,10 @@ fn void_as_an_argument() {
 
 #[test]
 fn wrong_argument_count() {
-    let libm = Library::open("libm.so.6").unwrap();
+    // SAFETY: libm is the system's C maths library; its initialisers are sound.
+    let libm = unsafe { Library::open("libm.so.6") }.unwrap();
     let sqrt = libm.func("d", "sqrt", "d").unwrap();
-    let err = sqrt.call(&[1.0.into(), 2.0.into()]).unwrap_err();
+    let err = refused(&sqrt, &[1.0.into(), 2.0.into()]);
     assert!(matches!(
         err,
         Error::ArgCount {
@@ -195,7 +219,7 @@ fn wrong_argument_count() {
     assert_eq!(err.to_string(), "sqrt: expected 1 argument, got 2");
     let pow = libm.func("d", "pow", "dd").unwrap();
     assert_eq!(
-        pow.call(&[]).unwrap_err().to_string(),
+        refused(&pow, &[]).to_string(),
         "pow: expected 2 arguments, got 0"
     );
 }
@@ -204,7 +228,7 @@ fn wrong_argument_count() {
 fn wrong_kind_of_value_names_index_slot_and_kind() {
     let libc = Library::this_process().unwrap();
     let open = libc.func("i", "open", "si").unwrap();
-    let err = open.call(&["/tmp".into(), 1.5.into()]).unwrap_err();
+    let err = refused(&open, &["/tmp".into(), 1.5.into()]);
     assert!(matches!(
         err,
         Error::ArgType {
@@ -218,40 +242,40 @@ fn wrong_kind_of_value_names_index_slot_and_kind() {
         "open: argument 1 (slot 'i', int) expects an integer, bool or None, got a float (1.5)"
     );
     // None in a float slot.
-    let libm = Library::open("libm.so.6").unwrap();
+    // SAFETY: libm is the system's C maths library; its initialisers are sound.
+    let libm = unsafe { Library::open("libm.so.6") }.unwrap();
     let sqrt = libm.func("d", "sqrt", "d").unwrap();
     assert_eq!(
-        sqrt.call(&[Arg::Null]).unwrap_err().to_string(),
+        refused(&sqrt, &[Arg::Null]).to_string(),
         "sqrt: argument 0 (slot 'd', double) expects a number (integer, bool or float), got None"
     );
     // A string in an integer slot.
     assert_eq!(
-        open.call(&["/tmp".into(), "0".into()])
-            .unwrap_err()
-            .to_string(),
+        refused(&open, &["/tmp".into(), "0".into()]).to_string(),
         "open: argument 1 (slot 'i', int) expects an integer, bool or None, got a string (\"0\")"
     );
     // A float in a pointer slot, a buffer in a callback slot, a bool in a pointer slot.
     assert!(matches!(
-        open.call(&[2.0.into(), 0.into()]).unwrap_err(),
+        refused(&open, &[2.0.into(), 0.into()]),
         Error::ArgType {
             index: 0,
             code: 's',
             ..
         }
     ));
-    let qsort = libc.func("v", "qsort", "piiC").unwrap();
+    let qsort = libc.func("v", "qsort", "pLLC").unwrap();
     let mut data = [1u8, 2];
     let buf = [0u8; 4];
-    let err = qsort
-        .call(&[(&mut data).into(), 2.into(), 1.into(), (&buf).into()])
-        .unwrap_err();
+    let err = refused(
+        &qsort,
+        &[(&mut data).into(), 2.into(), 1.into(), (&buf).into()],
+    );
     assert_eq!(
         err.to_string(),
         "qsort: argument 3 (slot 'C', function pointer) expects a callback, function pointer, integer address or None, got a read-only buffer of 4 bytes"
     );
     assert!(matches!(
-        open.call(&[true.into(), 0.into()]).unwrap_err(),
+        refused(&open, &[true.into(), 0.into()]),
         Error::ArgType { index: 0, .. }
     ));
 }
@@ -260,7 +284,7 @@ fn wrong_kind_of_value_names_index_slot_and_kind() {
 fn nul_inside_a_string_argument() {
     let libc = Library::this_process().unwrap();
     let strlen = libc.func("l", "strlen", "s").unwrap();
-    let err = strlen.call(&["ab\0cd".into()]).unwrap_err();
+    let err = refused(&strlen, &["ab\0cd".into()]);
     assert!(matches!(
         err,
         Error::NulInString {
@@ -274,35 +298,35 @@ fn nul_inside_a_string_argument() {
         "strlen: argument 0 is a string with a NUL byte at offset 2; C strings end at the first NUL (pass a CStr or a byte buffer instead)"
     );
     // NULs found by the word-at-a-time copy, in a full word and in the tail.
-    let err = strlen.call(&["abc\0efghijklmnop".into()]).unwrap_err();
+    let err = refused(&strlen, &["abc\0efghijklmnop".into()]);
     assert!(
         matches!(err, Error::NulInString { offset: 3, .. }),
         "{err:?}"
     );
-    let err = strlen.call(&["0123456789\0x".into()]).unwrap_err();
+    let err = refused(&strlen, &["0123456789\0x".into()]);
     assert!(
         matches!(err, Error::NulInString { offset: 10, .. }),
         "{err:?}"
     );
     // A CStr is passed as is.
-    assert_eq!(strlen.call(&[c"ab".into()]).unwrap(), Value::Int(2));
+    // SAFETY: `size_t strlen(const char *)` on a NUL-terminated &CStr.
+    assert_eq!(
+        unsafe { strlen.call(&[c"ab".into()]) }.unwrap(),
+        Value::Int(2)
+    );
 }
 
 #[test]
 fn variadic_promotions_are_enforced() {
     let libc = Library::this_process().unwrap();
     let printf = libc.func_variadic("i", "printf", "s").unwrap();
-    let err = printf
-        .call("f", &["%f\n".into(), 1.0f32.into()])
-        .unwrap_err();
+    let err = refused_variadic(&printf, "f", &["%f\n".into(), 1.0f32.into()]);
     assert_eq!(
         err.to_string(),
         "variadic argument 1 of printf cannot be 'f': C promotes it to 'd'; declare it with that code"
     );
     assert!(matches!(
-        printf
-            .call("ih", &["".into(), 1.into(), 2.into()])
-            .unwrap_err(),
+        refused_variadic(&printf, "ih", &["".into(), 1.into(), 2.into()]),
         Error::VariadicPromotion {
             index: 2,
             code: 'h',
@@ -315,7 +339,7 @@ fn variadic_promotions_are_enforced() {
         Error::VariadicPromotion { .. }
     ));
     assert!(matches!(
-        printf.call("x", &["".into(), 1.into()]).unwrap_err(),
+        refused_variadic(&printf, "x", &["".into(), 1.into()]),
         Error::UnknownCode {
             code: 'x',
             position: 0,
@@ -323,11 +347,11 @@ fn variadic_promotions_are_enforced() {
         }
     ));
     assert!(matches!(
-        printf.call("v", &["".into()]).unwrap_err(),
+        refused_variadic(&printf, "v", &["".into()]),
         Error::VoidArgument { .. }
     ));
     assert!(matches!(
-        printf.call("i", &["".into()]).unwrap_err(),
+        refused_variadic(&printf, "i", &["".into()]),
         Error::ArgCount {
             expected: 2,
             got: 1,
@@ -340,17 +364,21 @@ fn variadic_promotions_are_enforced() {
 fn variables_refuse_borrowed_memory_and_wrong_kinds() {
     let lib = testlib();
     let g_str = lib.var("s", "g_ptr").unwrap();
-    let err = g_str.set("dangling").unwrap_err();
+    // SAFETY: refused before anything is written (borrowed memory would dangle); g_ptr is
+    // a `void *`, which an `s` view reads and writes as the same pointer.
+    let err = unsafe { g_str.set("dangling") }.unwrap_err();
     assert_eq!(
         err.to_string(),
         "cannot store a string (\"dangling\") in C variable \"g_ptr\" (type 's'): its memory is borrowed only for this call and would dangle; store a raw pointer to memory that outlives the variable"
     );
     let g_int = lib.var("i", "g_int").unwrap();
     assert_eq!(
-        g_int.set(2.5).unwrap_err().to_string(),
+        // SAFETY: a float in an int slot is refused before anything is written.
+        unsafe { g_int.set(2.5) }.unwrap_err().to_string(),
         "g_int: argument 0 (slot 'i', int) expects an integer, bool or None, got a float (2.5)"
     );
-    assert_eq!(g_int.get(), Value::Int(42));
+    // SAFETY: testlib's g_int is an `int`; no other test in this binary touches it.
+    assert_eq!(unsafe { g_int.get() }, Value::Int(42));
 }
 
 #[test]

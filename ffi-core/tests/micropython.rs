@@ -1,13 +1,28 @@
 //! Ports of MicroPython's own ffi tests (tests/ports/unix/ffi_*.py).
 
-use ffi_core::{Callback, Library, Value};
+use ffi_core::{Arg, Callback, Function, Library, Value};
 
 fn libc() -> Library {
-    Library::open("libc.so.6").unwrap()
+    // SAFETY: libc is already loaded in this process; opening it again runs nothing new.
+    unsafe { Library::open("libc.so.6") }.unwrap()
 }
 
 fn libm() -> Library {
-    Library::open("libm.so.6").unwrap()
+    // SAFETY: libm is the system's C maths library; its initialisers are sound.
+    unsafe { Library::open("libm.so.6") }.unwrap()
+}
+
+fn int_types() -> Library {
+    // SAFETY: ffi_int_types.c, built by this crate's build script, has no initialisers.
+    unsafe { Library::open(env!("FFI_TEST_LIB_INT_TYPES")) }.unwrap()
+}
+
+/// Calls a numeric C function: one that takes and returns only numbers.
+fn numeric(f: &Function, args: &[Arg<'_>]) -> Value {
+    // SAFETY: every function given to this helper (tgamma, tgammaf, pow, powf and
+    // ffi_int_types.c's f8i..flu) is declared with its C prototype's codes, takes only
+    // numbers, accepts every value of its argument types and touches no memory.
+    unsafe { f.call(args) }.unwrap()
 }
 
 /// ffi_callback.py: qsort declared "piip" with an ("i", cmp, "pp") callback.
@@ -26,9 +41,13 @@ fn ffi_callback_qsort_foobar() {
     })
     .unwrap();
     let mut data = *b"foobar";
-    let ret = qsort
-        .call(&[(&mut data).into(), 6.into(), 1.into(), (&cmp).into()])
-        .unwrap();
+    // SAFETY: qsort is `void qsort(void *, size_t, size_t, int (*)(const void *, const void
+    // *))`. MicroPython's test declares the sizes `i`: libffi passes an int sign-extended to
+    // the full register on the 64-bit targets supported, so qsort reads 6 and 1; the
+    // callback in the `p` slot is a code pointer like the `C` slot's. data holds 6 elements
+    // of 1 byte, cmp compares two of them and outlives the call.
+    let ret =
+        unsafe { qsort.call(&[(&mut data).into(), 6.into(), 1.into(), (&cmp).into()]) }.unwrap();
     assert_eq!(ret, Value::None);
     assert_eq!(&data, b"abfoor");
 }
@@ -38,10 +57,13 @@ fn ffi_callback_qsort_foobar() {
 fn ffi_float() {
     let strtof = libc().func("f", "strtof", "sp").unwrap();
     let strtod = libc().func("d", "strtod", "sp").unwrap();
-    let f = strtof.call(&["1.23".into(), None::<i32>.into()]).unwrap();
+    // SAFETY: `float strtof(const char *, char **endptr)`: it reads the NUL-terminated copy
+    // of "1.23", and a NULL endptr is allowed (nothing is written).
+    let f = unsafe { strtof.call(&["1.23".into(), None::<i32>.into()]) }.unwrap();
     assert_eq!(f, Value::Float(1.23f32));
     assert_eq!(f.to_string(), "1.23");
-    let d = strtod.call(&["1.23".into(), ().into()]).unwrap();
+    // SAFETY: as strtof, for `double strtod(const char *, char **)`.
+    let d = unsafe { strtod.call(&["1.23".into(), ().into()]) }.unwrap();
     assert_eq!(d, Value::Double(1.23));
     assert_eq!(d.to_string(), "1.23");
 
@@ -58,13 +80,13 @@ fn ffi_float() {
         "1.77245", "1.00000", "1.00000", "0.88623", "6.00000", "6.00000",
     ];
     for (arg, want) in inputs.into_iter().zip(want) {
-        let got = tgamma.call(&[arg]).unwrap().as_f64().unwrap();
+        let got = numeric(&tgamma, &[arg]).as_f64().unwrap();
         assert_eq!(format!("{got:.5}"), want);
     }
-    assert_eq!(tgamma.call(&[1.into()]).unwrap(), Value::Double(1.0));
-    assert_eq!(tgamma.call(&[4.into()]).unwrap(), Value::Double(6.0));
+    assert_eq!(numeric(&tgamma, &[1.into()]), Value::Double(1.0));
+    assert_eq!(numeric(&tgamma, &[4.into()]), Value::Double(6.0));
     let sqrt_pi = std::f64::consts::PI.sqrt();
-    let g = tgamma.call(&[0.5.into()]).unwrap().as_f64().unwrap();
+    let g = numeric(&tgamma, &[0.5.into()]).as_f64().unwrap();
     assert!(
         (g - sqrt_pi).abs() <= 2.0 * f64::EPSILON,
         "{g} vs {sqrt_pi}"
@@ -78,19 +100,16 @@ fn ffi_float() {
         (2.0, 0.5, 2f64.sqrt()),
         (3.0, 4.0, 81.0),
     ] {
+        assert_eq!(numeric(&pow, &[x.into(), y.into()]), Value::Double(want));
         assert_eq!(
-            pow.call(&[x.into(), y.into()]).unwrap(),
-            Value::Double(want)
-        );
-        assert_eq!(
-            powf.call(&[(x as f32).into(), (y as f32).into()]).unwrap(),
+            numeric(&powf, &[(x as f32).into(), (y as f32).into()]),
             Value::Float(want as f32)
         );
     }
     assert_eq!(
         format!(
             "{:.5}",
-            pow.call(&[2.into(), 0.5.into()]).unwrap().as_f64().unwrap()
+            numeric(&pow, &[2.into(), 0.5.into()]).as_f64().unwrap()
         ),
         "1.41421"
     );
@@ -112,12 +131,12 @@ fn ffi_float2() {
         "1.77245", "1.00000", "1.00000", "0.88623", "6.00000", "6.00000",
     ];
     for (arg, want) in inputs.into_iter().zip(want) {
-        let got = tgammaf.call(&[arg]).unwrap();
+        let got = numeric(&tgammaf, &[arg]);
         assert!(matches!(got, Value::Float(_)), "{got:?}");
         assert_eq!(format!("{:.5}", got.as_f64().unwrap()), want);
     }
     // glibc's tgammaf(4) is 6.0000005 (1 ulp off); MicroPython's test prints "%.5f" too.
-    let g = tgammaf.call(&[4.into()]).unwrap().as_f64().unwrap() as f32;
+    let g = numeric(&tgammaf, &[4.into()]).as_f64().unwrap() as f32;
     assert!((g - 6.0).abs() <= 6.0 * f32::EPSILON, "{g}");
 }
 
@@ -147,7 +166,7 @@ const EDGES: [u64; 17] = [
 #[test]
 #[allow(clippy::unnecessary_cast)] // long is 32 bits on armv7
 fn ffi_int_types() {
-    let lib = Library::open(env!("FFI_TEST_LIB_INT_TYPES")).unwrap();
+    let lib = int_types();
     type Expect = fn(u64) -> Value;
     let cases: [(&str, &str, Expect); 10] = [
         ("b", "f8i", |v| Value::Int(((v as i8) ^ 1).into())),
@@ -168,15 +187,11 @@ fn ffi_int_types() {
     for (code, name, expect) in cases {
         let f = lib.func(code, name, code).unwrap();
         for v in EDGES {
-            assert_eq!(f.call(&[v.into()]).unwrap(), expect(v), "{name}({v:#x})");
+            assert_eq!(numeric(&f, &[v.into()]), expect(v), "{name}({v:#x})");
         }
         // Negative Python ints are truncated the same way (two's complement).
         for v in [-1i64, -0x80, -0x8000, i64::MIN] {
-            assert_eq!(
-                f.call(&[v.into()]).unwrap(),
-                expect(v as u64),
-                "{name}({v})"
-            );
+            assert_eq!(numeric(&f, &[v.into()]), expect(v as u64), "{name}({v})");
         }
     }
 }
@@ -184,19 +199,19 @@ fn ffi_int_types() {
 /// The semantics note's literal edge cases.
 #[test]
 fn int_edge_literals_from_the_note() {
-    let lib = Library::open(env!("FFI_TEST_LIB_INT_TYPES")).unwrap();
+    let lib = int_types();
     let f8i = lib.func("b", "f8i", "b").unwrap();
     let f32i = lib.func("i", "f32i", "i").unwrap();
     let f32u = lib.func("I", "f32u", "I").unwrap();
-    assert_eq!(f8i.call(&[0x80.into()]).unwrap(), Value::Int(-0x7f));
-    assert_eq!(f32i.call(&[0xffff_ffffu32.into()]).unwrap(), Value::Int(-2));
+    assert_eq!(numeric(&f8i, &[0x80.into()]), Value::Int(-0x7f));
+    assert_eq!(numeric(&f32i, &[0xffff_ffffu32.into()]), Value::Int(-2));
     assert_eq!(
-        f32u.call(&[0x8000_0000u32.into()]).unwrap(),
+        numeric(&f32u, &[0x8000_0000u32.into()]),
         Value::UInt(0x8000_0001)
     );
     // bool is 1/0 in integer slots (MicroPython segfaults here).
-    assert_eq!(f32i.call(&[true.into()]).unwrap(), Value::Int(0));
-    assert_eq!(f32i.call(&[false.into()]).unwrap(), Value::Int(1));
+    assert_eq!(numeric(&f32i, &[true.into()]), Value::Int(0));
+    assert_eq!(numeric(&f32i, &[false.into()]), Value::Int(1));
     // None is 0 in integer slots.
-    assert_eq!(f32i.call(&[ffi_core::Arg::Null]).unwrap(), Value::Int(1));
+    assert_eq!(numeric(&f32i, &[ffi_core::Arg::Null]), Value::Int(1));
 }

@@ -59,20 +59,26 @@ fn the_counter_sees_allocations() {
 #[test]
 fn scalar_calls_do_not_allocate() {
     let libc = Library::this_process().unwrap();
-    let libm = Library::open("libm.so.6").unwrap();
+    // SAFETY: libm is the system's C maths library; its initialisers are sound.
+    let libm = unsafe { Library::open("libm.so.6") }.unwrap();
     let getpid = libc.func("i", "getpid", "").unwrap();
     let sqrt = libm.func("d", "sqrt", "d").unwrap();
     let pow = libm.func("d", "pow", "dd").unwrap();
     let powf = libm.func("f", "powf", "ff").unwrap();
     let labs = libc.func("l", "labs", "l").unwrap();
     let (r, n) = allocations(|| {
-        [
-            getpid.call(&[]).unwrap(),
-            sqrt.call(&[16.0.into()]).unwrap(),
-            pow.call(&[2.into(), 10.into()]).unwrap(),
-            powf.call(&[3.0f32.into(), 2.into()]).unwrap(),
-            labs.call(&[(-5i64).into()]).unwrap(),
-        ]
+        // SAFETY: each is declared with its C signature (`pid_t getpid(void)`, `double
+        // sqrt(double)`, `double pow(double, double)`, `float powf(float, float)`, `long
+        // labs(long)`), and each takes any value of its argument types.
+        unsafe {
+            [
+                getpid.call(&[]).unwrap(),
+                sqrt.call(&[16.0.into()]).unwrap(),
+                pow.call(&[2.into(), 10.into()]).unwrap(),
+                powf.call(&[3.0f32.into(), 2.into()]).unwrap(),
+                labs.call(&[(-5i64).into()]).unwrap(),
+            ]
+        }
     });
     assert_eq!(n, 0);
     assert_eq!(
@@ -95,14 +101,19 @@ fn string_arguments_up_to_256_bytes_do_not_allocate() {
     let s256 = "x".repeat(256);
     let s100 = "y".repeat(100);
     let (r, n) = allocations(|| {
-        [
-            strlen.call(&["Hello, World!".into()]).unwrap(),
-            strlen.call(&[s256.as_str().into()]).unwrap(),
-            strcmp
-                .call(&[s100.as_str().into(), s100.as_str().into()])
-                .unwrap(),
-            strlen.call(&[c"a C string".into()]).unwrap(),
-        ]
+        // SAFETY: `size_t strlen(const char *)` and `int strcmp(const char *, const char *)`
+        // read only NUL-terminated strings: the &str arguments are copied with a NUL, the
+        // &CStr has one.
+        unsafe {
+            [
+                strlen.call(&["Hello, World!".into()]).unwrap(),
+                strlen.call(&[s256.as_str().into()]).unwrap(),
+                strcmp
+                    .call(&[s100.as_str().into(), s100.as_str().into()])
+                    .unwrap(),
+                strlen.call(&[c"a C string".into()]).unwrap(),
+            ]
+        }
     });
     assert_eq!(n, 0);
     assert_eq!(
@@ -116,19 +127,22 @@ fn string_arguments_up_to_256_bytes_do_not_allocate() {
     );
     // Beyond the stack arena the copy goes to the heap (and the counter sees it).
     let big = "z".repeat(ffi_core::ARENA_BYTES);
-    let (r, n) = allocations(|| strlen.call(&[big.as_str().into()]).unwrap());
+    // SAFETY: as above, strlen of a NUL-terminated copy.
+    let (r, n) = allocations(|| unsafe { strlen.call(&[big.as_str().into()]) }.unwrap());
     assert_eq!(r, Value::Int(big.len() as i64));
     assert!(n >= 1);
 }
 
 #[test]
 fn buffers_callbacks_errno_variadic_and_variables_do_not_allocate() {
-    let mylib = Library::open(env!("FFI_TEST_LIB_MYLIB")).unwrap();
-    let testlib = Library::open(env!("FFI_TEST_LIB_TESTLIB")).unwrap();
+    // SAFETY: mylib.c and testlib.c, built by this crate's build script, have no initialisers.
+    let mylib = unsafe { Library::open(env!("FFI_TEST_LIB_MYLIB")) }.unwrap();
+    // SAFETY: as above.
+    let testlib = unsafe { Library::open(env!("FFI_TEST_LIB_TESTLIB")) }.unwrap();
     let libc = Library::this_process().unwrap();
     let array_sum = mylib.func("q", "array_sum", "pl").unwrap();
     let array_multiply = mylib.func("v", "array_multiply", "pli").unwrap();
-    let qsort = libc.func("v", "qsort", "piiC").unwrap();
+    let qsort = libc.func("v", "qsort", "pLLC").unwrap();
     let cmp = Callback::new("i", "PP", |args: &[Value]| {
         // SAFETY: qsort passes pointers to two bytes of the array.
         let (a, b) = unsafe {
@@ -153,21 +167,25 @@ fn buffers_callbacks_errno_variadic_and_variables_do_not_allocate() {
     let mut text = [0u8; 32];
 
     let (r, n) = allocations(|| {
-        let sum = array_sum.call(&[(&data).into(), 1000.into()]).unwrap();
-        array_multiply
-            .call(&[(&mut data).into(), 1000.into(), 3.into()])
-            .unwrap();
-        qsort
-            .call(&[(&mut bytes).into(), 64.into(), 1.into(), (&cmp).into()])
-            .unwrap();
-        let added = apply_dd
-            .call(&[(&add).into(), 1.5.into(), 2.into()])
-            .unwrap();
-        let (fd, errno) = open
-            .call_with_errno(&["/no/such/file".into(), 0.into()])
-            .unwrap();
-        let printed = snprintf
-            .call(
+        // SAFETY: `int64_t array_sum(int32_t *, size_t)` reads 1000 ints; data holds 1000.
+        let sum = unsafe { array_sum.call(&[(&data).into(), 1000.into()]) }.unwrap();
+        // SAFETY: `void array_multiply(int32_t *, size_t, int32_t)` rewrites 1000 ints in
+        // place; data holds 1000.
+        unsafe { array_multiply.call(&[(&mut data).into(), 1000.into(), 3.into()]) }.unwrap();
+        // SAFETY: `void qsort(void *, size_t, size_t, int (*)(const void *, const void *))`;
+        // bytes holds 64 elements of 1 byte, cmp compares two of them and outlives the call.
+        unsafe { qsort.call(&[(&mut bytes).into(), 64.into(), 1.into(), (&cmp).into()]) }.unwrap();
+        // SAFETY: `double apply_dd(double (*)(double, double), double, double)` calls `add`,
+        // a "d"/"dd" callback, once during the call.
+        let added = unsafe { apply_dd.call(&[(&add).into(), 1.5.into(), 2.into()]) }.unwrap();
+        // SAFETY: open's fixed parameters are `const char *` and `int`; with O_RDONLY (0) it
+        // reads no mode argument, and the path is a NUL-terminated copy.
+        let (fd, errno) =
+            unsafe { open.call_with_errno(&["/no/such/file".into(), 0.into()]) }.unwrap();
+        // SAFETY: `int snprintf(char *, size_t, const char *, ...)`; text is 32 bytes, the
+        // size passed, and "%d %.1f" reads exactly the int and double given.
+        let printed = unsafe {
+            snprintf.call(
                 "id",
                 &[
                     (&mut text).into(),
@@ -177,9 +195,13 @@ fn buffers_callbacks_errno_variadic_and_variables_do_not_allocate() {
                     0.5.into(),
                 ],
             )
-            .unwrap();
-        g_int.set(77).unwrap();
-        let var = g_int.get();
+        }
+        .unwrap();
+        // SAFETY: testlib's g_int is an `int`; no other thread touches it in this test binary
+        // (other tests here do not use it).
+        unsafe { g_int.set(77) }.unwrap();
+        // SAFETY: as above.
+        let var = unsafe { g_int.get() };
         (sum, added, fd, errno, printed, var)
     });
     assert_eq!(n, 0);
@@ -201,7 +223,8 @@ fn buffers_callbacks_errno_variadic_and_variables_do_not_allocate() {
 
 #[test]
 fn typed_calls_do_not_allocate() {
-    let libm = Library::open("libm.so.6").unwrap();
+    // SAFETY: libm is the system's C maths library; its initialisers are sound.
+    let libm = unsafe { Library::open("libm.so.6") }.unwrap();
     // SAFETY: sqrt's C signature.
     let sqrt = unsafe { libm.typed::<unsafe extern "C" fn(f64) -> f64>("sqrt") }.unwrap();
     // SAFETY: called with its true signature while libm is open.

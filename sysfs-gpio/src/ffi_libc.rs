@@ -63,27 +63,39 @@ impl FfiLibc {
     pub(crate) fn open(&self, path: &Path, flags: i32) -> io::Result<RawFd> {
         let path = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in path"))?;
-        let ret = checked(
-            &self.open,
-            &[path.as_c_str().into(), flags.into(), 0u32.into()],
-        )?;
+        // SAFETY: `open` was declared as `int open(const char *, int, ...)` with the mode
+        // typed `I` (mode_t, promoted); the path is a NUL-terminated CString alive for the call.
+        let ret = unsafe {
+            checked(
+                &self.open,
+                &[path.as_c_str().into(), flags.into(), 0u32.into()],
+            )
+        }?;
         RawFd::try_from(ret).map_err(|_| bad_return(&self.open, ret))
     }
 
     pub(crate) fn pread(&self, fd: RawFd, buf: &mut [u8], offset: i64) -> io::Result<usize> {
         let len = buf.len();
-        let ret = checked(
-            &self.pread,
-            &[fd.into(), buf.into(), len.into(), offset.into()],
-        )?;
+        // SAFETY: pread is `ssize_t pread(int, void *, size_t, off_t)`; it writes at most
+        // `len` bytes, the length of the borrowed `buf`.
+        let ret = unsafe {
+            checked(
+                &self.pread,
+                &[fd.into(), buf.into(), len.into(), offset.into()],
+            )
+        }?;
         usize::try_from(ret).map_err(|_| bad_return(&self.pread, ret))
     }
 
     pub(crate) fn pwrite(&self, fd: RawFd, buf: &[u8], offset: i64) -> io::Result<usize> {
-        let ret = checked(
-            &self.pwrite,
-            &[fd.into(), buf.into(), buf.len().into(), offset.into()],
-        )?;
+        // SAFETY: pwrite is `ssize_t pwrite(int, const void *, size_t, off_t)`; it reads at
+        // most `buf.len()` bytes, the length of the borrowed `buf`.
+        let ret = unsafe {
+            checked(
+                &self.pwrite,
+                &[fd.into(), buf.into(), buf.len().into(), offset.into()],
+            )
+        }?;
         usize::try_from(ret).map_err(|_| bad_return(&self.pwrite, ret))
     }
 
@@ -94,27 +106,36 @@ impl FfiLibc {
             events,
             revents: 0,
         };
-        // The pointer is valid for the whole call: `pfd` lives on this frame.
-        let ret = checked(
-            &self.poll,
-            &[
-                (&mut pfd as *mut libc::pollfd).into(),
-                1u64.into(),
-                timeout_ms.into(),
-            ],
-        )?;
+        // SAFETY: poll is `int poll(struct pollfd *, nfds_t, int)`; the pointer is to one
+        // `pollfd` on this frame, valid for the whole call, and we pass nfds = 1.
+        let ret = unsafe {
+            checked(
+                &self.poll,
+                &[
+                    (&mut pfd as *mut libc::pollfd).into(),
+                    1u64.into(),
+                    timeout_ms.into(),
+                ],
+            )
+        }?;
         Ok(if ret == 0 { 0 } else { pfd.revents })
     }
 
     pub(crate) fn close(&self, fd: RawFd) -> io::Result<()> {
-        checked(&self.close, &[fd.into()]).map(|_| ())
+        // SAFETY: close is `int close(int)` and takes any integer; the fd is one this module
+        // opened and its caller owns.
+        unsafe { checked(&self.close, &[fd.into()]) }.map(|_| ())
     }
 }
 
 /// Calls `f`; a negative return is an error carrying the errno captured right after the call.
-fn checked(f: &Function, args: &[Arg<'_>]) -> io::Result<i64> {
-    let (value, errno) = f
-        .call_with_errno(args)
+///
+/// # Safety
+/// As [`Function::call`]: `f`'s declaration is the C function's real signature and `args`
+/// satisfy its contract.
+unsafe fn checked(f: &Function, args: &[Arg<'_>]) -> io::Result<i64> {
+    // SAFETY: forwarded from the caller.
+    let (value, errno) = unsafe { f.call_with_errno(args) }
         .map_err(|e| io::Error::other(format!("ffi call of {}: {e}", f.name())))?;
     let ret = int_of(f, &value)?;
     if ret < 0 {

@@ -108,8 +108,10 @@ impl Api {
                 source: io::Error::other(e.to_string()),
             })
         };
-        let version = f("s", "gpiod_version_string", "")?
-            .call(&[])
+        let version_string = f("s", "gpiod_version_string", "")?;
+        // SAFETY: `lib` is libgpiod 1.x (`open_library`'s contract), whose
+        // `const char *gpiod_version_string(void)` returns a static string.
+        let version = unsafe { version_string.call(&[]) }
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
@@ -156,23 +158,37 @@ impl std::fmt::Debug for LibgpiodBackend {
 impl LibgpiodBackend {
     /// Loads [`SONAME_V1`] and declares its functions.
     ///
+    /// Safe, unlike [`open_library`](Self::open_library): the soname is the system's
+    /// libgpiod 1.x, whose initialisers are sound and whose API is the one declared here.
+    ///
     /// # Errors
     /// When the library is missing, an error naming the package to install (or, when only
     /// libgpiod 2.x is present, saying this backend needs 1.x); when a function is missing,
     /// an error naming it.
     pub fn open() -> Result<Self> {
-        Self::open_library(SONAME_V1)
+        // SAFETY: SONAME_V1 is the system's libgpiod 1.x (Debian's `libgpiod2`), a library
+        // with sound initialisers and exactly the 1.x API this backend declares.
+        unsafe { Self::open_library(SONAME_V1) }
     }
 
     /// Loads libgpiod 1.x from `name` (a soname or a path) and declares its functions.
     ///
     /// # Errors
     /// As [`open`](Self::open).
-    pub fn open_library(name: &str) -> Result<Self> {
-        let lib = match Library::open(name) {
+    ///
+    /// # Safety
+    /// As [`ffi_core::Library::open`]: loading `name` runs its initialisers, which must be
+    /// sound. And `name` must be libgpiod 1.x: every call this backend makes trusts the
+    /// 1.x signatures it declares (a library exporting the same names with other types
+    /// would be called wrongly).
+    pub unsafe fn open_library(name: &str) -> Result<Self> {
+        // SAFETY: loading `name` is sound (forwarded from the caller).
+        let lib = match unsafe { Library::open(name) } {
             Ok(lib) => lib,
             Err(e) => {
-                let only_v2 = name == SONAME_V1 && Library::open(SONAME_V2).is_ok();
+                // SAFETY: SONAME_V2 is the system's libgpiod 2.x, loaded only to tell the
+                // user which version is installed; its initialisers are sound.
+                let only_v2 = name == SONAME_V1 && unsafe { Library::open(SONAME_V2) }.is_ok();
                 return Err(missing_library(name, &e.to_string(), only_v2));
             }
         };
@@ -326,8 +342,9 @@ impl LibgpiodLines {
         let events = match EventFds::new() {
             Ok(e) => e,
             Err(e) => {
-                // chip_ptr came from gpiod_chip_open* and nothing else holds it: close it once.
-                let _ = api.chip_close.call(&[Arg::Ptr(chip_ptr)]);
+                // SAFETY: `void gpiod_chip_close(struct gpiod_chip *)`; chip_ptr came from
+                // gpiod_chip_open* and nothing else holds it, so it is closed exactly once.
+                let _ = unsafe { api.chip_close.call(&[Arg::Ptr(chip_ptr)]) };
                 return Err(Error::from_errno(e, &chip.name, "creating an epoll fd"));
             }
         };
@@ -371,10 +388,13 @@ impl LibgpiodLines {
                         num_lines: self.chip.num_lines,
                     });
                 }
-                let (v, errno) = api
-                    .chip_get_line
-                    .call_with_errno(&[Arg::Ptr(self.chip_ptr), (*o).into()])
-                    .map_err(|e| ffi_err(e, "gpiod_chip_get_line"))?;
+                // SAFETY: `gpiod_chip_get_line(struct gpiod_chip *, unsigned int)`; chip_ptr is
+                // the open chip this object owns, and the offset was checked against it above.
+                let (v, errno) = unsafe {
+                    api.chip_get_line
+                        .call_with_errno(&[Arg::Ptr(self.chip_ptr), (*o).into()])
+                }
+                .map_err(|e| ffi_err(e, "gpiod_chip_get_line"))?;
                 let p = ptr_of(&v);
                 if p.is_null() {
                     return Err(self.errno(errno, &format!("getting line {o}")));
@@ -382,10 +402,13 @@ impl LibgpiodLines {
                 Ok((*o, p))
             }
             LineId::Name(n) => {
-                let (v, errno) = api
-                    .chip_find_line
-                    .call_with_errno(&[Arg::Ptr(self.chip_ptr), n.as_str().into()])
-                    .map_err(|e| ffi_err(e, "gpiod_chip_find_line"))?;
+                // SAFETY: `gpiod_chip_find_line(struct gpiod_chip *, const char *)`; chip_ptr is
+                // the open chip this object owns, the name a NUL-terminated copy.
+                let (v, errno) = unsafe {
+                    api.chip_find_line
+                        .call_with_errno(&[Arg::Ptr(self.chip_ptr), n.as_str().into()])
+                }
+                .map_err(|e| ffi_err(e, "gpiod_chip_find_line"))?;
                 let p = ptr_of(&v);
                 if p.is_null() {
                     if errno == libc::ENOENT || errno == 0 {
@@ -406,8 +429,8 @@ impl LibgpiodLines {
                 }
                 let offset = (0..self.chip.num_lines)
                     .find(|&o| {
-                        api.chip_get_line
-                            .call(&[Arg::Ptr(self.chip_ptr), o.into()])
+                        // SAFETY: as for an offset above; `o` is below the chip's line count.
+                        unsafe { api.chip_get_line.call(&[Arg::Ptr(self.chip_ptr), o.into()]) }
                             .is_ok_and(|v| ptr_of(&v) == p)
                     })
                     .unwrap_or(0);
@@ -422,8 +445,11 @@ impl LibgpiodLines {
         let line = Arg::Ptr(self.held[i].line);
         let offset = self.held[i].offset;
         let call = |func: &Function, args: &[Arg<'_>]| {
-            func.call_with_errno(args)
-                .map_err(|e| ffi_err(e, "requesting a line"))
+            // SAFETY: every `func` below is a `gpiod_line_request_*_flags(struct gpiod_line *,
+            // const char *consumer, int flags[, int default_val])` declared with those codes;
+            // `line` is a line object of the chip this object owns, the consumer a
+            // NUL-terminated copy that libgpiod copies into the request.
+            unsafe { func.call_with_errno(args) }.map_err(|e| ffi_err(e, "requesting a line"))
         };
         let (rc, errno) = match (s.direction, s.edge) {
             (Direction::Output, _) => call(
@@ -445,9 +471,9 @@ impl LibgpiodLines {
         }
         self.held[i].requested = true;
         if s.edge != Edge::None {
-            let fd = api
-                .event_get_fd
-                .call(&[Arg::Ptr(self.held[i].line)])
+            // SAFETY: `int gpiod_line_event_get_fd(struct gpiod_line *)` on a line this object
+            // holds and has just requested.
+            let fd = unsafe { api.event_get_fd.call(&[Arg::Ptr(self.held[i].line)]) }
                 .map_err(|e| ffi_err(e, "gpiod_line_event_get_fd"))?;
             let fd = int_of(&fd);
             if fd < 0 {
@@ -512,11 +538,14 @@ impl LibgpiodLines {
     }
 
     fn get_one(&self, i: usize) -> Result<Value> {
-        let (v, errno) = self
-            .api
-            .get_value
-            .call_with_errno(&[Arg::Ptr(self.held[i].line)])
-            .map_err(|e| ffi_err(e, "gpiod_line_get_value"))?;
+        // SAFETY: `int gpiod_line_get_value(struct gpiod_line *)` on a line this object holds
+        // (its chip stays open until Drop).
+        let (v, errno) = unsafe {
+            self.api
+                .get_value
+                .call_with_errno(&[Arg::Ptr(self.held[i].line)])
+        }
+        .map_err(|e| ffi_err(e, "gpiod_line_get_value"))?;
         match int_of(&v) {
             0 => Ok(Value::Inactive),
             1 => Ok(Value::Active),
@@ -568,8 +597,9 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
             (&api.chip_open, s.clone(), s)
         }
     };
-    let (v, errno) = func
-        .call_with_errno(&[arg.as_str().into()])
+    // SAFETY: each of gpiod_chip_open, _open_by_label and _open_lookup is
+    // `struct gpiod_chip *f(const char *)`; the argument is a NUL-terminated copy.
+    let (v, errno) = unsafe { func.call_with_errno(&[arg.as_str().into()]) }
         .map_err(|e| ffi_err(e, "opening the chip"))?;
     let p = ptr_of(&v);
     if p.is_null() {
@@ -591,9 +621,9 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
             ),
         });
     }
-    let num_lines = api
-        .chip_num_lines
-        .call(&[Arg::Ptr(p)])
+    // SAFETY: `unsigned int gpiod_chip_num_lines(struct gpiod_chip *)` on the chip just
+    // opened (checked non-NULL above).
+    let num_lines = unsafe { api.chip_num_lines.call(&[Arg::Ptr(p)]) }
         .ok()
         .and_then(|v| v.as_u64())
         .unwrap_or(0) as u32;
@@ -624,11 +654,15 @@ impl Drop for LibgpiodLines {
         for h in &self.held {
             if h.requested {
                 // Errors cannot be reported from drop; release returns nothing anyway.
-                let _ = self.api.release.call(&[Arg::Ptr(h.line)]);
+                // SAFETY: `void gpiod_line_release(struct gpiod_line *)` on a line this object
+                // requested, released once here, before its chip is closed below.
+                let _ = unsafe { self.api.release.call(&[Arg::Ptr(h.line)]) };
             }
         }
         // The line objects belong to the chip object and go with it.
-        let _ = self.api.chip_close.call(&[Arg::Ptr(self.chip_ptr)]);
+        // SAFETY: `void gpiod_chip_close(struct gpiod_chip *)` on the chip this object owns,
+        // closed once, here; nothing uses its line objects afterwards.
+        let _ = unsafe { self.api.chip_close.call(&[Arg::Ptr(self.chip_ptr)]) };
     }
 }
 
@@ -658,11 +692,14 @@ impl Lines for LibgpiodLines {
             if self.lines[i].1.direction != Direction::Output {
                 return Err(super::not_an_output(o));
             }
-            let (rc, errno) = self
-                .api
-                .set_value
-                .call_with_errno(&[Arg::Ptr(self.held[i].line), Arg::Int(v.is_active() as i64)])
-                .map_err(|e| ffi_err(e, "gpiod_line_set_value"))?;
+            // SAFETY: `int gpiod_line_set_value(struct gpiod_line *, int)` on a line this
+            // object holds, requested as an output (checked above).
+            let (rc, errno) = unsafe {
+                self.api
+                    .set_value
+                    .call_with_errno(&[Arg::Ptr(self.held[i].line), Arg::Int(v.is_active() as i64)])
+            }
+            .map_err(|e| ffi_err(e, "gpiod_line_set_value"))?;
             if int_of(&rc) != 0 {
                 return Err(self.errno(errno, &format!("setting line {o}")));
             }
@@ -696,16 +733,17 @@ impl Lines for LibgpiodLines {
                 Direction::Output => DIRECTION_OUTPUT,
                 _ => DIRECTION_INPUT,
             };
-            let (rc, errno) = self
-                .api
-                .set_config
-                .call_with_errno(&[
+            // SAFETY: `int gpiod_line_set_config(struct gpiod_line *, int direction, int flags,
+            // int value)` on a line this object holds and has requested.
+            let (rc, errno) = unsafe {
+                self.api.set_config.call_with_errno(&[
                     Arg::Ptr(self.held[i].line),
                     direction.into(),
                     f.into(),
                     Arg::Int(new.output_value.is_active() as i64),
                 ])
-                .map_err(|e| ffi_err(e, "gpiod_line_set_config"))?;
+            }
+            .map_err(|e| ffi_err(e, "gpiod_line_set_config"))?;
             if int_of(&rc) != 0 {
                 return Err(self.request_error(*o, errno));
             }
@@ -742,14 +780,17 @@ impl Lines for LibgpiodLines {
                     },
                     event_type: 0,
                 };
-                // libgpiod writes one `struct gpiod_line_event` through this pointer; `raw` is
-                // exactly that struct and lives across the call.
                 let out_ptr = std::ptr::addr_of_mut!(raw).cast::<c_void>();
-                let (rc, errno) = self
-                    .api
-                    .event_read
-                    .call_with_errno(&[Arg::Ptr(self.held[i].line), Arg::Ptr(out_ptr)])
-                    .map_err(|e| ffi_err(e, "gpiod_line_event_read"))?;
+                // SAFETY: `int gpiod_line_event_read(struct gpiod_line *, struct
+                // gpiod_line_event *)` on a line this object requested with edge detection;
+                // libgpiod writes one `struct gpiod_line_event` through out_ptr, and `raw` is
+                // exactly that struct and lives across the call.
+                let (rc, errno) = unsafe {
+                    self.api
+                        .event_read
+                        .call_with_errno(&[Arg::Ptr(self.held[i].line), Arg::Ptr(out_ptr)])
+                }
+                .map_err(|e| ffi_err(e, "gpiod_line_event_read"))?;
                 if int_of(&rc) != 0 {
                     return Err(self.errno(
                         errno,
@@ -806,7 +847,8 @@ mod tests {
 
     #[test]
     fn a_missing_library_names_the_package() {
-        let e = LibgpiodBackend::open_library("libgpiod-not-here.so.2").unwrap_err();
+        // SAFETY: no such file exists, so nothing is loaded.
+        let e = unsafe { LibgpiodBackend::open_library("libgpiod-not-here.so.2") }.unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("apt-get install libgpiod2"), "{msg}");
         assert!(msg.contains("libgpiod-not-here.so.2"), "{msg}");
@@ -822,7 +864,9 @@ mod tests {
 
     #[test]
     fn a_library_without_the_functions_is_refused() {
-        let e = LibgpiodBackend::open_library("libm.so.6").unwrap_err();
+        // SAFETY: libm's initialisers are sound; it is not libgpiod, but the first lookup
+        // (gpiod_version_string) fails before anything of it is called.
+        let e = unsafe { LibgpiodBackend::open_library("libm.so.6") }.unwrap_err();
         let msg = e.to_string();
         assert!(
             msg.contains("declaring gpiod_version_string from libm.so.6"),
