@@ -55,13 +55,15 @@ impl Library {
     /// As with libloading's `Library::new`: when a library is loaded, its initialisation
     /// routines run (ELF constructors, `.init_array`, and those of every library it pulls
     /// in), and its termination routines run when it is finally unloaded (when this
-    /// `Library` and everything declared from it are gone). They are arbitrary native code
-    /// that Rust cannot check, so the caller must make sure that loading and unloading this
-    /// particular library is sound: its initialisers and termination routines have no
-    /// preconditions the program does not meet (e.g. they are not sensitive to the thread
-    /// they run on, to other threads running, or to the order libraries are loaded in) and
-    /// they do not break invariants Rust code relies on. A library found by soname is
-    /// whatever the dynamic loader's search path resolves it to; pass a path to be sure.
+    /// `Library` and everything declared from it are gone). For safety, running them is
+    /// the same as calling an unknown foreign function: arbitrary native code that Rust
+    /// cannot check and that may impose any requirement on the caller. So the caller must
+    /// make sure that loading and unloading this particular library is sound: its
+    /// initialisers and termination routines have no preconditions the program does not
+    /// meet (e.g. they are not sensitive to the thread they run on, to other threads
+    /// running, or to the order libraries are loaded in) and they do not break invariants
+    /// Rust code relies on. A library found by soname is whatever the dynamic loader's
+    /// search path resolves it to; pass a path to be sure.
     ///
     /// Nothing *declared* from the library is vouched for here: calling its functions and
     /// reading its variables have their own `# Safety` sections.
