@@ -31,6 +31,10 @@ enum FfiCommand {
     /// ARG per slot: integers (`42`, `-7`, `0x1f`), floats (`1.5`), `true`/`false`,
     /// `null`; text for `s`/`P` (`str:TEXT` forces text, e.g. `str:null`); `buf:N` for a
     /// zeroed writable buffer of N bytes (pointer slots).
+    ///
+    /// As with MicroPython's ffi and ctypes, you vouch for the declaration: hwkit checks
+    /// the codes, the argument count and each argument's kind, but a wrong signature or a
+    /// buffer shorter than the C function writes can crash the process.
     Call(CallArgs),
     /// Print a C global's value (`lib.var(TYPE, NAME).get()`), after `--set VALUE` if given.
     Var(VarArgs),
