@@ -57,7 +57,7 @@ struct InfoArgs {
     /// The chip (path, name, number or label); without it, the first argument is tried as one.
     #[arg(long, short)]
     chip: Option<String>,
-    /// [CHIP] [LINE...]; without a chip, LINEs as for get (pin11, GPIO17, chip:offset).
+    /// An optional CHIP, then LINEs; without a chip, LINEs as for get (pin11, GPIO17, chip:offset).
     args: Vec<String>,
 }
 
