@@ -275,9 +275,10 @@ impl Arena {
     }
 }
 
-/// Copies `src` to `dst` eight bytes at a time, checking for NUL bytes on the way (one
-/// pass instead of a scan and a `memcpy` call: most C strings are short). Returns whether
-/// `src` is free of NULs; `dst` is partly written either way.
+/// Copies `src` to `dst` a word at a time, checking for NUL bytes on the way (one pass
+/// instead of a scan and a `memcpy` call: most C strings are short). The tail is one more
+/// word (or half-word) that overlaps what was already copied, not a byte loop. Returns
+/// whether `src` is free of NULs; `dst` is partly written either way.
 ///
 /// # Safety
 /// `dst` must be valid for `src.len()` bytes of writes.
@@ -286,36 +287,102 @@ unsafe fn copy_checked(src: &[u8], dst: *mut u8) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let has_nul = |w: u64| w.wrapping_sub(LO) & !w & HI != 0;
-    let mut chunks = src.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or_default());
-        if has_nul(word) {
-            return false;
+    let len = src.len();
+    let p = src.as_ptr();
+    // SAFETY: every read is of bytes `at..at + 8` (or `+ 4`) with `at + 8 <= len` (or
+    // `at + 4 <= len`), inside `src`; every write is to the same offsets of `dst`, valid for
+    // `len` bytes by the caller's guarantee. Unaligned accesses are used throughout.
+    unsafe {
+        if len >= 8 {
+            let mut at = 0;
+            while at + 8 <= len {
+                let word = p.add(at).cast::<u64>().read_unaligned();
+                if has_nul(word) {
+                    return false;
+                }
+                dst.add(at).cast::<u64>().write_unaligned(word);
+                at += 8;
+            }
+            if at < len {
+                let at = len - 8;
+                let word = p.add(at).cast::<u64>().read_unaligned();
+                if has_nul(word) {
+                    return false;
+                }
+                dst.add(at).cast::<u64>().write_unaligned(word);
+            }
+            true
+        } else if len >= 4 {
+            let has_nul32 = |w: u32| w.wrapping_sub(LO as u32) & !w & HI as u32 != 0;
+            let head = p.cast::<u32>().read_unaligned();
+            let tail = p.add(len - 4).cast::<u32>().read_unaligned();
+            if has_nul32(head) || has_nul32(tail) {
+                return false;
+            }
+            dst.cast::<u32>().write_unaligned(head);
+            dst.add(len - 4).cast::<u32>().write_unaligned(tail);
+            true
+        } else {
+            for at in 0..len {
+                let b = *p.add(at);
+                if b == 0 {
+                    return false;
+                }
+                dst.add(at).write(b);
+            }
+            true
         }
-        // SAFETY: `at + 8 <= src.len()`, within `dst` by the caller's guarantee.
-        unsafe { dst.add(at).cast::<u64>().write_unaligned(word) };
-        at += 8;
     }
-    for &b in chunks.remainder() {
-        if b == 0 {
-            return false;
+}
+
+/// How [`marshal`] converts arguments, chosen once per signature when it is declared.
+///
+/// When every argument slot is of one class, the argument kind that fits that class
+/// without any conversion is stored with one tag check; any other kind (and every
+/// argument of a [`Plan::Generic`] signature) takes the general conversion, so the
+/// behaviour is the same whichever plan is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Mixed slots: the general conversion for every argument.
+    Generic,
+    /// Every slot is an integer code: `Arg::Int`/`Arg::UInt` bits go straight into the
+    /// slot, as [`write_bits`] does on a little-endian machine (only chosen there).
+    Integers,
+    /// Every slot is `d`: `Arg::F64` goes straight into the slot.
+    Doubles,
+    /// Every slot is a data pointer (`p P s O`, not `C`): `Arg::Ptr` and `Arg::CStr` go
+    /// straight into the slot, `Arg::Str` straight to the arena.
+    Pointers,
+}
+
+impl Plan {
+    /// The plan for argument codes `codes`.
+    pub(crate) fn for_codes(codes: &[TypeCode]) -> Plan {
+        if cfg!(target_endian = "little") && codes.iter().all(|c| c.is_integer()) {
+            Plan::Integers
+        } else if codes.iter().all(|&c| c == TypeCode::Double) {
+            Plan::Doubles
+        } else if codes
+            .iter()
+            .all(|&c| c.is_pointer() && c != TypeCode::Callback)
+        {
+            Plan::Pointers
+        } else {
+            Plan::Generic
         }
-        // SAFETY: `at < src.len()`.
-        unsafe { dst.add(at).write(b) };
-        at += 1;
     }
-    true
 }
 
 /// Converts every argument into its slot and points `ptrs[i]` at slot `i`.
 ///
 /// # Safety
-/// `slots` and `ptrs` must be valid for `codes.len()` writes; `args.len() == codes.len()`.
+/// `slots` and `ptrs` must be valid for `codes.len()` writes; `args.len() == codes.len()`;
+/// `plan` must be `Plan::for_codes(codes)`.
 #[inline(always)]
 unsafe fn marshal(
     name: &str,
     codes: &[TypeCode],
+    plan: Plan,
     args: &[Arg<'_>],
     slots: *mut Slot,
     ptrs: *mut *mut c_void,
@@ -324,6 +391,48 @@ unsafe fn marshal(
     for (index, (&code, arg)) in codes.iter().zip(args).enumerate() {
         // SAFETY: `index < codes.len()`, within both arrays by the caller's guarantee.
         let slot = unsafe { slots.add(index) }.cast::<c_void>();
+        // The plan's own kind first: one tag check and a store (see `Plan`).
+        // SAFETY: as above; a slot is 8 bytes, 8-aligned, and the plan says what every
+        // slot's code is.
+        let done = unsafe {
+            match (plan, arg) {
+                (Plan::Integers, &Arg::Int(v)) => {
+                    slot.cast::<u64>().write(v as u64);
+                    true
+                }
+                (Plan::Integers, &Arg::UInt(v)) => {
+                    slot.cast::<u64>().write(v);
+                    true
+                }
+                (Plan::Doubles, &Arg::F64(v)) => {
+                    slot.cast::<f64>().write(v);
+                    true
+                }
+                (Plan::Pointers, &Arg::Ptr(p)) => {
+                    slot.cast::<*mut c_void>().write(p);
+                    true
+                }
+                (Plan::Pointers, &Arg::CStr(s)) => {
+                    slot.cast::<*const c_char>().write(s.as_ptr());
+                    true
+                }
+                // The same copy and error as the general path below, without first
+                // trying the scalar kinds.
+                (Plan::Pointers, &Arg::Str(s)) => {
+                    let copy = arena
+                        .c_str(s)
+                        .ok_or_else(|| nul_in_string(name, index, s))?;
+                    slot.cast::<*mut c_void>().write(copy);
+                    true
+                }
+                _ => false,
+            }
+        };
+        if done {
+            // SAFETY: as above.
+            unsafe { ptrs.add(index).write(slot) };
+            continue;
+        }
         // Scalars first: a `&str` is the one kind `write` leaves to the arena, so strings
         // take the second branch and everything else pays no check for them.
         // SAFETY: as above; a slot is 8 bytes, 8-aligned, enough for every code.
@@ -382,11 +491,14 @@ fn arg_count(name: &str, expected: usize, got: usize) -> Error {
 }
 
 /// A prepared call: everything `invoke` needs besides the arguments.
+#[derive(Clone, Copy)]
 pub(crate) struct Target<'t> {
     pub cif: *mut ffi_cif,
     pub fun: *const c_void,
     pub name: &'t str,
     pub codes: &'t [TypeCode],
+    /// `Plan::for_codes(codes)`.
+    pub plan: Plan,
     pub ret: TypeCode,
 }
 
@@ -411,8 +523,14 @@ pub(crate) unsafe fn invoke<const ERRNO: bool>(
 ) -> Result<Value> {
     let n = target.codes.len();
     if args.len() != n || n > INLINE_ARGS {
+        // The target goes by value and errno comes back as a value: nothing of this
+        // cold call's needs escapes to memory on the hot path.
         // SAFETY: forwarded from the caller.
-        return unsafe { invoke_spilled::<ERRNO>(target, args, errno) };
+        let (result, captured) = unsafe { invoke_spilled::<ERRNO>(*target, args) };
+        if ERRNO {
+            *errno = captured;
+        }
+        return result;
     }
     let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
     let mut arena = Arena::new(storage.as_mut_ptr().cast());
@@ -424,6 +542,7 @@ pub(crate) unsafe fn invoke<const ERRNO: bool>(
         marshal(
             target.name,
             target.codes,
+            target.plan,
             args,
             slots.as_mut_ptr().cast(),
             ptrs,
@@ -452,13 +571,12 @@ pub(crate) unsafe fn invoke<const ERRNO: bool>(
 #[cold]
 #[inline(never)]
 unsafe fn invoke_spilled<const ERRNO: bool>(
-    target: &Target<'_>,
+    target: Target<'_>,
     args: &[Arg<'_>],
-    errno: &mut c_int,
-) -> Result<Value> {
+) -> (Result<Value>, c_int) {
     let n = target.codes.len();
     if args.len() != n {
-        return Err(arg_count(target.name, n, args.len()));
+        return (Err(arg_count(target.name, n, args.len())), 0);
     }
     let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
     let mut arena = Arena::new(storage.as_mut_ptr().cast());
@@ -466,21 +584,28 @@ unsafe fn invoke_spilled<const ERRNO: bool>(
     let mut ptrs: Vec<*mut c_void> = vec![ptr::null_mut(); n];
     let mut ret = MaybeUninit::<[u64; 2]>::uninit();
     let ret_ptr = ret.as_mut_ptr().cast::<c_void>();
-    // SAFETY: heap arrays of exactly n elements; then as in `invoke`.
-    *errno = unsafe {
+    // SAFETY: heap arrays of exactly n elements.
+    let marshalled = unsafe {
         marshal(
             target.name,
             target.codes,
+            target.plan,
             args,
             slots.as_mut_ptr(),
             ptrs.as_mut_ptr(),
             &mut arena,
-        )?;
-        ffi_call::<ERRNO>(target, ret_ptr, ptrs.as_mut_ptr())
+        )
     };
-    callback::leave_call(target.name)?;
+    if let Err(e) = marshalled {
+        return (Err(e), 0);
+    }
     // SAFETY: as in `invoke`.
-    Ok(unsafe { load::<true>(target.ret, ret_ptr) })
+    let errno = unsafe { ffi_call::<ERRNO>(&target, ret_ptr, ptrs.as_mut_ptr()) };
+    if let Err(e) = callback::leave_call(target.name) {
+        return (Err(e), errno);
+    }
+    // SAFETY: as in `invoke`.
+    (Ok(unsafe { load::<true>(target.ret, ret_ptr) }), errno)
 }
 
 /// Calls `ffi_call` inside [`callback::enter_call`]; the caller ends the call with
@@ -587,6 +712,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_plan_follows_the_argument_codes() {
+        use TypeCode::*;
+        let integers = if cfg!(target_endian = "little") {
+            Plan::Integers
+        } else {
+            Plan::Generic
+        };
+        assert_eq!(Plan::for_codes(&[Int, Int]), integers);
+        assert_eq!(Plan::for_codes(&[I8, U64, Long, ULong]), integers);
+        assert_eq!(Plan::for_codes(&[Double, Double]), Plan::Doubles);
+        assert_eq!(
+            Plan::for_codes(&[Str, Ptr, ConstPtr, Object]),
+            Plan::Pointers
+        );
+        assert_eq!(Plan::for_codes(&[Ptr, Callback]), Plan::Generic);
+        assert_eq!(Plan::for_codes(&[Float, Float]), Plan::Generic);
+        assert_eq!(Plan::for_codes(&[Int, Double]), Plan::Generic);
+        assert_eq!(Plan::for_codes(&[Ptr, ULong]), Plan::Generic);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use libffi::low::{ffi_cif, ffi_type};
 
-use crate::call::{self, Cif, Target, INLINE_ARGS};
+use crate::call::{self, Cif, Plan, Target, INLINE_ARGS};
 use crate::error::{Error, Result};
 use crate::library::Handle;
 use crate::signature::{codes_to_string, parse_args, Signature};
@@ -35,6 +35,8 @@ use crate::value::{Arg, Value};
 /// ```
 pub struct Function {
     cif: Cif,
+    /// How arguments are converted, chosen once from the argument codes.
+    plan: Plan,
     fun: *const c_void,
     signature: Signature,
     name: Box<str>,
@@ -90,6 +92,7 @@ impl Function {
             })?;
         Ok(Function {
             cif,
+            plan: Plan::for_codes(signature.args()),
             fun,
             signature,
             name,
@@ -104,6 +107,7 @@ impl Function {
             fun: self.fun,
             name: &self.name,
             codes: self.signature.args(),
+            plan: self.plan,
             ret: self.signature.ret(),
         }
     }
@@ -320,6 +324,7 @@ impl VariadicFunction {
             fun: self.fun,
             name: &self.name,
             codes,
+            plan: Plan::for_codes(codes),
             ret: self.ret,
         };
         // SAFETY: the cif was prepared just now for exactly these codes; that they and the
@@ -339,6 +344,7 @@ impl VariadicFunction {
             .map_err(|reason| self.prepare_error(variadic, reason))?;
         Ok(Function {
             cif,
+            plan: Plan::for_codes(&codes),
             fun: self.fun,
             signature,
             name: self.name.clone(),
