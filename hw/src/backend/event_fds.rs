@@ -8,8 +8,30 @@ use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use crate::error::{Error, Result};
+use crate::event::{EdgeEvent, EdgeKind};
 use crate::settings::{Edge, LineSettings, Offset};
 use crate::wait;
+
+/// The most ready lines one [`EventFds::next_ready`] reports (the kernel's per-request
+/// maximum, `GPIO_V2_LINES_MAX`).
+const READY_BATCH: usize = 64;
+
+/// The indices of the lines found ready by one [`EventFds::next_ready`].
+pub(super) struct Ready {
+    events: [EpollEvent; READY_BATCH],
+    len: usize,
+    next: usize,
+}
+
+impl Iterator for Ready {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let event = self.events[..self.len].get(self.next)?;
+        self.next += 1;
+        Some(event.data() as usize)
+    }
+}
 
 /// The event fds of one request's lines, each tagged with its line's index in the request.
 #[derive(Debug)]
@@ -66,32 +88,49 @@ impl EventFds {
         })
     }
 
-    /// Blocks until at least one watched fd is ready; returns the indices of the ready lines
-    /// (at most `capacity`).
+    /// Blocks until at least one watched fd is ready; yields the indices of the ready lines,
+    /// at most [`READY_BATCH`] of them (the rest stay ready for the next call). No allocation:
+    /// this runs on every event read.
     pub(super) fn next_ready(
         &self,
-        capacity: usize,
         alive: impl FnMut() -> Result<()>,
         chip: &str,
-    ) -> Result<Vec<usize>> {
-        let mut ready = vec![EpollEvent::empty(); capacity];
+    ) -> Result<Ready> {
+        let mut ready = Ready {
+            events: [EpollEvent::empty(); READY_BATCH],
+            len: 0,
+            next: 0,
+        };
         self.wait(None, alive, chip)?;
-        let n = self
+        ready.len = self
             .epoll
-            .wait(&mut ready, EpollTimeout::ZERO)
+            .wait(&mut ready.events, EpollTimeout::ZERO)
             .map_err(|e: Errno| Error::from_errno(e, chip, "waiting for edge events"))?;
-        Ok(ready[..n].iter().map(|r| r.data() as usize).collect())
+        Ok(ready)
     }
 
-    /// The next (request-wide, per-line) sequence numbers for an event on line `index`.
-    pub(super) fn next_seqnos(&mut self, index: usize) -> (u32, u32) {
+    /// An edge event on the request's line number `index`, numbered by this set's request-wide
+    /// and per-line counters.
+    pub(super) fn edge_event(
+        &mut self,
+        index: usize,
+        offset: Offset,
+        kind: EdgeKind,
+        timestamp_ns: u64,
+    ) -> EdgeEvent {
         if self.line_seqnos.len() <= index {
             self.line_seqnos.resize(index + 1, 0);
         }
         self.seqno = self.seqno.wrapping_add(1);
         let line = &mut self.line_seqnos[index];
         *line = line.wrapping_add(1);
-        (self.seqno, *line)
+        EdgeEvent {
+            timestamp_ns,
+            offset,
+            kind,
+            seqno: self.seqno,
+            line_seqno: *line,
+        }
     }
 
     /// The epoll fd, readable while an event is pending on any watched fd.

@@ -765,8 +765,7 @@ impl Lines for LibgpiodLines {
         loop {
             let ready = {
                 let this = &*self;
-                this.events
-                    .next_ready(this.held.len(), || this.alive(), &this.chip.name)?
+                this.events.next_ready(|| this.alive(), &this.chip.name)?
             };
             let mut count = 0;
             for i in ready {
@@ -799,18 +798,15 @@ impl Lines for LibgpiodLines {
                 }
                 let (sec, nsec, kind) =
                     (raw.ts.tv_sec as u64, raw.ts.tv_nsec as u64, raw.event_type);
-                let (seqno, line_seqno) = self.events.next_seqnos(i);
-                out[count] = EdgeEvent {
-                    timestamp_ns: sec.wrapping_mul(1_000_000_000).wrapping_add(nsec),
-                    offset: self.held[i].offset,
-                    kind: if kind == EVENT_FALLING_EDGE {
-                        EdgeKind::Falling
-                    } else {
-                        EdgeKind::Rising
-                    },
-                    seqno,
-                    line_seqno,
+                let kind = if kind == EVENT_FALLING_EDGE {
+                    EdgeKind::Falling
+                } else {
+                    EdgeKind::Rising
                 };
+                let timestamp_ns = sec.wrapping_mul(1_000_000_000).wrapping_add(nsec);
+                out[count] = self
+                    .events
+                    .edge_event(i, self.held[i].offset, kind, timestamp_ns);
                 count += 1;
             }
             if count > 0 {

@@ -500,8 +500,7 @@ impl Lines for SysfsLines {
         loop {
             let ready = {
                 let this = &*self;
-                this.events
-                    .next_ready(this.held.len(), || this.alive(), &this.chip.name)?
+                this.events.next_ready(|| this.alive(), &this.chip.name)?
             };
             let mut count = 0;
             for i in ready {
@@ -517,17 +516,12 @@ impl Lines for SysfsLines {
                 else {
                     continue;
                 };
-                let (seqno, line_seqno) = self.events.next_seqnos(i);
-                out[count] = EdgeEvent {
-                    timestamp_ns: monotonic_ns(),
-                    offset: h.offset,
-                    kind: match ev.kind {
-                        sysfs_gpio::EdgeKind::Rising => EdgeKind::Rising,
-                        sysfs_gpio::EdgeKind::Falling => EdgeKind::Falling,
-                    },
-                    seqno,
-                    line_seqno,
+                let kind = match ev.kind {
+                    sysfs_gpio::EdgeKind::Rising => EdgeKind::Rising,
+                    sysfs_gpio::EdgeKind::Falling => EdgeKind::Falling,
                 };
+                let offset = h.offset;
+                out[count] = self.events.edge_event(i, offset, kind, monotonic_ns());
                 count += 1;
             }
             if count > 0 {
