@@ -12,17 +12,7 @@
 use std::time::Duration;
 
 use embedded_hal::digital::{OutputPin, StatefulOutputPin};
-use hw::{Request, RequestBuilder, Value};
-
-/// `CHIP:OFFSET` or a line name.
-fn select(line: &str) -> RequestBuilder {
-    match line.rsplit_once(':') {
-        Some((chip, offset)) if offset.parse::<u32>().is_ok() => Request::builder()
-            .on_chip_spec(chip)
-            .with_line(offset.parse().expect("checked")),
-        _ => Request::builder().with_named_line(line),
-    }
-}
+use hw::{Request, Value};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -30,7 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let times: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(5);
     let period = Duration::from_millis(args.next().map(|s| s.parse()).transpose()?.unwrap_or(200));
 
-    let mut led = select(&line)
+    let mut led = Request::builder()
+        .with_line_spec(&line)
         .consumer("blink")
         .as_output(Value::Inactive)
         .request_line()?;

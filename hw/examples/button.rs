@@ -14,16 +14,7 @@
 
 use std::time::Duration;
 
-use hw::{Bias, Edge, EdgeKind, Request, RequestBuilder};
-
-fn select(line: &str) -> RequestBuilder {
-    match line.rsplit_once(':') {
-        Some((chip, offset)) if offset.parse::<u32>().is_ok() => Request::builder()
-            .on_chip_spec(chip)
-            .with_line(offset.parse().expect("checked")),
-        _ => Request::builder().with_named_line(line),
-    }
-}
+use hw::{Bias, Edge, EdgeKind, Request};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -31,7 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let count: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10);
     let timeout = Duration::from_secs(args.next().map(|s| s.parse()).transpose()?.unwrap_or(30));
 
-    let mut button = select(&line)
+    let mut button = Request::builder()
+        .with_line_spec(&line)
         .consumer("button")
         .as_input()
         .with_bias(Bias::PullUp)

@@ -125,6 +125,29 @@ impl RequestBuilder {
         self.config = self.config.with_named_lines(names);
         self
     }
+    /// Adds one line as a user typed it and selects it: `CHIP:OFFSET` (CHIP as in
+    /// [`on_chip_spec`](Self::on_chip_spec)) or a line name, found on whichever chip has it.
+    ///
+    /// ```
+    /// use hw::line::ChipSelector;
+    /// use hw::{LineId, Request};
+    ///
+    /// let spec = Request::builder().with_line_spec("pinctrl-bcm2711:17").spec();
+    /// assert_eq!(spec.chip, Some(ChipSelector::Any("pinctrl-bcm2711".into())));
+    /// assert_eq!(spec.lines[0].0, LineId::Offset(17));
+    ///
+    /// let spec = Request::builder().with_line_spec("GPIO17").spec();
+    /// assert_eq!((spec.chip, &spec.lines[0].0), (None, &LineId::Name("GPIO17".into())));
+    /// ```
+    pub fn with_line_spec(self, spec: &str) -> Self {
+        match spec.rsplit_once(':') {
+            Some((chip, offset)) => match offset.parse::<Offset>() {
+                Ok(offset) => self.on_chip_spec(chip).with_line(offset),
+                Err(_) => self.with_named_line(spec),
+            },
+            None => self.with_named_line(spec),
+        }
+    }
     /// Adds lines given as [`LineId`]s and selects them.
     pub fn with_ids<I: IntoIterator<Item = LineId>>(mut self, ids: I) -> Self {
         self.config = self.config.with_ids(ids);
