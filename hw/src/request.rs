@@ -138,6 +138,10 @@ impl RequestBuilder {
     ///
     /// let spec = Request::builder().with_line_spec("GPIO17").spec();
     /// assert_eq!((spec.chip, &spec.lines[0].0), (None, &LineId::Name("GPIO17".into())));
+    ///
+    /// // A colon without an offset after it is part of a name.
+    /// let spec = Request::builder().with_line_spec("led:status").spec();
+    /// assert_eq!(spec.lines[0].0, LineId::Name("led:status".into()));
     /// ```
     pub fn with_line_spec(self, spec: &str) -> Self {
         match spec.rsplit_once(':') {
