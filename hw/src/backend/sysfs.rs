@@ -463,11 +463,12 @@ impl Lines for SysfsLines {
             if self.lines[i].1.direction != Direction::Output {
                 return Err(super::not_an_output(o));
             }
-            let described = self.chip.describe();
+            // The chip's description is built only on failure: this is the toggle path.
+            let chip = &self.chip;
             self.held[i]
                 .line
                 .set_value(v.is_active())
-                .map_err(|e| map_err(e, &described, o, "setting the value"))?;
+                .map_err(|e| map_err(e, &chip.describe(), o, "setting the value"))?;
             self.lines[i].1.output_value = v;
         }
         Ok(())
@@ -507,12 +508,12 @@ impl Lines for SysfsLines {
                 if count == out.len() {
                     break;
                 }
-                let described = self.chip.describe();
+                let chip = &self.chip;
                 let h = &mut self.held[i];
                 let Some(ev) = h
                     .line
                     .wait_for_edge(Some(Duration::ZERO))
-                    .map_err(|e| map_err(e, &described, h.offset, "reading an edge"))?
+                    .map_err(|e| map_err(e, &chip.describe(), h.offset, "reading an edge"))?
                 else {
                     continue;
                 };
