@@ -15,6 +15,7 @@
 
 #![deny(missing_docs)]
 
+pub mod arch;
 pub mod build;
 pub mod cache;
 pub mod cpio;
@@ -27,6 +28,7 @@ pub mod sim;
 pub mod spec;
 pub mod vm;
 
+pub use arch::Arch;
 pub use error::{Error, Result};
 pub use run::{run_command, run_tests, GuestBinary, TestOptions, TestReport, VmOptions};
 pub use spec::{parse_chips, ChipSpec, SpecError};
