@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Builds hwkit's Debian packages, one per architecture, into ${CARGO_TARGET_DIR:-target}/packages:
+# the release `hwkit` binary, the udev rule that gives group `gpio` the GPIO devices, the
+# postinst that creates the group, and the documentation. Installs what it needs (run as root).
+#
+#   scripts/package.sh [--arch amd64,arm64,armhf] [--no-build]
+#
+# amd64 is built on this machine (`cargo build --release -p hwkit`); arm64 and armhf come from
+# the test bed's build root (`hwkit-testbed cross build`). From there on every architecture
+# takes the same path: check the binary is built for it, strip it, lay out the tree, compute
+# Depends from what the binary links, `dpkg-deb --build`.
+#
+# Why `dpkg-deb --build` on a tree laid out here, not cargo-deb: dpkg-deb is part of dpkg, on
+# every Debian machine, so CI builds nothing first (cargo-deb would be compiled from crates.io
+# on each fresh machine, a minute or more on two shared cores); the ARM binaries come from a
+# build root, not from `cargo build --target`, which cargo-deb expects; and cargo-deb's
+# automatic Depends runs dpkg-shlibdeps, which needs the target architecture's libc6 installed
+# on the host. The tree is about twenty lines of `install`, and what goes where is in plain
+# sight below.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=packaging/lib.sh
+source packaging/lib.sh
+
+die() {
+  echo "package.sh: $*" >&2
+  exit 1
+}
+
+usage="usage: scripts/package.sh [--arch LIST] [--no-build]
+  --arch LIST   comma-separated Debian architectures (default: ${HWKIT_DEB_ARCHES[*]})
+  --no-build    package the binaries already built instead of building them first"
+
+arches=()
+build=1
+while (($#)); do
+  case $1 in
+    --arch)
+      (($# >= 2)) || die "--arch needs a list, e.g. --arch arm64,armhf (supported: ${HWKIT_DEB_ARCHES[*]})"
+      IFS=, read -ra arches <<<"$2"
+      shift 2
+      ;;
+    --arch=*)
+      IFS=, read -ra arches <<<"${1#--arch=}"
+      shift
+      ;;
+    --no-build)
+      build=0
+      shift
+      ;;
+    -h | --help)
+      echo "$usage"
+      exit 0
+      ;;
+    *) die "unknown argument '$1'; usage: scripts/package.sh [--arch LIST] [--no-build] (--help says more)" ;;
+  esac
+done
+((${#arches[@]})) || arches=("${HWKIT_DEB_ARCHES[@]}")
+# Refuse a bad name before installing or building anything.
+for a in "${arches[@]}"; do
+  hwkit_arch_info "$a" 2>/dev/null ||
+    die "unknown architecture '$a'; supported: ${HWKIT_DEB_ARCHES[*]} (Debian's names)"
+done
+# Each architecture once, in the table's order.
+wanted=()
+for a in "${HWKIT_DEB_ARCHES[@]}"; do
+  [[ " ${arches[*]} " == *" $a "* ]] && wanted+=("$a")
+done
+
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$PWD/$target_dir
+out=$target_dir/packages
+
+# The binary of one architecture: the host's own build for amd64, the build root's for ARM.
+binary_of() {
+  hwkit_arch_info "$1"
+  if [[ $1 == amd64 ]]; then
+    echo "$target_dir/release/hwkit"
+  else
+    echo "$target_dir/cross/$triple/release/hwkit"
+  fi
+}
+
+# binutils for each architecture (strip); jq reads cargo's metadata.
+tools=(dpkg-dev jq binutils)
+for a in "${wanted[@]}"; do
+  hwkit_arch_info "$a"
+  tools+=("binutils-${gnu//_/-}")
+done
+hwkit_need_packages "${tools[@]}"
+
+if ((build)); then
+  cross=()
+  for a in "${wanted[@]}"; do
+    hwkit_arch_info "$a"
+    if [[ $a == amd64 ]]; then
+      cargo build --release -p hwkit
+    else
+      cross+=("$rust_arch")
+    fi
+  done
+  if ((${#cross[@]})); then
+    # One call for every ARM architecture: the build root is set up once.
+    (
+      IFS=,
+      cargo run --release -p hwkit-testbed -- cross build --arch "${cross[*]}"
+    ) || die "cross build for ${cross[*]} failed (see above)"
+  fi
+fi
+
+# Package metadata from the workspace, so that a version bump needs no edit here.
+meta=$(cargo metadata --no-deps --format-version 1) || die "cargo metadata failed"
+field() { jq -r --arg f "$1" '.packages[] | select(.name == "hwkit") | .[$f] // empty' <<<"$meta"; }
+version=$(field version)
+[[ -n $version ]] || die "no package 'hwkit' in the workspace's metadata"
+# A SemVer pre-release (1.0.0-rc.1) sorts before its release; in Debian `~` does that (1.0.0~rc.1).
+deb_version=${version/-/\~}
+homepage=$(field homepage)
+maintainer=${HWKIT_DEB_MAINTAINER:-$(jq -r '.packages[] | select(.name == "hwkit") | .authors[0] // empty' <<<"$meta")}
+maintainer=${maintainer:-hwkit developers <hwkit@example.invalid>}
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# One timestamp for every file and the archive, so that the same commit builds the same bytes.
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+export SOURCE_DATE_EPOCH
+
+# Debian's minimum version for a symbol version node the binary needs: GLIBC_2.34 -> 2.34,
+# GCC_4.2.0 -> 4.2 (as in Debian's symbols files for libc6 and libgcc-s1).
+node_version() {
+  local v=${1#*_}
+  [[ $v =~ ^[0-9]+\.[0-9]+\.0$ ]] && v=${v%.0}
+  echo "$v"
+}
+
+# Depends of the binary $1: each shared library it needs (DT_NEEDED) mapped to its Debian
+# package, at the highest symbol version it needs from it (the version nodes of
+# .gnu.version_r). dpkg-shlibdeps does this from the installed target libc's symbols files,
+# which only the host's own architecture has; ELF's version nodes give the same minimum on
+# every architecture (tests/ check it against dpkg-shlibdeps on amd64). A library with no entry
+# below stops the build: adding one is a decision, not an accident.
+depends_of() {
+  local bin=$1 lib pkg
+  local -A need=()
+  while read -r lib; do
+    case $lib in
+      libc.so.6 | libm.so.6 | libdl.so.2 | libpthread.so.0 | librt.so.1 | libutil.so.1 | ld-linux*) pkg=libc6 ;;
+      libgcc_s.so.1) pkg=libgcc-s1 ;;
+      *) die "$bin needs $lib, which scripts/package.sh cannot map to a Debian package; add it to depends_of" ;;
+    esac
+    need[$pkg]=${need[$pkg]:-0}
+  done < <(LC_ALL=C readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p')
+  # Version nodes, as "file node" lines.
+  local file node min
+  while read -r file node; do
+    case $file in
+      libgcc_s.so.1) pkg=libgcc-s1 ;;
+      *) pkg=libc6 ;;
+    esac
+    min=$(node_version "$node")
+    if [[ ${need[$pkg]} == 0 ]] || dpkg --compare-versions "$min" gt "${need[$pkg]}"; then
+      need[$pkg]=$min
+    fi
+  done < <(LC_ALL=C readelf -V --wide "$bin" | awk '
+    /^Version needs section/ { inneed = 1; next }
+    /^Version (symbols|definition) section/ { inneed = 0 }
+    inneed && / File: / { for (i = 1; i <= NF; i++) if ($i == "File:") file = $(i + 1) }
+    inneed && / Name: / { for (i = 1; i <= NF; i++) if ($i == "Name:") print file, $(i + 1) }')
+  local deps=()
+  for pkg in libc6 libgcc-s1; do
+    [[ -v "need[$pkg]" ]] || continue
+    if [[ ${need[$pkg]} == 0 ]]; then deps+=("$pkg"); else deps+=("$pkg (>= ${need[$pkg]})"); fi
+  done
+  # passwd: the postinst's groupadd.
+  deps+=(passwd)
+  local joined
+  joined=$(printf '%s, ' "${deps[@]}")
+  echo "${joined%, }"
+}
+
+# Shell completions and man pages do not exist yet (a later issue generates them, e.g. with
+# clap_complete and clap_mangen from the same clap definitions). Their place in the tree:
+#   usr/share/bash-completion/completions/hwkit
+#   usr/share/zsh/vendor-completions/_hwkit
+#   usr/share/fish/vendor_completions.d/hwkit.fish
+#   usr/share/man/man1/hwkit.1.gz (and hwkit-gpio.1.gz, ... per subcommand)
+# They are architecture-independent: generate them once on the host, then install them here.
+lay_out_completions_and_man() {
+  : "$1"
+}
+
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+umask 022
+
+for arch in "${wanted[@]}"; do
+  hwkit_arch_info "$arch"
+  bin=$(binary_of "$arch")
+  if [[ ! -f $bin ]]; then
+    if ((build)); then
+      die "the $arch build wrote no binary at $bin"
+    else
+      die "no $arch binary at $bin: build it (drop --no-build) or run the build that makes it"
+    fi
+  fi
+  hwkit_check_elf "$bin" "$arch" || die "refusing to package $bin as $arch"
+
+  tree=$work/$arch
+  mkdir -p "$tree/DEBIAN" "$tree/usr/bin" "$tree/usr/lib/udev/rules.d" "$tree/usr/share/doc/hwkit"
+  # Fully stripped, as Debian's packages are: the symbol table is a fifth of the binary.
+  "$gnu-strip" --strip-all -o "$tree/usr/bin/hwkit" "$bin"
+  chmod 0755 "$tree/usr/bin/hwkit"
+  # Under /usr/lib, not /etc: the rule is the package's, updated with it and never a conffile
+  # that stops an unattended upgrade with a question; an administrator overrides it with a
+  # file of the same name in /etc/udev/rules.d.
+  install -m 0644 packaging/deb/60-hwkit-gpio.rules "$tree/usr/lib/udev/rules.d/"
+  install -m 0644 README.md packaging/deb/copyright "$tree/usr/share/doc/hwkit/"
+  printf 'hwkit (%s) unstable; urgency=medium\n\n  * Built from hwkit commit %s.\n\n -- %s  %s\n' \
+    "$deb_version" "$commit" "$maintainer" "$(date -u -R -d "@$SOURCE_DATE_EPOCH")" |
+    gzip -9n >"$tree/usr/share/doc/hwkit/changelog.gz"
+  lay_out_completions_and_man "$tree"
+
+  install -m 0755 packaging/deb/postinst packaging/deb/postrm "$tree/DEBIAN/"
+  depends=$(depends_of "$tree/usr/bin/hwkit")
+  installed_size=$(du -sk --apparent-size --exclude=DEBIAN "$tree" | cut -f1)
+  {
+    echo "Package: hwkit"
+    echo "Version: $deb_version"
+    echo "Architecture: $arch"
+    echo "Maintainer: $maintainer"
+    echo "Installed-Size: $installed_size"
+    echo "Depends: $depends"
+    # Debian's section for software that talks to electronics (boards, pins, buses).
+    echo "Section: electronics"
+    echo "Priority: optional"
+    [[ -n $homepage ]] && echo "Homepage: $homepage"
+    echo "Description: GPIO by header pin and C calls from the shell, for embedded Linux"
+    echo " hwkit drives GPIO lines through the kernel's character device (uAPI v2 and v1)"
+    echo " or the legacy sysfs interface, by header pin on Raspberry Pi boards and their"
+    echo " cousins (hwkit gpio, hwkit pinout), and calls C functions of any shared library"
+    echo " from the shell with MicroPython's ffi type codes (hwkit ffi)."
+    echo " ."
+    echo " The package installs a udev rule that gives the GPIO character devices and"
+    echo " sysfs files to group gpio, and creates that group if the system has none:"
+    echo " add a user to it to use GPIO without root."
+  } >"$tree/DEBIAN/control"
+  (cd "$tree" && find usr -type f -printf '%P\n' | LC_ALL=C sort | sed 's|^|usr/|' | xargs md5sum) \
+    >"$tree/DEBIAN/md5sums"
+  chmod 0644 "$tree/DEBIAN/control" "$tree/DEBIAN/md5sums"
+
+  deb=$out/hwkit_${deb_version}_$arch.deb
+  # --root-owner-group: files owned by root in the archive without fakeroot.
+  dpkg-deb --root-owner-group -Zxz --build "$tree" "$deb" >/dev/null
+  printf '%s\t%s KiB\tDepends: %s\n' "$deb" "$(($(stat -c %s "$deb") / 1024))" "$depends"
+done
