@@ -61,7 +61,7 @@ hwkit_check_elf() {
   machine=$(sed -n 's/^ *Machine: *//p' <<<"$header")
   flags=$(sed -n 's/^ *Flags: *//p' <<<"$header")
   if [[ $class != "$elf_class" || $machine != "$elf_machine" ]]; then
-    echo "$1 is a $class $machine binary; $2 needs $elf_class $elf_machine" >&2
+    echo "$1 is built for $machine ($class); $2 needs $elf_machine ($elf_class)" >&2
     return 1
   fi
   if [[ -n $elf_flag && $flags != *"$elf_flag"* ]]; then

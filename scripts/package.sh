@@ -71,13 +71,15 @@ target_dir=${CARGO_TARGET_DIR:-target}
 [[ $target_dir == /* ]] || target_dir=$PWD/$target_dir
 out=$target_dir/packages
 
-# The binary of one architecture: the host's own build for amd64, the build root's for ARM.
+# The binary of one architecture: the host's own build for amd64 (in cargo's target directory),
+# the build root's for ARM (always under the workspace's target/cross: the build root sets its
+# own CARGO_TARGET_DIR).
 binary_of() {
   hwkit_arch_info "$1"
   if [[ $1 == amd64 ]]; then
     echo "$target_dir/release/hwkit"
   else
-    echo "$target_dir/cross/$triple/release/hwkit"
+    echo "${HWKIT_CROSS_DIR:-$PWD/target/cross}/$triple/release/hwkit"
   fi
 }
 
@@ -202,7 +204,7 @@ for arch in "${wanted[@]}"; do
       die "no $arch binary at $bin: build it (drop --no-build) or run the build that makes it"
     fi
   fi
-  hwkit_check_elf "$bin" "$arch" || die "refusing to package $bin as $arch"
+  elf_error=$(hwkit_check_elf "$bin" "$arch" 2>&1) || die "$elf_error"
 
   tree=$work/$arch
   mkdir -p "$tree/DEBIAN" "$tree/usr/bin" "$tree/usr/lib/udev/rules.d" "$tree/usr/share/doc/hwkit"

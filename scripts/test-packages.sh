@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# Tests hwkit's Debian packages for real: builds them with scripts/package.sh, then
+#   1. reads each one with dpkg-deb: fields, files, the binary's ELF machine against the
+#      Architecture field, Depends against the binary (and against dpkg-shlibdeps on amd64),
+#      md5sums, byte-identical rebuilds; and package.sh's refusals of bad input;
+#   2. installs the arm64 package with dpkg in a Debian bookworm arm64 root (the base of
+#      Raspberry Pi OS) under qemu-user emulation: the gpio group, the udev rule, hwkit runs,
+#      reinstall, an existing gpio group kept, removal, purge.
+# Prints `N passed, N failed` last and fails if any check failed. Installs what it needs (run
+# as root); the arm64 root is debootstrapped once and cached (HWKIT_PACKAGES_CACHE, default
+# /var/cache/hwkit-packages), keyed by what it is made of.
+#
+#   scripts/test-packages.sh [--arch LIST] [--no-build]
+#
+# --arch narrows the packages built and read (default: all); the install test runs when arm64
+# is among them. --no-build packages the binaries already built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=packaging/lib.sh
+source packaging/lib.sh
+
+die() {
+  echo "test-packages.sh: $*" >&2
+  exit 1
+}
+
+arch_arg=$(
+  IFS=,
+  echo "${HWKIT_DEB_ARCHES[*]}"
+)
+build_flag=()
+while (($#)); do
+  case $1 in
+    --arch)
+      (($# >= 2)) || die "--arch needs a list, e.g. --arch arm64 (supported: ${HWKIT_DEB_ARCHES[*]})"
+      arch_arg=$2
+      shift 2
+      ;;
+    --no-build)
+      build_flag=(--no-build)
+      shift
+      ;;
+    *) die "unknown argument '$1'; usage: scripts/test-packages.sh [--arch LIST] [--no-build]" ;;
+  esac
+done
+IFS=, read -ra arches <<<"$arch_arg"
+for a in "${arches[@]}"; do
+  hwkit_arch_info "$a" 2>/dev/null ||
+    die "unknown architecture '$a'; supported: ${HWKIT_DEB_ARCHES[*]} (Debian's names)"
+done
+
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$PWD/$target_dir
+cache=${HWKIT_PACKAGES_CACHE:-/var/cache/hwkit-packages}
+tmp=$(mktemp -d)
+# Unmounts what a failed run left mounted in its root before removing the directory.
+cleanup() {
+  if [[ -d $tmp ]]; then
+    findmnt -rn -o TARGET | grep "^$tmp/" | sort -r | xargs -r umount -l || true
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+# check NAME CMD...: runs CMD, counts it, prints its output only when it fails.
+check() {
+  local name=$1 output
+  shift
+  if output=$("$@" 2>&1); then
+    passed=$((passed + 1))
+    echo "ok     $name"
+  else
+    failed=$((failed + 1))
+    echo "FAILED $name"
+    [[ -n $output ]] && echo "         ${output//$'\n'/$'\n'         }"
+  fi
+  return 0
+}
+# expect_fail NAME PATTERN CMD...: CMD must fail with one line on stderr matching PATTERN.
+expect_fail() {
+  local name=$1 pattern=$2
+  shift 2
+  check "$name" refused "$pattern" "$@"
+}
+refused() {
+  local pattern=$1 err
+  shift
+  if err=$("$@" 2>&1 >/dev/null); then
+    echo "succeeded; expected a refusal matching: $pattern"
+    return 1
+  fi
+  err=$(grep -v '^installing ' <<<"$err")
+  if [[ $(wc -l <<<"$err") != 1 ]]; then
+    echo "expected one line on stderr, got:"
+    echo "$err"
+    return 1
+  fi
+  grep -Eq -- "$pattern" <<<"$err" || {
+    echo "stderr '$err' does not match '$pattern'"
+    return 1
+  }
+}
+# Checks that "$1" equals "$2", naming what is compared ("$3").
+same() {
+  [[ $1 == "$2" ]] || {
+    echo "$3: got '$1', expected '$2'"
+    return 1
+  }
+}
+
+hwkit_need_packages dpkg-dev jq binutils
+
+echo "== Building the packages (${arches[*]})"
+start=$SECONDS
+scripts/package.sh --arch "$arch_arg" "${build_flag[@]}"
+echo "(built in $((SECONDS - start)) s)"
+version=$(cargo metadata --no-deps --format-version 1 |
+  jq -r '.packages[] | select(.name == "hwkit") | .version')
+deb_version=${version/-/\~}
+
+# ---------------------------------------------------------------------------------------------
+echo
+echo "== 1. What each package holds"
+
+# The fields and files of package $1 (a .deb for Debian architecture $2).
+check_fields() {
+  local deb=$1 arch=$2
+  same "$(dpkg-deb -f "$deb" Package)" hwkit Package &&
+    same "$(dpkg-deb -f "$deb" Version)" "$deb_version" "Version (the workspace's)" &&
+    same "$(dpkg-deb -f "$deb" Architecture)" "$arch" Architecture &&
+    same "$(dpkg-deb -f "$deb" Section)" electronics Section &&
+    same "$(dpkg-deb -f "$deb" Priority)" optional Priority &&
+    [[ -n $(dpkg-deb -f "$deb" Maintainer) ]] &&
+    [[ $(dpkg-deb -f "$deb" Installed-Size) =~ ^[0-9]+$ ]] &&
+    [[ $(dpkg-deb -f "$deb" Description) == *gpio* ]]
+}
+# Every file the package must install, with its mode and owner; and nothing is a conffile
+# (unattended upgrades on boards must never stop at a question).
+check_files() {
+  local deb=$1 listing
+  listing=$(dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}')
+  local want
+  for want in \
+    "-rwxr-xr-x root/root ./usr/bin/hwkit" \
+    "-rw-r--r-- root/root ./usr/lib/udev/rules.d/60-hwkit-gpio.rules" \
+    "-rw-r--r-- root/root ./usr/share/doc/hwkit/README.md" \
+    "-rw-r--r-- root/root ./usr/share/doc/hwkit/copyright" \
+    "-rw-r--r-- root/root ./usr/share/doc/hwkit/changelog.gz"; do
+    grep -qxF -- "$want" <<<"$listing" || {
+      echo "missing: $want"
+      echo "$listing"
+      return 1
+    }
+  done
+  local control
+  control=$(dpkg-deb --info "$deb")
+  local member
+  for member in postinst postrm md5sums; do
+    grep -q " $member " <<<"$control" || {
+      echo "the control archive has no $member: $control"
+      return 1
+    }
+  done
+  if grep -q ' conffiles ' <<<"$control"; then
+    echo "the package has conffiles"
+    return 1
+  fi
+  # The rule installed is the one in packaging/.
+  cmp <(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/lib/udev/rules.d/60-hwkit-gpio.rules) \
+    packaging/deb/60-hwkit-gpio.rules
+}
+# The binary inside is built for the package's architecture, and stripped.
+check_elf() {
+  local deb=$1 arch=$2 bin=$tmp/elf-$2
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/hwkit >"$bin"
+  hwkit_arch_info "$arch"
+  hwkit_check_elf "$bin" "$arch" || return 1
+  if LC_ALL=C readelf -S "$bin" | grep -q '\.symtab'; then
+    echo "usr/bin/hwkit is not stripped"
+    return 1
+  fi
+}
+# Depends names libc6 at the highest GLIBC version node the binary needs, and that version
+# exists in Debian 12 (glibc 2.36), so the package installs on bookworm and Raspberry Pi OS.
+check_depends() {
+  local deb=$1 arch=$2 bin=$tmp/elf-$2 depends highest
+  depends=$(dpkg-deb -f "$deb" Depends)
+  highest=$(LC_ALL=C readelf -V --wide "$bin" | grep -o 'Name: GLIBC_[0-9.]*' |
+    sed 's/.*GLIBC_//' | sort -V | tail -1)
+  [[ -n $highest ]] || {
+    echo "no GLIBC version node in the binary"
+    return 1
+  }
+  [[ $depends == *"libc6 (>= $highest)"* ]] || {
+    echo "Depends '$depends' lacks libc6 (>= $highest)"
+    return 1
+  }
+  dpkg --compare-versions "$highest" le 2.36 || {
+    echo "the binary needs glibc $highest; Debian 12 has 2.36"
+    return 1
+  }
+  [[ $depends == *passwd* ]] || {
+    echo "Depends '$depends' lacks passwd (the postinst's groupadd)"
+    return 1
+  }
+}
+# On the host's own architecture dpkg-shlibdeps can read the installed libraries' symbols
+# files: our Depends must say exactly what it says (plus passwd).
+check_shlibdeps() {
+  local deb=$1 d=$tmp/shlibdeps
+  mkdir -p "$d/debian"
+  printf 'Source: hwkit\n\nPackage: hwkit\nArchitecture: any\n' >"$d/debian/control"
+  dpkg-deb -x "$deb" "$d/pkg"
+  local theirs
+  theirs=$(cd "$d" && dpkg-shlibdeps -O pkg/usr/bin/hwkit 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+  same "$(dpkg-deb -f "$deb" Depends)" "$theirs, passwd" "Depends against dpkg-shlibdeps"
+}
+# The md5sums in the package match its files.
+check_md5sums() {
+  local deb=$1 d=$tmp/md5-$2
+  mkdir -p "$d"
+  dpkg-deb -x "$deb" "$d"
+  dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./md5sums >"$d.md5sums"
+  (cd "$d" && md5sum --quiet -c "$d.md5sums")
+}
+# The same commit packs the same bytes (SOURCE_DATE_EPOCH, sorted archive, fixed owner).
+check_reproducible() {
+  local deb=$1 arch=$2 before
+  before=$(sha256sum <"$deb")
+  scripts/package.sh --arch "$arch" --no-build >/dev/null 2>&1
+  same "$(sha256sum <"$deb")" "$before" "sha256 of a second build"
+}
+
+for arch in "${arches[@]}"; do
+  deb=$target_dir/packages/hwkit_${deb_version}_$arch.deb
+  if [[ ! -f $deb ]]; then
+    check "$arch: package built" false
+    continue
+  fi
+  echo "-- $(basename "$deb"): $(($(stat -c %s "$deb") / 1024)) KiB, Depends: $(dpkg-deb -f "$deb" Depends)"
+  check "$arch: control fields" check_fields "$deb" "$arch"
+  check "$arch: files, modes, no conffiles" check_files "$deb"
+  check "$arch: binary's ELF machine matches Architecture, stripped" check_elf "$deb" "$arch"
+  check "$arch: Depends from the binary's GLIBC needs, installable on Debian 12" check_depends "$deb" "$arch"
+  [[ $arch == amd64 ]] && check "$arch: Depends equals dpkg-shlibdeps'" check_shlibdeps "$deb"
+  check "$arch: md5sums" check_md5sums "$deb" "$arch"
+  check "$arch: rebuild is byte-identical" check_reproducible "$deb" "$arch"
+done
+
+echo
+echo "== package.sh refuses bad input"
+expect_fail "unknown architecture names the supported ones" \
+  "unknown architecture 'riscv64'; supported: amd64 arm64 armhf" scripts/package.sh --arch riscv64
+expect_fail "--arch without a value" "--arch needs a list" scripts/package.sh --arch
+expect_fail "unknown argument" "unknown argument '--frobnicate'; usage: " scripts/package.sh --frobnicate
+# A target directory with no binary in it.
+mkdir -p "$tmp/empty-target"
+expect_fail "--no-build without a binary says where it looked" \
+  "no amd64 binary at $tmp/empty-target/release/hwkit" \
+  env CARGO_TARGET_DIR="$tmp/empty-target" scripts/package.sh --arch amd64 --no-build
+# An x86-64 binary where the arm64 one should be: refused, not packaged as arm64.
+mkdir -p "$tmp/cross/aarch64-unknown-linux-gnu/release"
+cp /bin/true "$tmp/cross/aarch64-unknown-linux-gnu/release/hwkit"
+expect_fail "a binary of the wrong architecture" \
+  "is built for Advanced Micro Devices X86-64 \\(ELF64\\); arm64 needs AArch64 \\(ELF64\\)" \
+  env CARGO_TARGET_DIR="$tmp/empty-target" HWKIT_CROSS_DIR="$tmp/cross" \
+  scripts/package.sh --arch arm64 --no-build
+# A binary that needs a library package.sh cannot map to a Debian package (dpkg needs libmd).
+mkdir -p "$tmp/other-target/release"
+cp "$(command -v dpkg)" "$tmp/other-target/release/hwkit"
+expect_fail "a library with no Debian package known" \
+  "needs lib[a-z]+\.so\.[0-9]+, which scripts/package.sh cannot map to a Debian package" \
+  env CARGO_TARGET_DIR="$tmp/other-target" scripts/package.sh --arch amd64 --no-build
+expect_fail "test-packages.sh: unknown architecture" \
+  "unknown architecture 'mips'; supported: amd64 arm64 armhf" scripts/test-packages.sh --arch mips
+
+# ---------------------------------------------------------------------------------------------
+if [[ " ${arches[*]} " == *" arm64 "* ]]; then
+  echo
+  echo "== 2. Installing the arm64 package in Debian bookworm arm64 (qemu-user)"
+  hwkit_need_packages debootstrap qemu-user-static binfmt-support
+  suite=bookworm
+  # The host's own mirror, as apt knows it (no mirror is named here).
+  # shellcheck disable=SC2016  # apt's format fields, not shell expansions
+  mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
+    awk -v s="$suite" '$2 == s { print $1; exit }')
+  [[ -n $mirror ]] || die "the host's apt has no $suite source to debootstrap from"
+  # Everything the root is made of is in its key: change any of it and a new root is made.
+  recipe="suite=$suite arch=arm64 variant=minbase include=udev mirror=$mirror recipe=1"
+  key=$(sha256sum <<<"$recipe" | cut -c1-12)
+  base=$cache/roots/$suite-arm64-$key
+  mkdir -p "$cache/roots"
+  # Emulation: binfmt_misc with a qemu-aarch64 handler registered with the fixed-binary flag
+  # (F), so the emulator works inside the chroot without being copied into it.
+  [[ -e /proc/sys/fs/binfmt_misc/register ]] ||
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  if ! grep -qsx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 /proc/sys/fs/binfmt_misc/hwkit-qemu-aarch64; then
+    update-binfmts --enable qemu-aarch64 || update-binfmts --import qemu-aarch64
+  fi
+  (
+    # One run makes the root; concurrent runs wait for it, then share it read-only.
+    flock 9
+    if [[ ! -e $base/ready ]]; then
+      echo "making the $suite arm64 root (once; cached in $base)"
+      start=$SECONDS
+      rm -rf "$base"
+      mkdir -p "$base"
+      debootstrap --arch=arm64 --variant=minbase --foreign --include=udev \
+        "$suite" "$base/root" "$mirror" >"$base/debootstrap.log" 2>&1 ||
+        die "debootstrap's first stage failed: see $base/debootstrap.log"
+      chroot "$base/root" /debootstrap/debootstrap --second-stage >>"$base/debootstrap.log" 2>&1 ||
+        die "debootstrap's second stage (under qemu-aarch64) failed: see $base/debootstrap.log"
+      # What a test never reads: downloaded packages, documentation, translations.
+      rm -rf "$base/root/var/cache/apt/archives/"*.deb "$base/root/usr/share/doc/"* \
+        "$base/root/usr/share/man/"* "$base/root/usr/share/locale/"*
+      echo "$recipe" >"$base/ready"
+      echo "(made in $((SECONDS - start)) s, $(du -sm "$base/root" | cut -f1) MiB)"
+    fi
+  ) 9>"$cache/roots/.lock"
+
+  # Each run works on its own copy, so the cached root stays as debootstrap left it.
+  root=$tmp/root-arm64
+  start=$SECONDS
+  cp -a "$base/root" "$root"
+  echo "(root copied in $((SECONDS - start)) s)"
+  deb=$target_dir/packages/hwkit_${deb_version}_arm64.deb
+  cp "$deb" "$root/tmp/hwkit.deb"
+  in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
+  gpio_group() { in_root getent group gpio; }
+
+  check "arm64 root: no gpio group before install (a bare Debian)" \
+    bash -c "! chroot '$root' getent group gpio"
+  check "dpkg -i installs" in_root dpkg -i /tmp/hwkit.deb
+  check "installed and configured" \
+    bash -c "chroot '$root' dpkg-query -W -f='\${Status}' hwkit | grep -qx 'install ok installed'"
+  check "postinst created gpio as a system group" \
+    bash -c "gid=\$(chroot '$root' getent group gpio | cut -d: -f3) && [ \"\$gid\" -lt 1000 ]"
+  check "udev rule in /usr/lib/udev/rules.d" \
+    cmp "$root/usr/lib/udev/rules.d/60-hwkit-gpio.rules" packaging/deb/60-hwkit-gpio.rules
+  check "hwkit --version runs (arm64, emulated)" \
+    bash -c "chroot '$root' hwkit --version | grep -qx 'hwkit $version'"
+  check "hwkit ffi calls libm's sqrt on arm64" \
+    bash -c "chroot '$root' hwkit ffi call --lib libm.so.6 d sqrt d 16 | grep -qx 4.0"
+  check "dpkg --verify: installed files match the md5sums" in_root dpkg --verify hwkit
+  group_before=$(gpio_group)
+  check "reinstall (dpkg -i again) succeeds" in_root dpkg -i /tmp/hwkit.deb
+  check "reinstall keeps the gpio group as it was" same "$(gpio_group)" "$group_before" "gpio group"
+  check "dpkg -r removes" in_root dpkg -r hwkit
+  check "binary and rule gone after removal" \
+    bash -c "[ ! -e '$root/usr/bin/hwkit' ] && [ ! -e '$root/usr/lib/udev/rules.d/60-hwkit-gpio.rules' ]"
+  check "removal keeps the gpio group (users' memberships are the administrator's)" \
+    same "$(gpio_group)" "$group_before" "gpio group"
+  check "nothing of hwkit left in dpkg's database (no conffiles)" \
+    bash -c "! chroot '$root' dpkg-query -W -f='\${Status}' hwkit 2>/dev/null | grep -q installed"
+  # A board that already has gpio, as Raspberry Pi OS does, with its own gid and members.
+  in_root groupdel gpio
+  in_root groupadd --gid 993 gpio
+  in_root useradd --no-create-home --groups gpio pi
+  check "install on a system whose gpio group exists" in_root dpkg -i /tmp/hwkit.deb
+  check "the existing gpio group and its members are kept" \
+    same "$(gpio_group)" "gpio:x:993:pi" "gpio group"
+  check "dpkg --purge removes" in_root dpkg --purge hwkit
+fi
+
+echo
+echo "$passed passed, $failed failed"
+((failed == 0))
