@@ -46,7 +46,8 @@ int8_t g_i8 = -5;
 uint16_t g_u16 = 65535;
 int g_int = 42;
 unsigned int g_uint = 4000000000u;
-long g_long = -1234567890123L;
+/* Wider than 32 bits: on ILP32 targets (armv7) the cast keeps the low 32 bits, as C does. */
+long g_long = (long)-1234567890123LL;
 uint64_t g_u64 = 18446744073709551615ULL;
 float g_float = 1.5f;
 double g_double = 2.25;

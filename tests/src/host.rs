@@ -85,7 +85,13 @@ pub fn apt_update() -> Result<()> {
 /// Installs whichever of [`HOST_PACKAGES`] is missing (needs root); `apt-get update` runs
 /// only if something has to be installed.
 pub fn ensure_host_packages() -> Result<()> {
-    let missing: Vec<&str> = HOST_PACKAGES
+    ensure_packages(HOST_PACKAGES)
+}
+
+/// Installs whichever of `packages` (Debian package, file that shows it is there) is
+/// missing (needs root); `apt-get update` runs only if something has to be installed.
+pub fn ensure_packages(packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = packages
         .iter()
         .filter(|(pkg, probe)| !Path::new(probe).exists() || !installed(pkg))
         .map(|(pkg, _)| *pkg)

@@ -17,6 +17,7 @@
 
 pub mod arch;
 pub mod build;
+pub mod buildroot;
 pub mod cache;
 pub mod cpio;
 pub mod error;

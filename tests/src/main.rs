@@ -35,6 +35,41 @@ enum Command {
     Prepare,
     /// Empty the cache directory.
     Clean,
+    /// Cross-build for ARM and run tests under QEMU user-mode emulation (Debian sid build root).
+    #[command(subcommand)]
+    Cross(CrossCommand),
+}
+
+#[derive(Subcommand)]
+enum CrossCommand {
+    /// Build the release `hwkit` binary for each architecture; prints the paths.
+    Build(CrossArchs),
+    /// Run the host test suite of ffi-core, boards, sysfs-gpio, hw and hwkit for each
+    /// architecture under qemu-user (`cargo test --no-fail-fast`).
+    Test {
+        #[command(flatten)]
+        archs: CrossArchs,
+        /// Arguments after `cargo test --target T -p ...` (e.g. `--test features`, `-- FILTER`).
+        #[arg(last = true, value_name = "CARGO_TEST_ARGS")]
+        args: Vec<String>,
+    },
+    /// Run any cargo command in the build root for one architecture, e.g. to build your
+    /// own daemon: `testbed cross cargo --arch aarch64 -- build --release`.
+    Cargo {
+        /// The target architecture.
+        #[arg(long, value_name = "ARCH")]
+        arch: hwkit_testbed::Arch,
+        /// cargo's arguments.
+        #[arg(last = true, required = true, value_name = "CARGO_ARGS")]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+struct CrossArchs {
+    /// Architectures, comma-separated: aarch64 (arm64), armv7 (armhf), x86_64 (amd64).
+    #[arg(long = "arch", value_name = "ARCH,...", value_delimiter = ',', default_values_t = [hwkit_testbed::Arch::Aarch64, hwkit_testbed::Arch::Armv7])]
+    archs: Vec<hwkit_testbed::Arch>,
 }
 
 #[derive(Args)]
@@ -169,6 +204,7 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Cross(c) => cross(c),
         Command::Clean => {
             let dir = cache::cache_dir();
             let freed = cache::clean(&dir)?;
@@ -178,6 +214,66 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
                 dir.display()
             );
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The packages whose host tests run on every architecture (the test bed's own boot a
+/// VM with the host's QEMU, and the benchmarks are measured, not tested).
+const CROSS_TESTED: [&str; 5] = ["ffi-core", "boards", "sysfs-gpio", "hw", "hwkit"];
+
+fn cross(command: CrossCommand) -> hwkit_testbed::Result<ExitCode> {
+    use hwkit_testbed::buildroot::{build_hwkit, BuildRoot};
+    use hwkit_testbed::host;
+    let ws = workspace()?;
+    match command {
+        CrossCommand::Build(a) => {
+            for arch in a.archs {
+                println!("{}", build_hwkit(&ws, arch)?.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CrossCommand::Test { archs, args } => {
+            let root = BuildRoot::ensure()?;
+            root.register_binfmt()?;
+            let mut failed = Vec::new();
+            for arch in archs.archs {
+                eprintln!("testbed: host tests for {arch} under qemu-user");
+                let mut cmd = root.cargo(&ws, arch);
+                cmd.args(["test", "--no-fail-fast"]);
+                for p in CROSS_TESTED {
+                    cmd.args(["-p", p]);
+                }
+                cmd.args(&args);
+                let status = cmd
+                    .status()
+                    .map_err(|e| hwkit_testbed::Error::Command {
+                        command: host::show(&cmd),
+                        detail: e.to_string(),
+                    })?;
+                if !status.success() {
+                    failed.push(arch.name());
+                }
+            }
+            if failed.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("testbed: host tests failed on {}", failed.join(", "));
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        CrossCommand::Cargo { arch, args } => {
+            let root = BuildRoot::ensure()?;
+            let mut cmd = root.cargo(&ws, arch);
+            let status = cmd.args(&args).status().map_err(|e| hwkit_testbed::Error::Command {
+                command: host::show(&cmd),
+                detail: e.to_string(),
+            })?;
+            Ok(if status.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }
