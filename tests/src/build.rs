@@ -8,11 +8,18 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
+use crate::arch::{Arch, Machine};
+use crate::buildroot::BuildRoot;
 use crate::error::{Error, Result};
 use crate::host::run_text;
 
 /// Prefix of VM test target names (DEVELOPERS.md).
 pub const VM_PREFIX: &str = "vm_";
+/// Prefix of the VM test targets that need a real Raspberry Pi GPIO driver: they run on
+/// the `raspi3b` machine only, and it runs only them (DEVELOPERS.md).
+pub const PI_PREFIX: &str = "vm_pi_";
+/// What `{gnu}` in a package's include paths stands for: the guest's GNU triplet.
+pub const GNU_PLACEHOLDER: &str = "{gnu}";
 /// The feature that gates VM tests.
 pub const VM_FEATURE: &str = "vm";
 
@@ -27,6 +34,9 @@ pub struct BuildRequest {
     pub tests: Vec<String>,
     /// Build with `--release` (default: the `test` profile, like `cargo test`).
     pub release: bool,
+    /// The machine the tests will run on: its architecture is the build's target, and it
+    /// decides which targets run (`vm_pi_*` on the Raspberry Pi only, the others elsewhere).
+    pub machine: Machine,
 }
 
 /// One built VM test executable.
@@ -58,7 +68,9 @@ pub struct Built {
     pub bins: Vec<PathBuf>,
     /// `OUT_DIR`s of workspace build scripts (libraries tests may load at run time).
     pub out_dirs: Vec<PathBuf>,
-    /// Extra host paths the packages ask for in `[package.metadata.hwkit-testbed] include`.
+    /// Extra paths the packages ask for in `[package.metadata.hwkit-testbed] include`,
+    /// `{gnu}` replaced by the target's GNU triplet: guest paths, which are host paths
+    /// too for a host-architecture build, and paths in the build root for a foreign one.
     pub includes: Vec<PathBuf>,
 }
 
@@ -93,8 +105,33 @@ pub struct VmPackage {
     pub name: String,
     /// Its `vm_*` test targets.
     pub tests: Vec<String>,
-    /// Its `[package.metadata.hwkit-testbed] include` paths.
+    /// Its `[package.metadata.hwkit-testbed] include` paths (`{gnu}` not yet replaced).
     pub includes: Vec<PathBuf>,
+}
+
+/// Whether VM test target `name` runs on `machine` (the `vm_pi_*` convention).
+pub fn runs_on(name: &str, machine: Machine) -> bool {
+    name.starts_with(PI_PREFIX) == machine.is_raspberry_pi()
+}
+
+/// Why explicitly asked-for target `name` cannot run on `machine`.
+fn wrong_machine(name: &str, machine: Machine) -> String {
+    if name.starts_with(PI_PREFIX) {
+        format!(
+            "`{name}` needs the Raspberry Pi's real GPIO driver ({PI_PREFIX}* targets): run it \
+             with --machine raspi3b, not on {machine}"
+        )
+    } else {
+        format!(
+            "`{name}` runs on the pc and virt machines: {machine} runs only the {PI_PREFIX}* \
+             targets; drop --machine {machine} or use --arch aarch64"
+        )
+    }
+}
+
+/// An include path for `arch`: `{gnu}` replaced by its GNU triplet.
+pub fn include_for(path: &Path, arch: Arch) -> PathBuf {
+    PathBuf::from(path.to_string_lossy().replace(GNU_PLACEHOLDER, arch.gnu()))
 }
 
 fn cargo() -> String {
@@ -190,11 +227,29 @@ pub fn select(all: &[VmPackage], req: &BuildRequest) -> Result<Vec<VmPackage>> {
                     known.join(", ")
                 )));
             }
+            if !runs_on(t, req.machine) {
+                return Err(Error::Usage(wrong_machine(t, req.machine)));
+            }
         }
         for p in &mut chosen {
             p.tests.retain(|t| req.tests.contains(t));
         }
-        chosen.retain(|p| !p.tests.is_empty());
+    }
+    let had_tests = chosen.iter().any(|p| !p.tests.is_empty());
+    for p in &mut chosen {
+        p.tests.retain(|t| runs_on(t, req.machine));
+    }
+    chosen.retain(|p| !p.tests.is_empty());
+    if chosen.is_empty() && had_tests {
+        let what = if req.machine.is_raspberry_pi() {
+            format!("`{PI_PREFIX}*` targets, the only ones it runs")
+        } else {
+            format!("`{VM_PREFIX}*` targets other than `{PI_PREFIX}*`")
+        };
+        return Err(Error::Usage(format!(
+            "nothing to run on {}: the selected packages have no {what}",
+            req.machine
+        )));
     }
     if chosen.is_empty() {
         return Err(Error::Build(format!(
@@ -205,9 +260,22 @@ pub fn select(all: &[VmPackage], req: &BuildRequest) -> Result<Vec<VmPackage>> {
     Ok(chosen)
 }
 
-/// The `cargo test --no-run` command for `chosen`.
-pub fn cargo_command(req: &BuildRequest, chosen: &[VmPackage]) -> Command {
-    let mut cmd = Command::new(cargo());
+/// The `cargo test --no-run` command for `chosen`: the host's cargo for a machine of the
+/// host's architecture, else the build root's (which cross-compiles into
+/// `target/cross/<triple>/`).
+pub fn cargo_command(req: &BuildRequest, chosen: &[VmPackage]) -> Result<Command> {
+    let arch = req.machine.arch();
+    let mut cmd = if arch == Arch::host() {
+        Command::new(cargo())
+    } else {
+        BuildRoot::ensure()?.cargo(&req.workspace, arch)
+    };
+    cargo_args(&mut cmd, req, chosen);
+    Ok(cmd)
+}
+
+/// Adds the `test --no-run ...` arguments for `chosen` to `cmd`.
+fn cargo_args(cmd: &mut Command, req: &BuildRequest, chosen: &[VmPackage]) {
     cmd.current_dir(&req.workspace).args([
         "test",
         "--no-run",
@@ -231,7 +299,6 @@ pub fn cargo_command(req: &BuildRequest, chosen: &[VmPackage]) -> Command {
     for t in tests {
         cmd.arg("--test").arg(t);
     }
-    cmd
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,7 +327,7 @@ struct Profile {
 pub fn build(req: &BuildRequest) -> Result<Built> {
     let all = vm_packages(&req.workspace)?;
     let chosen = select(&all, req)?;
-    let mut cmd = cargo_command(req, &chosen);
+    let mut cmd = cargo_command(req, &chosen)?;
     eprintln!("testbed: {}", crate::host::show(&cmd));
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -284,9 +351,10 @@ pub fn build(req: &BuildRequest) -> Result<Built> {
             "cargo test --no-run failed ({status})"
         )));
     }
+    let arch = req.machine.arch();
     built.includes = chosen
         .iter()
-        .flat_map(|p| p.includes.iter().cloned())
+        .flat_map(|p| p.includes.iter().map(|i| include_for(i, arch)))
         .collect();
     if built.tests.is_empty() {
         return Err(Error::Build("cargo built no VM test executable".into()));
@@ -363,6 +431,87 @@ mod tests {
         ]
     }
 
+    fn with_pi() -> Vec<VmPackage> {
+        let mut all = pkgs();
+        all.push(VmPackage {
+            name: "hwkit".into(),
+            tests: vec!["vm_gpio_cli".into(), "vm_pi_raspi3b".into()],
+            includes: vec!["/usr/lib/{gnu}/libgpiod.so.2".into()],
+        });
+        all
+    }
+
+    #[test]
+    fn pi_targets_run_on_the_pi_only_and_the_others_everywhere_else() {
+        let on = |machine| {
+            let req = BuildRequest {
+                machine,
+                ..Default::default()
+            };
+            select(&with_pi(), &req)
+                .unwrap()
+                .iter()
+                .flat_map(|p| p.tests.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(on(Machine::Raspi3b), ["vm_pi_raspi3b"]);
+        for m in [Machine::Pc, Machine::Virt] {
+            assert_eq!(
+                on(m),
+                ["vm_lines", "vm_events", "vm_smoke", "vm_gpio_cli"],
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_target_asked_for_on_the_wrong_machine_is_refused() {
+        let req = BuildRequest {
+            tests: vec!["vm_pi_raspi3b".into()],
+            machine: Machine::Virt,
+            ..Default::default()
+        };
+        let e = select(&with_pi(), &req).unwrap_err().to_string();
+        assert!(
+            e.contains("`vm_pi_raspi3b` needs the Raspberry Pi's real GPIO driver")
+                && e.contains("--machine raspi3b"),
+            "{e}"
+        );
+        let req = BuildRequest {
+            tests: vec!["vm_lines".into()],
+            machine: Machine::Raspi3b,
+            ..Default::default()
+        };
+        let e = select(&with_pi(), &req).unwrap_err().to_string();
+        assert!(
+            e.contains("`vm_lines` runs on the pc and virt machines"),
+            "{e}"
+        );
+        let req = BuildRequest {
+            packages: vec!["hw".into()],
+            machine: Machine::Raspi3b,
+            ..Default::default()
+        };
+        let e = select(&with_pi(), &req).unwrap_err().to_string();
+        assert!(
+            e.contains("nothing to run on raspi3b") && e.contains("`vm_pi_*`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn includes_name_the_targets_library_directory() {
+        let p = Path::new("/usr/lib/{gnu}/libgpiod.so.2");
+        assert_eq!(
+            include_for(p, Arch::Aarch64),
+            Path::new("/usr/lib/aarch64-linux-gnu/libgpiod.so.2")
+        );
+        assert_eq!(
+            include_for(p, Arch::X86_64),
+            Path::new("/usr/lib/x86_64-linux-gnu/libgpiod.so.2")
+        );
+    }
+
     #[test]
     fn selection_defaults_to_everything() {
         let req = BuildRequest::default();
@@ -420,7 +569,7 @@ mod tests {
             release: true,
             ..Default::default()
         };
-        let cmd = cargo_command(&req, &pkgs());
+        let cmd = cargo_command(&req, &pkgs()).unwrap();
         let args: Vec<String> = cmd
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())

@@ -1,14 +1,16 @@
 //! Assembling the guest's root file system: busybox, the init script, the gpio-sim
-//! modules, and whatever a run needs (ELF files with the libraries `ldd` lists, trees).
+//! modules, and whatever a run needs (ELF files with their shared libraries, trees).
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::arch::{Arch, Machine};
 use crate::cpio::CpioWriter;
 use crate::error::{io_err, Error, Result};
 use crate::kernel::Kernel;
+use crate::qemu;
 
 /// Directory in the guest holding the bed's own files.
 pub const GUEST_DIR: &str = "/testbed";
@@ -18,7 +20,8 @@ pub const BUSYBOX: &str = "/bin/busybox";
 
 /// The guest's `/init`. It mounts the kernel file systems, loads the modules listed in
 /// `/testbed/modules.list`, checks that gpio-sim's configfs directory exists, then sources
-/// `/testbed/job.sh` between the READY and DONE markers. `$M` is the run's marker.
+/// `/testbed/job.sh` between the READY and DONE markers. `/testbed/env.sh` sets `$M`, the
+/// run's marker, and `tb_off`, the machine's way to end the VM.
 pub const INIT_SCRIPT: &str = r#"#!/bin/busybox sh
 /bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /tmp /run /root /usr/local/bin
 /bin/busybox --install -s
@@ -30,7 +33,9 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 # No tmpfs on /tmp or /run: the root is already in memory, and a mount there would hide a
 # workspace or target directory packed under /tmp.
 chmod 1777 /tmp
-tb_fatal() { echo "$M FATAL $*"; echo "$M DONE"; poweroff -f; sleep 10; }
+# Tests compare the driver's own view in /sys/kernel/debug/gpio.
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+tb_fatal() { echo "$M FATAL $*"; echo "$M DONE"; tb_off; sleep 10; }
 while read -r mod; do
   [ -n "$mod" ] || continue
   insmod "/testbed/modules/$mod" || tb_fatal "insmod $mod failed (see the messages above)"
@@ -41,7 +46,7 @@ echo "$M READY"
 cd /root
 . /testbed/job.sh
 echo "$M DONE"
-poweroff -f
+tb_off
 sleep 10
 "#;
 
@@ -50,39 +55,85 @@ pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// Where the shared libraries of packed ELF files come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LibrarySource {
+    /// The host's, for a guest of the host's architecture: what `ldd` lists, packed at
+    /// their host paths, with the host's `/etc/ld.so.cache`.
+    Host,
+    /// Another architecture's (`ldd` cannot run its binaries): each ELF file's `NEEDED`
+    /// entries, found in `dirs` (the build root's library directories, in the loader's
+    /// order) and packed in `/lib/<gnu triplet>/`, one of the loader's default
+    /// directories; the loader itself goes to the architecture's interpreter path.
+    Foreign {
+        /// The guest's architecture.
+        arch: Arch,
+        /// Host directories holding its libraries.
+        dirs: Vec<PathBuf>,
+    },
+}
+
 /// Builds one initramfs file.
 pub struct Initramfs {
     cpio: CpioWriter<File>,
     path: PathBuf,
     libs_seen: BTreeSet<PathBuf>,
+    arch: Arch,
+    libraries: LibrarySource,
 }
 
 impl Initramfs {
-    /// Starts `path` with busybox, `/init`, the marker and the kernel's modules.
-    pub fn create(path: &Path, kernel: &Kernel, marker: &str) -> Result<Initramfs> {
+    /// Starts `path` for `machine` with busybox, `/init`, the marker and the kernel's
+    /// modules (the board's first). ELF files packed later bring their libraries from
+    /// `libraries`.
+    pub fn create(
+        path: &Path,
+        kernel: &Kernel,
+        machine: Machine,
+        libraries: LibrarySource,
+        marker: &str,
+    ) -> Result<Initramfs> {
         let file = File::create(path).map_err(io_err("cannot create", path))?;
         let mut me = Initramfs {
             cpio: CpioWriter::new(file),
             path: path.to_path_buf(),
             libs_seen: BTreeSet::new(),
+            arch: machine.arch(),
+            libraries,
         };
-        let busybox = Path::new(BUSYBOX);
+        let busybox = kernel.busybox();
         if !busybox.is_file() {
             return Err(Error::Usage(format!(
-                "{BUSYBOX} is missing: install busybox-static"
+                "{} is missing: install busybox-static",
+                busybox.display()
             )));
         }
-        me.io(|c| c.file_from(BUSYBOX, busybox))?;
+        me.io(|c| c.file_from(BUSYBOX, &busybox))?;
         me.bytes("/init", 0o755, INIT_SCRIPT.as_bytes())?;
         me.bytes(
             "/testbed/env.sh",
             0o644,
-            format!("M={}\n", sh_quote(marker)).as_bytes(),
+            format!(
+                "M={}\ntb_off() {{ {}; }}\n",
+                sh_quote(marker),
+                qemu::power_off(machine)
+            )
+            .as_bytes(),
         )?;
         me.bytes("/etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n")?;
         me.bytes("/etc/group", 0o644, b"root:x:0:\n")?;
+        let mut modules = Vec::new();
+        for name in qemu::board_modules(machine) {
+            modules.push(kernel.board_module(name).ok_or_else(|| {
+                Error::Kernel(format!(
+                    "kernel {} has no {name} module, which the {machine} machine needs",
+                    kernel.info.abi
+                ))
+            })?);
+        }
+        modules.extend(kernel.module_paths());
         let mut list = String::new();
-        for m in kernel.module_paths() {
+        for m in modules {
             let name = m
                 .file_name()
                 .unwrap_or_default()
@@ -93,8 +144,9 @@ impl Initramfs {
             list.push('\n');
         }
         me.bytes("/testbed/modules.list", 0o644, list.as_bytes())?;
-        // dlopen() of libraries by bare name goes through the loader cache.
-        if Path::new("/etc/ld.so.cache").is_file() {
+        // dlopen() of libraries by bare name goes through the loader cache (the host's
+        // describes the host's libraries only).
+        if me.libraries == LibrarySource::Host && Path::new("/etc/ld.so.cache").is_file() {
             me.io(|c| c.file_from("/etc/ld.so.cache", Path::new("/etc/ld.so.cache")))?;
         }
         Ok(me)
@@ -116,19 +168,48 @@ impl Initramfs {
             .map_err(io_err("cannot pack", host))
     }
 
-    /// Adds an executable or shared object at `guest`, and the shared libraries `ldd`
-    /// lists for it at their host paths.
+    /// Adds an executable or shared object at `guest`, and its shared libraries. An ELF
+    /// file of another architecture than the guest's is refused.
     pub fn elf(&mut self, guest: &str, host: &Path) -> Result<()> {
+        if let Some(machine) = elf_machine(host) {
+            if machine != self.arch.elf_machine() {
+                let theirs = Arch::ALL
+                    .into_iter()
+                    .find(|a| a.elf_machine() == machine)
+                    .map_or_else(|| format!("ELF machine {machine}"), |a| a.to_string());
+                return Err(Error::Usage(format!(
+                    "`{}` is a {theirs} program, but the guest is {}: give a {} build",
+                    host.display(),
+                    self.arch,
+                    self.arch
+                )));
+            }
+        }
         self.file(guest, host)?;
         self.libraries_of(host)
     }
 
-    /// Adds the shared libraries `ldd` lists for `host` (nothing for static or non-ELF files).
+    /// Adds the shared libraries `host` needs (nothing for static or non-ELF files).
     pub fn libraries_of(&mut self, host: &Path) -> Result<()> {
-        for lib in ldd(host)? {
-            if self.libs_seen.insert(lib.clone()) {
-                let guest = lib.to_string_lossy().into_owned();
-                self.file(&guest, &lib)?;
+        match self.libraries.clone() {
+            LibrarySource::Host => {
+                for lib in ldd(host)? {
+                    if self.libs_seen.insert(lib.clone()) {
+                        let guest = lib.to_string_lossy().into_owned();
+                        self.file(&guest, &lib)?;
+                    }
+                }
+            }
+            LibrarySource::Foreign { arch, dirs } => {
+                for (name, lib) in needed_closure(host, &dirs)? {
+                    if self.libs_seen.insert(lib.clone()) {
+                        self.file(&format!("/lib/{}/{name}", arch.gnu()), &lib)?;
+                        let loader = Path::new(arch.interpreter());
+                        if loader.file_name() == Some(std::ffi::OsStr::new(&name)) {
+                            self.file(arch.interpreter(), &lib)?;
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -168,6 +249,83 @@ impl Initramfs {
             .map_err(io_err("cannot write", &self.path))?;
         Ok(len)
     }
+}
+
+/// The `e_machine` of an ELF file (`None`: not an ELF file).
+pub fn elf_machine(path: &Path) -> Option<u16> {
+    use std::io::Read;
+    let mut head = [0u8; 20];
+    File::open(path).ok()?.read_exact(&mut head).ok()?;
+    if &head[..4] != b"\x7fELF" {
+        return None;
+    }
+    // EI_DATA 2 is big-endian; every architecture here is little-endian.
+    let bytes = [head[18], head[19]];
+    Some(if head[5] == 2 {
+        u16::from_be_bytes(bytes)
+    } else {
+        u16::from_le_bytes(bytes)
+    })
+}
+
+/// The `NEEDED` entries of an ELF file, from `readelf -d` (none for static or non-ELF
+/// files; readelf reads any architecture's files, where `ldd` would have to run them).
+pub fn needed(path: &Path) -> Result<Vec<String>> {
+    if elf_machine(path).is_none() {
+        return Ok(Vec::new());
+    }
+    let out = Command::new("readelf")
+        .args(["-d", "--wide"])
+        .arg(path)
+        .output()
+        .map_err(|e| Error::Command {
+            command: format!("readelf -d {}", path.display()),
+            detail: format!("cannot start: {e} (is binutils installed?)"),
+        })?;
+    Ok(parse_needed(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The library names of the `(NEEDED)` lines of `readelf -d` output.
+pub fn parse_needed(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| {
+            let start = l.find('[')? + 1;
+            let end = l[start..].find(']')? + start;
+            Some(l[start..end].to_string())
+        })
+        .collect()
+}
+
+/// Every library `path` needs, directly or through other libraries, as (name, host path)
+/// found in `dirs`, searched in order; a name found nowhere is an error naming it.
+pub fn needed_closure(path: &Path, dirs: &[PathBuf]) -> Result<Vec<(String, PathBuf)>> {
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    let mut todo = vec![path.to_path_buf()];
+    while let Some(file) = todo.pop() {
+        for name in needed(&file)? {
+            if found.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            let lib = dirs
+                .iter()
+                .map(|d| d.join(&name))
+                .find(|p| p.is_file())
+                .ok_or_else(|| {
+                    Error::Build(format!(
+                        "{} needs {name}, which is in none of {}",
+                        file.display(),
+                        dirs.iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+            todo.push(lib.clone());
+            found.push((name, lib));
+        }
+    }
+    Ok(found)
 }
 
 /// The absolute library paths `ldd` prints for `exe` (none for static or non-ELF files).
@@ -241,6 +399,55 @@ mod tests {
         );
         assert_eq!(missing, vec!["libfoo.so.2"]);
         assert_eq!(parse_ldd("\tnot a dynamic executable\n"), (vec![], vec![]));
+    }
+
+    #[test]
+    fn readelf_needed_lines_are_parsed() {
+        let text = "Dynamic section at offset 0x1d8 contains 27 entries:\n\
+          Tag        Type                         Name/Value\n\
+         0x0000000000000001 (NEEDED)             Shared library: [libgcc_s.so.1]\n\
+         0x0000000000000001 (NEEDED)             Shared library: [libc.so.6]\n\
+         0x000000000000000e (SONAME)             Library soname: [libx.so.1]\n";
+        assert_eq!(parse_needed(text), ["libgcc_s.so.1", "libc.so.6"]);
+        assert!(parse_needed("There is no dynamic section in this file.").is_empty());
+    }
+
+    #[test]
+    fn needed_libraries_are_found_in_order_and_a_missing_one_is_named() {
+        // /bin/ls needs libc (and more), which the first directory lacks.
+        let empty = tempfile::tempdir().unwrap();
+        let dirs = vec![
+            empty.path().to_path_buf(),
+            PathBuf::from("/lib/x86_64-linux-gnu"),
+        ];
+        let libs = needed_closure(Path::new("/bin/ls"), &dirs).unwrap();
+        let libc = libs.iter().find(|(n, _)| n == "libc.so.6").expect("libc");
+        assert_eq!(libc.1, Path::new("/lib/x86_64-linux-gnu/libc.so.6"));
+        // libc itself needs the loader: the closure follows libraries' own entries.
+        assert!(
+            libs.iter().any(|(n, _)| n.starts_with("ld-linux")),
+            "{libs:?}"
+        );
+        let e = needed_closure(Path::new("/bin/ls"), &dirs[..1])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/bin/ls needs ") && e.contains("which is in none of"),
+            "{e}"
+        );
+        assert!(needed_closure(Path::new(BUSYBOX), &dirs)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn elf_machines_are_read() {
+        assert_eq!(
+            elf_machine(Path::new("/bin/ls")),
+            Some(Arch::X86_64.elf_machine())
+        );
+        assert_eq!(elf_machine(Path::new("/etc/passwd")), None);
+        assert_eq!(elf_machine(Path::new("/no/such/file")), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+use crate::arch::Arch;
 use crate::cache::{CacheLock, PREPARE_LOCK};
 use crate::error::{io_err, Error, Result};
 use crate::host::{self, run, run_text};
@@ -26,6 +27,21 @@ pub struct KernelInfo {
     pub modules: Vec<String>,
     /// Whether gpio-sim came with the distro kernel (`false`: built out of tree here).
     pub distro_gpio_sim: bool,
+    /// Debian's name of the kernel's architecture (`amd64`, `arm64`).
+    #[serde(default = "amd64")]
+    pub arch: String,
+    /// Module file names under `modules/` that some boards load first (the Pi's watchdog).
+    #[serde(default)]
+    pub board_modules: Vec<String>,
+    /// File name of the guest's static busybox in the directory; `None`: the host's
+    /// (`/bin/busybox`, when the kernel is the host's architecture).
+    #[serde(default)]
+    pub busybox: Option<String>,
+}
+
+/// Kernels prepared before the bed knew other architectures are amd64 ones.
+fn amd64() -> String {
+    "amd64".into()
 }
 
 /// A prepared kernel in the cache.
@@ -52,14 +68,48 @@ impl Kernel {
             .collect()
     }
 
-    fn load(dir: &Path) -> Option<Kernel> {
+    /// The board module `name` (`bcm2835_wdt`), if the kernel has it prepared.
+    pub fn board_module(&self, name: &str) -> Option<PathBuf> {
+        let file = format!("{name}.ko");
+        self.info
+            .board_modules
+            .contains(&file)
+            .then(|| self.dir.join("modules").join(file))
+    }
+
+    /// The guest's static busybox: the kernel's own, or the host's for a host-arch kernel.
+    pub fn busybox(&self) -> PathBuf {
+        match &self.info.busybox {
+            Some(b) => self.dir.join(b),
+            None => PathBuf::from(crate::initramfs::BUSYBOX),
+        }
+    }
+
+    /// A device tree of the kernel package, by its path under `dtb/`.
+    pub fn device_tree(&self, rel: &str) -> PathBuf {
+        self.dir.join("dtb").join(rel)
+    }
+
+    /// The prepared kernel in `dir`, if it is complete.
+    pub fn load(dir: &Path) -> Option<Kernel> {
         let text = fs::read_to_string(dir.join("kernel.json")).ok()?;
         let info: KernelInfo = serde_json::from_str(&text).ok()?;
         let k = Kernel {
             dir: dir.to_path_buf(),
             info,
         };
-        (k.boot_image().is_file() && k.module_paths().iter().all(|p| p.is_file())).then_some(k)
+        let board = k
+            .info
+            .board_modules
+            .iter()
+            .map(|m| k.dir.join("modules").join(m));
+        let complete = k.boot_image().is_file()
+            && k.module_paths()
+                .into_iter()
+                .chain(board)
+                .all(|p| p.is_file())
+            && (k.info.busybox.is_none() || k.busybox().is_file());
+        complete.then_some(k)
     }
 }
 
@@ -362,7 +412,7 @@ fn norm(name: &str) -> String {
 }
 
 /// Indexes the `.ko` files under `dir` by normalized module name.
-fn module_index(dir: &Path) -> BTreeMap<String, PathBuf> {
+pub(crate) fn module_index(dir: &Path) -> BTreeMap<String, PathBuf> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -415,7 +465,7 @@ pub fn load_order(
 }
 
 /// `kernel/drivers/gpio/gpio-sim.ko.xz` -> `gpio-sim`.
-fn module_name(path: &str) -> &str {
+pub(crate) fn module_name(path: &str) -> &str {
     let file = path.rsplit('/').next().unwrap_or(path);
     file.split(".ko").next().unwrap_or(file)
 }
@@ -423,19 +473,50 @@ fn module_name(path: &str) -> &str {
 /// Returns the cached kernel for the distro's current choice, preparing it if needed.
 /// The caller holds `use_lock` (`<cache>/lock`) shared and still does on success.
 pub fn prepare(cache: &Path, use_lock: &CacheLock) -> Result<Kernel> {
-    let kernels = cache.join("kernels");
     let choice = match choose_kernel_cached(cache) {
         Ok(c) => c,
-        Err(e) => return newest_cached(&kernels).ok_or(e),
+        Err(e) => return newest_cached(&cache.join("kernels"), "amd64").ok_or(e),
     };
-    let dir = kernels.join(choice.key());
+    let label = format!("{} ({})", choice.abi, choice.version);
+    prepare_key(cache, use_lock, &choice.key(), "amd64", &label, |work| {
+        build(&choice, work)
+    })
+}
+
+/// The prepared kernel of `arch` for the machine's architecture, preparing it if needed:
+/// Debian 12's amd64 kernel (gpio-sim built out of tree) for x86-64, sid's arm64 kernel
+/// (gpio-sim in tree) for aarch64.
+pub fn prepare_for(arch: Arch, cache: &Path, use_lock: &CacheLock) -> Result<Kernel> {
+    match arch {
+        Arch::X86_64 => prepare(cache, use_lock),
+        Arch::Aarch64 => crate::sid_kernel::prepare(cache, use_lock, arch),
+        Arch::Armv7 => Err(Error::Usage(format!(
+            "the test bed has no {arch} kernel: boot aarch64 (virt, raspi3b) or x86_64"
+        ))),
+    }
+}
+
+/// Returns the kernel of cache key `key` (Debian architecture `arch`), made by `build`
+/// under the preparation lock if it is not there yet; other kernels of `arch` are pruned
+/// afterwards when nobody uses the cache. `build` fills a work directory and returns the
+/// directory to move into place.
+pub(crate) fn prepare_key(
+    cache: &Path,
+    use_lock: &CacheLock,
+    key: &str,
+    arch: &str,
+    label: &str,
+    build: impl FnOnce(&Path) -> Result<PathBuf>,
+) -> Result<Kernel> {
+    let kernels = cache.join("kernels");
+    let dir = kernels.join(key);
     if let Some(k) = Kernel::load(&dir) {
         return Ok(k);
     }
     let prep = CacheLock::exclusive(cache, PREPARE_LOCK, "another run is preparing the kernel")?;
-    let kernel = prepare_locked(cache, &choice)?;
+    let kernel = prepare_locked(cache, &dir, label, build)?;
     drop(prep);
-    prune_old_kernels(&kernels, &dir, use_lock)?;
+    prune_old_kernels(&kernels, &dir, arch, use_lock)?;
     Kernel::load(&dir).ok_or_else(|| {
         Error::Kernel(format!(
             "{} vanished (was the cache cleaned?); run again",
@@ -445,13 +526,22 @@ pub fn prepare(cache: &Path, use_lock: &CacheLock) -> Result<Kernel> {
     Ok(kernel)
 }
 
-/// Removes other kernels' directories if no other run is using the cache right now (else
-/// a later preparation will); leaves `use_lock` shared.
-fn prune_old_kernels(kernels: &Path, keep: &Path, use_lock: &CacheLock) -> Result<()> {
+/// The Debian architecture a kernel directory holds (amd64 for directories of older beds).
+fn dir_arch(dir: &Path) -> Option<String> {
+    let text = fs::read_to_string(dir.join("kernel.json")).ok()?;
+    serde_json::from_str::<KernelInfo>(&text)
+        .ok()
+        .map(|i| i.arch)
+}
+
+/// Removes other kernels of `arch` if no other run is using the cache right now (else
+/// a later preparation will); leaves `use_lock` shared. Kernels of other architectures
+/// stay: each machine keeps its newest.
+fn prune_old_kernels(kernels: &Path, keep: &Path, arch: &str, use_lock: &CacheLock) -> Result<()> {
     if use_lock.try_exclusive()? {
         if let Ok(entries) = fs::read_dir(kernels) {
             for e in entries.flatten() {
-                if e.path() != keep {
+                if e.path() != keep && dir_arch(&e.path()).is_some_and(|a| a == arch) {
                     let _ = fs::remove_dir_all(e.path());
                 }
             }
@@ -460,11 +550,14 @@ fn prune_old_kernels(kernels: &Path, keep: &Path, use_lock: &CacheLock) -> Resul
     use_lock.downgrade()
 }
 
-fn prepare_locked(cache: &Path, choice: &KernelChoice) -> Result<Kernel> {
-    let kernels = cache.join("kernels");
-    let dir = kernels.join(choice.key());
+fn prepare_locked(
+    cache: &Path,
+    dir: &Path,
+    label: &str,
+    build: impl FnOnce(&Path) -> Result<PathBuf>,
+) -> Result<Kernel> {
     // Another run may have prepared it while this one waited for the lock.
-    if let Some(k) = Kernel::load(&dir) {
+    if let Some(k) = Kernel::load(dir) {
         return Ok(k);
     }
     // Scratch of preparations that died (nobody else prepares while we hold the lock).
@@ -475,29 +568,25 @@ fn prepare_locked(cache: &Path, choice: &KernelChoice) -> Result<Kernel> {
             }
         }
     }
-    eprintln!(
-        "testbed: preparing kernel {} ({}) in {}",
-        choice.abi,
-        choice.version,
-        dir.display()
-    );
+    eprintln!("testbed: preparing kernel {label} in {}", dir.display());
     let start = std::time::Instant::now();
-    fs::create_dir_all(&kernels).map_err(io_err("cannot create", &kernels))?;
+    let kernels = dir.parent().unwrap_or(cache);
+    fs::create_dir_all(kernels).map_err(io_err("cannot create", kernels))?;
     let work = tempfile::Builder::new()
         .prefix(".work-")
         .tempdir_in(cache)
         .map_err(io_err("cannot create a work directory in", cache))?;
-    let staged = build(choice, work.path())?;
+    let staged = build(work.path())?;
     if dir.exists() {
         // An incomplete directory (files deleted by hand): replace it.
-        fs::remove_dir_all(&dir).map_err(io_err("cannot remove", &dir))?;
+        fs::remove_dir_all(dir).map_err(io_err("cannot remove", dir))?;
     }
-    fs::rename(&staged, &dir).map_err(io_err("cannot move the prepared kernel to", &dir))?;
+    fs::rename(&staged, dir).map_err(io_err("cannot move the prepared kernel to", dir))?;
     eprintln!(
         "testbed: kernel prepared in {:.1} s",
         start.elapsed().as_secs_f64()
     );
-    Kernel::load(&dir).ok_or_else(|| {
+    Kernel::load(dir).ok_or_else(|| {
         Error::Kernel(format!(
             "{} is incomplete after preparing it",
             dir.display()
@@ -505,11 +594,13 @@ fn prepare_locked(cache: &Path, choice: &KernelChoice) -> Result<Kernel> {
     })
 }
 
-fn newest_cached(kernels: &Path) -> Option<Kernel> {
+/// The newest complete kernel of Debian architecture `arch` in the cache, with a warning.
+pub(crate) fn newest_cached(kernels: &Path, arch: &str) -> Option<Kernel> {
     let mut dirs: Vec<PathBuf> = fs::read_dir(kernels)
         .ok()?
         .flatten()
         .map(|e| e.path())
+        .filter(|d| dir_arch(d).is_some_and(|a| a == arch))
         .collect();
     dirs.sort();
     let k = dirs.iter().rev().find_map(|d| Kernel::load(d))?;
@@ -546,7 +637,7 @@ fn download(pkgs: &[&str], version: &str, dir: &Path) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
-fn unpack(deb: &Path, root: &Path) -> Result<()> {
+pub(crate) fn unpack(deb: &Path, root: &Path) -> Result<()> {
     run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(root))?;
     Ok(())
 }
@@ -629,6 +720,9 @@ fn build(choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
         boot_file: boot_file.into(),
         modules: order,
         distro_gpio_sim,
+        arch: amd64(),
+        board_modules: Vec::new(),
+        busybox: None,
     };
     let json = serde_json::to_string_pretty(&info).map_err(|e| Error::Kernel(e.to_string()))?;
     fs::write(out.join("kernel.json"), json)
@@ -637,7 +731,7 @@ fn build(choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
 }
 
 /// A module's bytes, decompressed if the distro compresses modules.
-fn read_module(src: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_module(src: &Path) -> Result<Vec<u8>> {
     let name = src.to_string_lossy();
     let tool = if name.ends_with(".ko.xz") {
         "xz"

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hwkit_testbed::build::{workspace_root, BuildRequest};
+use hwkit_testbed::cli_args::MachineArgs;
 use hwkit_testbed::{cache, parse_chips, run, ChipSpec};
 
 #[derive(Parser)]
@@ -32,7 +33,7 @@ enum Command {
     /// Boot the VM with simulated chips and run a command inside as root.
     Vm(VmArgs),
     /// Install what is missing and prepare the kernel and gpio-sim in the cache; no boot.
-    Prepare,
+    Prepare(MachineArgs),
     /// Empty the cache directory.
     Clean,
     /// Cross-build for ARM and run tests under QEMU user-mode emulation (Debian sid build root).
@@ -74,6 +75,8 @@ struct CrossArchs {
 
 #[derive(Args)]
 struct TestArgs {
+    #[command(flatten)]
+    machine: MachineArgs,
     /// Only this package's VM tests (repeatable).
     #[arg(short = 'p', long = "package", value_name = "PKG")]
     packages: Vec<String>,
@@ -96,6 +99,8 @@ struct TestArgs {
 
 #[derive(Args)]
 struct VmArgs {
+    #[command(flatten)]
+    machine: MachineArgs,
     /// The simulated chips, e.g. `label=pinctrl-bcm2711,lines=58,names=GPIO0..GPIO57;label=aux,lines=8`
     /// (presets: `default`, `pi4`, `hwkit-sim`). Default: `default` (pi4 + an 8-line hwkit-sim).
     #[arg(long, value_name = "SPEC")]
@@ -156,6 +161,7 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
                     packages: a.packages,
                     tests: a.tests,
                     release: a.release,
+                    machine: a.machine.machine()?,
                 },
                 libtest_args: a.libtest_args,
                 binary_timeout: Duration::from_secs(a.binary_timeout),
@@ -183,12 +189,13 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
                 boot_timeout: Duration::from_secs(a.boot_timeout),
                 verbose: a.verbose,
                 show_chips: !a.quiet,
+                machine: a.machine.machine()?,
             };
             let code = run::run_command(&opts)?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
-        Command::Prepare => {
-            let k = run::prepare()?;
+        Command::Prepare(m) => {
+            let k = run::prepare(m.machine()?)?;
             eprintln!(
                 "testbed: ready: kernel {} ({}), gpio-sim {}, boot image {}, cache {} ({:.1} MiB)",
                 k.info.abi,
@@ -245,12 +252,10 @@ fn cross(command: CrossCommand) -> hwkit_testbed::Result<ExitCode> {
                     cmd.args(["-p", p]);
                 }
                 cmd.args(&args);
-                let status = cmd
-                    .status()
-                    .map_err(|e| hwkit_testbed::Error::Command {
-                        command: host::show(&cmd),
-                        detail: e.to_string(),
-                    })?;
+                let status = cmd.status().map_err(|e| hwkit_testbed::Error::Command {
+                    command: host::show(&cmd),
+                    detail: e.to_string(),
+                })?;
                 if !status.success() {
                     failed.push(arch.name());
                 }
@@ -265,10 +270,13 @@ fn cross(command: CrossCommand) -> hwkit_testbed::Result<ExitCode> {
         CrossCommand::Cargo { arch, args } => {
             let root = BuildRoot::ensure()?;
             let mut cmd = root.cargo(&ws, arch);
-            let status = cmd.args(&args).status().map_err(|e| hwkit_testbed::Error::Command {
-                command: host::show(&cmd),
-                detail: e.to_string(),
-            })?;
+            let status = cmd
+                .args(&args)
+                .status()
+                .map_err(|e| hwkit_testbed::Error::Command {
+                    command: host::show(&cmd),
+                    detail: e.to_string(),
+                })?;
             Ok(if status.success() {
                 ExitCode::SUCCESS
             } else {

@@ -5,12 +5,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::arch::{Arch, Machine};
 use crate::build::{self, BuildRequest, Built, TestBinary};
+use crate::buildroot::BuildRoot;
 use crate::cache::{self, CacheLock};
 use crate::error::{io_err, Error, Result};
 use crate::host;
-use crate::initramfs::{sh_quote, Initramfs};
+use crate::initramfs::{sh_quote, Initramfs, LibrarySource};
 use crate::kernel::{self, Kernel};
+use crate::qemu;
 use crate::spec::ChipSpec;
 use crate::vm::{self, BootConfig, BootOutcome, Marker};
 
@@ -28,6 +31,8 @@ pub const GUEST_BIN_DIR: &str = "/usr/local/bin";
 pub struct Session {
     /// The cache directory.
     pub cache: PathBuf,
+    /// The machine to boot.
+    pub machine: Machine,
     /// The prepared kernel.
     pub kernel: Kernel,
     /// QEMU accelerators to use (see [`vm::choose_accel`]).
@@ -36,23 +41,51 @@ pub struct Session {
 }
 
 impl Session {
-    /// Installs missing host packages, then prepares (or finds) the kernel in the cache.
-    pub fn start() -> Result<Session> {
+    /// Installs missing host packages, then prepares (or finds) `machine`'s kernel in the
+    /// cache.
+    pub fn start(machine: Machine) -> Result<Session> {
         let cache = cache::cache_dir();
         host::ensure_host_packages()?;
+        if machine.arch() != Arch::host() {
+            // readelf lists foreign binaries' libraries, which ldd cannot run.
+            host::ensure_packages(&[
+                qemu::host_package(machine),
+                ("binutils", "/usr/bin/readelf"),
+            ])?;
+        }
         let lock = CacheLock::shared(
             &cache,
             cache::USE_LOCK,
             "the cache is being cleaned or pruned",
         )?;
-        let kernel = kernel::prepare(&cache, &lock)?;
-        let accel = vm::choose_accel(&cache, &kernel.boot_image());
+        let kernel = kernel::prepare_for(machine.arch(), &cache, &lock)?;
+        let accel = if machine == Machine::Pc {
+            vm::choose_accel(&cache, &kernel.boot_image())
+        } else {
+            vec![qemu::ARM_ACCEL.to_string()]
+        };
         Ok(Session {
             cache,
+            machine,
             kernel,
             accel,
             _lock: lock,
         })
+    }
+
+    /// Where the guest's libraries come from: the host's for a guest of its architecture,
+    /// else the build root's (made if needed, when `needs_libraries`).
+    fn libraries(&self, needs_libraries: bool) -> Result<LibrarySource> {
+        let arch = self.machine.arch();
+        if arch == Arch::host() {
+            return Ok(LibrarySource::Host);
+        }
+        let dirs = if needs_libraries {
+            BuildRoot::ensure()?.lib_dirs(arch)
+        } else {
+            Vec::new()
+        };
+        Ok(LibrarySource::Foreign { arch, dirs })
     }
 
     fn scratch(&self) -> Result<tempfile::TempDir> {
@@ -213,28 +246,36 @@ pub fn test_job(tests: &[TestBinary], libtest_args: &[String], timeout: Duration
 /// output live and, at the end, the summary line.
 pub fn run_tests(opts: &TestOptions) -> Result<TestReport> {
     let built = build::build(&opts.build)?;
-    let session = Session::start()?;
+    let session = Session::start(opts.build.machine)?;
     let scratch = session.scratch()?;
     let marker = vm::new_marker();
     let initrd = scratch.path().join("initrd.cpio");
     let t0 = Instant::now();
-    let mut ird = Initramfs::create(&initrd, &session.kernel, &marker)?;
+    let libraries = session.libraries(true)?;
+    let mut ird = Initramfs::create(
+        &initrd,
+        &session.kernel,
+        session.machine,
+        libraries,
+        &marker,
+    )?;
     pack_build(&mut ird, &built)?;
     ird.tree(&opts.build.workspace)?;
     let job = test_job(&built.tests, &opts.libtest_args, opts.binary_timeout);
     ird.bytes("/testbed/job.sh", 0o644, job.as_bytes())?;
     let size = ird.finish()?;
     eprintln!(
-        "testbed: {} test binar{} packed ({:.1} MiB initramfs in {:.1} s); booting {} ({})",
+        "testbed: {} test binar{} packed ({:.1} MiB initramfs in {:.1} s); booting {} ({}) on {}",
         built.tests.len(),
         if built.tests.len() == 1 { "y" } else { "ies" },
         size as f64 / (1 << 20) as f64,
         t0.elapsed().as_secs_f64(),
         session.kernel.info.abi,
         session.kernel.info.version,
+        session.machine,
     );
     let timeout = BOOT_ALLOWANCE + opts.binary_timeout * built.tests.len() as u32;
-    let cfg = boot_config(&session, &initrd, size, timeout, opts.verbose, &marker);
+    let cfg = boot_config(&session, &initrd, size, timeout, opts.verbose, &marker)?;
     let mut started = Instant::now();
     let outcome = vm::boot(&cfg, |line, marker, ready| {
         let mut out = std::io::stdout().lock();
@@ -277,17 +318,32 @@ fn boot_config(
     timeout: Duration,
     verbose: bool,
     marker: &str,
-) -> BootConfig {
-    BootConfig {
+) -> Result<BootConfig> {
+    let memory_mib = vm::memory_for(size);
+    if let Some(fixed) = qemu::fixed_memory_mib(s.machine) {
+        if memory_mib > fixed {
+            return Err(Error::Usage(format!(
+                "the initramfs is {:.0} MiB, too big for the {} machine's {fixed} MiB of memory \
+                 (at most {} MiB boots): narrow the run with --test or -p, or build with \
+                 CARGO_PROFILE_TEST_DEBUG=line-tables-only",
+                size as f64 / (1 << 20) as f64,
+                s.machine,
+                vm::largest_initramfs_mib(fixed)
+            )));
+        }
+    }
+    Ok(BootConfig {
         kernel: s.kernel.boot_image(),
         initrd: initrd.to_path_buf(),
-        memory_mib: vm::memory_for(size),
-        cpus: 2,
+        memory_mib,
+        cpus: qemu::cpus(s.machine).unwrap_or(1),
         timeout,
         verbose,
         marker: marker.to_string(),
         accel: s.accel.clone(),
-    }
+        machine: s.machine,
+        dtb: qemu::device_tree(s.machine).map(|rel| s.kernel.device_tree(rel)),
+    })
 }
 
 fn pack_build(ird: &mut Initramfs, built: &Built) -> Result<()> {
@@ -417,6 +473,8 @@ pub struct VmOptions {
     pub verbose: bool,
     /// Print the chips created (to stderr).
     pub show_chips: bool,
+    /// The machine to boot.
+    pub machine: Machine,
 }
 
 impl Default for VmOptions {
@@ -430,6 +488,7 @@ impl Default for VmOptions {
             boot_timeout: BOOT_ALLOWANCE,
             verbose: false,
             show_chips: true,
+            machine: Machine::default(),
         }
     }
 }
@@ -493,11 +552,18 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
             )));
         }
     }
-    let session = Session::start()?;
+    let session = Session::start(opts.machine)?;
     let scratch = session.scratch()?;
     let marker = vm::new_marker();
     let initrd = scratch.path().join("initrd.cpio");
-    let mut ird = Initramfs::create(&initrd, &session.kernel, &marker)?;
+    let libraries = session.libraries(!opts.binaries.is_empty() || !opts.include.is_empty())?;
+    let mut ird = Initramfs::create(
+        &initrd,
+        &session.kernel,
+        session.machine,
+        libraries,
+        &marker,
+    )?;
     for b in &opts.binaries {
         ird.elf(&format!("{GUEST_BIN_DIR}/{}", b.name), &b.host)?;
     }
@@ -515,7 +581,7 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
         opts.timeout + opts.boot_timeout,
         opts.verbose,
         &marker,
-    );
+    )?;
     let outcome = vm::boot(&cfg, |line, marker, ready| match marker {
         Some(Marker::Chip(c)) if opts.show_chips => eprintln!("testbed: chip {c} lines"),
         Some(_) => {}
@@ -548,9 +614,10 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
     }
 }
 
-/// Prepares the cache (packages, kernel, gpio-sim) without booting; returns the kernel.
-pub fn prepare() -> Result<Kernel> {
-    Ok(Session::start()?.kernel)
+/// Prepares the cache (packages, `machine`'s kernel, gpio-sim) without booting; returns
+/// the kernel.
+pub fn prepare(machine: Machine) -> Result<Kernel> {
+    Ok(Session::start(machine)?.kernel)
 }
 
 #[cfg(test)]

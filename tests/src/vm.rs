@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::arch::Machine;
 use crate::error::{Error, Result};
+use crate::qemu;
 
 /// One line the guest's `/init` printed after the run's marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +106,10 @@ pub struct BootConfig {
     pub marker: String,
     /// `-accel` values to try in order (QEMU falls back to the next when one fails).
     pub accel: Vec<String>,
+    /// The emulated machine.
+    pub machine: Machine,
+    /// The device tree blob, for boards that need one.
+    pub dtb: Option<PathBuf>,
 }
 
 /// What happened in the VM.
@@ -169,9 +175,6 @@ impl BootOutcome {
         None
     }
 }
-
-/// The QEMU binary.
-pub const QEMU: &str = "qemu-system-x86_64";
 
 /// Environment variable naming the QEMU accelerators to use, comma-separated (e.g. `tcg`);
 /// it skips the KVM probe.
@@ -268,41 +271,33 @@ fn kvm_boots(kernel: &Path) -> Result<bool> {
         verbose: false,
         marker: "KVM-PROBE-NO-MARKER".into(),
         accel: vec!["kvm".into()],
+        machine: Machine::Pc,
+        dtb: None,
     };
     let out = boot(&cfg, |_, _, _| {})?;
     Ok(!out.timed_out && out.log.iter().any(|l| l.contains("KVM-PROBE-OK")))
 }
 
 fn qemu_command(cfg: &BootConfig) -> Command {
-    let mut append = String::from("console=ttyS0 panic=-1 oops=panic rdinit=/init no_timer_check");
+    let mut append = String::from("panic=-1 oops=panic rdinit=/init");
+    if cfg.machine == Machine::Pc {
+        append.push_str(" no_timer_check");
+    }
     if !cfg.verbose {
         append.push_str(" quiet loglevel=3");
     }
-    let mut cmd = Command::new(QEMU);
-    for a in &cfg.accel {
-        cmd.arg("-accel").arg(a);
-    }
-    cmd.args([
-        "-machine",
-        "pc",
-        "-cpu",
-        "max",
-        "-nographic",
-        "-no-reboot",
-        "-nic",
-        "none",
-    ])
-    .arg("-m")
-    .arg(cfg.memory_mib.to_string())
-    .arg("-smp")
-    .arg(cfg.cpus.to_string())
-    .arg("-kernel")
-    .arg(&cfg.kernel)
-    .arg("-initrd")
-    .arg(&cfg.initrd)
-    .arg("-append")
-    .arg(append);
-    cmd
+    qemu::command(
+        cfg.machine,
+        &qemu::QemuArgs {
+            kernel: &cfg.kernel,
+            initrd: &cfg.initrd,
+            dtb: cfg.dtb.clone(),
+            memory_mib: cfg.memory_mib,
+            cpus: cfg.cpus,
+            accel: &cfg.accel,
+            append: &append,
+        },
+    )
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -361,7 +356,10 @@ pub fn boot(
     let start = Instant::now();
     let mut child = Reaper(cmd.spawn().map_err(|e| Error::Command {
         command: crate::host::show(&cmd),
-        detail: format!("cannot start: {e} (is qemu-system-x86 installed?)"),
+        detail: format!(
+            "cannot start: {e} (is {} installed?)",
+            qemu::host_package(cfg.machine).0
+        ),
     })?);
     let stdout = child.0.stdout.take().expect("piped stdout");
     let mut stderr = child.0.stderr.take().expect("piped stderr");
@@ -450,6 +448,11 @@ pub fn memory_for(initrd_bytes: u64) -> u64 {
     (mib * 3 + 512).max(1024)
 }
 
+/// The largest initramfs (MiB) that boots in `memory_mib` by [`memory_for`]'s rule.
+pub fn largest_initramfs_mib(memory_mib: u64) -> u64 {
+    memory_mib.saturating_sub(512) / 3
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,6 +523,9 @@ mod tests {
         assert_eq!(memory_for(0), 1024);
         assert_eq!(memory_for(100 << 20), 1024);
         assert_eq!(memory_for(400 << 20), 1712);
+        assert_eq!(largest_initramfs_mib(1024), 170);
+        assert_eq!(memory_for(170 << 20), 1024);
+        assert!(memory_for(171 << 20) > 1024);
     }
 
     #[test]

@@ -1,0 +1,181 @@
+//! A private apt configuration: another suite and architecture of the host's Debian
+//! mirror, for downloading packages (`apt-get download`, then `dpkg-deb -x`) without
+//! touching the host's sources, lists or installed packages.
+//!
+//! Only the sources, the lists and apt's cache are private; everything else comes from the
+//! host's `/etc/apt`, on purpose: its `apt.conf.d` (the project's mirror serves Release
+//! files past their Valid-Until date, which the host's configuration accepts), its
+//! keyrings and its proxy settings.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use crate::arch::Arch;
+use crate::error::{io_err, Error, Result};
+use crate::host::{run, run_text};
+
+/// The keyring the host's Debian sources are signed with; it holds the keys of sid too.
+pub const ARCHIVE_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+/// One suite and architecture, with its state under a directory of the bed's cache.
+#[derive(Debug, Clone)]
+pub struct ForeignApt {
+    dir: PathBuf,
+    suite: String,
+    arch: Arch,
+}
+
+impl ForeignApt {
+    /// The configuration of `suite` for `arch`, kept in `<cache>/apt/<suite>-<arch>/`.
+    pub fn new(cache: &Path, suite: &str, arch: Arch) -> ForeignApt {
+        ForeignApt {
+            dir: cache.join("apt").join(format!("{suite}-{}", arch.debian())),
+            suite: suite.to_string(),
+            arch,
+        }
+    }
+
+    /// The directory of its sources, lists and cache.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The `sources.list` line for the mirror `mirror`.
+    pub fn sources_line(&self, mirror: &str) -> String {
+        format!(
+            "deb [arch={} signed-by={ARCHIVE_KEYRING}] {mirror} {} main\n",
+            self.arch.debian(),
+            self.suite
+        )
+    }
+
+    /// The `-o` options that make apt use this configuration.
+    pub fn options(&self) -> Vec<String> {
+        let d = self.dir.display();
+        vec![
+            format!("Dir::Etc::SourceList={d}/sources.list"),
+            format!("Dir::Etc::SourceParts={d}/sources.list.d"),
+            format!("Dir::State::Lists={d}/lists"),
+            format!("Dir::Cache={d}/cache"),
+            format!("APT::Architectures::={}", self.arch.debian()),
+            "Acquire::Languages=none".into(),
+            // Downloads land in root-owned directories of the cache.
+            "APT::Sandbox::User=root".into(),
+        ]
+    }
+
+    /// `tool` (`apt-get`, `apt-cache`) with this configuration.
+    pub fn command(&self, tool: &str) -> Command {
+        let mut cmd = Command::new(tool);
+        cmd.arg("-q");
+        for o in self.options() {
+            cmd.arg("-o").arg(o);
+        }
+        cmd
+    }
+
+    /// How long ago the lists were last updated (`None`: never).
+    pub fn lists_age(&self) -> Option<Duration> {
+        let stamp = fs::metadata(self.dir.join("updated"))
+            .ok()?
+            .modified()
+            .ok()?;
+        Some(SystemTime::now().duration_since(stamp).unwrap_or_default())
+    }
+
+    /// Writes the sources for the host's mirror and runs `apt-get update` on them.
+    pub fn update(&self) -> Result<()> {
+        let mirror = crate::buildroot::debian_mirror()?;
+        for sub in ["sources.list.d", "lists/partial", "cache/archives/partial"] {
+            let d = self.dir.join(sub);
+            fs::create_dir_all(&d).map_err(io_err("cannot create", &d))?;
+        }
+        let sources = self.dir.join("sources.list");
+        fs::write(&sources, self.sources_line(&mirror))
+            .map_err(io_err("cannot write", &sources))?;
+        eprintln!(
+            "testbed: apt-get update for Debian {} {} (private lists in {})",
+            self.suite,
+            self.arch.debian(),
+            self.dir.display()
+        );
+        run(self.command("apt-get").arg("update"))?;
+        let stamp = self.dir.join("updated");
+        fs::write(&stamp, b"").map_err(io_err("cannot write", &stamp))
+    }
+
+    /// `apt-cache show PKG:ARCH[=VERSION]`: the package's control records.
+    pub fn show(&self, pkg: &str, version: Option<&str>) -> Result<String> {
+        let mut spec = format!("{pkg}:{}", self.arch.debian());
+        if let Some(v) = version {
+            spec.push('=');
+            spec.push_str(v);
+        }
+        run_text(self.command("apt-cache").arg("show").arg(spec))
+    }
+
+    /// Downloads `pkgs` (name and exact version) into `into`; returns the `.deb` files in
+    /// the same order.
+    pub fn download(&self, pkgs: &[(String, String)], into: &Path) -> Result<Vec<PathBuf>> {
+        let mut cmd = self.command("apt-get");
+        cmd.current_dir(into).arg("download");
+        for (p, v) in pkgs {
+            cmd.arg(format!("{p}:{}={v}", self.arch.debian()));
+        }
+        run(&mut cmd)?;
+        pkgs.iter()
+            .map(|(p, _)| {
+                let prefix = format!("{p}_");
+                fs::read_dir(into)
+                    .map_err(io_err("cannot read", into))?
+                    .flatten()
+                    .map(|e| e.path())
+                    .find(|f| {
+                        let n = f.file_name().unwrap_or_default().to_string_lossy();
+                        n.starts_with(&prefix) && n.ends_with(".deb")
+                    })
+                    .ok_or_else(|| Error::Kernel(format!("apt-get download left no {p} package")))
+            })
+            .collect()
+    }
+}
+
+/// The `Version:` of the first record of `apt-cache show` output.
+pub fn version_of(control: &str) -> Option<String> {
+    control
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix("Version:"))
+        .map(|v| v.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_is_private_but_the_host_settings_stay() {
+        let apt = ForeignApt::new(Path::new("/c"), "sid", Arch::Aarch64);
+        assert_eq!(apt.dir(), Path::new("/c/apt/sid-arm64"));
+        assert_eq!(
+            apt.sources_line("http://mirror.example/debian"),
+            "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] \
+             http://mirror.example/debian sid main\n"
+        );
+        let o = apt.options();
+        assert!(o.contains(&"Dir::State::Lists=/c/apt/sid-arm64/lists".to_string()));
+        assert!(o.contains(&"APT::Architectures::=arm64".to_string()));
+        // Dir::Etc itself stays the host's: its apt.conf.d accepts the mirror's old
+        // Release files.
+        assert!(!o.iter().any(|x| x.starts_with("Dir::Etc=")), "{o:?}");
+    }
+
+    #[test]
+    fn versions_come_from_the_first_record() {
+        let text = "Package: a\nVersion: 7.2.13-1\nDepends: b\n\nPackage: a\nVersion: 7.1-1\n";
+        assert_eq!(version_of(text).as_deref(), Some("7.2.13-1"));
+        assert_eq!(version_of("Package: a\n"), None);
+    }
+}
