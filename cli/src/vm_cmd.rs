@@ -1,17 +1,24 @@
 //! `hwkit vm`: try hwkit on a machine without GPIO hardware.
 //!
 //! Boots the test bed's VM (Debian's kernel with gpio-sim, in QEMU) with simulated chips,
-//! puts this very `hwkit` executable on the guest's PATH as `/usr/local/bin/hwkit`, runs
-//! the command as root, prints its output and exits with its status. The first run
-//! prepares the kernel in the cache (`$HWKIT_TESTBED_CACHE`, default
-//! `/var/cache/hwkit-testbed`), which needs root and Debian's package mirror; later runs
-//! boot in a few seconds.
+//! puts a `hwkit` executable on the guest's PATH as `/usr/local/bin/hwkit`, runs the
+//! command as root, prints its output and exits with its status. The first run prepares
+//! the kernel in the cache (`$HWKIT_TESTBED_CACHE`, default `/var/cache/hwkit-testbed`),
+//! which needs root and Debian's package mirror; later runs boot in a few seconds.
+//!
+//! On the host's architecture the guest's `hwkit` is this very executable. An ARM machine
+//! (`--arch aarch64`, `--machine raspi3b`) needs an aarch64 one: `--hwkit PATH`, or the
+//! release build of the workspace this `hwkit` was built from, cross-built in the test
+//! bed's build root when it is missing.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use hwkit_testbed::{parse_chips, run, ChipSpec, GuestBinary, VmOptions};
+use hwkit_testbed::buildroot::{build_hwkit, TARGET_SUBDIR};
+use hwkit_testbed::cli_args::MachineArgs;
+use hwkit_testbed::{parse_chips, run, Arch, ChipSpec, GuestBinary, VmOptions};
 
 use crate::CmdResult;
 
@@ -26,13 +33,24 @@ Chips (--chips): chips separated by `;`, fields by `,`:
   presets: `default` (= `pi4;hwkit-sim`), `pi4` (pinctrl-bcm2711, 58 lines, the Pi 4's
   line names), `hwkit-sim` (8 unnamed lines)
 
+Machines (--arch, --machine): pc (x86_64, the default), virt (aarch64, what --arch
+  aarch64 boots), raspi3b (aarch64: a Raspberry Pi 3 Model B whose 54 header lines are the
+  kernel's real pinctrl-bcm2835 driver; its default chips are only the 8-line hwkit-sim).
+
 Examples:
   hwkit vm -- hwkit gpio list
+  hwkit vm --machine raspi3b -- hwkit pinout
   hwkit vm --chips 'label=pinctrl-bcm2711,lines=58,names=GPIO0..GPIO57;label=aux,lines=8' -- hwkit gpio list
   hwkit vm -- sh -c 'ls /dev/gpiochip*; cat /sys/class/gpio/gpiochip*/label'")]
 pub struct VmArgs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    /// The hwkit executable to put on the guest's PATH (default: this one on the host's
+    /// architecture; on ARM machines the workspace's aarch64 release build, built if missing).
+    #[arg(long = "hwkit", value_name = "PATH")]
+    pub hwkit: Option<PathBuf>,
     /// The simulated chips to create (see below). Default: a Raspberry Pi 4
-    /// `pinctrl-bcm2711` chip and an 8-line `hwkit-sim` chip.
+    /// `pinctrl-bcm2711` chip and an 8-line `hwkit-sim` chip (on raspi3b: hwkit-sim only).
     #[arg(long, value_name = "SPEC")]
     pub chips: Option<String>,
     /// Kill the VM if the command runs longer than this many seconds.
@@ -49,19 +67,58 @@ pub struct VmArgs {
     pub command: Vec<String>,
 }
 
+/// The `hwkit` for a guest of `arch`: `given`, else this executable on the host's
+/// architecture, else the workspace's release build for `arch` (built when missing).
+fn guest_hwkit(arch: Arch, given: Option<PathBuf>) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    if let Some(p) = given {
+        if !p.is_file() {
+            return Err(format!("--hwkit `{}` is not a file", p.display()).into());
+        }
+        return Ok(p);
+    }
+    if arch == Arch::host() {
+        return std::env::current_exe().map_err(|e| {
+            format!("cannot find the running hwkit executable to copy into the VM: {e}").into()
+        });
+    }
+    // The workspace this hwkit was built from (the cli package's parent).
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .filter(|w| w.join("Cargo.toml").is_file())
+        .ok_or_else(|| {
+            format!(
+                "no {arch} hwkit to put in the VM: give one with --hwkit PATH (the workspace \
+                 this hwkit was built from, which would build it, is gone)"
+            )
+        })?;
+    let built = cross_hwkit_path(workspace, arch);
+    if built.is_file() {
+        return Ok(built);
+    }
+    Ok(build_hwkit(workspace, arch)?)
+}
+
+/// Where the build root puts the release `hwkit` for `arch`.
+fn cross_hwkit_path(workspace: &Path, arch: Arch) -> PathBuf {
+    workspace
+        .join(TARGET_SUBDIR)
+        .join(arch.triple())
+        .join("release/hwkit")
+}
+
 /// Turns the arguments into the test bed's options (no VM yet).
 fn options(args: VmArgs) -> Result<VmOptions, Box<dyn std::error::Error>> {
+    let machine = args.machine.machine()?;
     let chips = match &args.chips {
         Some(spec) => parse_chips(spec)?,
-        None => ChipSpec::default_set(),
+        None => ChipSpec::default_for(machine),
     };
     if args.timeout == 0 {
         return Err("--timeout must be at least 1 second".into());
     }
-    let exe = std::env::current_exe().map_err(|e| {
-        format!("cannot find the running hwkit executable to copy into the VM: {e}")
-    })?;
+    let exe = guest_hwkit(machine.arch(), args.hwkit)?;
     Ok(VmOptions {
+        machine,
         chips,
         binaries: vec![GuestBinary::named(exe, "hwkit")],
         include: Vec::new(),
@@ -85,6 +142,7 @@ pub fn run(args: VmArgs) -> CmdResult {
 mod tests {
     use super::*;
     use clap::Parser;
+    use hwkit_testbed::Machine;
 
     #[derive(Parser)]
     struct Cli {
@@ -149,6 +207,86 @@ mod tests {
                       && grep -q pinctrl-bcm2711 /sys/class/gpio/gpiochip*/label && exit 42";
         let code = run(parse(&["-q", "--", "sh", "-c", script]).unwrap()).unwrap();
         assert_eq!(code, ExitCode::from(42));
+    }
+
+    #[test]
+    fn arm_machines_take_an_arm_hwkit_and_refuse_contradictions() {
+        // Any aarch64 ELF file stands for the hwkit given (packing checks the machine).
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe.to_str().unwrap();
+        let opts = options(parse(&["--machine", "raspi3b", "--hwkit", exe, "--", "true"]).unwrap())
+            .unwrap();
+        assert_eq!(opts.machine, Machine::Raspi3b);
+        assert_eq!(opts.binaries[0].host, Path::new(exe));
+        assert_eq!(opts.chips, ChipSpec::default_for(Machine::Raspi3b));
+        assert!(opts.chips.iter().all(|c| c.label != "pinctrl-bcm2711"));
+        let opts =
+            options(parse(&["--arch", "aarch64", "--hwkit", exe, "--", "true"]).unwrap()).unwrap();
+        assert_eq!(opts.machine, Machine::Virt);
+        assert_eq!(opts.chips, ChipSpec::default_set());
+
+        let err =
+            options(parse(&["--arch", "x86_64", "--machine", "raspi3b", "--", "true"]).unwrap())
+                .unwrap_err()
+                .to_string();
+        assert_eq!(
+            err,
+            "--machine raspi3b is an aarch64 machine, not x86_64: use --arch aarch64 or leave --arch out"
+        );
+        let err = options(parse(&["--arch", "armv7", "--", "true"]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no VM machine boots armv7 yet"), "{err}");
+        let err = options(
+            parse(&[
+                "--machine",
+                "raspi3b",
+                "--hwkit",
+                "/no/such/hwkit",
+                "--",
+                "true",
+            ])
+            .unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "--hwkit `/no/such/hwkit` is not a file");
+    }
+
+    #[test]
+    fn unknown_arch_and_machine_values_name_the_supported_ones() {
+        let e = parse(&["--machine", "raspi4b", "--", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown machine \"raspi4b\": supported are pc (x86_64), virt (aarch64), raspi3b (aarch64)"),
+            "{e}"
+        );
+        let e = parse(&["--arch", "sparc", "--", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown architecture \"sparc\""), "{e}");
+    }
+
+    #[test]
+    fn an_x86_hwkit_is_refused_for_an_arm_guest_before_booting() {
+        // This test binary is an x86-64 program: the aarch64 guest cannot run it.
+        let exe = std::env::current_exe().unwrap();
+        let err = run(parse(&[
+            "--arch",
+            "aarch64",
+            "--hwkit",
+            exe.to_str().unwrap(),
+            "--",
+            "true",
+        ])
+        .unwrap())
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("is built for x86_64, but the guest runs aarch64 programs"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -171,20 +171,7 @@ impl Initramfs {
     /// Adds an executable or shared object at `guest`, and its shared libraries. An ELF
     /// file of another architecture than the guest's is refused.
     pub fn elf(&mut self, guest: &str, host: &Path) -> Result<()> {
-        if let Some(machine) = elf_machine(host) {
-            if machine != self.arch.elf_machine() {
-                let theirs = Arch::ALL
-                    .into_iter()
-                    .find(|a| a.elf_machine() == machine)
-                    .map_or_else(|| format!("ELF machine {machine}"), |a| a.to_string());
-                return Err(Error::Usage(format!(
-                    "`{}` is a {theirs} program, but the guest is {}: give a {} build",
-                    host.display(),
-                    self.arch,
-                    self.arch
-                )));
-            }
-        }
+        check_arch(host, self.arch)?;
         self.file(guest, host)?;
         self.libraries_of(host)
     }
@@ -248,6 +235,23 @@ impl Initramfs {
             .finish()
             .map_err(io_err("cannot write", &self.path))?;
         Ok(len)
+    }
+}
+
+/// Refuses an ELF file built for another architecture than `arch` (other files pass).
+pub fn check_arch(path: &Path, arch: Arch) -> Result<()> {
+    match elf_machine(path) {
+        Some(m) if m != arch.elf_machine() => {
+            let theirs = Arch::ALL
+                .into_iter()
+                .find(|a| a.elf_machine() == m)
+                .map_or_else(|| format!("ELF machine {m}"), |a| a.to_string());
+            Err(Error::Usage(format!(
+                "`{}` is built for {theirs}, but the guest runs {arch} programs: give a build for {arch}",
+                path.display()
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -438,6 +442,19 @@ mod tests {
         assert!(needed_closure(Path::new(BUSYBOX), &dirs)
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn programs_of_another_architecture_are_refused() {
+        assert!(check_arch(Path::new("/bin/ls"), Arch::X86_64).is_ok());
+        assert!(check_arch(Path::new("/etc/passwd"), Arch::Aarch64).is_ok());
+        let e = check_arch(Path::new("/bin/ls"), Arch::Aarch64)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`/bin/ls` is built for x86_64, but the guest runs aarch64 programs: give a build for aarch64"),
+            "{e}"
+        );
     }
 
     #[test]

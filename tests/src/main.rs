@@ -176,9 +176,10 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
             })
         }
         Command::Vm(a) => {
+            let machine = a.machine.machine()?;
             let chips = match &a.chips {
                 Some(s) => parse_chips(s)?,
-                None => ChipSpec::default_set(),
+                None => ChipSpec::default_for(machine),
             };
             let opts = run::VmOptions {
                 chips,
@@ -189,7 +190,7 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
                 boot_timeout: Duration::from_secs(a.boot_timeout),
                 verbose: a.verbose,
                 show_chips: !a.quiet,
-                machine: a.machine.machine()?,
+                machine,
             };
             let code = run::run_command(&opts)?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))

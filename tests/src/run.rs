@@ -543,6 +543,7 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
                 b.host.display()
             )));
         }
+        crate::initramfs::check_arch(&b.host, opts.machine.arch())?;
     }
     for inc in &opts.include {
         if !inc.is_absolute() || !inc.exists() {

@@ -131,6 +131,17 @@ impl ChipSpec {
     pub fn default_set() -> Vec<ChipSpec> {
         vec![ChipSpec::pi4(), ChipSpec::small()]
     }
+
+    /// The default chips on `machine`: [`ChipSpec::default_set`], but on the Raspberry Pi
+    /// only [`ChipSpec::small`], since its header chip is the real one (a simulated Pi 4
+    /// chip beside it would contradict the board's device tree).
+    pub fn default_for(machine: crate::arch::Machine) -> Vec<ChipSpec> {
+        if machine.is_raspberry_pi() {
+            vec![ChipSpec::small()]
+        } else {
+            ChipSpec::default_set()
+        }
+    }
 }
 
 impl fmt::Display for ChipSpec {
