@@ -52,7 +52,7 @@ done
 target_dir=${CARGO_TARGET_DIR:-target}
 [[ $target_dir == /* ]] || target_dir=$PWD/$target_dir
 cache=${HWKIT_PACKAGES_CACHE:-/var/cache/hwkit-packages}
-tmp=$(mktemp -d)
+tmp=$(mktemp -d -t hwkit-test-packages.XXXXXX)
 # Unmounts what a failed run left mounted in its root before removing the directory.
 cleanup() {
   if [[ -d $tmp ]]; then
@@ -277,56 +277,82 @@ expect_fail "test-packages.sh: unknown architecture" \
   "unknown architecture 'mips'; supported: amd64 arm64 armhf" scripts/test-packages.sh --arch mips
 
 # ---------------------------------------------------------------------------------------------
-if [[ " ${arches[*]} " == *" arm64 "* ]]; then
-  echo
-  echo "== 2. Installing the arm64 package in Debian bookworm arm64 (qemu-user)"
-  hwkit_need_packages debootstrap qemu-user-static binfmt-support
-  suite=bookworm
+# Debian roots to install into, debootstrapped once per architecture and cached; each test
+# works on its own copy.
+
+suite=bookworm
+# Makes (or finds in the cache) the minbase root of Debian architecture $1 with udev in it;
+# sets `base`, the cache entry holding it in `$base/root`. The second stage runs the root's own
+# programs: natively on amd64, under qemu-user through binfmt_misc on ARM.
+ensure_root() {
+  local arch=$1 mirror recipe key
+  hwkit_need_packages debootstrap
   # The host's own mirror, as apt knows it (no mirror is named here).
   # shellcheck disable=SC2016  # apt's format fields, not shell expansions
   mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
     awk -v s="$suite" '$2 == s { print $1; exit }')
   [[ -n $mirror ]] || die "the host's apt has no $suite source to debootstrap from"
   # Everything the root is made of is in its key: change any of it and a new root is made.
-  recipe="suite=$suite arch=arm64 variant=minbase include=udev mirror=$mirror recipe=1"
+  recipe="suite=$suite arch=$arch variant=minbase include=udev mirror=$mirror recipe=1"
   key=$(sha256sum <<<"$recipe" | cut -c1-12)
-  base=$cache/roots/$suite-arm64-$key
+  base=$cache/roots/$suite-$arch-$key
   mkdir -p "$cache/roots"
-  # Emulation: binfmt_misc with a qemu-aarch64 handler registered with the fixed-binary flag
-  # (F), so the emulator works inside the chroot without being copied into it.
+  (
+    # One run makes the root; concurrent runs wait for it, then copy it.
+    flock 9
+    [[ -e $base/ready ]] && exit 0
+    echo "making the $suite $arch root (once; cached in $base)"
+    local start=$SECONDS
+    rm -rf "$base"
+    mkdir -p "$base"
+    debootstrap --arch="$arch" --variant=minbase --foreign --include=udev \
+      "$suite" "$base/root" "$mirror" >"$base/debootstrap.log" 2>&1 ||
+      die "debootstrap's first stage failed: see $base/debootstrap.log"
+    chroot "$base/root" /debootstrap/debootstrap --second-stage >>"$base/debootstrap.log" 2>&1 ||
+      die "debootstrap's second stage failed: see $base/debootstrap.log"
+    # What no test reads, and what would only make the VM's initramfs bigger: downloaded
+    # packages, apt's lists, documentation, translations.
+    rm -rf "$base/root/var/cache/apt/"*.bin "$base/root/var/cache/apt/archives/"*.deb \
+      "$base/root/var/lib/apt/lists/"* "$base/root/usr/share/doc/"* \
+      "$base/root/usr/share/man/"* "$base/root/usr/share/locale/"* "$base/root/usr/share/info/"*
+    echo "$recipe" >"$base/ready"
+    echo "(made in $((SECONDS - start)) s, $(du -sm "$base/root" | cut -f1) MiB)"
+  ) 9>"$cache/roots/.lock"
+}
+
+# Emulation of ARM programs for chroots: binfmt_misc with a qemu handler registered with the
+# fixed-binary flag (F), so the emulator works inside the chroot without being copied into it.
+# Debian's qemu-user-static registers one (through binfmt-support); the test bed's build root
+# registers its own (hwkit-qemu-*): either does.
+ensure_emulation() {
+  local arch=$1 qemu
+  [[ $arch == amd64 ]] && return 0
+  hwkit_arch_info "$arch"
+  qemu=qemu-${rust_arch/armv7/arm}
+  hwkit_need_packages qemu-user-static binfmt-support
   [[ -e /proc/sys/fs/binfmt_misc/register ]] ||
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-  if ! grep -qsx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 /proc/sys/fs/binfmt_misc/hwkit-qemu-aarch64; then
-    update-binfmts --enable qemu-aarch64 || update-binfmts --import qemu-aarch64
+  if ! grep -qsx enabled "/proc/sys/fs/binfmt_misc/$qemu" "/proc/sys/fs/binfmt_misc/hwkit-$qemu"; then
+    update-binfmts --enable "$qemu" || die "cannot register $qemu with binfmt_misc"
   fi
-  (
-    # One run makes the root; concurrent runs wait for it, then share it read-only.
-    flock 9
-    if [[ ! -e $base/ready ]]; then
-      echo "making the $suite arm64 root (once; cached in $base)"
-      start=$SECONDS
-      rm -rf "$base"
-      mkdir -p "$base"
-      debootstrap --arch=arm64 --variant=minbase --foreign --include=udev \
-        "$suite" "$base/root" "$mirror" >"$base/debootstrap.log" 2>&1 ||
-        die "debootstrap's first stage failed: see $base/debootstrap.log"
-      chroot "$base/root" /debootstrap/debootstrap --second-stage >>"$base/debootstrap.log" 2>&1 ||
-        die "debootstrap's second stage (under qemu-aarch64) failed: see $base/debootstrap.log"
-      # What a test never reads: downloaded packages, documentation, translations.
-      rm -rf "$base/root/var/cache/apt/archives/"*.deb "$base/root/usr/share/doc/"* \
-        "$base/root/usr/share/man/"* "$base/root/usr/share/locale/"*
-      echo "$recipe" >"$base/ready"
-      echo "(made in $((SECONDS - start)) s, $(du -sm "$base/root" | cut -f1) MiB)"
-    fi
-  ) 9>"$cache/roots/.lock"
+}
 
-  # Each run works on its own copy, so the cached root stays as debootstrap left it.
+# A fresh copy of the cached root of architecture $1 at $2, with the package in its /tmp.
+fresh_root() {
+  local arch=$1 dest=$2 start=$SECONDS
+  ensure_emulation "$arch"
+  ensure_root "$arch"
+  cp -a "$base/root" "$dest"
+  cp "$target_dir/packages/hwkit_${deb_version}_$arch.deb" "$dest/tmp/hwkit.deb"
+  echo "($arch root ready in $((SECONDS - start)) s)"
+}
+
+# ---------------------------------------------------------------------------------------------
+if [[ " ${arches[*]} " == *" arm64 "* ]]; then
+  echo
+  echo "== 2. Installing the arm64 package in Debian $suite arm64 (qemu-user)"
   root=$tmp/root-arm64
-  start=$SECONDS
-  cp -a "$base/root" "$root"
-  echo "(root copied in $((SECONDS - start)) s)"
-  deb=$target_dir/packages/hwkit_${deb_version}_arm64.deb
-  cp "$deb" "$root/tmp/hwkit.deb"
+  fresh_root arm64 "$root"
   in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
   gpio_group() { in_root getent group gpio; }
 
@@ -362,7 +388,44 @@ if [[ " ${arches[*]} " == *" arm64 "* ]]; then
   check "the existing gpio group and its members are kept" \
     same "$(gpio_group)" "gpio:x:993:pi" "gpio group"
   check "dpkg --purge removes" in_root dpkg --purge hwkit
+  rm -rf "$root"
 fi
+
+# ---------------------------------------------------------------------------------------------
+# 3. In the test bed's VM (the kernel's gpio-sim chips), a root of the package's architecture
+# boots udev, installs the package and shows what a user gets: a member of gpio drives lines
+# through the character device and sysfs, a non-member gets hwkit's permission error.
+vm_test() {
+  local arch=$1 root vm_args=()
+  hwkit_arch_info "$arch"
+  echo
+  echo "== 3. The $arch package on the kernel's GPIO, in the test bed's VM (udev, users)"
+  # The guest sees an included directory where the host has it.
+  root=$tmp/vm-root-$arch
+  fresh_root "$arch" "$root"
+  install -m 0755 packaging/test-in-vm.sh "$root/test-in-vm.sh"
+  [[ $arch == amd64 ]] || vm_args+=(--arch "$rust_arch")
+  local start=$SECONDS log=$tmp/vm-$arch.log
+  cargo run --release -q -p hwkit-testbed -- vm "${vm_args[@]}" -q --timeout 300 \
+    --include "$root" -- sh "$root/test-in-vm.sh" "$root" 2>&1 | tee "$log" || true
+  echo "(VM run in $((SECONDS - start)) s)"
+  local ok bad
+  ok=$(grep -c '^ok ' "$log" || true)
+  bad=$(grep -c '^FAILED ' "$log" || true)
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  # A guest that died half-way must not pass on the checks it reached.
+  if ! grep -qx 'test-in-vm: done' "$log"; then
+    failed=$((failed + 1))
+    echo "FAILED $arch VM run did not finish (see the output above)"
+  fi
+  rm -rf "$root"
+}
+for arch in "${arches[@]}"; do
+  case $arch in
+    amd64 | arm64) vm_test "$arch" ;;
+  esac
+done
 
 echo
 echo "$passed passed, $failed failed"
