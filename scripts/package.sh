@@ -178,6 +178,23 @@ depends_of() {
   echo "${joined%, }"
 }
 
+# The oldest system the packages are for: Debian 12 (bookworm), the base of Raspberry Pi OS
+# bookworm, has glibc 2.36. A binary linked against a newer glibc (a build root on Debian sid
+# binds std's weak pidfd_spawnp to GLIBC_2.39) has a correct Depends, but apt would refuse it
+# on every such board: stop here and say which symbols pull the version up.
+oldest_glibc=2.36
+check_glibc() {
+  local bin=$1 arch=$2 highest symbols
+  highest=$(LC_ALL=C readelf -V --wide "$bin" | grep -o 'Name: GLIBC_[0-9.]*' | sed 's/.*GLIBC_//' |
+    sort -V | tail -1)
+  [[ -n $highest ]] && dpkg --compare-versions "$highest" gt "$oldest_glibc" || return 0
+  symbols=$(LC_ALL=C readelf --dyn-syms --wide "$bin" | awk '{print $8}' | grep '@GLIBC_' |
+    while IFS=@ read -r sym ver; do
+      if dpkg --compare-versions "${ver#GLIBC_}" gt "$oldest_glibc"; then echo "$sym@$ver"; fi
+    done | sort -u | paste -sd' ')
+  die "the $arch binary $bin needs glibc $highest ($symbols); Debian 12 and Raspberry Pi OS bookworm have $oldest_glibc: link it against bookworm's libc"
+}
+
 # Shell completions and man pages do not exist yet (a later issue generates them, e.g. with
 # clap_complete and clap_mangen from the same clap definitions). Their place in the tree:
 #   usr/share/bash-completion/completions/hwkit
@@ -205,6 +222,7 @@ for arch in "${wanted[@]}"; do
     fi
   fi
   elf_error=$(hwkit_check_elf "$bin" "$arch" 2>&1) || die "$elf_error"
+  check_glibc "$bin" "$arch"
 
   tree=$work/$arch
   mkdir -p "$tree/DEBIAN" "$tree/usr/bin" "$tree/usr/lib/udev/rules.d" "$tree/usr/share/doc/hwkit"
