@@ -70,6 +70,9 @@ pub enum LibrarySource {
         arch: Arch,
         /// Host directories holding its libraries.
         dirs: Vec<PathBuf>,
+        /// The root of its file system on the host (the build root), where files a
+        /// package asks for by guest path are looked up first.
+        sysroot: Option<PathBuf>,
     },
 }
 
@@ -156,6 +159,11 @@ impl Initramfs {
         f(&mut self.cpio).map_err(io_err("cannot write", &self.path))
     }
 
+    /// The guest's architecture.
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
     /// Adds a file with the given contents.
     pub fn bytes(&mut self, guest: &str, mode: u32, data: &[u8]) -> Result<()> {
         self.io(|c| c.file_bytes(guest, mode, data))
@@ -176,6 +184,24 @@ impl Initramfs {
         self.libraries_of(host)
     }
 
+    /// The host file to pack at guest path `guest`: itself for a guest of the host's
+    /// architecture; for another one the file at that path in its sysroot (the build
+    /// root), else the path itself (a workspace file, the same in both); `None` if
+    /// neither exists.
+    pub fn host_file_for(&self, guest: &Path) -> Option<PathBuf> {
+        let in_sysroot = match &self.libraries {
+            LibrarySource::Foreign {
+                sysroot: Some(root),
+                ..
+            } => Some(root.join(guest.strip_prefix("/").unwrap_or(guest))),
+            _ => None,
+        };
+        in_sysroot
+            .into_iter()
+            .chain(std::iter::once(guest.to_path_buf()))
+            .find(|p| p.exists())
+    }
+
     /// Adds the shared libraries `host` needs (nothing for static or non-ELF files).
     pub fn libraries_of(&mut self, host: &Path) -> Result<()> {
         match self.libraries.clone() {
@@ -187,7 +213,7 @@ impl Initramfs {
                     }
                 }
             }
-            LibrarySource::Foreign { arch, dirs } => {
+            LibrarySource::Foreign { arch, dirs, .. } => {
                 for (name, lib) in needed_closure(host, &dirs)? {
                     if self.libs_seen.insert(lib.clone()) {
                         self.file(&format!("/lib/{}/{name}", arch.gnu()), &lib)?;

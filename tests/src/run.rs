@@ -80,12 +80,19 @@ impl Session {
         if arch == Arch::host() {
             return Ok(LibrarySource::Host);
         }
-        let dirs = if needs_libraries {
-            BuildRoot::ensure()?.lib_dirs(arch)
-        } else {
-            Vec::new()
-        };
-        Ok(LibrarySource::Foreign { arch, dirs })
+        if !needs_libraries {
+            return Ok(LibrarySource::Foreign {
+                arch,
+                dirs: Vec::new(),
+                sysroot: None,
+            });
+        }
+        let root = BuildRoot::ensure()?;
+        Ok(LibrarySource::Foreign {
+            arch,
+            dirs: root.lib_dirs(arch),
+            sysroot: Some(root.path().to_path_buf()),
+        })
     }
 
     fn scratch(&self) -> Result<tempfile::TempDir> {
@@ -358,11 +365,29 @@ fn pack_build(ird: &mut Initramfs, built: &Built) -> Result<()> {
             pack_dir_with_libs(ird, d)?;
         }
     }
-    pack_includes(
-        ird,
-        &built.includes,
-        "[package.metadata.hwkit-testbed] include",
-    )
+    // Packages name their includes by guest path; on a foreign guest the file comes
+    // from the build root.
+    for inc in &built.includes {
+        let host = ird.host_file_for(inc).ok_or_else(|| {
+            Error::Usage(format!(
+                "[package.metadata.hwkit-testbed] include names `{}`, which does not exist{}",
+                inc.display(),
+                match ird.arch() {
+                    a if a == Arch::host() => String::new(),
+                    a => format!(
+                        " for {a} (looked in the build root {} too)",
+                        crate::buildroot::buildroot_dir().display()
+                    ),
+                }
+            ))
+        })?;
+        if host.is_dir() {
+            pack_dir_with_libs(ird, &host)?;
+        } else {
+            ird.elf(&inc.to_string_lossy(), &host)?;
+        }
+    }
+    Ok(())
 }
 
 /// Packs each host path at the same path: directories whole, files with their libraries.
