@@ -107,6 +107,22 @@ pub struct VmPackage {
     pub tests: Vec<String>,
     /// Its `[package.metadata.hwkit-testbed] include` paths (`{gnu}` not yet replaced).
     pub includes: Vec<PathBuf>,
+    /// Its `include-<arch>` lists (e.g. `include-aarch64`), which replace `include` for
+    /// that architecture.
+    pub arch_includes: BTreeMap<String, Vec<PathBuf>>,
+}
+
+impl VmPackage {
+    /// The include paths for `arch`: its `include-<arch>` list if it has one, else
+    /// `include`, with `{gnu}` replaced.
+    pub fn includes_for(&self, arch: Arch) -> Vec<PathBuf> {
+        self.arch_includes
+            .get(arch.name())
+            .unwrap_or(&self.includes)
+            .iter()
+            .map(|i| include_for(i, arch))
+            .collect()
+    }
 }
 
 /// Whether VM test target `name` runs on `machine` (the `vm_pi_*` convention).
@@ -173,18 +189,32 @@ pub fn vm_packages(workspace: &Path) -> Result<Vec<VmPackage>> {
                 .filter(|t| t.kind.iter().any(|k| k == "test") && t.name.starts_with(VM_PREFIX))
                 .map(|t| t.name.clone())
                 .collect(),
-            includes: includes_of(p),
+            includes: includes_of(p, "include"),
+            arch_includes: Arch::ALL
+                .iter()
+                .map(|a| format!("include-{a}"))
+                .filter(|key| {
+                    p.metadata
+                        .as_ref()
+                        .and_then(|m| m.get("hwkit-testbed"))
+                        .is_some_and(|m| m.get(key).is_some())
+                })
+                .map(|key| {
+                    let list = includes_of(p, &key);
+                    (key.trim_start_matches("include-").to_string(), list)
+                })
+                .collect(),
         })
         .filter(|p| !p.tests.is_empty())
         .collect())
 }
 
-fn includes_of(p: &Package) -> Vec<PathBuf> {
+fn includes_of(p: &Package, key: &str) -> Vec<PathBuf> {
     let dir = p.manifest_path.parent().unwrap_or(Path::new("/"));
     p.metadata
         .as_ref()
         .and_then(|m| m.get("hwkit-testbed"))
-        .and_then(|m| m.get("include"))
+        .and_then(|m| m.get(key))
         .and_then(|v| v.as_array())
         .map(|a| {
             a.iter()
@@ -352,10 +382,7 @@ pub fn build(req: &BuildRequest) -> Result<Built> {
         )));
     }
     let arch = req.machine.arch();
-    built.includes = chosen
-        .iter()
-        .flat_map(|p| p.includes.iter().map(|i| include_for(i, arch)))
-        .collect();
+    built.includes = chosen.iter().flat_map(|p| p.includes_for(arch)).collect();
     if built.tests.is_empty() {
         return Err(Error::Build("cargo built no VM test executable".into()));
     }
@@ -422,11 +449,13 @@ mod tests {
                 name: "hw".into(),
                 tests: vec!["vm_lines".into(), "vm_events".into()],
                 includes: vec![],
+                arch_includes: BTreeMap::new(),
             },
             VmPackage {
                 name: "hwkit-testbed".into(),
                 tests: vec!["vm_smoke".into()],
                 includes: vec![],
+                arch_includes: BTreeMap::new(),
             },
         ]
     }
@@ -437,6 +466,7 @@ mod tests {
             name: "hwkit".into(),
             tests: vec!["vm_gpio_cli".into(), "vm_pi_raspi3b".into()],
             includes: vec!["/usr/lib/{gnu}/libgpiod.so.2".into()],
+            arch_includes: [("armv7".to_string(), vec![])].into_iter().collect(),
         });
         all
     }
@@ -497,6 +527,16 @@ mod tests {
             e.contains("nothing to run on raspi3b") && e.contains("`vm_pi_*`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_arch_specific_include_list_replaces_the_general_one() {
+        let hwkit = with_pi().pop().unwrap();
+        assert_eq!(
+            hwkit.includes_for(Arch::Aarch64),
+            [Path::new("/usr/lib/aarch64-linux-gnu/libgpiod.so.2")]
+        );
+        assert!(hwkit.includes_for(Arch::Armv7).is_empty());
     }
 
     #[test]

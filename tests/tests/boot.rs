@@ -148,3 +148,116 @@ fn bad_arguments_are_refused_before_booting() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn an_arm64_guest_runs_the_command_and_its_status_comes_back() {
+    let script = "uname -m; tr -d '\\0' < /proc/device-tree/compatible; echo; \
+                  for c in /sys/class/gpio/gpiochip*; do echo \"chip $(cat $c/label) $(cat $c/ngpio)\"; done; exit 7";
+    let out = testbed(&["vm", "--arch", "aarch64", "--", "sh", "-c", script]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.starts_with("aarch64\nlinux,dummy-virt"), "{stdout}");
+    assert!(stdout.contains("chip pinctrl-bcm2711 58"), "{stdout}");
+    assert!(stdout.contains("chip hwkit-sim 8"), "{stdout}");
+}
+
+#[test]
+fn the_raspberry_pi_guest_has_its_real_gpio_driver_and_ends_by_its_watchdog() {
+    let script = "tr -d '\\0' < /proc/device-tree/model; echo; \
+                  for c in /sys/class/gpio/gpiochip*; do echo \"chip $(cat $c/label) $(cat $c/ngpio)\"; done; \
+                  grep -c bcm2835_wdt /proc/modules; exit 5";
+    let start = Instant::now();
+    let out = testbed(&["vm", "--machine", "raspi3b", "--", "sh", "-c", script]);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    // The board cannot power off: a watchdog reset ends QEMU (-no-reboot), long before
+    // the host's deadline.
+    assert_eq!(out.status.code(), Some(5), "{stdout}\n{stderr}");
+    assert!(start.elapsed() < Duration::from_secs(300));
+    assert!(stdout.starts_with("Raspberry Pi 3 Model B\n"), "{stdout}");
+    assert!(stdout.contains("chip pinctrl-bcm2835 54"), "{stdout}");
+    assert!(stdout.contains("chip hwkit-sim 8"), "{stdout}");
+    assert!(
+        !stdout.contains("pinctrl-bcm2711"),
+        "no simulated Pi 4 chip beside the real Pi 3 one by default: {stdout}"
+    );
+    assert!(stdout.contains("\n1\n"), "bcm2835_wdt is loaded: {stdout}");
+}
+
+#[test]
+fn a_raspberry_pi_kernel_panic_fails_and_ends_the_vm() {
+    let start = Instant::now();
+    let out = testbed(&[
+        "vm",
+        "--machine",
+        "raspi3b",
+        "--",
+        "sh",
+        "-c",
+        "echo c > /proc/sysrq-trigger",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("Kernel panic"), "{stderr}");
+    assert!(stderr.contains("before its DONE marker"), "{stderr}");
+    assert!(
+        !stderr.contains("was killed"),
+        "the watchdog reset ended the VM, not the host's deadline: {stderr}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(300));
+}
+
+#[test]
+fn bad_machines_are_refused_before_anything_is_built_or_booted() {
+    let refused = |args: &[&str], want: &str| {
+        let out = testbed(args);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("testbed: preparing") && !stderr.contains("--no-run"),
+            "{args:?} went on: {stderr}"
+        );
+    };
+    refused(
+        &["vm", "--machine", "raspi4b", "--", "true"],
+        "unknown machine \"raspi4b\": supported are pc (x86_64), virt (aarch64), raspi3b (aarch64)",
+    );
+    refused(
+        &["vm", "--arch", "mips", "--", "true"],
+        "unknown architecture \"mips\": supported are x86_64 (amd64), aarch64 (arm64), armv7 (armhf)",
+    );
+    refused(
+        &["vm", "--arch", "x86_64", "--machine", "raspi3b", "--", "true"],
+        "--machine raspi3b is an aarch64 machine, not x86_64: use --arch aarch64 or leave --arch out",
+    );
+    refused(
+        &["test", "--arch", "armv7"],
+        "no VM machine boots armv7 yet: --arch takes x86_64 or aarch64",
+    );
+    refused(
+        &["prepare", "--arch", "x86_64", "--machine", "virt"],
+        "--machine virt is an aarch64 machine, not x86_64",
+    );
+    refused(
+        &["vm", "--arch", "aarch64", "--bin", "/bin/ls", "--", "ls"],
+        "`/bin/ls` is built for x86_64, but the guest runs aarch64 programs: give a build for aarch64",
+    );
+    refused(
+        &["test", "--machine", "raspi3b", "--test", "vm_smoke"],
+        "`vm_smoke` runs on the pc and virt machines: raspi3b runs only the vm_pi_* targets",
+    );
+    refused(
+        &["test", "--arch", "aarch64", "--test", "vm_pi_raspi3b"],
+        "`vm_pi_raspi3b` needs the Raspberry Pi's real GPIO driver (vm_pi_* targets): run it with --machine raspi3b, not on virt",
+    );
+    refused(
+        &["test", "--machine", "raspi3b", "-p", "hw"],
+        "nothing to run on raspi3b: the selected packages have no `vm_pi_*` targets",
+    );
+}
