@@ -5,6 +5,9 @@
 #
 #   scripts/package.sh [--arch amd64,arm64,armhf] [--no-build]
 #
+# HWKIT_CROSS_DIR (default: target/cross, where the build root puts them) is where the ARM
+# binaries are read from, as <triple>/release/hwkit; HWKIT_DEB_MAINTAINER sets Maintainer.
+#
 # amd64 is built on this machine (`cargo build --release -p hwkit`); arm64 and armhf come from
 # the test bed's build root (`hwkit-testbed cross build`). From there on every architecture
 # takes the same path: check the binary is built for it, strip it, lay out the tree, compute
