@@ -240,12 +240,16 @@ fn parse_arg(text: &str, code: Option<TypeCode>, index: usize) -> Result<Parsed,
                 "a buffer can only go to a pointer slot (p, P, s, O)".into(),
             ));
         }
-        let n: usize = n
-            .parse()
-            .map_err(|_| fail("expected buf:N with N a byte count, e.g. buf:256".into()))?;
-        if n > MAX_BUF {
-            return Err(fail(format!("a buffer of at most {MAX_BUF} bytes")));
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(fail(
+                "expected buf:N with N a byte count, e.g. buf:256".into(),
+            ));
         }
+        // Any count of digits is a number: one too large for usize (easily reached on
+        // 32-bit boards) is "too large", not "not a number".
+        let Some(n) = n.parse::<usize>().ok().filter(|&n| n <= MAX_BUF) else {
+            return Err(fail(format!("a buffer of at most {MAX_BUF} bytes")));
+        };
         return Ok(Parsed::Buf(vec![0; n]));
     }
     match text {

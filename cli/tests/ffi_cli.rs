@@ -328,6 +328,22 @@ fn errors_are_one_line() {
         "1"
     ])
     .contains("a buffer of at most"));
+    // Past u64 too, and on 32-bit boards past usize: still "too large", not "not a number".
+    assert!(fails(&[
+        "ffi",
+        "call",
+        "p",
+        "memset",
+        "pil",
+        "buf:99999999999999999999999",
+        "0",
+        "1"
+    ])
+    .contains("a buffer of at most 16777216 bytes"));
+    assert!(
+        fails(&["ffi", "call", "p", "memset", "pil", "buf:", "0", "1"])
+            .contains("expected buf:N with N a byte count")
+    );
     assert_eq!(
         fails(&["ffi", "var", "i", "opterr", "--set", "2.5"]),
         "hwkit: opterr: argument 0 (slot 'i', int) expects an integer, bool or None, got a float (2.5)"

@@ -55,6 +55,12 @@ const char *g_str = "hello from C";
 const char *g_null_str = NULL;
 void *g_ptr = NULL;
 
+/* Plain `char` is signed on x86 and unsigned on ARM: the type code, not the platform,
+   must decide how 0xff reads. */
+char g_char_ff = (char)0xff;
+char char_ff(void) { return (char)0xff; }
+int char_is_signed(void) { return (char)-1 < 0; }
+
 /* Strings in and out. */
 const char *maybe_null(int give) { return give ? "not null" : NULL; }
 const char *echo(const char *s) { return s; }

@@ -86,6 +86,60 @@ fn variables_of_every_kind() {
 }
 
 #[test]
+fn plain_char_reads_as_its_code_says_on_signed_and_unsigned_char_targets() {
+    let lib = testlib();
+    let is_signed = lib.func("i", "char_is_signed", "").unwrap();
+    // SAFETY: `int char_is_signed(void)` has no preconditions.
+    let signed = unsafe { is_signed.call(&[]) }.unwrap();
+    // The C compiler and Rust agree on the platform's `char` (unsigned on ARM).
+    assert_eq!(
+        signed,
+        Value::Int(i64::from(i32::from(std::ffi::c_char::MIN) < 0))
+    );
+    assert_eq!(get(&lib.var("b", "g_char_ff").unwrap()), Value::Int(-1));
+    assert_eq!(get(&lib.var("B", "g_char_ff").unwrap()), Value::UInt(255));
+    for (code, want) in [("b", Value::Int(-1)), ("B", Value::UInt(255))] {
+        let f = lib.func(code, "char_ff", "").unwrap();
+        // SAFETY: `char char_ff(void)` has no preconditions; `b`/`B` are char-sized.
+        assert_eq!(unsafe { f.call(&[]) }.unwrap(), want, "{code}");
+    }
+}
+
+#[test]
+fn variadic_64_bit_values_after_32_bit_ones_keep_their_alignment() {
+    // 32-bit ARM passes a variadic 64-bit value in an even register pair or an 8-aligned
+    // stack slot, skipping a word after an odd number of ints; AArch64 and x86-64 do not.
+    let libc = Library::this_process().unwrap();
+    let snprintf = libc.func_variadic("i", "snprintf", "pLs").unwrap();
+    let mut buf = [0u8; 96];
+    // SAFETY: `int snprintf(char *, size_t, const char *, ...)`; buf is 96 bytes, the size
+    // passed, and the conversions (%d %lld %d %.2f %lld %d %.1f) are exactly the codes
+    // "iqidqid".
+    unsafe {
+        snprintf.call(
+            "iqidqid",
+            &[
+                (&mut buf).into(),
+                96.into(),
+                "%d %lld %d %.2f %lld %d %.1f".into(),
+                1.into(),
+                (-(1_i64 << 40)).into(),
+                3.into(),
+                2.5.into(),
+                i64::MAX.into(),
+                7.into(),
+                0.5.into(),
+            ],
+        )
+    }
+    .unwrap();
+    assert_eq!(
+        CStr::from_bytes_until_nul(&buf).unwrap().to_str().unwrap(),
+        "1 -1099511627776 3 2.50 9223372036854775807 7 0.5"
+    );
+}
+
+#[test]
 fn memory_views_write_through_to_c() {
     let lib = testlib();
     let get_shared = lib.func("p", "get_shared", "").unwrap();

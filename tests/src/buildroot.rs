@@ -31,6 +31,13 @@ pub const BUILDROOT_ENV: &str = "HWKIT_BUILDROOT";
 pub const DEFAULT_BUILDROOT: &str = "/var/cache/hwkit-buildroot";
 /// The Debian suite of the root: the only one whose rustc meets the workspace's MSRV.
 pub const SUITE: &str = "sid";
+/// The oldest Debian release hwkit's ARM binaries must run on (Raspberry Pi OS bookworm):
+/// they are linked against its glibc (2.36), not sid's, so that the symbol versions they
+/// need exist on the boards.
+pub const BASELINE_SUITE: &str = "bookworm";
+/// Where, inside the root, the baseline glibc of each architecture is unpacked
+/// (`<dir>/<debian arch>/usr/<gnu triplet>/{lib,include}`).
+pub const BASELINE_SYSROOTS: &str = "/opt/glibc-bookworm";
 /// Where cross builds put their artifacts, under the workspace's `target/`: apart from the
 /// host's own builds, whose rustc differs (sharing would rebuild both every time).
 pub const TARGET_SUBDIR: &str = "target/cross";
@@ -41,13 +48,21 @@ const FOREIGN: [Arch; 2] = [Arch::Aarch64, Arch::Armv7];
 /// Packages of the root: the toolchain, then per architecture its standard library, C
 /// cross compiler and libc (the C test libraries and libffi's bundled build need them).
 /// `make` runs libffi-sys's `configure && make`; `qemu-user` runs the tests; `libgpiod2`
-/// is what hw's libgpiod backend opens at run time.
+/// (1.x, from bookworm) is what hw's libgpiod backend opens at run time.
 fn packages() -> Vec<String> {
-    let mut p: Vec<String> = ["rustc", "cargo", "make", "qemu-user", "ca-certificates", "file"]
-        .map(String::from)
-        .to_vec();
+    let mut p: Vec<String> = [
+        "rustc",
+        "cargo",
+        "make",
+        "qemu-user",
+        "ca-certificates",
+        "file",
+    ]
+    .map(String::from)
+    .to_vec();
     for a in FOREIGN {
         let (d, g) = (a.debian(), a.gnu());
+        p.push(format!("libgpiod2:{d}/bookworm"));
         p.push(format!("libstd-rust-dev:{d}"));
         p.push(format!("gcc-{g}"));
         p.push(format!("libc6-dev-{d}-cross"));
@@ -58,7 +73,10 @@ fn packages() -> Vec<String> {
 
 /// What the stamp file holds: the package set, so a changed list remakes the root.
 fn stamp_text() -> String {
-    format!("suite {SUITE}\npackages {}\n", packages().join(" "))
+    format!(
+        "suite {SUITE}\npackages {}\nbaseline {BASELINE_SUITE}\n",
+        packages().join(" ")
+    )
 }
 
 /// The build root's directory: `$HWKIT_BUILDROOT`, or `/var/cache/hwkit-buildroot`.
@@ -125,9 +143,7 @@ impl BuildRoot {
         script.push_str("mount -t proc proc \"$r/proc\"\nmount --rbind /dev \"$r/dev\"\n");
         for b in binds {
             let q = sh_quote(&b.to_string_lossy());
-            script.push_str(&format!(
-                "mkdir -p \"$r\"{q}\nmount --bind {q} \"$r\"{q}\n"
-            ));
+            script.push_str(&format!("mkdir -p \"$r\"{q}\nmount --bind {q} \"$r\"{q}\n"));
         }
         // chroot leaves the process in `/`: go back to the directory the caller chose.
         script.push_str("exec chroot \"$r\" /usr/bin/env -C \"$PWD\" \"$@\"\n");
@@ -147,39 +163,55 @@ impl BuildRoot {
     }
 
     /// A command running the root's `cargo` in `workspace` for `arch`: the workspace and
-    /// the host's crate registry are mounted in, `CARGO_BUILD_TARGET` selects the target,
+    /// the host's `$CARGO_HOME` are mounted in, `CARGO_BUILD_TARGET` selects the target,
     /// artifacts go to `<workspace>/target/cross/<triple>/...`, and the linker, C compiler
     /// and test runner are the architecture's. The caller adds cargo's arguments.
     pub fn cargo(&self, workspace: &Path, arch: Arch) -> Command {
-        let registry = host_registry();
-        let mut binds = vec![workspace];
-        if let Some(r) = &registry {
-            binds.push(r);
-        }
+        self.cargo_with(workspace, arch, &[])
+    }
+
+    /// [`cargo`](Self::cargo) with more host directories mounted at their own paths, such
+    /// as the hwkit tree a project outside it takes `hw` from by path.
+    pub fn cargo_with(&self, workspace: &Path, arch: Arch, more: &[&Path]) -> Command {
+        // Sharing $CARGO_HOME shares downloaded crates, git checkouts and cargo's lock on
+        // them with the host; its bin/ (the host's rustup proxies) stays off the root's PATH.
+        let home = cargo_home();
+        let _ = fs::create_dir_all(&home);
+        let mut binds = vec![workspace, home.as_path()];
+        binds.extend(more.iter().copied().filter(|m| !m.starts_with(workspace)));
         let mut cmd = self.command(&binds, "cargo");
         cmd.current_dir(workspace)
+            .env("CARGO_HOME", &home)
             .env("CARGO_BUILD_TARGET", arch.triple())
             .env("CARGO_TARGET_DIR", workspace.join(TARGET_SUBDIR))
             .env("CARGO_TERM_COLOR", "never");
-        if let Some(r) = &registry {
-            // cargo keeps the registry under $CARGO_HOME/registry.
-            cmd.env("CARGO_HOME", r.parent().unwrap_or(r));
-        } else {
-            cmd.env("CARGO_HOME", "/root/.cargo");
-        }
         let t = arch.triple().replace('-', "_");
         let gcc = format!("{}-gcc", arch.gnu());
+        let sysroot = Path::new(BASELINE_SYSROOTS).join(arch.debian());
+        let baseline = sysroot.join("usr").join(arch.gnu());
         if arch != Arch::host() {
-            cmd.env(
-                format!("CARGO_TARGET_{}_LINKER", t.to_uppercase()),
-                &gcc,
-            )
-            .env(format!("CC_{t}"), &gcc)
-            .env(format!("AR_{t}"), format!("{}-ar", arch.gnu()))
-            .env(
-                format!("CARGO_TARGET_{}_RUNNER", t.to_uppercase()),
-                arch.qemu_user(),
-            );
+            cmd.env(format!("CARGO_TARGET_{}_LINKER", t.to_uppercase()), &gcc)
+                .env(format!("CC_{t}"), &gcc)
+                // Headers and libc of the baseline release: a binary then asks only for symbol
+                // versions bookworm has, and std's newer calls (pidfd_spawnp) stay weak and
+                // unversioned, as with rustup's std. Searched before the compiler's own.
+                .env(
+                    format!("CFLAGS_{t}"),
+                    format!("-isystem {}/include", baseline.display()),
+                )
+                .env(
+                    format!("CARGO_TARGET_{}_RUSTFLAGS", t.to_uppercase()),
+                    format!(
+                        "-C link-arg=-L{}/lib -C link-arg=-Wl,--sysroot={}",
+                        baseline.display(),
+                        sysroot.display()
+                    ),
+                )
+                .env(format!("AR_{t}"), format!("{}-ar", arch.gnu()))
+                .env(
+                    format!("CARGO_TARGET_{}_RUNNER", t.to_uppercase()),
+                    arch.qemu_user(),
+                );
         }
         cmd
     }
@@ -232,15 +264,12 @@ pub fn binfmt_rule(name: &str, arch: Arch, interpreter: &Path) -> String {
     )
 }
 
-/// The host's cargo registry (`$CARGO_HOME/registry`), shared with the root so crates are
-/// downloaded once.
-fn host_registry() -> Option<PathBuf> {
-    let home = std::env::var_os("CARGO_HOME")
+/// The host's `$CARGO_HOME` (default `~/.cargo`).
+fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
-    let reg = home.join("registry");
-    fs::create_dir_all(&reg).ok()?;
-    Some(reg)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cargo"))
 }
 
 /// The mirror the host's apt uses for Debian (sid lives there too).
@@ -254,16 +283,13 @@ pub fn debian_mirror() -> Result<String> {
         paths.sort();
         texts.extend(paths.iter().filter_map(|p| fs::read_to_string(p).ok()));
     }
-    texts
-        .iter()
-        .find_map(|t| mirror_in(t))
-        .ok_or_else(|| {
-            Error::Usage(
-                "no Debian mirror in the host's apt sources (/etc/apt/sources.list, \
+    texts.iter().find_map(|t| mirror_in(t)).ok_or_else(|| {
+        Error::Usage(
+            "no Debian mirror in the host's apt sources (/etc/apt/sources.list, \
                  /etc/apt/sources.list.d): add the Debian archive there first"
-                    .into(),
-            )
-        })
+                .into(),
+        )
+    })
 }
 
 /// The first Debian archive URL in an apt sources text, one-line or deb822 format
@@ -287,39 +313,34 @@ pub fn mirror_in(text: &str) -> Option<String> {
     None
 }
 
-/// Makes the root in a scratch directory and moves it into place when complete.
+/// Makes the root if it is missing (debootstrap in a scratch directory, moved into place
+/// when complete), then installs the package set into it: a changed set is an update of
+/// the root, not a new one.
 fn make_root(dir: &Path, root: &Path) -> Result<()> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         return Err(Error::Usage(format!(
-            "the ARM build root {} does not exist yet: run this once as root to make it",
+            "the ARM build root {} is missing or out of date: run this once as root to make it",
             root.display()
         )));
     }
-    host::ensure_packages(&[("debootstrap", "/usr/sbin/debootstrap")])?;
     let mirror = debian_mirror()?;
-    let work = dir.join(format!(".work-{SUITE}"));
-    if work.exists() {
-        fs::remove_dir_all(&work).map_err(io_err("cannot remove", &work))?;
+    if !root.join("usr/bin/apt-get").exists() {
+        bootstrap(dir, root, &mirror)?;
     }
-    eprintln!(
-        "testbed: making the ARM build root {} (debootstrap {SUITE} from {mirror}; once, about 3 minutes)",
-        root.display()
-    );
-    host::run(
-        Command::new("debootstrap")
-            .args(["--variant=minbase", SUITE])
-            .arg(&work)
-            .arg(&mirror),
-    )?;
-    // The mirror's Release files may be past their Valid-Until date, and its TLS may be
-    // signed by a local certificate authority: the root needs the host's settings for both.
-    copy_dir_files(Path::new("/etc/apt/apt.conf.d"), &work.join("etc/apt/apt.conf.d"))?;
-    copy_dir_files(
-        Path::new("/usr/local/share/ca-certificates"),
-        &work.join("usr/local/share/ca-certificates"),
-    )?;
-    let staged = BuildRoot { root: work.clone() };
+    // sid has only libgpiod 2.x; hw's libgpiod backend speaks 1.x, which boards run
+    // (Raspberry Pi OS and Debian bookworm): that one package comes from bookworm, pinned
+    // below sid so nothing else does.
+    fs::write(
+        root.join("etc/apt/sources.list.d/bookworm.list"),
+        format!("deb {mirror} bookworm main\n"),
+    )
+    .map_err(io_err("cannot write the apt sources of", root))?;
+    fs::write(
+        root.join("etc/apt/preferences.d/bookworm"),
+        "Package: *\nPin: release n=bookworm\nPin-Priority: 100\n",
+    )
+    .map_err(io_err("cannot write the apt preferences of", root))?;
     let foreign: Vec<String> = FOREIGN
         .iter()
         .map(|a| format!("dpkg --add-architecture {}", a.debian()))
@@ -331,14 +352,64 @@ fn make_root(dir: &Path, root: &Path) -> Result<()> {
         foreign.join("\n"),
         packages().join(" ")
     );
-    host::run(staged.command(&[], "sh").args(["-c", &script]))?;
-    fs::write(work.join(".hwkit-buildroot"), stamp_text())
-        .map_err(io_err("cannot write", &work))?;
+    let r = BuildRoot {
+        root: root.to_path_buf(),
+    };
+    host::run(r.command(&[], "sh").args(["-c", &script]))?;
+    host::run(r.command(&[], "sh").args(["-c", &baseline_script()]))?;
+    fs::write(root.join(".hwkit-buildroot"), stamp_text()).map_err(io_err("cannot write", root))
+}
+
+/// A script, run in the root, that unpacks the baseline release's cross libc and kernel
+/// headers of each foreign architecture under [`BASELINE_SYSROOTS`] (unpacked, not
+/// installed: sid's cross compilers need sid's).
+fn baseline_script() -> String {
+    let mut s = format!(
+        "set -eu\nrm -rf {BASELINE_SYSROOTS}\nmkdir -p {BASELINE_SYSROOTS}/debs\ncd {BASELINE_SYSROOTS}/debs\n"
+    );
+    for a in FOREIGN {
+        let d = a.debian();
+        s.push_str(&format!(
+            "apt-get download -q libc6-{d}-cross:all/{BASELINE_SUITE} \
+             libc6-dev-{d}-cross:all/{BASELINE_SUITE} linux-libc-dev-{d}-cross:all/{BASELINE_SUITE}\n\
+             for deb in *.deb; do dpkg-deb -x \"$deb\" {BASELINE_SYSROOTS}/{d}; done\nrm -f *.deb\n"
+        ));
+    }
+    s.push_str(&format!("rmdir {BASELINE_SYSROOTS}/debs\n"));
+    s
+}
+
+/// `debootstrap --variant=minbase sid` into a scratch directory, moved to `root` when done.
+fn bootstrap(dir: &Path, root: &Path, mirror: &str) -> Result<()> {
+    host::ensure_packages(&[("debootstrap", "/usr/sbin/debootstrap")])?;
+    let work = dir.join(format!(".work-{SUITE}"));
+    if work.exists() {
+        fs::remove_dir_all(&work).map_err(io_err("cannot remove", &work))?;
+    }
+    eprintln!(
+        "testbed: making the ARM build root {} (debootstrap {SUITE} from {mirror}; once, about 4 minutes)",
+        root.display()
+    );
+    host::run(
+        Command::new("debootstrap")
+            .args(["--variant=minbase", SUITE])
+            .arg(&work)
+            .arg(mirror),
+    )?;
+    // The mirror's Release files may be past their Valid-Until date, and its TLS may be
+    // signed by a local certificate authority: the root needs the host's settings for both.
+    copy_dir_files(
+        Path::new("/etc/apt/apt.conf.d"),
+        &work.join("etc/apt/apt.conf.d"),
+    )?;
+    copy_dir_files(
+        Path::new("/usr/local/share/ca-certificates"),
+        &work.join("usr/local/share/ca-certificates"),
+    )?;
     if root.exists() {
         fs::remove_dir_all(root).map_err(io_err("cannot remove", root))?;
     }
-    fs::rename(&work, root).map_err(io_err("cannot move the build root to", root))?;
-    Ok(())
+    fs::rename(&work, root).map_err(io_err("cannot move the build root to", root))
 }
 
 /// Copies the regular files of `from` into `to` (which is created).
@@ -394,16 +465,30 @@ mod tests {
             mirror_in(deb822).as_deref(),
             Some("http://mirror.example/debian")
         );
-        let classic = "# comment\ndeb [arch=amd64 signed-by=/k] http://m.example/debian/ bookworm main\n";
-        assert_eq!(mirror_in(classic).as_deref(), Some("http://m.example/debian"));
-        assert_eq!(mirror_in("deb http://m.example/debian-security bookworm-security main"), None);
+        let classic =
+            "# comment\ndeb [arch=amd64 signed-by=/k] http://m.example/debian/ bookworm main\n";
+        assert_eq!(
+            mirror_in(classic).as_deref(),
+            Some("http://m.example/debian")
+        );
+        assert_eq!(
+            mirror_in("deb http://m.example/debian-security bookworm-security main"),
+            None
+        );
         assert_eq!(mirror_in("URIs: https://other.example/apt\n"), None);
     }
 
     #[test]
     fn binfmt_rule_matches_the_arch_elf_header() {
-        let r = binfmt_rule("hwkit-qemu-aarch64", Arch::Aarch64, Path::new("/r/qemu-aarch64"));
-        assert!(r.starts_with(":hwkit-qemu-aarch64:M::\\x7f\\x45\\x4c\\x46\\x02"), "{r}");
+        let r = binfmt_rule(
+            "hwkit-qemu-aarch64",
+            Arch::Aarch64,
+            Path::new("/r/qemu-aarch64"),
+        );
+        assert!(
+            r.starts_with(":hwkit-qemu-aarch64:M::\\x7f\\x45\\x4c\\x46\\x02"),
+            "{r}"
+        );
         assert!(r.contains("\\x02\\x00\\xb7\\x00:"), "{r}");
         assert!(r.ends_with(":/r/qemu-aarch64:F"), "{r}");
         let r = binfmt_rule("x", Arch::Armv7, Path::new("/q"));

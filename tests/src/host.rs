@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::arch::Arch;
 use crate::error::{Error, Result};
 
 /// Debian packages the bed runs, by the command that shows each is there.
@@ -83,9 +84,23 @@ pub fn apt_update() -> Result<()> {
 }
 
 /// Installs whichever of [`HOST_PACKAGES`] is missing (needs root); `apt-get update` runs
-/// only if something has to be installed.
+/// only if something has to be installed. Refuses hosts other than x86-64 first: the bed
+/// boots its VMs with x86-64 QEMU and prepares kernels with an amd64 toolchain.
 pub fn ensure_host_packages() -> Result<()> {
+    supported_host(Arch::host())?;
     ensure_packages(HOST_PACKAGES)
+}
+
+/// Whether the bed can run on a host of `arch`; the error says what to do instead.
+pub fn supported_host(arch: Arch) -> Result<()> {
+    if arch == Arch::X86_64 {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "the test bed and `hwkit vm` run on an x86-64 Debian machine, and this one is {arch}: \
+         on a board, use its real GPIO directly (`hwkit gpio detect`); to try ARM guests, run \
+         `hwkit vm --arch aarch64` on an x86-64 machine"
+    )))
 }
 
 /// Installs whichever of `packages` (Debian package, file that shows it is there) is
@@ -115,4 +130,19 @@ pub fn ensure_packages(packages: &[(&str, &str)]) -> Result<()> {
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_x86_64_hosts_run_the_bed_and_others_are_told_what_to_do() {
+        assert!(supported_host(Arch::X86_64).is_ok());
+        for arch in [Arch::Aarch64, Arch::Armv7] {
+            let e = supported_host(arch).unwrap_err().to_string();
+            assert!(e.contains(&format!("this one is {arch}")), "{e}");
+            assert!(e.contains("hwkit gpio detect"), "{e}");
+        }
+    }
 }

@@ -43,8 +43,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CrossCommand {
-    /// Build the release `hwkit` binary for each architecture; prints the paths.
-    Build(CrossArchs),
+    /// Build the release `hwkit` binary for each architecture (and with `--tests` the host
+    /// test executables, as `cross test` runs them); prints the binaries' paths.
+    Build {
+        #[command(flatten)]
+        archs: CrossArchs,
+        /// Also build the test executables of ffi-core, boards, sysfs-gpio, hw and hwkit.
+        #[arg(long)]
+        tests: bool,
+    },
     /// Run the host test suite of ffi-core, boards, sysfs-gpio, hw and hwkit for each
     /// architecture under qemu-user (`cargo test --no-fail-fast`).
     Test {
@@ -230,14 +237,37 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
 /// VM with the host's QEMU, and the benchmarks are measured, not tested).
 const CROSS_TESTED: [&str; 5] = ["ffi-core", "boards", "sysfs-gpio", "hw", "hwkit"];
 
+/// `cargo test --no-fail-fast -p ...` of [`CROSS_TESTED`] for `arch`: the host's cargo for
+/// the host's architecture, the build root's for the others.
+fn cross_tests(
+    ws: &std::path::Path,
+    arch: hwkit_testbed::Arch,
+) -> hwkit_testbed::Result<std::process::Command> {
+    let mut cmd = if arch == hwkit_testbed::Arch::host() {
+        let mut c = std::process::Command::new("cargo");
+        c.current_dir(ws);
+        c
+    } else {
+        hwkit_testbed::buildroot::BuildRoot::ensure()?.cargo(ws, arch)
+    };
+    cmd.args(["test", "--no-fail-fast"]);
+    for p in CROSS_TESTED {
+        cmd.args(["-p", p]);
+    }
+    Ok(cmd)
+}
+
 fn cross(command: CrossCommand) -> hwkit_testbed::Result<ExitCode> {
     use hwkit_testbed::buildroot::{build_hwkit, BuildRoot};
     use hwkit_testbed::host;
     let ws = workspace()?;
     match command {
-        CrossCommand::Build(a) => {
-            for arch in a.archs {
+        CrossCommand::Build { archs, tests } => {
+            for arch in archs.archs {
                 println!("{}", build_hwkit(&ws, arch)?.display());
+                if tests {
+                    host::run(cross_tests(&ws, arch)?.arg("--no-run"))?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -247,11 +277,7 @@ fn cross(command: CrossCommand) -> hwkit_testbed::Result<ExitCode> {
             let mut failed = Vec::new();
             for arch in archs.archs {
                 eprintln!("testbed: host tests for {arch} under qemu-user");
-                let mut cmd = root.cargo(&ws, arch);
-                cmd.args(["test", "--no-fail-fast"]);
-                for p in CROSS_TESTED {
-                    cmd.args(["-p", p]);
-                }
+                let mut cmd = cross_tests(&ws, arch)?;
                 cmd.args(&args);
                 let status = cmd.status().map_err(|e| hwkit_testbed::Error::Command {
                     command: host::show(&cmd),
@@ -270,7 +296,12 @@ fn cross(command: CrossCommand) -> hwkit_testbed::Result<ExitCode> {
         }
         CrossCommand::Cargo { arch, args } => {
             let root = BuildRoot::ensure()?;
-            let mut cmd = root.cargo(&ws, arch);
+            // A project outside this tree may take hw, ffi-core, ... from it by path.
+            let hwkit_tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap_or(std::path::Path::new("/"))
+                .to_path_buf();
+            let mut cmd = root.cargo_with(&ws, arch, &[&hwkit_tree]);
             let status = cmd
                 .args(&args)
                 .status()
