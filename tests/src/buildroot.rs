@@ -97,6 +97,14 @@ impl BuildRoot {
     /// The build root, made first if it is missing or holds another package set (needs
     /// root and Debian's mirror; about 3 minutes and 3 GB once).
     pub fn ensure() -> Result<BuildRoot> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(Error::Usage(
+                "cross builds run cargo in a chroot inside a private mount namespace, which \
+                 needs root: run this as root (e.g. with sudo)"
+                    .into(),
+            ));
+        }
         let dir = buildroot_dir();
         let root = dir.join(SUITE);
         let ready = |root: &Path| {
@@ -317,13 +325,6 @@ pub fn mirror_in(text: &str) -> Option<String> {
 /// when complete), then installs the package set into it: a changed set is an update of
 /// the root, not a new one.
 fn make_root(dir: &Path, root: &Path) -> Result<()> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(Error::Usage(format!(
-            "the ARM build root {} is missing or out of date: run this once as root to make it",
-            root.display()
-        )));
-    }
     let mirror = debian_mirror()?;
     if !root.join("usr/bin/apt-get").exists() {
         bootstrap(dir, root, &mirror)?;

@@ -33,3 +33,18 @@ fn cross_cargo_needs_a_command() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("CARGO_ARGS"), "{stderr}");
 }
+
+#[test]
+fn a_user_other_than_root_is_told_to_run_as_root() {
+    // setpriv (util-linux) drops to nobody for the one command.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_testbed"))
+        .args(["cross", "build", "--arch", "aarch64"])
+        .env("HWKIT_BUILDROOT", "/nonexistent/hwkit-buildroot")
+        .output()
+        .expect("run setpriv");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("needs root: run this as root"), "{stderr}");
+}
