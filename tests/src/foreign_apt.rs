@@ -61,6 +61,8 @@ impl ForeignApt {
             format!("Dir::Cache={d}/cache"),
             format!("APT::Architectures::={}", self.arch.debian()),
             "Acquire::Languages=none".into(),
+            // Hosts with appstream fetch its metadata with every update: not needed here.
+            "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false".into(),
             // Downloads land in root-owned directories of the cache.
             "APT::Sandbox::User=root".into(),
         ]

@@ -306,14 +306,14 @@ pub fn run_tests(opts: &TestOptions) -> Result<TestReport> {
         }
     })?;
     let report = report_from(&outcome, &built.tests, &marker);
+    // The timing helps with failures too (CI's budget, a slow boot).
+    eprintln!(
+        "testbed: VM ran {:.1} s (booted and ready in {:.1} s)",
+        outcome.elapsed.as_secs_f64(),
+        outcome.ready_after.unwrap_or_default().as_secs_f64()
+    );
     if !report.success() {
         show_failure(&outcome, &report.problems, opts.verbose);
-    } else {
-        eprintln!(
-            "testbed: VM ran {:.1} s (booted and ready in {:.1} s)",
-            outcome.elapsed.as_secs_f64(),
-            outcome.ready_after.unwrap_or_default().as_secs_f64()
-        );
     }
     Ok(report)
 }
