@@ -1,14 +1,23 @@
 #!/bin/sh
 # Runs inside the test bed's VM, as root under busybox sh, for scripts/test-packages.sh:
-#   sh test-in-vm.sh ROOT
-# ROOT is a Debian root (with udev) holding the package at /tmp/hwkit.deb. The VM has the
+#   sh test-in-vm.sh ROOT.tar
+# ROOT.tar is a Debian root (with udev) holding the package at /tmp/hwkit.deb, as a tar file:
+# the bed puts an included file in the guest as it is, where a directory's programs would each
+# have their libraries looked up (the root has its own). The VM has the
 # kernel's gpio-sim chips (a simulated Pi 4 header, pinctrl-bcm2711, and an 8-line hwkit-sim).
 # The root gets the guest's /dev, /proc and /sys, runs udevd as a board would, installs the
 # package while udevd runs (so the postinst applies the rule at once), then a member of gpio
 # and a non-member use GPIO. Prints `ok NAME` or `FAILED NAME` per check, and
 # `test-in-vm: done` at the very end, which the host requires.
 
-R=${1:?usage: test-in-vm.sh ROOT}
+tar=${1:?usage: test-in-vm.sh ROOT.tar}
+R=/var/tmp/hwkit-root
+mkdir -p "$R"
+tar -xf "$tar" -C "$R" || {
+  echo "FAILED unpacking the root $tar"
+  exit 1
+}
+rm -f "$tar"
 
 # A command in the root, with a clean environment. systemd's tools (udevadm, also in the
 # postinst) refuse to act in a chroot unless told that this one is the system.

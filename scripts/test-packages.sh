@@ -413,14 +413,20 @@ vm_test() {
   hwkit_arch_info "$arch"
   echo
   echo "== 3. The $arch package on the kernel's GPIO, in the test bed's VM (udev, users)"
-  # The guest sees an included directory where the host has it.
   root=$tmp/vm-root-$arch
   fresh_root "$arch" "$root"
-  install -m 0755 packaging/test-in-vm.sh "$root/test-in-vm.sh"
+  # One tar file: the bed puts a file in the guest as it is (a directory's programs would each
+  # have their libraries looked up on the host, and the root has its own).
+  tar -C "$root" -cf "$root.tar" .
+  rm -rf "$root"
   [[ $arch == amd64 ]] || vm_args+=(--arch "$rust_arch")
   local start=$SECONDS log=$tmp/vm-$arch.log
-  cargo run --release -q -p hwkit-testbed -- vm "${vm_args[@]}" -q --timeout 300 \
-    --include "$root" -- sh "$root/test-in-vm.sh" "$root" 2>&1 | tee "$log" || true
+  # Started from /: an ARM guest needs the build root, and making it runs its setup in the
+  # caller's directory, which must exist inside the new root.
+  (cd / && cargo run --manifest-path "$OLDPWD/Cargo.toml" --release -q -p hwkit-testbed -- \
+    vm "${vm_args[@]}" -q --timeout 400 \
+    --include "$root.tar" --include "$OLDPWD/packaging/test-in-vm.sh" \
+    -- sh "$OLDPWD/packaging/test-in-vm.sh" "$root.tar") 2>&1 | tee "$log" || true
   echo "(VM run in $((SECONDS - start)) s)"
   local ok bad
   ok=$(grep -c '^ok ' "$log" || true)
@@ -432,7 +438,7 @@ vm_test() {
     failed=$((failed + 1))
     echo "FAILED $arch VM run did not finish (see the output above)"
   fi
-  rm -rf "$root"
+  rm -f "$root.tar"
 }
 for arch in "${arches[@]}"; do
   case $arch in
