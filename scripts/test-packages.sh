@@ -3,9 +3,9 @@
 #   1. reads each one with dpkg-deb: fields, files, the binary's ELF machine against the
 #      Architecture field, Depends against the binary (and against dpkg-shlibdeps on amd64),
 #      md5sums, byte-identical rebuilds; and package.sh's refusals of bad input;
-#   2. installs the arm64 package with dpkg in a Debian bookworm arm64 root (the base of
-#      Raspberry Pi OS) under qemu-user emulation: the gpio group, the udev rule, hwkit runs,
-#      reinstall, an existing gpio group kept, removal, purge;
+#   2. installs each ARM package with dpkg in a Debian bookworm root of its architecture (the
+#      base of Raspberry Pi OS) under qemu-user emulation: the gpio group, the udev rule, hwkit
+#      runs, reinstall, an existing gpio group kept, removal, purge;
 #   3. in the test bed's VM with the kernel's gpio-sim chips (amd64: Debian 12's kernel; arm64:
 #      Debian sid's, under full emulation), a Debian root of the same architecture runs udev
 #      and installs the package; a member of gpio drives lines through the character device
@@ -244,7 +244,9 @@ for arch in "${arches[@]}"; do
   check "$arch: files, modes, no conffiles" check_files "$deb"
   check "$arch: binary's ELF machine matches Architecture, stripped" check_elf "$deb" "$arch"
   check "$arch: Depends from the binary's GLIBC needs, installable on Debian 12" check_depends "$deb" "$arch"
-  [[ $arch == amd64 ]] && check "$arch: Depends equals dpkg-shlibdeps'" check_shlibdeps "$deb"
+  if [[ $arch == amd64 ]]; then
+    check "$arch: Depends equals dpkg-shlibdeps'" check_shlibdeps "$deb"
+  fi
   check "$arch: md5sums" check_md5sums "$deb" "$arch"
   check "$arch: rebuild is byte-identical" check_reproducible "$deb" "$arch"
 done
@@ -361,48 +363,54 @@ fresh_root() {
 # Parts 2 and 3 need the package: one that failed to build has failed its check already.
 built() { [[ -f $target_dir/packages/hwkit_${deb_version}_$1.deb ]]; }
 
-if [[ " ${arches[*]} " == *" arm64 "* ]] && built arm64; then
+# 2. The package of ARM architecture $1 installed with dpkg in a Debian root of that
+# architecture, its programs run by qemu-user: what `dpkg -i` does on a board.
+install_test() {
+  local arch=$1
   echo
-  echo "== 2. Installing the arm64 package in Debian $suite arm64 (qemu-user)"
-  root=$tmp/root-arm64
-  fresh_root arm64 "$root"
+  echo "== 2. Installing the $arch package in Debian $suite $arch (qemu-user)"
+  root=$tmp/root-$arch
+  fresh_root "$arch" "$root"
   in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
   gpio_group() { in_root getent group gpio || true; }
 
-  check "arm64 root: no gpio group before install (a bare Debian)" \
+  check "$arch root: no gpio group before install (a bare Debian)" \
     bash -c "! chroot '$root' getent group gpio"
-  check "dpkg -i installs" in_root dpkg -i /tmp/hwkit.deb
-  check "installed and configured" \
+  check "$arch: dpkg -i installs" in_root dpkg -i /tmp/hwkit.deb
+  check "$arch: installed and configured" \
     bash -c "chroot '$root' dpkg-query -W -f='\${Status}' hwkit | grep -qx 'install ok installed'"
-  check "postinst created gpio as a system group" \
+  check "$arch: postinst created gpio as a system group" \
     bash -c "gid=\$(chroot '$root' getent group gpio | cut -d: -f3) && [ \"\$gid\" -lt 1000 ]"
-  check "udev rule in /usr/lib/udev/rules.d" \
+  check "$arch: udev rule in /usr/lib/udev/rules.d" \
     cmp "$root/usr/lib/udev/rules.d/60-hwkit-gpio.rules" packaging/deb/60-hwkit-gpio.rules
-  check "hwkit --version runs (arm64, emulated)" \
+  check "$arch: hwkit --version runs (emulated)" \
     bash -c "chroot '$root' hwkit --version | grep -qx 'hwkit $version'"
-  check "hwkit ffi calls libm's sqrt on arm64" \
+  check "$arch: hwkit ffi calls libm's sqrt on $arch" \
     bash -c "chroot '$root' hwkit ffi call --lib libm.so.6 d sqrt d 16 | grep -qx 4.0"
-  check "dpkg --verify: installed files match the md5sums" in_root dpkg --verify hwkit
+  check "$arch: dpkg --verify: installed files match the md5sums" in_root dpkg --verify hwkit
   group_before=$(gpio_group)
-  check "reinstall (dpkg -i again) succeeds" in_root dpkg -i /tmp/hwkit.deb
-  check "reinstall keeps the gpio group as it was" same "$(gpio_group)" "$group_before" "gpio group"
-  check "dpkg -r removes" in_root dpkg -r hwkit
-  check "binary and rule gone after removal" \
+  check "$arch: reinstall (dpkg -i again) succeeds" in_root dpkg -i /tmp/hwkit.deb
+  check "$arch: reinstall keeps the gpio group as it was" same "$(gpio_group)" "$group_before" "gpio group"
+  check "$arch: dpkg -r removes" in_root dpkg -r hwkit
+  check "$arch: binary and rule gone after removal" \
     bash -c "[ ! -e '$root/usr/bin/hwkit' ] && [ ! -e '$root/usr/lib/udev/rules.d/60-hwkit-gpio.rules' ]"
-  check "removal keeps the gpio group (users' memberships are the administrator's)" \
+  check "$arch: removal keeps the gpio group (users' memberships are the administrator's)" \
     same "$(gpio_group)" "$group_before" "gpio group"
-  check "nothing of hwkit left in dpkg's database (no conffiles)" \
+  check "$arch: nothing of hwkit left in dpkg's database (no conffiles)" \
     bash -c "! chroot '$root' dpkg-query -W -f='\${Status}' hwkit 2>/dev/null | grep -q installed"
   # A board that already has gpio, as Raspberry Pi OS does, with its own gid and members.
-  check "set up a gpio group as Raspberry Pi OS has it (gid 993, member pi)" \
+  check "$arch: set up a gpio group as Raspberry Pi OS has it (gid 993, member pi)" \
     bash -c "{ ! chroot '$root' getent group gpio >/dev/null || chroot '$root' groupdel gpio; } &&
       chroot '$root' groupadd --gid 993 gpio && chroot '$root' useradd --no-create-home --groups gpio pi"
-  check "install on a system whose gpio group exists" in_root dpkg -i /tmp/hwkit.deb
-  check "the existing gpio group and its members are kept" \
+  check "$arch: install on a system whose gpio group exists" in_root dpkg -i /tmp/hwkit.deb
+  check "$arch: the existing gpio group and its members are kept" \
     same "$(gpio_group)" "gpio:x:993:pi" "gpio group"
-  check "dpkg --purge removes" in_root dpkg --purge hwkit
+  check "$arch: dpkg --purge removes" in_root dpkg --purge hwkit
   rm -rf "$root"
-fi
+}
+for arch in "${arches[@]}"; do
+  if [[ $arch != amd64 ]] && built "$arch"; then install_test "$arch"; fi
+done
 
 # ---------------------------------------------------------------------------------------------
 # 3. In the test bed's VM (the kernel's gpio-sim chips), a root of the package's architecture
@@ -442,7 +450,7 @@ vm_test() {
 }
 for arch in "${arches[@]}"; do
   case $arch in
-    amd64 | arm64) built "$arch" && vm_test "$arch" ;;
+    amd64 | arm64) if built "$arch"; then vm_test "$arch"; fi ;;
   esac
 done
 
