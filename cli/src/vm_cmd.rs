@@ -218,7 +218,8 @@ mod tests {
 
     #[test]
     fn arm_machines_take_an_arm_hwkit_and_refuse_contradictions() {
-        // Any aarch64 ELF file stands for the hwkit given (packing checks the machine).
+        // Here only the file's existence is checked; its architecture is checked before
+        // booting (the next test).
         let exe = std::env::current_exe().unwrap();
         let exe = exe.to_str().unwrap();
         let opts = options(parse(&["--machine", "raspi3b", "--hwkit", exe, "--", "true"]).unwrap())
