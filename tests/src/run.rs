@@ -577,6 +577,7 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
                 inc.display()
             )));
         }
+        crate::initramfs::check_arch(inc, opts.machine.arch())?;
     }
     let session = Session::start(opts.machine)?;
     let scratch = session.scratch()?;

@@ -249,6 +249,18 @@ fn bad_machines_are_refused_before_anything_is_built_or_booted() {
         "`/bin/ls` is built for x86_64, but the guest runs aarch64 programs: give a build for aarch64",
     );
     refused(
+        &[
+            "vm",
+            "--machine",
+            "raspi3b",
+            "--include",
+            "/usr/lib/x86_64-linux-gnu/libz.so.1",
+            "--",
+            "true",
+        ],
+        "`/usr/lib/x86_64-linux-gnu/libz.so.1` is built for x86_64, but the guest runs aarch64 programs",
+    );
+    refused(
         &["test", "--machine", "raspi3b", "--test", "vm_smoke"],
         "`vm_smoke` runs on the pc and virt machines: raspi3b runs only the vm_pi_* targets",
     );
