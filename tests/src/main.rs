@@ -109,7 +109,7 @@ struct VmArgs {
     #[command(flatten)]
     machine: MachineArgs,
     /// The simulated chips, e.g. `label=pinctrl-bcm2711,lines=58,names=GPIO0..GPIO57;label=aux,lines=8`
-    /// (presets: `default`, `pi4`, `hwkit-sim`). Default: `default` (pi4 + an 8-line hwkit-sim).
+    /// (presets: `default`, `pi4`, `hwkit-sim`). Default: `default` (pi4 + an 8-line hwkit-sim; on raspi3b only hwkit-sim).
     #[arg(long, value_name = "SPEC")]
     chips: Option<String>,
     /// Put this host executable (and its libraries) on the guest's PATH, /usr/local/bin (repeatable).
