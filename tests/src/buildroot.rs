@@ -144,8 +144,8 @@ impl BuildRoot {
     /// A command that runs `program` inside the root with `binds` (host directories)
     /// mounted at their own paths, in a private mount namespace that ends with it.
     /// `/proc` and `/dev` are mounted too; the environment is the caller's, with `PATH`
-    /// and `HOME` set for the root, and the working directory is the command's (which must
-    /// exist inside the root: a bound one, or one of the root's own).
+    /// and `HOME` set for the root. The working directory is `/` unless the caller sets one
+    /// (which must exist inside the root: a bound directory, or one of the root's own).
     pub fn command(&self, binds: &[&Path], program: &str) -> Command {
         let mut script = String::from("set -eu\nr=$1; shift\n");
         script.push_str("mount -t proc proc \"$r/proc\"\nmount --rbind /dev \"$r/dev\"\n");
@@ -156,6 +156,9 @@ impl BuildRoot {
         // chroot leaves the process in `/`: go back to the directory the caller chose.
         script.push_str("exec chroot \"$r\" /usr/bin/env -C \"$PWD\" \"$@\"\n");
         let mut cmd = Command::new("unshare");
+        // The root's own `/` unless the caller picks a (bound) directory: the caller's
+        // directory need not exist inside the root.
+        cmd.current_dir("/");
         cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
             .arg(script)
             .arg("sh")
