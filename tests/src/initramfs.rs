@@ -484,6 +484,64 @@ mod tests {
     }
 
     #[test]
+    fn a_kernel_without_the_boards_module_is_refused_and_files_come_from_the_sysroot() {
+        let dir = tempfile::tempdir().unwrap();
+        let kdir = dir.path().join("k");
+        fs::create_dir_all(kdir.join("modules")).unwrap();
+        let kernel = Kernel {
+            dir: kdir,
+            info: crate::kernel::KernelInfo {
+                abi: "7.2.13+deb14-arm64".into(),
+                version: "7.2.13-1".into(),
+                boot_file: "Image".into(),
+                modules: vec![],
+                distro_gpio_sim: true,
+                arch: "arm64".into(),
+                board_modules: vec![],
+                busybox: None,
+            },
+        };
+        let foreign = |sysroot: Option<PathBuf>| LibrarySource::Foreign {
+            arch: Arch::Aarch64,
+            dirs: vec![],
+            sysroot,
+        };
+        let out = dir.path().join("i.cpio");
+        let e = Initramfs::create(&out, &kernel, Machine::Raspi3b, foreign(None), "@@m@@")
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            e.contains("kernel 7.2.13+deb14-arm64 has no bcm2835_wdt module, which the raspi3b machine needs"),
+            "{e}"
+        );
+        // virt needs no board module; a guest path is looked up in the sysroot first.
+        let sysroot = dir.path().join("root");
+        fs::create_dir_all(sysroot.join("usr/lib/aarch64-linux-gnu")).unwrap();
+        fs::write(sysroot.join("usr/lib/aarch64-linux-gnu/libx.so.1"), b"x").unwrap();
+        let ird = Initramfs::create(
+            &out,
+            &kernel,
+            Machine::Virt,
+            foreign(Some(sysroot.clone())),
+            "@@m@@",
+        )
+        .unwrap();
+        assert_eq!(
+            ird.host_file_for(Path::new("/usr/lib/aarch64-linux-gnu/libx.so.1")),
+            Some(sysroot.join("usr/lib/aarch64-linux-gnu/libx.so.1"))
+        );
+        assert_eq!(
+            ird.host_file_for(Path::new("/etc/passwd")),
+            Some("/etc/passwd".into())
+        );
+        assert_eq!(
+            ird.host_file_for(Path::new("/usr/lib/aarch64-linux-gnu/nope.so")),
+            None
+        );
+    }
+
+    #[test]
     fn elf_machines_are_read() {
         assert_eq!(
             elf_machine(Path::new("/bin/ls")),

@@ -1017,6 +1017,45 @@ linux-image-amd64 |  6.1.176-1 | http://deb.debian.org/debian bookworm/main amd6
         );
     }
 
+    fn fake_kernel(dir: &Path, arch: Option<&str>) {
+        fs::create_dir_all(dir.join("modules")).unwrap();
+        fs::write(dir.join("vmlinux"), b"k").unwrap();
+        let mut json = serde_json::json!({
+            "abi": dir.file_name().unwrap().to_string_lossy(),
+            "version": "1", "boot_file": "vmlinux", "modules": [], "distro_gpio_sim": true,
+        });
+        if let Some(a) = arch {
+            json["arch"] = a.into();
+        }
+        fs::write(dir.join("kernel.json"), json.to_string()).unwrap();
+    }
+
+    #[test]
+    fn each_architecture_keeps_its_newest_kernel() {
+        let cache = tempfile::tempdir().unwrap();
+        let kernels = cache.path().join("kernels");
+        // An older bed's kernel.json has no arch: it is an amd64 kernel.
+        fake_kernel(&kernels.join("6.1.0-56-amd64_1"), None);
+        fake_kernel(&kernels.join("6.1.0-57-amd64_1"), Some("amd64"));
+        fake_kernel(&kernels.join("7.2.13+deb14-arm64_1"), Some("arm64"));
+        assert_eq!(
+            newest_cached(&kernels, "arm64").unwrap().info.abi,
+            "7.2.13+deb14-arm64_1"
+        );
+        assert_eq!(
+            newest_cached(&kernels, "amd64").unwrap().info.abi,
+            "6.1.0-57-amd64_1"
+        );
+        let lock = CacheLock::shared(cache.path(), crate::cache::USE_LOCK, "test").unwrap();
+        prune_old_kernels(&kernels, &kernels.join("6.1.0-57-amd64_1"), "amd64", &lock).unwrap();
+        let mut left: Vec<String> = fs::read_dir(&kernels)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["6.1.0-57-amd64_1", "7.2.13+deb14-arm64_1"]);
+    }
+
     #[test]
     fn irq_sim_patch_removes_the_unexported_call() {
         let src = "static void f(void) {\n\t\thandle_simple_irq(irq_to_desc(irqnum));\n}\n";

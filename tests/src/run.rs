@@ -326,19 +326,7 @@ fn boot_config(
     verbose: bool,
     marker: &str,
 ) -> Result<BootConfig> {
-    let memory_mib = vm::memory_for(size);
-    if let Some(fixed) = qemu::fixed_memory_mib(s.machine) {
-        if memory_mib > fixed {
-            return Err(Error::Usage(format!(
-                "the initramfs is {:.0} MiB, too big for the {} machine's {fixed} MiB of memory \
-                 (at most {} MiB boots): narrow the run with --test or -p, or build with \
-                 CARGO_PROFILE_TEST_DEBUG=line-tables-only",
-                size as f64 / (1 << 20) as f64,
-                s.machine,
-                vm::largest_initramfs_mib(fixed)
-            )));
-        }
-    }
+    let memory_mib = guest_memory(s.machine, size)?;
     Ok(BootConfig {
         kernel: s.kernel.boot_image(),
         initrd: initrd.to_path_buf(),
@@ -351,6 +339,23 @@ fn boot_config(
         machine: s.machine,
         dtb: qemu::device_tree(s.machine).map(|rel| s.kernel.device_tree(rel)),
     })
+}
+
+/// The guest memory (MiB) for an initramfs of `size` bytes on `machine`; an initramfs too
+/// big for a board with fixed memory is refused before booting.
+pub fn guest_memory(machine: Machine, size: u64) -> Result<u64> {
+    let memory_mib = vm::memory_for(size);
+    match qemu::fixed_memory_mib(machine) {
+        Some(fixed) if memory_mib > fixed => Err(Error::Usage(format!(
+            "the initramfs is {:.0} MiB, too big for the {machine} machine's {fixed} MiB of \
+             memory (at most {} MiB boots): narrow the run with --test or -p, or build with \
+             CARGO_PROFILE_TEST_DEBUG=line-tables-only",
+            size as f64 / (1 << 20) as f64,
+            vm::largest_initramfs_mib(fixed)
+        ))),
+        Some(fixed) => Ok(fixed),
+        None => Ok(memory_mib),
+    }
 }
 
 fn pack_build(ird: &mut Initramfs, built: &Built) -> Result<()> {
@@ -749,6 +754,20 @@ mod tests {
             vec![("p/a".to_string(), Some(0)), ("q/a".to_string(), Some(101))]
         );
         assert_eq!(r.summary_line(), "1 passed, 1 failed");
+    }
+
+    #[test]
+    fn an_initramfs_too_big_for_the_pi_is_refused() {
+        assert_eq!(guest_memory(Machine::Raspi3b, 97 << 20).unwrap(), 1024);
+        assert_eq!(guest_memory(Machine::Virt, 645 << 20).unwrap(), 2447);
+        let e = guest_memory(Machine::Raspi3b, 200 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the initramfs is 200 MiB, too big for the raspi3b machine's 1024 MiB")
+                && e.contains("at most 170 MiB"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! `linux-base-<abi>`. Older layouts (everything in `linux-image-<abi>`, `/boot`) work too.
 //! The guest's busybox is sid's `busybox-static` of the same architecture.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,6 +43,19 @@ const ARM_PREREQUISITES: &[(&str, &[&str])] = &[
     ("PINCTRL_BCM2835", &["y"]),
     ("BCM2835_WDT", &["y", "m"]),
 ];
+
+/// Names the options the ARM machines need that `config` lacks (the x86-64 list, then
+/// [`ARM_PREREQUISITES`]).
+pub fn missing_arm_prerequisites(config: &BTreeMap<String, String>) -> Vec<String> {
+    let mut missing = missing_prerequisites(config);
+    missing.extend(
+        ARM_PREREQUISITES
+            .iter()
+            .filter(|(opt, ok)| !config.get(*opt).is_some_and(|v| ok.contains(&v.as_str())))
+            .map(|(opt, ok)| format!("CONFIG_{opt}={}", ok.join("|"))),
+    );
+    missing
+}
 
 /// The packages of one sid kernel version, and the busybox to boot it with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,13 +272,7 @@ fn build(apt: &ForeignApt, choice: &SidChoice, arch: Arch, work: &Path) -> Resul
     let config = parse_config(
         &fs::read_to_string(&config_path).map_err(io_err("cannot read", &config_path))?,
     );
-    let mut missing = missing_prerequisites(&config);
-    missing.extend(
-        ARM_PREREQUISITES
-            .iter()
-            .filter(|(opt, ok)| !config.get(*opt).is_some_and(|v| ok.contains(&v.as_str())))
-            .map(|(opt, ok)| format!("CONFIG_{opt}={}", ok.join("|"))),
-    );
+    let missing = missing_arm_prerequisites(&config);
     if !missing.is_empty() {
         return Err(Error::Kernel(format!(
             "Debian {SUITE}'s {abi} {} lacks {}",
@@ -368,6 +376,24 @@ fn build(apt: &ForeignApt, choice: &SidChoice, arch: Arch, work: &Path) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_arm_machines_need_gpio_sim_and_the_pis_drivers() {
+        let sid = parse_config(
+            "CONFIG_GPIOLIB=y\nCONFIG_GPIO_CDEV=y\nCONFIG_GPIO_SYSFS=y\nCONFIG_CONFIGFS_FS=m\n\
+             CONFIG_IRQ_DOMAIN=y\nCONFIG_DEVTMPFS=y\nCONFIG_BLK_DEV_INITRD=y\n\
+             CONFIG_SERIAL_8250_CONSOLE=y\nCONFIG_GPIO_SIM=m\nCONFIG_PINCTRL_BCM2835=y\n\
+             CONFIG_BCM2835_WDT=m\n",
+        );
+        assert!(missing_arm_prerequisites(&sid).is_empty());
+        let mut trixie = sid.clone();
+        trixie.remove("GPIO_SIM");
+        trixie.insert("PINCTRL_BCM2835".into(), "m".into());
+        assert_eq!(
+            missing_arm_prerequisites(&trixie),
+            ["CONFIG_GPIO_SIM=y|m", "CONFIG_PINCTRL_BCM2835=y"]
+        );
+    }
 
     #[test]
     fn the_kernel_is_in_the_binary_modules_and_base_packages() {
