@@ -285,10 +285,9 @@ fn cargo_home() -> PathBuf {
 
 /// The mirror the host's apt uses for Debian (sid lives there too).
 pub fn debian_mirror() -> Result<String> {
-    let mut texts = Vec::new();
-    for p in ["/etc/apt/sources.list"] {
-        texts.extend(fs::read_to_string(p).ok());
-    }
+    let mut texts: Vec<String> = fs::read_to_string("/etc/apt/sources.list")
+        .into_iter()
+        .collect();
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
         let mut paths: Vec<_> = dir.flatten().map(|e| e.path()).collect();
         paths.sort();
