@@ -312,7 +312,17 @@ pub fn mirror_in(text: &str) -> Option<String> {
     for line in text.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
         let url = match words.as_slice() {
-            ["deb", rest @ ..] => rest.iter().find(|w| !w.starts_with('[')).copied(),
+            // `deb [opt=v opt=v] URL suite ...`: the options may span several words.
+            ["deb", rest @ ..] => {
+                let skip = match rest.first() {
+                    Some(w) if w.starts_with('[') => rest
+                        .iter()
+                        .position(|w| w.ends_with(']'))
+                        .map_or(rest.len(), |i| i + 1),
+                    _ => 0,
+                };
+                rest.get(skip).copied()
+            }
             ["URIs:", urls @ ..] => urls.iter().find(|u| is_debian(u)).copied(),
             _ => None,
         };
