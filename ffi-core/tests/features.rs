@@ -33,6 +33,13 @@ fn set<'a>(v: &Variable, value: impl Into<Arg<'a>>) -> ffi_core::Result<()> {
     unsafe { v.set(value) }
 }
 
+/// `v` as C's `(long)v` gives it on this target, widened back (32 bits on armv7).
+fn c_long_value(v: i64) -> i64 {
+    // A no-op conversion on 64-bit targets, a widening on armv7.
+    #[allow(clippy::useless_conversion)]
+    i64::from(v as c_long)
+}
+
 #[test]
 fn variables_of_every_kind() {
     let lib = testlib();
@@ -48,10 +55,7 @@ fn variables_of_every_kind() {
     assert_eq!(get(&g_uint), Value::UInt(4_000_000_000));
     let g_long = lib.var("l", "g_long").unwrap();
     // `long` is the target's: 64 bits on aarch64 and x86-64, 32 on armv7 (see testlib.c).
-    assert_eq!(
-        get(&g_long),
-        Value::Int((-1_234_567_890_123_i64 as c_long).into())
-    );
+    assert_eq!(get(&g_long), Value::Int(c_long_value(-1_234_567_890_123)));
     let g_u64 = lib.var("Q", "g_u64").unwrap();
     assert_eq!(get(&g_u64), Value::UInt(u64::MAX));
     let g_float = lib.var("f", "g_float").unwrap();

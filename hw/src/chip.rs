@@ -212,6 +212,10 @@ impl Chip {
             num_lines: raw.lines,
         };
         let uapi = match uapi {
+            // Refused here, once, rather than as a puzzling EINVAL from the first v1 call.
+            Some(Uapi::V1) if !crate::uapi::v1::available(file.as_fd(), info.num_lines) => {
+                return Err(backend::unavailable(Uapi::V1, &info.name));
+            }
             Some(u) => u,
             None => backend::detect(file.as_fd(), info.num_lines),
         };
@@ -304,6 +308,11 @@ impl Chip {
             });
         }
         Ok(())
+    }
+
+    /// Whether the kernel answers uAPI v1 on this chip (see [`crate::uapi::v1::available`]).
+    pub(crate) fn speaks_uapi_v1(&self) -> bool {
+        crate::uapi::v1::available(self.file.as_fd(), self.info.num_lines)
     }
 
     pub(crate) fn errno(&self, e: Errno, action: impl Into<String>, version: Uapi) -> Error {

@@ -83,7 +83,7 @@ fn line_info_reports_names_hogs_and_defaults_through_both_uapis() {
             .hog(4, "hogger", HogDir::OutputHigh)
             .hog(5, "hog-in", HogDir::Input),
     );
-    for uapi in BOTH {
+    for uapi in both() {
         let chip = Chip::open_with(path(&s), Some(uapi)).unwrap();
         assert_eq!(chip.uapi(), uapi);
         let infos = chip.line_infos().unwrap();
@@ -196,7 +196,7 @@ fn unknown_line_name_suggests_the_nearest() {
 #[test]
 fn offset_out_of_range_gives_the_line_count() {
     let s = sim(8);
-    for uapi in BOTH {
+    for uapi in both() {
         let chip = Chip::open_with(path(&s), Some(uapi)).unwrap();
         let e = chip.line_info(8).unwrap_err();
         assert!(

@@ -24,7 +24,7 @@ fn edge_request(s: &gpiosim::Sim, uapi: Uapi, offsets: &[u32], edge: Edge) -> Re
 
 #[test]
 fn rising_and_falling_edges_with_sequence_numbers() {
-    for uapi in BOTH {
+    for uapi in both() {
         let s = sim(4);
         pull(&s, 1, Level::Low);
         let mut req = edge_request(&s, uapi, &[1], Edge::Both);
@@ -56,7 +56,7 @@ fn rising_and_falling_edges_with_sequence_numbers() {
 
 #[test]
 fn only_the_requested_edge_is_reported() {
-    for uapi in BOTH {
+    for uapi in both() {
         for (edge, want) in [
             (Edge::Rising, EdgeKind::Rising),
             (Edge::Falling, EdgeKind::Falling),
@@ -87,7 +87,7 @@ fn only_the_requested_edge_is_reported() {
 
 #[test]
 fn events_of_several_lines_carry_per_line_sequence_numbers() {
-    for uapi in BOTH {
+    for uapi in both() {
         let s = sim(4);
         let mut req = edge_request(&s, uapi, &[0, 2], Edge::Rising);
         pull(&s, 0, Level::High);
@@ -141,7 +141,7 @@ fn many_events_are_read_at_once_into_a_buffer() {
 
 #[test]
 fn timeouts_and_non_blocking_reads_return_nothing_when_idle() {
-    for uapi in BOTH {
+    for uapi in both() {
         let s = sim(2);
         let mut req = edge_request(&s, uapi, &[0], Edge::Both);
         assert!(
@@ -170,7 +170,7 @@ fn timeouts_and_non_blocking_reads_return_nothing_when_idle() {
 #[test]
 fn the_raw_fd_polls_readable_when_events_are_pending() {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    for uapi in BOTH {
+    for uapi in both() {
         let s = sim(2);
         let mut req = edge_request(&s, uapi, &[1], Edge::Rising);
         let ready = |req: &Request, ms: u16| {

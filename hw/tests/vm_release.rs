@@ -11,7 +11,7 @@ use hw::{Edge, Error, Request, Value};
 
 #[test]
 fn dropping_a_request_releases_its_lines() {
-    for uapi in BOTH {
+    for uapi in both() {
         let s = sim(4);
         let req = Request::builder()
             .on_chip(path(&s))
@@ -36,7 +36,7 @@ fn dropping_a_request_releases_its_lines() {
 
 #[test]
 fn a_panicking_thread_releases_its_lines() {
-    for uapi in BOTH {
+    for uapi in both() {
         let s = sim(4);
         let p = path(&s);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -73,7 +73,7 @@ fn a_panicking_thread_releases_its_lines() {
 
 #[test]
 fn chip_removed_under_a_request_gives_errors_not_hangs() {
-    for uapi in BOTH {
+    for uapi in both() {
         let s = sim(4);
         let mut out = Request::builder()
             .on_chip(path(&s))

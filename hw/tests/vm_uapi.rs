@@ -10,10 +10,6 @@ use hw::{CdevBackend, Chip, Edge, Request, Uapi, Value};
 fn detection_prefers_v2_and_v1_can_be_forced() {
     let s = sim(4);
     assert_eq!(hw::detect_uapi(path(&s)).unwrap(), Uapi::V2);
-    assert_eq!(
-        Chip::open_with(path(&s), Some(Uapi::V1)).unwrap().uapi(),
-        Uapi::V1
-    );
     let auto = Request::builder()
         .on_chip(path(&s))
         .with_line(0)
@@ -21,6 +17,13 @@ fn detection_prefers_v2_and_v1_can_be_forced() {
         .request()
         .unwrap();
     assert_eq!(auto.backend(), "cdev-v2");
+    if !v1_or_refused() {
+        return;
+    }
+    assert_eq!(
+        Chip::open_with(path(&s), Some(Uapi::V1)).unwrap().uapi(),
+        Uapi::V1
+    );
     let v1 = Request::builder()
         .on_chip(path(&s))
         .with_uapi(Uapi::V1)
@@ -48,11 +51,8 @@ fn blink_and_watch(mut out: Request, mut input: Request) -> Vec<hw::EdgeKind> {
 
 #[test]
 fn the_same_user_code_runs_on_either_backend() {
-    for backend in [
-        CdevBackend::forced(Uapi::V2),
-        CdevBackend::forced(Uapi::V1),
-        CdevBackend::auto(),
-    ] {
+    let forced = both().into_iter().map(CdevBackend::forced);
+    for backend in forced.chain([CdevBackend::auto()]) {
         let s = sim(4);
         let out = Request::builder()
             .on_chip(path(&s))

@@ -5,6 +5,7 @@
 //! export means udev has not fixed the permissions yet (or never will). [`Error`] carries that
 //! explanation in its message.
 
+use crate::numbering::LineAddress;
 use std::io;
 use std::path::PathBuf;
 
@@ -182,40 +183,141 @@ impl Error {
     }
 }
 
-/// Reads the consumer of global GPIO `number` from debugfs (`/sys/kernel/debug/gpio`), if that is
-/// mounted and readable. Optional by design: most systems do not mount debugfs for users.
-pub(crate) fn debugfs_holder(number: u32) -> Option<String> {
+/// Reads the consumer of `line` from debugfs (`/sys/kernel/debug/gpio`), if that is mounted
+/// and readable. Optional by design: most systems do not mount debugfs for users.
+pub(crate) fn debugfs_holder(line: &LineAddress) -> Option<String> {
     let text = std::fs::read_to_string("/sys/kernel/debug/gpio").ok()?;
-    parse_debugfs_holder(&text, number)
+    parse_debugfs_holder(&text, line)
 }
 
-/// Finds the consumer in a debugfs line such as
-/// ` gpio-1016 (                    |hogster             ) out lo`.
-pub(crate) fn parse_debugfs_holder(text: &str, number: u32) -> Option<String> {
-    let prefix = format!("gpio-{number} (");
-    let line = text.lines().find(|l| l.trim_start().starts_with(&prefix))?;
-    let inner = &line[line.find('(')? + 1..];
-    let inner = &inner[..inner.rfind(')')?];
-    let consumer = inner
-        .split_once('|')
-        .map(|(_, c)| c)
-        .unwrap_or(inner)
-        .trim();
-    (!consumer.is_empty()).then(|| consumer.to_string())
+/// Finds the consumer of `line` in debugfs text. Each chip has a section; kernels up to 6.x
+/// head it `gpiochip3: GPIOs 1016-1023, parent: ..., LABEL:` and number its lines globally
+/// (` gpio-1016 (NAME |CONSUMER ) out lo`), newer ones head it `gpiochip1: 4 GPIOs, parent:
+/// ..., LABEL, can sleep:` and number lines by offset; a driver with its own listing (gpio-sim
+/// on 7.x) prints ` gpio-1 (CONSUMER) input,pull-down`, and `<unused>` for a free line.
+pub(crate) fn parse_debugfs_holder(text: &str, line: &LineAddress) -> Option<String> {
+    let mut wanted: Option<u32> = None;
+    for l in text.lines() {
+        if !l.starts_with(' ') {
+            // A section header: the chip is ours if its label or device name says so.
+            wanted = section_line_number(l, line);
+            continue;
+        }
+        // ` gpio-17  (`: the number is padded to three digits on newer kernels.
+        let number = l.trim_start().strip_prefix("gpio-").and_then(|r| {
+            let end = r.find(|c: char| !c.is_ascii_digit())?;
+            r[..end].parse::<u32>().ok()
+        });
+        if wanted.is_none() || number != wanted {
+            continue;
+        }
+        let inner = &l[l.find('(')? + 1..];
+        let inner = &inner[..inner.rfind(')')?];
+        let consumer = inner
+            .split_once('|')
+            .map(|(_, c)| c)
+            .unwrap_or(inner)
+            .trim();
+        return (!consumer.is_empty() && consumer != "<unused>").then(|| consumer.to_string());
+    }
+    None
+}
+
+/// If the debugfs section `header` is `line`'s chip, the number its lines are listed by.
+fn section_line_number(header: &str, line: &LineAddress) -> Option<u32> {
+    let (dev, rest) = header.split_once(": ")?;
+    let fields: Vec<&str> = rest.trim_end_matches(':').split(", ").collect();
+    let by_device = line
+        .chip
+        .device
+        .is_some_and(|d| dev == format!("gpiochip{d}"));
+    let by_label = fields.iter().skip(2).any(|f| *f == line.chip.label);
+    if !(by_device || by_label) {
+        return None;
+    }
+    match fields.first()?.strip_prefix("GPIOs ") {
+        // Global numbering: the range must hold the line's number.
+        Some(range) => {
+            let (lo, hi) = range.split_once('-')?;
+            let n = line.global()?;
+            (lo.parse::<u32>().ok()? <= n && n <= hi.parse().ok()?).then_some(n)
+        }
+        None => Some(line.offset),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numbering::ChipInfo;
+
+    fn addr(label: &str, base: Option<u32>, device: Option<u32>, offset: u32) -> LineAddress {
+        LineAddress {
+            chip: ChipInfo {
+                label: label.into(),
+                ngpio: 8,
+                base,
+                device,
+                legacy_dir: None,
+                chip_dir: None,
+            },
+            offset,
+        }
+    }
 
     #[test]
     fn debugfs_holder_is_parsed_from_6_1_format() {
-        let text = "gpiochip3: GPIOs 1016-1023, parent: platform/gpio-sim.0, sim-a:\n \
+        let text = "gpiochip2: GPIOs 1008-1015, parent: platform/gpio-sim.1, other:\n \
+                    gpio-1008 (                    |elsewhere           ) out lo \n\
+                    gpiochip3: GPIOs 1016-1023, parent: platform/gpio-sim.0, sim-a:\n \
                     gpio-1016 (                    |hogster             ) out lo \n \
                     gpio-1017 (LED0                |sysfs               ) in  hi IRQ\n";
-        assert_eq!(parse_debugfs_holder(text, 1016).as_deref(), Some("hogster"));
-        assert_eq!(parse_debugfs_holder(text, 1017).as_deref(), Some("sysfs"));
-        assert_eq!(parse_debugfs_holder(text, 1018), None);
+        let a = |o| addr("sim-a", Some(1016), None, o);
+        assert_eq!(
+            parse_debugfs_holder(text, &a(0)).as_deref(),
+            Some("hogster")
+        );
+        assert_eq!(parse_debugfs_holder(text, &a(1)).as_deref(), Some("sysfs"));
+        assert_eq!(parse_debugfs_holder(text, &a(2)), None);
+        // Found by device name as well; a line of another chip is not taken for ours.
+        let by_dev = addr("renamed", Some(1016), Some(3), 0);
+        assert_eq!(
+            parse_debugfs_holder(text, &by_dev).as_deref(),
+            Some("hogster")
+        );
+        assert_eq!(
+            parse_debugfs_holder(text, &addr("nope", Some(1016), None, 0)),
+            None
+        );
+    }
+
+    #[test]
+    fn debugfs_holder_is_parsed_from_7_x_format() {
+        // Newer kernels number lines by offset in every section; gpio-sim lists its lines
+        // itself, a Pi's pinctrl through gpiolib with name and consumer.
+        let text = "gpiochip0: 54 GPIOs, parent: platform/3f200000.gpio, pinctrl-bcm2835:\n \
+                    gpio-17  (GPIO17              |sysfs               ) out hi \n\
+                    \n\
+                    gpiochip1: 4 GPIOs, parent: platform/gpio-sim.0, alpha, can sleep:\n \
+                    gpio-0   (<unused>) input,pull-down\n \
+                    gpio-1   (hogster) output,pull-down\n \
+                    gpio-2   (sysfs) input,pull-down\n";
+        let pi = addr("pinctrl-bcm2835", Some(512), Some(0), 17);
+        assert_eq!(parse_debugfs_holder(text, &pi).as_deref(), Some("sysfs"));
+        let a = |o| addr("alpha", Some(520), Some(1), o);
+        assert_eq!(parse_debugfs_holder(text, &a(0)), None);
+        assert_eq!(
+            parse_debugfs_holder(text, &a(1)).as_deref(),
+            Some("hogster")
+        );
+        assert_eq!(parse_debugfs_holder(text, &a(2)).as_deref(), Some("sysfs"));
+        assert_eq!(parse_debugfs_holder(text, &a(3)), None);
+        // Without the legacy ABI there is no global number; the offset still finds it.
+        let no_base = addr("alpha", None, None, 2);
+        assert_eq!(
+            parse_debugfs_holder(text, &no_base).as_deref(),
+            Some("sysfs")
+        );
     }
 
     #[test]

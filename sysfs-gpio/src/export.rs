@@ -133,7 +133,7 @@ fn export_error(sysfs: &Sysfs, line: &LineAddress, plan: &ExportPlan, e: io::Err
     match e.raw_os_error() {
         Some(libc::EBUSY) => Error::Busy {
             line: line.to_string(),
-            holder: line.global().and_then(debugfs_holder),
+            holder: debugfs_holder(line),
         },
         Some(libc::EACCES) | Some(libc::EPERM) => Error::PermissionDenied {
             path: plan.export_file.clone(),
@@ -142,6 +142,14 @@ fn export_error(sysfs: &Sysfs, line: &LineAddress, plan: &ExportPlan, e: io::Err
         Some(libc::ENOENT) if !plan.export_file.exists() => Error::NoSysfs {
             root: sysfs.root().to_path_buf(),
         },
+        // Per-chip export takes offsets: one past the chip is refused with EINVAL.
+        Some(libc::EINVAL) if line.chip.chip_dir.is_some() && line.offset >= line.chip.ngpio => {
+            Error::OffsetOutOfRange {
+                label: line.chip.label.clone(),
+                offset: line.offset,
+                ngpio: line.chip.ngpio,
+            }
+        }
         Some(libc::EINVAL) if line.chip.chip_dir.is_none() => {
             let number = line.global().unwrap_or(line.offset);
             let chips = sysfs.chips().unwrap_or_default();

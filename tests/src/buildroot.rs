@@ -144,8 +144,8 @@ impl BuildRoot {
     /// A command that runs `program` inside the root with `binds` (host directories)
     /// mounted at their own paths, in a private mount namespace that ends with it.
     /// `/proc` and `/dev` are mounted too; the environment is the caller's, with `PATH`
-    /// and `HOME` set for the root, and the working directory is the command's (which must
-    /// exist inside the root: a bound one, or one of the root's own).
+    /// and `HOME` set for the root. The working directory is `/` unless the caller sets one
+    /// (which must exist inside the root: a bound directory, or one of the root's own).
     pub fn command(&self, binds: &[&Path], program: &str) -> Command {
         let mut script = String::from("set -eu\nr=$1; shift\n");
         script.push_str("mount -t proc proc \"$r/proc\"\nmount --rbind /dev \"$r/dev\"\n");
@@ -156,6 +156,9 @@ impl BuildRoot {
         // chroot leaves the process in `/`: go back to the directory the caller chose.
         script.push_str("exec chroot \"$r\" /usr/bin/env -C \"$PWD\" \"$@\"\n");
         let mut cmd = Command::new("unshare");
+        // The root's own `/` unless the caller picks a (bound) directory: the caller's
+        // directory need not exist inside the root.
+        cmd.current_dir("/");
         cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
             .arg(script)
             .arg("sh")
@@ -282,10 +285,9 @@ fn cargo_home() -> PathBuf {
 
 /// The mirror the host's apt uses for Debian (sid lives there too).
 pub fn debian_mirror() -> Result<String> {
-    let mut texts = Vec::new();
-    for p in ["/etc/apt/sources.list"] {
-        texts.extend(fs::read_to_string(p).ok());
-    }
+    let mut texts: Vec<String> = fs::read_to_string("/etc/apt/sources.list")
+        .into_iter()
+        .collect();
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
         let mut paths: Vec<_> = dir.flatten().map(|e| e.path()).collect();
         paths.sort();
@@ -310,7 +312,17 @@ pub fn mirror_in(text: &str) -> Option<String> {
     for line in text.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
         let url = match words.as_slice() {
-            ["deb", rest @ ..] => rest.iter().find(|w| !w.starts_with('[')).copied(),
+            // `deb [opt=v opt=v] URL suite ...`: the options may span several words.
+            ["deb", rest @ ..] => {
+                let skip = match rest.first() {
+                    Some(w) if w.starts_with('[') => rest
+                        .iter()
+                        .position(|w| w.ends_with(']'))
+                        .map_or(rest.len(), |i| i + 1),
+                    _ => 0,
+                };
+                rest.get(skip).copied()
+            }
             ["URIs:", urls @ ..] => urls.iter().find(|u| is_debian(u)).copied(),
             _ => None,
         };

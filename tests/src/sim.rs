@@ -79,3 +79,40 @@ pub fn wait_for_path(path: &Path, timeout: Duration) -> io::Result<()> {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Whether the running kernel speaks GPIO uAPI v1 (`CONFIG_GPIO_CDEV_V1`), read from the
+/// kernel's own symbol table rather than from the code under test: `linehandle_ioctl` is the
+/// v1 line handle's ioctl, reached only through its file operations, so it is never inlined
+/// away and exists exactly when v1 is built in. Debian 12's 6.1 has it; sid's 7.x does not.
+pub fn kernel_has_uapi_v1() -> bool {
+    std::fs::read_to_string("/proc/kallsyms")
+        .is_ok_and(|syms| has_symbol(&syms, "linehandle_ioctl"))
+}
+
+/// Whether `/proc/kallsyms` text lists a function named `name` (or a compiler-split part of
+/// it such as `name.cold`).
+pub fn has_symbol(kallsyms: &str, name: &str) -> bool {
+    kallsyms.lines().any(|l| {
+        l.split_whitespace()
+            .nth(2)
+            .is_some_and(|s| s == name || s.strip_prefix(name).is_some_and(|r| r.starts_with('.')))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_are_matched_whole() {
+        let syms = "ffff0000 t linehandle_ioctl.cold\t[gpio]\n0000 T lineevent_read\n";
+        assert!(has_symbol(syms, "linehandle_ioctl"));
+        assert!(has_symbol(syms, "lineevent_read"));
+        assert!(!has_symbol(syms, "linehandle"));
+        assert!(!has_symbol(syms, "lineevent_read_v2"));
+        assert!(!has_symbol(
+            "0000 T linehandle_ioctl_x\n",
+            "linehandle_ioctl"
+        ));
+    }
+}

@@ -58,6 +58,28 @@ pub fn ok(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
+/// The `hwkit gpio --backend` values to run a check through: v2, then v1 where the kernel
+/// has uAPI v1. Where it lacks v1 (Debian's 7.x: told by the kernel's symbol table, not by
+/// hwkit), checks instead that `--backend v1` is refused with the reason and the way out.
+pub fn cdev_backends() -> Vec<&'static str> {
+    if hwkit_testbed::sim::kernel_has_uapi_v1() {
+        return vec!["v2", "v1"];
+    }
+    let s = gpiosim::builder()
+        .with_bank(&Bank::new(2, unique("no-v1")))
+        .live()
+        .unwrap();
+    let chip = s.chips()[0].dev_path().display().to_string();
+    let e = err(&gpio(&["--backend", "v1", "get", "-c", &chip, "0"]));
+    assert!(
+        e.contains("GPIO uAPI v1 is not available")
+            && e.contains("CONFIG_GPIO_CDEV_V1 is not set")
+            && e.contains("use uAPI v2"),
+        "{e}"
+    );
+    vec!["v2"]
+}
+
 /// The one-line error of a failed run.
 pub fn err(out: &Output) -> String {
     assert!(

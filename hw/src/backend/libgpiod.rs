@@ -629,7 +629,28 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
         .unwrap_or(0) as u32;
     // libgpiod 1.x does not say which device it opened; the kernel does.
     let info = chip_info_of(&wanted, &spec.chip, num_lines);
+    if !speaks_uapi_v1(&info) {
+        // SAFETY: `void gpiod_chip_close(struct gpiod_chip *)` on the chip just opened, which
+        // nothing else holds: closed exactly once, here.
+        let _ = unsafe { api.chip_close.call(&[Arg::Ptr(p)]) };
+        return Err(Error::UapiUnavailable {
+            version: "v1",
+            chip: info.name,
+            hint: NEEDS_UAPI_V1,
+        });
+    }
     Ok((p, info))
+}
+
+/// Why libgpiod 1.x cannot work on a kernel without uAPI v1, and what to use instead.
+pub const NEEDS_UAPI_V1: &str = "libgpiod 1.x speaks only uAPI v1, and this kernel is built \
+     without it (CONFIG_GPIO_CDEV_V1 is not set, as in Debian's 7.x kernels); use the \
+     character-device backend (uAPI v2, hw's default), or libgpiod 2.x";
+
+/// Whether the kernel behind the chip speaks uAPI v1 (what libgpiod 1.x needs). A chip the
+/// character device cannot open here counts as speaking it: libgpiod then reports why.
+fn speaks_uapi_v1(info: &ChipInfo) -> bool {
+    Chip::open(&info.path).map_or(true, |c| c.speaks_uapi_v1())
 }
 
 /// The chip's info from the character device (name, label, path), for error messages.

@@ -71,7 +71,8 @@ pub(crate) fn unavailable(version: Uapi, chip: &str) -> Error {
         Uapi::V1 => Error::UapiUnavailable {
             version: "v1",
             chip: chip.to_owned(),
-            hint: "the kernel is built without CONFIG_GPIO_CDEV_V1; use uAPI v2",
+            hint: "this kernel is built without uAPI v1 (CONFIG_GPIO_CDEV_V1 is not set, as in \
+                   Debian's 7.x kernels); use uAPI v2, the default (drop the v1 choice)",
         },
         Uapi::V2 => Error::UapiUnavailable {
             version: "v2",

@@ -61,8 +61,44 @@ impl EventData {
     }
 }
 
+/// `struct gpioline_info`: only used to ask whether the kernel speaks v1 at all.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct LineInfo {
+    pub line_offset: u32,
+    pub flags: u32,
+    pub name: [u8; 32],
+    pub consumer: [u8; 32],
+}
+
 mod raw {
     nix::ioctl_readwrite!(set_config, 0xB4, 0x0A, super::HandleConfig);
+    nix::ioctl_readwrite!(line_info, 0xB4, 0x02, super::LineInfo);
+}
+
+/// Whether the kernel behind `chip` (a chip fd with `num_lines` lines) speaks uAPI v1.
+///
+/// Kernels built without `CONFIG_GPIO_CDEV_V1` (Debian's 7.x among them) answer every v1
+/// ioctl with `EINVAL`, the default case of the character device's ioctl switch, not
+/// `ENOTTY`; so the probe asks for line 0's info, which a v1 kernel always gives. A chip
+/// without lines cannot be probed and counts as speaking v1 (a request will tell).
+pub fn available(chip: BorrowedFd<'_>, num_lines: u32) -> bool {
+    if num_lines == 0 {
+        return true;
+    }
+    let mut info = LineInfo {
+        line_offset: 0,
+        flags: 0,
+        name: [0; 32],
+        consumer: [0; 32],
+    };
+    // SAFETY: `chip` is open for the call; `info` is a live `repr(C)` gpioline_info whose size
+    // matches the one encoded in the ioctl number, and the kernel writes only within it.
+    let r = unsafe { raw::line_info(chip.as_raw_fd(), &mut info) };
+    !matches!(
+        r,
+        Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOTTY)
+    )
 }
 
 /// `GPIOHANDLE_SET_CONFIG_IOCTL` on a v1 line-handle fd: changes flags and output values of
@@ -81,6 +117,11 @@ mod tests {
     #[test]
     fn sizes_match_the_kernel_abi() {
         assert_eq!(size_of::<HandleConfig>(), 84);
+        assert_eq!(size_of::<LineInfo>(), 72);
+        assert_eq!(
+            nix::request_code_readwrite!(0xB4, 0x02, size_of::<LineInfo>()) as u64,
+            0xC048_B402
+        );
         // u64 is 8-aligned on 64-bit targets and on 32-bit ARM (EABI), so the record is 16
         // bytes there; only i386 packs it into 12.
         #[cfg(not(target_arch = "x86"))]

@@ -8,8 +8,56 @@ use std::time::{Duration, Instant};
 use gpiosim::{Bank, Level, Sim};
 use hw::{Chip, LineInfo, Offset, Uapi};
 
-/// Both uAPI versions (v2 first).
-pub const BOTH: [Uapi; 2] = [Uapi::V2, Uapi::V1];
+/// The uAPI versions to run a check through: v2, then v1 where the kernel has it.
+///
+/// Kernels built without uAPI v1 (`CONFIG_GPIO_CDEV_V1` off, as Debian's 7.x) are told by
+/// the kernel's symbol table, not by the code under test; there, instead of the v1 pass, this
+/// checks that asking for v1 is refused with the reason and the way out, on a chip and in a
+/// request.
+pub fn both() -> Vec<Uapi> {
+    if hwkit_testbed::sim::kernel_has_uapi_v1() {
+        return vec![Uapi::V2, Uapi::V1];
+    }
+    assert_v1_refused();
+    vec![Uapi::V2]
+}
+
+/// Whether a v1-only check can run: true on a kernel with uAPI v1; on one without, checks
+/// that v1 is refused clearly ([`assert_v1_refused`]) and says false, so the caller's v1
+/// check becomes that one.
+pub fn v1_or_refused() -> bool {
+    both().contains(&Uapi::V1)
+}
+
+/// On a kernel without uAPI v1: forcing v1 fails at once with `UapiUnavailable`, whose
+/// message names the kernel option and says to use v2.
+pub fn assert_v1_refused() {
+    let s = sim(2);
+    let check = |e: hw::Error| {
+        assert!(
+            matches!(e, hw::Error::UapiUnavailable { version: "v1", .. }),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(msg.contains("CONFIG_GPIO_CDEV_V1 is not set"), "{msg}");
+        assert!(msg.contains("use uAPI v2"), "{msg}");
+    };
+    check(
+        Chip::open_with(path(&s), Some(Uapi::V1))
+            .map(|_| ())
+            .unwrap_err(),
+    );
+    check(
+        hw::Request::builder()
+            .on_chip(path(&s))
+            .with_uapi(Uapi::V1)
+            .with_lines(&[0])
+            .as_output(hw::Value::Inactive)
+            .request()
+            .map(|_| ())
+            .unwrap_err(),
+    );
+}
 
 /// A name no other test in this process uses.
 pub fn unique(prefix: &str) -> String {

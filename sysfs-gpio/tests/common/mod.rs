@@ -76,6 +76,16 @@ impl SimChip {
             .expect("set simulated pull");
     }
 
+    /// The per-chip export file (`/sys/class/gpio/chipN/export`, kernels 6.17+), if this
+    /// kernel has one for the chip: where exports go then.
+    pub fn per_chip_export(&self) -> Option<std::path::PathBuf> {
+        let f = std::path::PathBuf::from(format!(
+            "/sys/class/gpio/chip{}/export",
+            self.device_number()
+        ));
+        f.exists().then_some(f)
+    }
+
     /// `N` of `/dev/gpiochipN`.
     pub fn device_number(&self) -> u32 {
         self.chip()
