@@ -336,3 +336,68 @@ fn a_lock_mode_callback_reentered_on_its_thread_fails_that_invocation_instead_of
         child.stderr
     );
 }
+
+// --- 7. Read-only memory is refused in writable `p` slots --------------------------------
+
+fn memset() -> Function {
+    Library::this_process()
+        .unwrap()
+        .func("p", "memset", "piL")
+        .unwrap()
+}
+
+#[test]
+fn a_read_only_buffer_in_a_p_slot_is_refused() {
+    let data = [7u8; 4];
+    let err = call(&memset(), &[(&data).into(), 0.into(), 4usize.into()]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ArgType {
+                index: 0,
+                code: 'p',
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "memset: argument 0 (slot 'p', void *) expects a writable buffer (&mut), pointer, \
+         string, integer address or None (read-only memory goes in a 'P' slot), got a \
+         read-only buffer of 4 bytes"
+    );
+    assert_eq!(data, [7; 4]);
+}
+
+#[test]
+fn a_c_string_in_a_p_slot_is_refused() {
+    let text: &CStr = c"read-only";
+    let err = call(&memset(), &[text.into(), 0.into(), 4usize.into()]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "memset: argument 0 (slot 'p', void *) expects a writable buffer (&mut), pointer, \
+         string, integer address or None (read-only memory goes in a 'P' slot), got a C \
+         string (\"read-only\")"
+    );
+    assert_eq!(text.to_bytes(), b"read-only");
+}
+
+#[test]
+fn writable_memory_goes_in_p_and_read_only_memory_in_p_upper_s_and_o() {
+    let mut data = [7u8; 4];
+    call(&memset(), &[(&mut data).into(), 1.into(), 3usize.into()]).unwrap();
+    assert_eq!(data, [1, 1, 1, 7]);
+    // A `&str` is copied for the call, so its copy may be written: `p` takes it.
+    call(&memset(), &["abcd".into(), 0.into(), 4usize.into()]).unwrap();
+    let libc = Library::this_process().unwrap();
+    for sig in ["P", "s", "O"] {
+        let strlen = libc.func("L", "strlen", sig).unwrap();
+        let text: &CStr = c"four";
+        assert_eq!(call(&strlen, &[text.into()]).unwrap().as_u64(), Some(4));
+        assert_eq!(
+            call(&strlen, &[(&b"five\0"[..]).into()]).unwrap().as_u64(),
+            Some(4)
+        );
+    }
+}
