@@ -109,8 +109,9 @@ struct Inner<B> {
 /// How a callback runs its closure: free (concurrently) or locked (serialised).
 trait Body {
     type Out: Into<Value>;
-    /// Runs the closure, or says why this invocation cannot run it.
-    fn run(&self, values: &[Value]) -> Result<Self::Out, Failure>;
+    /// Runs the closure; `None` when this invocation cannot run it (a lock-mode closure
+    /// re-entered on the thread already running it).
+    fn run(&self, values: &[Value]) -> Option<Self::Out>;
 }
 
 struct Free<F>(F);
@@ -118,8 +119,8 @@ struct Free<F>(F);
 impl<F: Fn(&[Value]) -> R, R: Into<Value>> Body for Free<F> {
     type Out = R;
     #[inline(always)]
-    fn run(&self, values: &[Value]) -> Result<R, Failure> {
-        Ok((self.0)(values))
+    fn run(&self, values: &[Value]) -> Option<R> {
+        Some((self.0)(values))
     }
 }
 
@@ -133,12 +134,12 @@ struct Locked<F> {
 impl<F: FnMut(&[Value]) -> R, R: Into<Value>> Body for Locked<F> {
     type Out = R;
     #[inline(always)]
-    fn run(&self, values: &[Value]) -> Result<R, Failure> {
+    fn run(&self, values: &[Value]) -> Option<R> {
         let me = thread_token();
         // Only this thread ever stores its own token, and it clears it before unlocking,
         // so seeing it here means this thread holds the lock.
         if self.owner.load(Ordering::Relaxed) == me {
-            return Err(Failure::Reentered);
+            return None;
         }
         // A panic in the closure unwinds past the guard and poisons the mutex; the
         // trampoline catches it, and the next call goes on with the state as it is.
@@ -149,7 +150,7 @@ impl<F: FnMut(&[Value]) -> R, R: Into<Value>> Body for Locked<F> {
         self.owner.store(me, Ordering::Relaxed);
         // Declared after the guard, so dropped (also when unwinding) before it unlocks.
         let _owned = Owned(&self.owner);
-        Ok(f(values))
+        Some(f(values))
     }
 }
 
@@ -417,8 +418,8 @@ unsafe extern "C" fn trampoline<B: Body>(
         }
     }));
     let failure = match outcome {
-        Ok(Ok(_)) if ret_code == TypeCode::Void => return,
-        Ok(Ok(value)) => match write_return(ret_code, &value, ret) {
+        Ok(Some(_)) if ret_code == TypeCode::Void => return,
+        Ok(Some(value)) => match write_return(ret_code, &value, ret) {
             Ok(()) => return,
             Err(expected) => Failure::Return {
                 code: ret_code.as_char(),
@@ -426,7 +427,7 @@ unsafe extern "C" fn trampoline<B: Body>(
                 got: value.as_arg().describe(),
             },
         },
-        Ok(Err(failure)) => failure,
+        Ok(None) => Failure::Reentered,
         Err(payload) => {
             let message = panic_message(payload.as_ref());
             drop_payload(payload);
