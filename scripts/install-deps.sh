@@ -5,6 +5,8 @@ need=(gcc make libc6-dev libgpiod2 gpiod)  # libgpiod2: dlopened by hw's libgpio
 # The VM test bed (tests/, `testbed test`): QEMU, the guest's busybox, xz for the kernel image,
 # libelf1 for the out-of-tree gpio-sim build, cpio for the host test of its initramfs writer.
 need+=(qemu-system-x86 busybox-static xz-utils libelf1 cpio)
+# scripts/valgrind.sh: memcheck over the host tests, jq to list the test binaries cargo built.
+need+=(valgrind jq)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,7 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int64_t array_sum(int32_t *arr, size_t len) {
+int64_t array_sum(const int32_t *arr, size_t len) {
     int64_t sum = 0;
     for (size_t i = 0; i < len; i++) {
         sum += arr[i];

@@ -36,6 +36,9 @@ pub(crate) fn expected(code: TypeCode) -> &'static str {
         "a number (integer, bool or float)"
     } else if code == TypeCode::Callback {
         "a callback, function pointer, integer address or None"
+    } else if code == TypeCode::Ptr {
+        "a writable buffer (&mut), pointer, string, integer address or None (read-only \
+         memory goes in a 'P' slot)"
     } else {
         "a pointer, buffer, string, integer address or None"
     }
@@ -99,16 +102,25 @@ pub(crate) unsafe fn write<const DST: u8>(
             Arg::Callback(cb) if code.is_pointer() => {
                 dst.cast::<*mut c_void>().write(cb.code_ptr())
             }
-            Arg::CStr(s) if code.is_pointer() && code != TypeCode::Callback => {
-                dst.cast::<*const c_char>().write(s.as_ptr())
-            }
-            Arg::Buffer(ref b) if code.is_pointer() && code != TypeCode::Callback => {
+            // C may write through a `p` (`void *`): only `P`, `s` and `O` take read-only
+            // memory, as MicroPython's `p`/`P` distinction intends.
+            Arg::CStr(s) if takes_read_only(code) => dst.cast::<*const c_char>().write(s.as_ptr()),
+            Arg::Buffer(ref b)
+                if takes_read_only(code) || b.is_writable() && code == TypeCode::Ptr =>
+            {
                 dst.cast::<*mut c_void>().write(b.as_ptr())
             }
             _ => return Err(expected(code)),
         }
     }
     Ok(())
+}
+
+/// Whether slot `code` accepts read-only memory (`&CStr`, `&[T]`): the data pointers C
+/// does not write through (`P s O`).
+#[inline(always)]
+fn takes_read_only(code: TypeCode) -> bool {
+    matches!(code, TypeCode::ConstPtr | TypeCode::Str | TypeCode::Object)
 }
 
 /// What the destination of [`write()`] is.
@@ -350,8 +362,9 @@ pub(crate) enum Plan {
     Integers,
     /// Every slot is `d`: `Arg::F64` goes straight into the slot.
     Doubles,
-    /// Every slot is a data pointer (`p P s O`, not `C`): `Arg::Ptr` and `Arg::CStr` go
-    /// straight into the slot, `Arg::Str` straight to the arena.
+    /// Every slot is a data pointer (`p P s O`, not `C`): `Arg::Ptr` goes straight into
+    /// the slot, `Arg::CStr` too unless the slot is a writable `p`, `Arg::Str` straight to
+    /// the arena.
     Pointers,
 }
 
@@ -412,7 +425,7 @@ unsafe fn marshal(
                     slot.cast::<*mut c_void>().write(p);
                     true
                 }
-                (Plan::Pointers, &Arg::CStr(s)) => {
+                (Plan::Pointers, &Arg::CStr(s)) if code != TypeCode::Ptr => {
                     slot.cast::<*const c_char>().write(s.as_ptr());
                     true
                 }

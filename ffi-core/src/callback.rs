@@ -6,14 +6,21 @@
 //! [`Error::CallbackPanicked`]. Otherwise (a locked callback, or a call from a thread C
 //! created, or through a [`Typed`](crate::Typed) binding) a report goes to stderr and the
 //! process goes on, like MicroPython's `lock=True` mode.
+//!
+//! A callback's data (closure, call interface, lock) is reference-counted: the `Callback`
+//! holds one reference and every running invocation another, so dropping the `Callback`
+//! while C runs it (from the closure itself, or from another thread) frees nothing in use;
+//! the last invocation to return frees it.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::fmt;
+use std::io::Write;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{self, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use libffi::low::{ffi_cif, ffi_closure};
@@ -31,8 +38,16 @@ use crate::value::{Arg, Value};
 /// as floats, `s` as a copied string, pointers as [`Value::Ptr`]); the closure's return is
 /// converted per the return code with the same rules as call arguments. Pass it to a
 /// function with a `C` slot (`&callback` converts to [`Arg`]) or take
-/// [`code_ptr`](Callback::code_ptr). Dropping the `Callback` frees the closure: C must
-/// not call it afterwards.
+/// [`code_ptr`](Callback::code_ptr).
+///
+/// Dropping the `Callback` frees the closure once no invocation runs it any more: an
+/// invocation in progress (one that drops its own `Callback`, or one running on another
+/// thread while this one drops it) keeps the closure and its lock alive until it returns.
+/// C must not *start* a call through the code pointer after the drop (the `# Safety` of
+/// [`Function::call`](crate::Function::call): a callback outlives every call C makes to it).
+/// What the closure borrows (the `'f` lifetime) is only guaranteed while the `Callback`
+/// lives, so a callback that another thread may still be running when it is dropped should
+/// own its data (`'static`).
 ///
 /// ```
 /// use ffi_core::{Callback, Library, Value};
@@ -52,13 +67,13 @@ use crate::value::{Arg, Value};
 /// # Ok::<(), ffi_core::Error>(())
 /// ```
 pub struct Callback<'f> {
-    closure: *mut ffi_closure,
     code: *mut c_void,
     /// The boxed `Inner<B>` (header first), the closure's userdata; its address is stable
-    /// when the `Callback` moves.
+    /// when the `Callback` moves. This `Callback` holds one of its references.
     inner: *mut c_void,
-    /// Frees `inner` as the `Box<Inner<B>>` it is.
-    drop_inner: unsafe fn(*mut c_void),
+    /// Gives up one reference to `inner`, freeing it (as the `Box<Inner<B>>` it is) and
+    /// the libffi closure with the last one.
+    release: unsafe fn(*mut c_void),
     _closure: PhantomData<&'f ()>,
 }
 
@@ -77,6 +92,10 @@ struct Header {
     /// Whether every argument is `p`, `P`, `O` or `C` (arriving as `Value::Ptr`).
     all_pointers: bool,
     locked: bool,
+    /// The libffi closure whose userdata this is; freed with the last reference.
+    closure: *mut ffi_closure,
+    /// References to the userdata: one held by the `Callback`, one per running invocation.
+    refs: AtomicUsize,
 }
 
 /// The closure's userdata: the header, then the closure itself. `repr(C)` so that a
@@ -90,7 +109,9 @@ struct Inner<B> {
 /// How a callback runs its closure: free (concurrently) or locked (serialised).
 trait Body {
     type Out: Into<Value>;
-    fn run(&self, values: &[Value]) -> Self::Out;
+    /// Runs the closure; `None` when this invocation cannot run it (a lock-mode closure
+    /// re-entered on the thread already running it).
+    fn run(&self, values: &[Value]) -> Option<Self::Out>;
 }
 
 struct Free<F>(F);
@@ -98,25 +119,58 @@ struct Free<F>(F);
 impl<F: Fn(&[Value]) -> R, R: Into<Value>> Body for Free<F> {
     type Out = R;
     #[inline(always)]
-    fn run(&self, values: &[Value]) -> R {
-        (self.0)(values)
+    fn run(&self, values: &[Value]) -> Option<R> {
+        Some((self.0)(values))
     }
 }
 
-struct Locked<F>(Mutex<F>);
+struct Locked<F> {
+    f: Mutex<F>,
+    /// The [`thread_token`] of the thread holding `f`'s lock, 0 when none: a thread that
+    /// finds its own token here is re-entering, and waiting for the lock would never end.
+    owner: AtomicUsize,
+}
 
 impl<F: FnMut(&[Value]) -> R, R: Into<Value>> Body for Locked<F> {
     type Out = R;
     #[inline(always)]
-    fn run(&self, values: &[Value]) -> R {
+    fn run(&self, values: &[Value]) -> Option<R> {
+        let me = thread_token();
+        // Only this thread ever stores its own token, and it clears it before unlocking,
+        // so seeing it here means this thread holds the lock.
+        if self.owner.load(Ordering::Relaxed) == me {
+            return None;
+        }
         // A panic in the closure unwinds past the guard and poisons the mutex; the
         // trampoline catches it, and the next call goes on with the state as it is.
         let mut f = self
-            .0
+            .f
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(values)
+        self.owner.store(me, Ordering::Relaxed);
+        // Declared after the guard, so dropped (also when unwinding) before it unlocks.
+        let _owned = Owned(&self.owner);
+        Some(f(values))
     }
+}
+
+/// Clears a [`Locked`] owner when its invocation ends.
+struct Owned<'a>(&'a AtomicUsize);
+
+impl Drop for Owned<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A non-zero number unique to each running thread: the address of a thread-local.
+#[inline(always)]
+fn thread_token() -> usize {
+    thread_local! {
+        static TOKEN: u8 = const { 0 };
+    }
+    TOKEN.with(|t| t as *const u8 as usize)
 }
 
 impl<'f> Callback<'f> {
@@ -138,12 +192,22 @@ impl<'f> Callback<'f> {
     /// Creates a callback in `lock` mode (MicroPython's `lock=True`): calls from several
     /// threads are serialised by a mutex, so the closure may be `FnMut`. A panic inside is
     /// reported on stderr, the callback returns 0 and the process goes on.
+    ///
+    /// Unlike MicroPython's lock, this one is not re-entrant: an `FnMut` cannot run twice at
+    /// once. When C calls the callback again on the thread already running it (the closure
+    /// makes a call that calls back), that inner invocation does not run the closure: it is
+    /// reported on stderr and returns 0 to C, and execution goes on (it never deadlocks).
+    /// Use [`new`](Callback::new) with a `Fn` closure for a re-entrant callback.
     pub fn new_locked<F, R>(ret: &str, args: &str, f: F) -> Result<Callback<'f>>
     where
         F: FnMut(&[Value]) -> R + Send + 'f,
         R: Into<Value>,
     {
-        Callback::build(ret, args, true, Locked(Mutex::new(f)))
+        let body = Locked {
+            f: Mutex::new(f),
+            owner: AtomicUsize::new(0),
+        };
+        Callback::build(ret, args, true, body)
     }
 
     fn build<B: Body + 'f>(ret: &str, args: &str, locked: bool, body: B) -> Result<Callback<'f>> {
@@ -172,23 +236,24 @@ impl<'f> Callback<'f> {
                 owns_strings,
                 all_pointers,
                 locked,
+                closure,
+                refs: AtomicUsize::new(1),
             },
             body,
         }));
         // From here on, dropping `callback` frees both the closure and `inner`.
         let callback = Callback {
-            closure,
             code: code.as_mut_ptr(),
             inner: inner.cast(),
-            drop_inner: drop_inner::<B>,
+            release: release::<B>,
             _closure: PhantomData,
         };
         // SAFETY: the closure was just allocated with its code address; the cif and the
-        // userdata live in `inner` until `drop` frees the closure first. The trampoline is
-        // instantiated for `B`, the type `inner` really has.
+        // userdata live in `inner` until the last reference frees the closure first. The
+        // trampoline is instantiated for `B`, the type `inner` really has.
         let status = unsafe {
             raw::ffi_prep_closure_loc(
-                callback.closure,
+                closure,
                 (*inner).header.cif.as_ptr(),
                 Some(trampoline::<B>),
                 inner.cast(),
@@ -227,21 +292,86 @@ impl<'f> Callback<'f> {
     }
 }
 
+/// Gives up one reference to a callback's userdata; the last one frees it.
+///
 /// # Safety
-/// `inner` must come from `Box::into_raw(Box<Inner<B>>)` and not be used afterwards.
-unsafe fn drop_inner<B>(inner: *mut c_void) {
-    // SAFETY: forwarded from the caller.
-    drop(unsafe { Box::from_raw(inner.cast::<Inner<B>>()) });
+/// `inner` must come from `Box::into_raw(Box<Inner<B>>)` in [`Callback::build`], and the
+/// caller must own one of its references, which it may not use afterwards.
+#[inline(always)]
+unsafe fn release<B>(inner: *mut c_void) {
+    // SAFETY: the caller's reference keeps `inner` alive up to this decrement.
+    let refs = unsafe { &(*inner.cast::<Header>()).refs };
+    // As `Arc`'s drop: Release publishes this owner's uses, the Acquire fence of the last
+    // one sees every other owner's before the memory is freed.
+    if refs.fetch_sub(1, Ordering::Release) == 1 {
+        atomic::fence(Ordering::Acquire);
+        // SAFETY: that was the last reference; nobody else can reach `inner` any more.
+        unsafe { free::<B>(inner) }
+    }
+}
+
+/// Frees the libffi closure, then the userdata it pointed to (closure and all).
+///
+/// # Safety
+/// As [`release`], for the last reference.
+#[cold]
+#[inline(never)]
+unsafe fn free<B>(inner: *mut c_void) {
+    // SAFETY: forwarded from the caller; the closure was allocated with `inner` in `build`
+    // and is freed once, here, before its cif (inside `inner`).
+    let inner = unsafe {
+        libffi::low::closure_free((*inner.cast::<Header>()).closure);
+        Box::from_raw(inner.cast::<Inner<B>>())
+    };
+    // The closure's captures may panic in their drop, and this may run inside the
+    // trampoline, where a panic must not unwind into C.
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(inner))) {
+        let message = panic_message(payload.as_ref());
+        drop_payload(payload);
+        report_line(format_args!(
+            "dropping a callback's closure panicked: {message}; execution goes on"
+        ));
+    }
 }
 
 impl Drop for Callback<'_> {
     fn drop(&mut self) {
-        // SAFETY: `closure` came from `ffi_closure_alloc` and is freed once, before `inner`
-        // (its userdata and cif), which is freed as the type it was created with.
-        unsafe {
-            libffi::low::closure_free(self.closure);
-            (self.drop_inner)(self.inner);
+        // SAFETY: `inner` and `release` come from `build`; this `Callback` owns one
+        // reference and gives it up once, here.
+        unsafe { (self.release)(self.inner) }
+    }
+}
+
+/// One reference to a callback's userdata, held by an invocation while it runs.
+struct Invocation<B> {
+    inner: *mut c_void,
+    _body: PhantomData<B>,
+}
+
+impl<B> Invocation<B> {
+    /// Takes a reference for an invocation of the callback whose userdata is `inner`.
+    ///
+    /// # Safety
+    /// `inner` must be the live `Inner<B>` of a callback that C is allowed to call (its
+    /// `Callback` alive when the call started).
+    #[inline(always)]
+    unsafe fn enter(inner: *mut c_void) -> Self {
+        // SAFETY: forwarded from the caller: some reference keeps `inner` alive now.
+        let refs = unsafe { &(*inner.cast::<Header>()).refs };
+        // As `Arc::clone`: a new reference from an existing one needs no ordering.
+        refs.fetch_add(1, Ordering::Relaxed);
+        Invocation {
+            inner,
+            _body: PhantomData,
         }
+    }
+}
+
+impl<B> Drop for Invocation<B> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: this invocation owns one reference, given up once, here.
+        unsafe { release::<B>(self.inner) }
     }
 }
 
@@ -265,7 +395,12 @@ unsafe extern "C" fn trampoline<B: Body>(
     args: *mut *mut c_void,
     userdata: *mut c_void,
 ) {
-    // SAFETY: `userdata` is the `Inner<B>` registered in `build`, alive while the closure is.
+    // Declared first, so it is dropped last: the userdata stays alive for the whole
+    // invocation even if the `Callback` is dropped meanwhile.
+    // SAFETY: `userdata` is the `Inner<B>` registered in `build`; C may call the code
+    // pointer only while the `Callback` lives, so it is alive now.
+    let _invocation = unsafe { Invocation::<B>::enter(userdata) };
+    // SAFETY: as above; `_invocation` keeps it alive while this reference is used.
     let inner = unsafe { &*(userdata as *const Inner<B>) };
     let header = &inner.header;
     let ret_code = header.signature.ret();
@@ -278,13 +413,13 @@ unsafe extern "C" fn trampoline<B: Body>(
                 args,
                 header.owns_strings,
                 header.all_pointers,
-                |values| inner.body.run(values).into(),
+                |values| inner.body.run(values).map(Into::into),
             )
         }
     }));
     let failure = match outcome {
-        Ok(_) if ret_code == TypeCode::Void => return,
-        Ok(value) => match write_return(ret_code, &value, ret) {
+        Ok(Some(_)) if ret_code == TypeCode::Void => return,
+        Ok(Some(value)) => match write_return(ret_code, &value, ret) {
             Ok(()) => return,
             Err(expected) => Failure::Return {
                 code: ret_code.as_char(),
@@ -292,7 +427,12 @@ unsafe extern "C" fn trampoline<B: Body>(
                 got: value.as_arg().describe(),
             },
         },
-        Err(payload) => Failure::Panic(panic_message(payload.as_ref())),
+        Ok(None) => Failure::Reentered,
+        Err(payload) => {
+            let message = panic_message(payload.as_ref());
+            drop_payload(payload);
+            Failure::Panic(message)
+        }
     };
     if ret_code != TypeCode::Void {
         let zero = if ret_code.is_float() {
@@ -395,6 +535,15 @@ unsafe fn with_values<R>(
     f(values)
 }
 
+/// Drops a panic payload without letting a panic in its `Drop` escape (that one's payload
+/// is leaked: dropping it could panic again).
+#[cold]
+fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(nested) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(nested);
+    }
+}
+
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
@@ -413,6 +562,8 @@ enum Failure {
         expected: &'static str,
         got: String,
     },
+    /// A lock-mode callback called again on the thread already running it.
+    Reentered,
 }
 
 impl Failure {
@@ -432,6 +583,26 @@ impl Failure {
                 expected,
                 got,
             },
+            Failure::Reentered => Error::CallbackPanicked {
+                function: function.to_owned(),
+                message: Failure::REENTERED.to_owned(),
+            },
+        }
+    }
+
+    const REENTERED: &'static str = "re-entered on the thread already running it (a lock-mode \
+        closure is FnMut and cannot run twice at once; use Callback::new for a re-entrant callback)";
+
+    /// What went wrong, for a report on stderr.
+    fn describe(self) -> String {
+        match self {
+            Failure::Panic(message) => format!("panicked: {message}"),
+            Failure::Return {
+                code,
+                expected,
+                got,
+            } => format!("returned {got} for return code '{code}' (expected {expected})"),
+            Failure::Reentered => Failure::REENTERED.to_owned(),
         }
     }
 }
@@ -441,39 +612,39 @@ thread_local! {
     /// `Function::call`s running on this thread (nested through callbacks). One word, so
     /// a call pays one thread-local update on entry and one on exit.
     static STATE: Cell<usize> = const { Cell::new(0) };
-    /// The first callback failure during the innermost running call.
-    static PENDING: RefCell<Option<Failure>> = const { RefCell::new(None) };
+    /// Callback failures waiting to surface, each with the depth (in `STATE`'s count) of
+    /// the call it happened during, innermost last: a nested call made after the outer one's
+    /// callback failed must not take that failure as its own. The first failure per call.
+    static PENDING: RefCell<Vec<(usize, Failure)>> = const { RefCell::new(Vec::new()) };
 }
 
 const PENDING_BIT: usize = 1;
 const ONE_CALL: usize = 2;
 
 fn report(failure: Failure, header: &Header) {
-    let in_call = STATE.with(Cell::get) >= ONE_CALL;
-    if in_call && !header.locked {
+    let depth = STATE.with(Cell::get) / ONE_CALL;
+    if depth > 0 && !header.locked {
         PENDING.with(|p| {
             let mut p = p.borrow_mut();
-            if p.is_none() {
-                *p = Some(failure);
+            if !matches!(p.last(), Some((d, _)) if *d == depth) {
+                p.push((depth, failure));
             }
         });
         STATE.with(|s| s.set(s.get() | PENDING_BIT));
         return;
     }
-    let what = match failure {
-        Failure::Panic(message) => format!("panicked: {message}"),
-        Failure::Return {
-            code,
-            expected,
-            got,
-        } => {
-            format!("returned {got} for return code '{code}' (expected {expected})")
-        }
-    };
-    eprintln!(
-        "ffi-core: uncaught error in FFI callback {}: {what}; it returned 0 to C and execution goes on",
-        header.signature
-    );
+    report_line(format_args!(
+        "uncaught error in FFI callback {}: {}; it returned 0 to C and execution goes on",
+        header.signature,
+        failure.describe()
+    ));
+}
+
+/// Writes one `ffi-core:` line to stderr. A failed write is ignored: this runs where a
+/// panic would reach C (a closed or broken stderr must not abort the process).
+#[cold]
+fn report_line(what: fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "ffi-core: {what}");
 }
 
 /// Marks the start of a call on this thread, so callback failures surface from it.
@@ -494,12 +665,24 @@ pub(crate) fn leave_call(function: &str) -> Result<()> {
     if state & PENDING_BIT == 0 {
         return Ok(());
     }
-    take_pending_slow(function)
+    take_pending_slow(function, state / ONE_CALL + 1)
 }
 
+/// Takes the failure of the call at `depth` (the one ending), leaving those of outer calls.
 #[cold]
-fn take_pending_slow(function: &str) -> Result<()> {
-    match PENDING.with(|p| p.borrow_mut().take()) {
+fn take_pending_slow(function: &str, depth: usize) -> Result<()> {
+    let mine = PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        let mine = match p.last() {
+            Some((d, _)) if *d == depth => p.pop().map(|(_, failure)| failure),
+            _ => None,
+        };
+        if !p.is_empty() {
+            STATE.with(|s| s.set(s.get() | PENDING_BIT));
+        }
+        mine
+    });
+    match mine {
         Some(failure) => Err(failure.into_error(function)),
         None => Ok(()),
     }

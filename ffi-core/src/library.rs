@@ -263,11 +263,25 @@ impl Library {
     /// # Ok::<(), ffi_core::Error>(())
     /// ```
     ///
+    /// `F` must be an `unsafe extern "C" fn` type: every call through the binding is an
+    /// `unsafe` block whose caller vouches for the arguments and for the library being
+    /// open. A safe `extern "C" fn` type is refused at compile time, because a copy of the
+    /// pointer (`*typed`) could then be called from safe code after the library is unloaded,
+    /// or with arguments the C function cannot take (`strlen(NULL)`):
+    ///
+    /// ```compile_fail,E0277
+    /// use ffi_core::Library;
+    /// let libc = Library::this_process()?;
+    /// // error: `extern "C" fn() -> i32` is not `FnPtr` (only `unsafe extern "C" fn` types are)
+    /// let getpid = unsafe { libc.typed::<extern "C" fn() -> i32>("getpid")? };
+    /// # Ok::<(), ffi_core::Error>(())
+    /// ```
+    ///
     /// # Safety
     /// `F` must be the function's true C signature (argument and return types, `extern
     /// "C"` ABI). The returned [`Typed`] borrows the library, so the library stays open while
-    /// it lives; copying the function pointer out of it (`*typed`) escapes that guarantee,
-    /// and the copy must not be called after the library is closed.
+    /// it lives; a copy of the function pointer (`*typed`) escapes that guarantee: the
+    /// `unsafe` block that calls the copy vouches that the library is still open.
     pub unsafe fn typed<F: FnPtr>(&self, name: &str) -> Result<Typed<'_, F>> {
         let addr = self.non_null_addr(name)?;
         // SAFETY: `addr` is non-NULL, and the caller vouches that it has type `F`.

@@ -11,8 +11,11 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A C function pointer type, `extern "C" fn(...) -> R` or `unsafe extern "C" fn(...) -> R`
-/// with up to 12 arguments. Implemented by the compiler-known function pointer types only.
+/// A C function pointer type, `unsafe extern "C" fn(...) -> R` with up to 12 arguments.
+///
+/// Safe `extern "C" fn` types are deliberately not implemented: a copy of a library's
+/// function pointer with a safe type could be called from safe code after the library is
+/// unloaded, or with arguments the C function cannot take.
 pub trait FnPtr: sealed::Sealed + Copy {
     /// Reinterprets a code address as this function pointer type.
     ///
@@ -28,14 +31,6 @@ macro_rules! fn_ptr {
             #[inline]
             unsafe fn from_addr(addr: *mut c_void) -> Self {
                 // SAFETY: function pointers are pointer-sized; the caller vouches for the type.
-                unsafe { std::mem::transmute::<*mut c_void, Self>(addr) }
-            }
-        }
-        impl<R $(, $arg)*> sealed::Sealed for extern "C" fn($($arg),*) -> R {}
-        impl<R $(, $arg)*> FnPtr for extern "C" fn($($arg),*) -> R {
-            #[inline]
-            unsafe fn from_addr(addr: *mut c_void) -> Self {
-                // SAFETY: as above.
                 unsafe { std::mem::transmute::<*mut c_void, Self>(addr) }
             }
         }

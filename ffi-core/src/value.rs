@@ -39,9 +39,10 @@ pub enum Arg<'a> {
     Null,
     /// A Rust string, copied into a NUL-terminated C string for the call.
     Str(&'a str),
-    /// A C string, passed without a copy.
+    /// A C string, passed without a copy (read-only: refused in `p` slots).
     CStr(&'a CStr),
-    /// Borrowed memory: a byte or typed slice, read-only or writable.
+    /// Borrowed memory: a byte or typed slice, read-only or writable. A writable `p` slot
+    /// takes only writable buffers; read-only ones go in `P`, `s` or `O` slots.
     Buffer(Buffer<'a>),
     /// A raw pointer; what it points to is the caller's business.
     Ptr(*mut c_void),
@@ -56,8 +57,9 @@ unsafe impl Send for Arg<'_> {}
 
 /// Borrowed memory passed to C as a pointer to its first element.
 ///
-/// Created from `&[T]` (read-only) or `&mut [T]` (writable) for any [`Plain`] `T`; the
-/// borrow lasts as long as the [`Arg`] holding it.
+/// Created from `&[T]` (read-only: refused in `p` slots, which C may write through) or
+/// `&mut [T]` (writable) for any [`Plain`] `T`; the borrow lasts as long as the [`Arg`]
+/// holding it.
 #[derive(Debug)]
 pub struct Buffer<'a> {
     ptr: *mut c_void,

@@ -254,10 +254,11 @@ fn typed_binding_calls_directly() {
     }
     let libc = Library::this_process().unwrap();
     // SAFETY: getpid is pid_t getpid(void).
-    let getpid = unsafe { libc.typed::<extern "C" fn() -> i32>("getpid") }.unwrap();
-    assert_eq!(getpid() as u32, std::process::id());
+    let getpid = unsafe { libc.typed::<unsafe extern "C" fn() -> i32>("getpid") }.unwrap();
+    // SAFETY: getpid takes nothing and the process's libc stays loaded.
+    assert_eq!(unsafe { getpid() } as u32, std::process::id());
     // SAFETY: the symbol does not exist; nothing is called.
-    assert!(unsafe { libc.typed::<extern "C" fn()>("no_such_fn") }.is_err());
+    assert!(unsafe { libc.typed::<unsafe extern "C" fn()>("no_such_fn") }.is_err());
 }
 
 #[test]

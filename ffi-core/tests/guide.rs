@@ -97,7 +97,7 @@ fn strlen_and_memcpy() {
         unsafe { strlen.call(&["Hello, World!".into()]) }.unwrap(),
         Value::Int(13)
     );
-    let memcpy = libc().func("p", "memcpy", "ppl").unwrap();
+    let memcpy = libc().func("p", "memcpy", "pPl").unwrap();
     let src = *b"Source";
     let mut dst = [0u8; 6];
     let dst_addr = dst.as_ptr() as *mut c_void;
@@ -119,7 +119,7 @@ fn file_operations() {
     let open_func = libc.func("i", "open", "si").unwrap();
     let close_func = libc.func("i", "close", "i").unwrap();
     let read_func = libc.func("l", "read", "ipl").unwrap();
-    let write_func = libc.func("l", "write", "ipl").unwrap();
+    let write_func = libc.func("l", "write", "iPl").unwrap();
     let (o_rdonly, o_wronly, o_creat, o_trunc) = (0, 1, 64, 512);
 
     // SAFETY: `int open(const char *, int, ...)` with O_CREAT reads one variadic mode_t,
@@ -234,10 +234,10 @@ fn errno_as_a_variable() {
 #[test]
 fn custom_library_array_sum_and_multiply() {
     let mylib = mylib();
-    let array_sum = mylib.func("q", "array_sum", "pl").unwrap();
+    let array_sum = mylib.func("q", "array_sum", "Pl").unwrap();
     let array_multiply = mylib.func("v", "array_multiply", "pli").unwrap();
     let mut data: [i32; 5] = [1, 2, 3, 4, 5];
-    // SAFETY: `int64_t array_sum(int32_t *, size_t)` reads data.len() ints of data.
+    // SAFETY: `int64_t array_sum(const int32_t *, size_t)` reads data.len() ints of data.
     let total = unsafe { array_sum.call(&[(&data).into(), data.len().into()]) }.unwrap();
     assert_eq!(total, Value::Int(15));
     // SAFETY: `void array_multiply(int32_t *, size_t, int32_t)` rewrites 5 ints; data holds 5.

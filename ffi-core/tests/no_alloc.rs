@@ -140,7 +140,7 @@ fn buffers_callbacks_errno_variadic_and_variables_do_not_allocate() {
     // SAFETY: as above.
     let testlib = unsafe { Library::open(env!("FFI_TEST_LIB_TESTLIB")) }.unwrap();
     let libc = Library::this_process().unwrap();
-    let array_sum = mylib.func("q", "array_sum", "pl").unwrap();
+    let array_sum = mylib.func("q", "array_sum", "Pl").unwrap();
     let array_multiply = mylib.func("v", "array_multiply", "pli").unwrap();
     let qsort = libc.func("v", "qsort", "pLLC").unwrap();
     let cmp = Callback::new("i", "PP", |args: &[Value]| {
@@ -167,7 +167,7 @@ fn buffers_callbacks_errno_variadic_and_variables_do_not_allocate() {
     let mut text = [0u8; 32];
 
     let (r, n) = allocations(|| {
-        // SAFETY: `int64_t array_sum(int32_t *, size_t)` reads 1000 ints; data holds 1000.
+        // SAFETY: `int64_t array_sum(const int32_t *, size_t)` reads 1000 ints; data holds 1000.
         let sum = unsafe { array_sum.call(&[(&data).into(), 1000.into()]) }.unwrap();
         // SAFETY: `void array_multiply(int32_t *, size_t, int32_t)` rewrites 1000 ints in
         // place; data holds 1000.

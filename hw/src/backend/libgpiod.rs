@@ -13,6 +13,12 @@
 //! Its events carry no sequence numbers: they are numbered here as they are read, so events
 //! the kernel dropped cannot show as a gap.
 //!
+//! Edge events are read from the line's event fd (`gpiod_line_event_get_fd`) as the
+//! kernel's fixed-layout uAPI v1 records, not through `gpiod_line_event_read`: its
+//! `struct gpiod_line_event` holds a `struct timespec`, whose size depends on how libgpiod
+//! was built (a 64-bit `time_t` on 32-bit ARM in Debian 13's `libgpiod2t64`, 32 bits in
+//! Debian 12's `libgpiod2`), which a Rust mirror of the struct cannot know.
+//!
 //! ```no_run
 //! use hw::backend::libgpiod::LibgpiodBackend;
 //! use hw::{Request, Value};
@@ -28,7 +34,7 @@
 
 use std::ffi::c_void;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,13 +49,17 @@ use crate::error::{Error, Result};
 use crate::event::{EdgeEvent, EdgeKind};
 use crate::line::{Backend, ChipSelector, Lines, RequestSpec};
 use crate::settings::{Bias, Direction, Drive, Edge, EventClock, LineSettings, Offset, Value};
+use crate::uapi::v1;
 
 /// The soname of libgpiod 1.x, the API this backend speaks.
 pub const SONAME_V1: &str = "libgpiod.so.2";
 /// The soname of libgpiod 2.x (a different API).
 pub const SONAME_V2: &str = "libgpiod.so.3";
-/// The Debian/Ubuntu package that provides [`SONAME_V1`].
+/// The Debian/Ubuntu package that provides [`SONAME_V1`] (Debian 12, Ubuntu 22.04).
 pub const PACKAGE: &str = "libgpiod2";
+/// The same library's package where it was rebuilt with a 64-bit `time_t` (Debian 13
+/// trixie, Raspberry Pi OS trixie, Ubuntu 24.04): same soname, new package name.
+pub const PACKAGE_T64: &str = "libgpiod2t64";
 
 const NAME: &str = "libgpiod";
 
@@ -63,14 +73,17 @@ const FLAG_BIAS_PULL_UP: i32 = 1 << 5;
 // `GPIOD_LINE_REQUEST_DIRECTION_*` for gpiod_line_set_config.
 const DIRECTION_INPUT: i32 = 2;
 const DIRECTION_OUTPUT: i32 = 3;
-// `GPIOD_LINE_EVENT_*`.
-const EVENT_FALLING_EDGE: i32 = 2;
 
-/// `struct gpiod_line_event` of gpiod.h.
-#[repr(C)]
-struct RawEvent {
-    ts: libc::timespec,
-    event_type: libc::c_int,
+/// Decodes one uAPI v1 event record (`struct gpioevent_data`) read from a libgpiod line's
+/// event fd: its edge and its timestamp in nanoseconds. `None` for a short record.
+fn decode_event(record: &[u8]) -> Option<(EdgeKind, u64)> {
+    let raw = v1::EventData::from_bytes(record)?;
+    let kind = if raw.id == v1::EVENT_FALLING_EDGE {
+        EdgeKind::Falling
+    } else {
+        EdgeKind::Rising
+    };
+    Some((kind, raw.timestamp))
 }
 
 /// libgpiod 1.x's functions, declared once.
@@ -93,7 +106,6 @@ struct Api {
     get_value: Function,
     set_value: Function,
     event_get_fd: Function,
-    event_read: Function,
     release: Function,
 }
 
@@ -134,7 +146,6 @@ impl Api {
             get_value: f("i", "gpiod_line_get_value", "p")?,
             set_value: f("i", "gpiod_line_set_value", "pi")?,
             event_get_fd: f("i", "gpiod_line_event_get_fd", "p")?,
-            event_read: f("i", "gpiod_line_event_read", "pp")?,
             release: f("v", "gpiod_line_release", "p")?,
         })
     }
@@ -208,13 +219,15 @@ fn missing_library(name: &str, why: &str, only_v2: bool) -> Error {
     let action = if only_v2 {
         format!(
             "loading {name}: only {SONAME_V2} (libgpiod 2.x) is installed, and the libgpiod \
-             backend speaks the libgpiod 1.x API; install {PACKAGE} (`apt-get install {PACKAGE}`) \
-             next to it, or use the built-in character-device backend"
+             backend speaks the libgpiod 1.x API; install {PACKAGE} next to it (`apt-get install \
+             {PACKAGE}`, or `apt-get install {PACKAGE_T64}` on Debian 13 and later), or use the \
+             built-in character-device backend"
         )
     } else {
         format!(
             "loading {name}: the libgpiod backend needs libgpiod 1.x; install it with \
-             `apt-get install {PACKAGE}` (or use the built-in character-device backend)"
+             `apt-get install {PACKAGE}` (`apt-get install {PACKAGE_T64}` on Debian 13 and \
+             later), or use the built-in character-device backend"
         )
     };
     Error::Io {
@@ -274,6 +287,8 @@ struct Held {
     offset: Offset,
     line: *mut c_void,
     requested: bool,
+    /// The line's event fd, owned by libgpiod's line object, for lines with edge detection.
+    event_fd: Option<RawFd>,
 }
 
 /// Lines held through libgpiod.
@@ -369,6 +384,7 @@ impl LibgpiodLines {
                 offset,
                 line,
                 requested: false,
+                event_fd: None,
             });
             me.request_one(me.held.len() - 1, s, f, &spec.consumer)?;
             me.lines.push((offset, *s));
@@ -481,9 +497,10 @@ impl LibgpiodLines {
                     "libgpiod gave no event fd for line {offset}"
                 )));
             }
+            self.held[i].event_fd = Some(fd as RawFd);
             // SAFETY: the fd belongs to libgpiod's line object, which stays requested (and so
             // the fd open) until it is released in Drop, after the epoll fd stops being used.
-            let bfd = unsafe { BorrowedFd::borrow_raw(fd as i32) };
+            let bfd = unsafe { BorrowedFd::borrow_raw(fd as RawFd) };
             self.events.watch(
                 bfd,
                 EpollFlags::EPOLLIN,
@@ -552,6 +569,30 @@ impl LibgpiodLines {
             _ => Err(self.errno(
                 errno,
                 &format!("reading the value of line {}", self.held[i].offset),
+            )),
+        }
+    }
+
+    /// Reads one event record of held line `i` from its event fd (ready, per epoll):
+    /// `None` if there was none after all or it was short.
+    fn read_event(&self, i: usize) -> Result<Option<(EdgeKind, u64)>> {
+        let held = &self.held[i];
+        let Some(fd) = held.event_fd else {
+            return Ok(None);
+        };
+        // SAFETY: the fd belongs to libgpiod's line object, requested with edge detection
+        // and not released before Drop; the borrow ends within this call.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let mut record = [0u8; v1::EventData::SIZE];
+        match nix::unistd::read(fd, &mut record) {
+            Ok(0) => Err(Error::ChipGone {
+                chip: self.chip.name.clone(),
+            }),
+            Ok(got) => Ok(decode_event(&record[..got])),
+            Err(Errno::EAGAIN | Errno::EINTR) => Ok(None),
+            Err(e) => Err(self.errno(
+                e as i32,
+                &format!("reading an edge event of line {}", held.offset),
             )),
         }
     }
@@ -793,38 +834,9 @@ impl Lines for LibgpiodLines {
                 if count == out.len() {
                     break;
                 }
-                let mut raw = RawEvent {
-                    ts: libc::timespec {
-                        tv_sec: 0,
-                        tv_nsec: 0,
-                    },
-                    event_type: 0,
+                let Some((kind, timestamp_ns)) = self.read_event(i)? else {
+                    continue;
                 };
-                let out_ptr = std::ptr::addr_of_mut!(raw).cast::<c_void>();
-                // SAFETY: `int gpiod_line_event_read(struct gpiod_line *, struct
-                // gpiod_line_event *)` on a line this object requested with edge detection;
-                // libgpiod writes one `struct gpiod_line_event` through out_ptr, and `raw` is
-                // exactly that struct and lives across the call.
-                let (rc, errno) = unsafe {
-                    self.api
-                        .event_read
-                        .call_with_errno(&[Arg::Ptr(self.held[i].line), Arg::Ptr(out_ptr)])
-                }
-                .map_err(|e| ffi_err(e, "gpiod_line_event_read"))?;
-                if int_of(&rc) != 0 {
-                    return Err(self.errno(
-                        errno,
-                        &format!("reading an edge event of line {}", self.held[i].offset),
-                    ));
-                }
-                let (sec, nsec, kind) =
-                    (raw.ts.tv_sec as u64, raw.ts.tv_nsec as u64, raw.event_type);
-                let kind = if kind == EVENT_FALLING_EDGE {
-                    EdgeKind::Falling
-                } else {
-                    EdgeKind::Rising
-                };
-                let timestamp_ns = sec.wrapping_mul(1_000_000_000).wrapping_add(nsec);
                 out[count] = self
                     .events
                     .edge_event(i, self.held[i].offset, kind, timestamp_ns);
@@ -867,7 +879,11 @@ mod tests {
         // SAFETY: no such file exists, so nothing is loaded.
         let e = unsafe { LibgpiodBackend::open_library("libgpiod-not-here.so.2") }.unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("apt-get install libgpiod2"), "{msg}");
+        assert!(msg.contains("apt-get install libgpiod2`"), "{msg}");
+        assert!(
+            msg.contains("apt-get install libgpiod2t64` on Debian 13"),
+            "{msg}"
+        );
         assert!(msg.contains("libgpiod-not-here.so.2"), "{msg}");
         // Only libgpiod 2.x present: the message says so.
         let e = missing_library(SONAME_V1, "not found", true);
@@ -876,7 +892,11 @@ mod tests {
             msg.contains("only libgpiod.so.3 (libgpiod 2.x) is installed"),
             "{msg}"
         );
-        assert!(msg.contains("apt-get install libgpiod2"), "{msg}");
+        assert!(msg.contains("apt-get install libgpiod2`"), "{msg}");
+        assert!(
+            msg.contains("apt-get install libgpiod2t64` on Debian 13"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -944,6 +964,27 @@ mod tests {
         s.chip = Some(ChipSelector::Label("no-such-label".into()));
         let e = b.request(&s).unwrap_err();
         assert!(e.to_string().contains("'no-such-label' not found"), "{e}");
+    }
+
+    #[test]
+    fn events_decode_from_the_kernel_record_whatever_the_width_of_time_t() {
+        // A timestamp past 2038 (2^31 s and more): it does not fit a 32-bit time_t, so a
+        // decoding through `struct timespec` would mangle it where time_t is 32 bits, and
+        // read the edge at the wrong offset where libgpiod's time_t differs from libc's.
+        let ns = ((1u64 << 31) + 5) * 1_000_000_000 + 123_456_789;
+        for (id, kind) in [
+            (v1::EVENT_RISING_EDGE, EdgeKind::Rising),
+            (v1::EVENT_FALLING_EDGE, EdgeKind::Falling),
+        ] {
+            let mut record = [0u8; v1::EventData::SIZE];
+            record[..8].copy_from_slice(&ns.to_ne_bytes());
+            record[8..12].copy_from_slice(&id.to_ne_bytes());
+            assert_eq!(decode_event(&record), Some((kind, ns)));
+            assert_eq!(decode_event(&record[..11]), None);
+        }
+        // The record's size is the kernel's, never the size of libc's timespec.
+        #[cfg(not(target_arch = "x86"))]
+        assert_eq!(v1::EventData::SIZE, 16);
     }
 
     #[test]
