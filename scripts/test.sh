@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of hwkit on a fresh Debian machine (run as root; installs what it needs):
 #   1. host tests (x86-64): FFI against real libc/libm and compiled C libraries, parsers, CLI;
+#      ffi-core's and hw's again under valgrind memcheck;
 #   2. the GPIO tests in an x86-64 VM: Debian 12's kernel with gpio-sim;
 #   3. the host tests again for aarch64 and armv7, cross-built in a Debian sid build root and
 #      run under qemu-user (32-bit long, unsigned char, ARM calling conventions);
@@ -11,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo test --workspace
+scripts/valgrind.sh
 cargo build --release -p hwkit-testbed
 testbed=target/release/testbed
 "$testbed" test
