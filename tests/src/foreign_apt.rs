@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use crate::arch::Arch;
-use crate::error::{io_err, Error, Result};
+use crate::error::{io_err, Result};
 use crate::host::{run, run_text};
 
 /// The keyring the host's Debian sources are signed with; it holds the keys of sid too.
@@ -127,20 +127,8 @@ impl ForeignApt {
             cmd.arg(format!("{p}:{}={v}", self.arch.debian()));
         }
         run(&mut cmd)?;
-        pkgs.iter()
-            .map(|(p, _)| {
-                let prefix = format!("{p}_");
-                fs::read_dir(into)
-                    .map_err(io_err("cannot read", into))?
-                    .flatten()
-                    .map(|e| e.path())
-                    .find(|f| {
-                        let n = f.file_name().unwrap_or_default().to_string_lossy();
-                        n.starts_with(&prefix) && n.ends_with(".deb")
-                    })
-                    .ok_or_else(|| Error::Kernel(format!("apt-get download left no {p} package")))
-            })
-            .collect()
+        let names: Vec<&str> = pkgs.iter().map(|(p, _)| p.as_str()).collect();
+        crate::kernel::downloaded(into, &names)
     }
 }
 

@@ -621,9 +621,14 @@ fn download(pkgs: &[&str], version: &str, dir: &Path) -> Result<Vec<PathBuf>> {
         host::apt_update()?;
         run(&mut cmd)?;
     }
+    downloaded(dir, pkgs)
+}
+
+/// The `.deb` files `apt-get download` left in `dir`, one per package of `pkgs`, in order.
+pub(crate) fn downloaded<S: AsRef<str>>(dir: &Path, pkgs: &[S]) -> Result<Vec<PathBuf>> {
     pkgs.iter()
         .map(|p| {
-            let prefix = format!("{p}_");
+            let prefix = format!("{}_", p.as_ref());
             fs::read_dir(dir)
                 .map_err(io_err("cannot read", dir))?
                 .flatten()
@@ -632,7 +637,9 @@ fn download(pkgs: &[&str], version: &str, dir: &Path) -> Result<Vec<PathBuf>> {
                     let n = f.file_name().unwrap_or_default().to_string_lossy();
                     n.starts_with(&prefix) && n.ends_with(".deb")
                 })
-                .ok_or_else(|| Error::Kernel(format!("apt-get download left no {p} package")))
+                .ok_or_else(|| {
+                    Error::Kernel(format!("apt-get download left no {} package", p.as_ref()))
+                })
         })
         .collect()
 }

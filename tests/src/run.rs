@@ -95,6 +95,21 @@ impl Session {
         })
     }
 
+    /// A run directory, the initramfs being written in it, and the run's marker; the
+    /// guest's libraries come from the host or the build root (`needs_libraries`: only if
+    /// something but busybox goes in).
+    fn initramfs(
+        &self,
+        needs_libraries: bool,
+    ) -> Result<(tempfile::TempDir, PathBuf, String, Initramfs)> {
+        let scratch = self.scratch()?;
+        let marker = vm::new_marker();
+        let initrd = scratch.path().join("initrd.cpio");
+        let libraries = self.libraries(needs_libraries)?;
+        let ird = Initramfs::create(&initrd, &self.kernel, self.machine, libraries, &marker)?;
+        Ok((scratch, initrd, marker, ird))
+    }
+
     fn scratch(&self) -> Result<tempfile::TempDir> {
         let tmp = std::env::temp_dir();
         tempfile::Builder::new()
@@ -254,18 +269,9 @@ pub fn test_job(tests: &[TestBinary], libtest_args: &[String], timeout: Duration
 pub fn run_tests(opts: &TestOptions) -> Result<TestReport> {
     let built = build::build(&opts.build)?;
     let session = Session::start(opts.build.machine)?;
-    let scratch = session.scratch()?;
-    let marker = vm::new_marker();
-    let initrd = scratch.path().join("initrd.cpio");
     let t0 = Instant::now();
-    let libraries = session.libraries(true)?;
-    let mut ird = Initramfs::create(
-        &initrd,
-        &session.kernel,
-        session.machine,
-        libraries,
-        &marker,
-    )?;
+    // `_scratch` holds the run directory until the run ends.
+    let (_scratch, initrd, marker, mut ird) = session.initramfs(true)?;
     pack_build(&mut ird, &built)?;
     ird.tree(&opts.build.workspace)?;
     let job = test_job(&built.tests, &opts.libtest_args, opts.binary_timeout);
@@ -585,17 +591,9 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
         crate::initramfs::check_arch(inc, opts.machine.arch())?;
     }
     let session = Session::start(opts.machine)?;
-    let scratch = session.scratch()?;
-    let marker = vm::new_marker();
-    let initrd = scratch.path().join("initrd.cpio");
-    let libraries = session.libraries(!opts.binaries.is_empty() || !opts.include.is_empty())?;
-    let mut ird = Initramfs::create(
-        &initrd,
-        &session.kernel,
-        session.machine,
-        libraries,
-        &marker,
-    )?;
+    // `_scratch` holds the run directory until the run ends.
+    let (_scratch, initrd, marker, mut ird) =
+        session.initramfs(!opts.binaries.is_empty() || !opts.include.is_empty())?;
     for b in &opts.binaries {
         ird.elf(&format!("{GUEST_BIN_DIR}/{}", b.name), &b.host)?;
     }
