@@ -138,19 +138,23 @@ echo pull-down >"$pi4_sim/sim_gpio27/pull"
 check "member: hwkit gpio get pin13 reads the line pulled down" \
   same "$(as alice hwkit gpio get --board pi4 --numeric pin13 2>&1)" 0 "pin13"
 
-as alice hwkit gpio set --board pi4 --hold 4 pin11=1 >/dev/null 2>&1 &
+as alice hwkit gpio set --board pi4 --hold 4 pin11=1 >/dev/null 2>"$R/tmp/set.err" &
 check "member: hwkit gpio set pin11=1 drives GPIO17 high (seen by the simulator)" \
   wait_for "$pi4_sim/sim_gpio17/value" 1
 wait $!
-check "member: hwkit gpio set exits cleanly after --hold" same $? 0 "exit status"
+status=$?
+check "member: hwkit gpio set exits cleanly after --hold" \
+  same "$status $(cat "$R/tmp/set.err")" "0 " "exit status and stderr"
 
 # sysfs: export (the class file), then the line's own files, which udev hands to the group a
 # few milliseconds after the export.
-as alice hwkit gpio set --sysfs --chip hwkit-sim --hold 4 5=1 >/dev/null 2>&1 &
+as alice hwkit gpio set --sysfs --chip hwkit-sim --hold 4 5=1 >/dev/null 2>"$R/tmp/set.err" &
 check "member: hwkit gpio set --sysfs drives a line high (export, direction, value)" \
   wait_for "$aux_sim/sim_gpio5/value" 1
 wait $!
-check "member: hwkit gpio set --sysfs exits cleanly" same $? 0 "exit status"
+status=$?
+check "member: hwkit gpio set --sysfs exits cleanly" \
+  same "$status $(cat "$R/tmp/set.err")" "0 " "exit status and stderr"
 echo pull-up >"$aux_sim/sim_gpio6/pull"
 check "member: hwkit gpio get --sysfs reads a line" \
   same "$(as alice hwkit gpio get --sysfs --chip hwkit-sim --numeric 6 2>&1)" 1 "line 6"
