@@ -45,7 +45,7 @@ const ARM_PREREQUISITES: &[(&str, &[&str])] = &[
 ];
 
 /// Names the options the ARM machines need that `config` lacks (the x86-64 list, then
-/// [`ARM_PREREQUISITES`]).
+/// `ARM_PREREQUISITES`).
 pub fn missing_arm_prerequisites(config: &BTreeMap<String, String>) -> Vec<String> {
     let mut missing = missing_prerequisites(config);
     missing.extend(
