@@ -43,7 +43,7 @@ use nix::errno::Errno;
 use nix::sys::epoll::EpollFlags;
 
 use super::event_fds::{require_edge_detection, EventFds};
-use crate::chip::{chips, find_line, Chip, ChipInfo};
+use crate::chip::{find_line, Chip, ChipInfo};
 use crate::config::LineId;
 use crate::error::{Error, Result};
 use crate::event::{EdgeEvent, EdgeKind};
@@ -91,10 +91,7 @@ struct Api {
     lib_name: String,
     version: String,
     chip_open: Function,
-    chip_open_by_label: Function,
-    chip_open_lookup: Function,
     chip_close: Function,
-    chip_num_lines: Function,
     chip_get_line: Function,
     chip_find_line: Function,
     request_input: Function,
@@ -131,10 +128,7 @@ impl Api {
             lib_name: lib.name().to_owned(),
             version,
             chip_open: f("p", "gpiod_chip_open", "s")?,
-            chip_open_by_label: f("p", "gpiod_chip_open_by_label", "s")?,
-            chip_open_lookup: f("p", "gpiod_chip_open_lookup", "s")?,
             chip_close: f("v", "gpiod_chip_close", "p")?,
-            chip_num_lines: f("I", "gpiod_chip_num_lines", "p")?,
             chip_get_line: f("p", "gpiod_chip_get_line", "pI")?,
             chip_find_line: f("p", "gpiod_chip_find_line", "ps")?,
             request_input: f("i", "gpiod_line_request_input_flags", "psi")?,
@@ -607,17 +601,15 @@ impl LibgpiodLines {
 
 /// Opens the chip of `spec` with libgpiod; returns its object and info.
 fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
-    let (func, arg, wanted) = match &spec.chip {
-        Some(ChipSelector::Path(p)) => {
-            let s = p.to_string_lossy().into_owned();
-            (&api.chip_open, s.clone(), s)
-        }
-        Some(ChipSelector::Label(l)) => (&api.chip_open_by_label, l.clone(), l.clone()),
-        Some(ChipSelector::Name(s) | ChipSelector::Any(s)) => {
-            (&api.chip_open_lookup, s.clone(), s.clone())
-        }
+    // The character device finds the chip (by path, label, name, or the chip of the first
+    // line name) and says what it is; libgpiod then opens that path. libgpiod 1.x's own
+    // lookups open every chip first and give up if any of them vanishes meanwhile (a
+    // hot-unplugged expander, another test's simulated chip).
+    let chip = match &spec.chip {
+        Some(ChipSelector::Path(p)) => Chip::open(p)?,
+        Some(ChipSelector::Label(l)) => Chip::open_by_label(l)?,
+        Some(ChipSelector::Name(n) | ChipSelector::Any(n)) => Chip::find(n)?,
         None => {
-            // Lines by name without a chip: the chip of the first name.
             let first = spec.lines.iter().find_map(|(id, _)| match id {
                 LineId::Name(n) => Some(n.clone()),
                 LineId::Offset(_) => None,
@@ -633,52 +625,29 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
                         .into(),
                 ));
             };
-            let found = find_line(&name)?;
-            let s = found.chip.path.to_string_lossy().into_owned();
-            (&api.chip_open, s.clone(), s)
+            Chip::open(&find_line(&name)?.chip.path)?
         }
     };
-    // SAFETY: each of gpiod_chip_open, _open_by_label and _open_lookup is
-    // `struct gpiod_chip *f(const char *)`; the argument is a NUL-terminated copy.
-    let (v, errno) = unsafe { func.call_with_errno(&[arg.as_str().into()]) }
+    if !chip.speaks_uapi_v1() {
+        return Err(Error::UapiUnavailable {
+            version: "v1",
+            chip: chip.info().name.clone(),
+            hint: NEEDS_UAPI_V1,
+        });
+    }
+    let info = chip.info().clone();
+    let path = info.path.to_string_lossy().into_owned();
+    // SAFETY: `struct gpiod_chip *gpiod_chip_open(const char *path)`; the argument is a
+    // NUL-terminated copy.
+    let (v, errno) = unsafe { api.chip_open.call_with_errno(&[path.as_str().into()]) }
         .map_err(|e| ffi_err(e, "opening the chip"))?;
     let p = ptr_of(&v);
     if p.is_null() {
-        return Err(match Errno::from_raw(errno) {
-            Errno::ENOENT | Errno::ENODEV | Errno::ENOTTY | Errno::ENXIO | Errno::UnknownErrno => {
-                Error::ChipNotFound {
-                    wanted,
-                    available: chips()
-                        .unwrap_or_default()
-                        .iter()
-                        .map(ChipInfo::describe)
-                        .collect(),
-                }
-            }
-            e => Error::from_errno(
-                e,
-                &wanted,
-                format!("opening chip {wanted} through libgpiod"),
-            ),
-        });
-    }
-    // SAFETY: `unsigned int gpiod_chip_num_lines(struct gpiod_chip *)` on the chip just
-    // opened (checked non-NULL above).
-    let num_lines = unsafe { api.chip_num_lines.call(&[Arg::Ptr(p)]) }
-        .ok()
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0) as u32;
-    // libgpiod 1.x does not say which device it opened; the kernel does.
-    let info = chip_info_of(&wanted, &spec.chip, num_lines);
-    if !speaks_uapi_v1(&info) {
-        // SAFETY: `void gpiod_chip_close(struct gpiod_chip *)` on the chip just opened, which
-        // nothing else holds: closed exactly once, here.
-        let _ = unsafe { api.chip_close.call(&[Arg::Ptr(p)]) };
-        return Err(Error::UapiUnavailable {
-            version: "v1",
-            chip: info.name,
-            hint: NEEDS_UAPI_V1,
-        });
+        return Err(Error::from_errno(
+            Errno::from_raw(errno),
+            &info.name,
+            format!("opening chip {path} through libgpiod"),
+        ));
     }
     Ok((p, info))
 }
@@ -687,29 +656,6 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
 pub const NEEDS_UAPI_V1: &str = "libgpiod 1.x speaks only uAPI v1, and this kernel is built \
      without it (CONFIG_GPIO_CDEV_V1 is not set, as in Debian's 7.x kernels); use the \
      character-device backend (uAPI v2, hw's default), or libgpiod 2.x";
-
-/// Whether the kernel behind the chip speaks uAPI v1 (what libgpiod 1.x needs). A chip the
-/// character device cannot open here counts as speaking it: libgpiod then reports why.
-fn speaks_uapi_v1(info: &ChipInfo) -> bool {
-    Chip::open(&info.path).map_or(true, |c| c.speaks_uapi_v1())
-}
-
-/// The chip's info from the character device (name, label, path), for error messages.
-fn chip_info_of(wanted: &str, sel: &Option<ChipSelector>, num_lines: u32) -> ChipInfo {
-    let found = match sel {
-        Some(ChipSelector::Label(l)) => Chip::open_by_label(l).ok(),
-        _ => Chip::find(wanted).ok(),
-    };
-    match found {
-        Some(c) => c.info().clone(),
-        None => ChipInfo {
-            path: wanted.into(),
-            name: wanted.to_owned(),
-            label: String::new(),
-            num_lines,
-        },
-    }
-}
 
 impl Drop for LibgpiodLines {
     fn drop(&mut self) {
