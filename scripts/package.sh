@@ -105,15 +105,10 @@ if ((build)); then
     fi
   done
   if ((${#cross[@]})); then
-    # One call for every ARM architecture: the build root is set up once. Started from /:
-    # making the build root runs its setup in the caller's directory, which must exist inside
-    # the new root (the test bed finds the workspace from the binary it built).
+    # One call for every ARM architecture: the build root is set up once.
     (
       IFS=,
-      ws=$PWD
-      cd /
-      cargo run --manifest-path "$ws/Cargo.toml" --release -p hwkit-testbed -- \
-        cross build --arch "${cross[*]}"
+      cargo run --release -p hwkit-testbed -- cross build --arch "${cross[*]}"
     ) || die "cross build for ${cross[*]} failed (see above)"
   fi
 fi

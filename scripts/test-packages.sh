@@ -429,12 +429,10 @@ vm_test() {
   rm -rf "$root"
   [[ $arch == amd64 ]] || vm_args+=(--arch "$rust_arch")
   local start=$SECONDS log=$tmp/vm-$arch.log
-  # Started from /: an ARM guest needs the build root, and making it runs its setup in the
-  # caller's directory, which must exist inside the new root.
-  (cd / && cargo run --manifest-path "$OLDPWD/Cargo.toml" --release -q -p hwkit-testbed -- \
+  cargo run --release -q -p hwkit-testbed -- \
     vm "${vm_args[@]}" -q --timeout 400 \
-    --include "$root.tar" --include "$OLDPWD/packaging/test-in-vm.sh" \
-    -- sh "$OLDPWD/packaging/test-in-vm.sh" "$root.tar") 2>&1 | tee "$log" || true
+    --include "$root.tar" --include "$PWD/packaging/test-in-vm.sh" \
+    -- sh "$PWD/packaging/test-in-vm.sh" "$root.tar" 2>&1 | tee "$log" || true
   echo "(VM run in $((SECONDS - start)) s)"
   local ok bad
   ok=$(grep -c '^ok ' "$log" || true)

@@ -13,7 +13,9 @@ use crate::io::Io;
 use crate::numbering::{number_hint, ExportPlan, LineAddress, Sysfs};
 
 /// How long to wait after export for the line directory and for udev to fix its permissions.
-pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Usually milliseconds; a board busy booting (or an emulated one) has been seen to take over
+/// a second, and the wait ends as soon as the permissions arrive.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A line made visible in sysfs, by us or by someone before us.
 #[derive(Debug)]
