@@ -7,6 +7,8 @@ need=(gcc make libc6-dev libgpiod2 gpiod)  # libgpiod2: dlopened by hw's libgpio
 need+=(qemu-system-x86 busybox-static xz-utils libelf1 cpio)
 # scripts/valgrind.sh: memcheck over the host tests, jq to list the test binaries cargo built.
 need+=(valgrind jq)
+# .ci/run lints the shell scripts.
+need+=(shellcheck)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
