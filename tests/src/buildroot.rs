@@ -47,8 +47,7 @@ const FOREIGN: [Arch; 2] = [Arch::Aarch64, Arch::Armv7];
 
 /// Packages of the root: the toolchain, then per architecture its standard library, C
 /// cross compiler and libc (the C test libraries and libffi's bundled build need them).
-/// `make` runs libffi-sys's `configure && make`; `qemu-user` runs the tests; `libgpiod2`
-/// (1.x, from bookworm) is what hw's libgpiod backend opens at run time.
+/// `make` runs libffi-sys's `configure && make`; `qemu-user` runs the tests.
 fn packages() -> Vec<String> {
     let mut p: Vec<String> = [
         "rustc",
@@ -62,7 +61,6 @@ fn packages() -> Vec<String> {
     .to_vec();
     for a in FOREIGN {
         let (d, g) = (a.debian(), a.gnu());
-        p.push(format!("libgpiod2:{d}/bookworm"));
         p.push(format!("libstd-rust-dev:{d}"));
         p.push(format!("gcc-{g}"));
         p.push(format!("libc6-dev-{d}-cross"));
@@ -71,12 +69,22 @@ fn packages() -> Vec<String> {
     p
 }
 
+/// Packages from bookworm, installed once the sid ones are in (asked for together, apt's
+/// solver takes the release of one for all and finds nothing installable): `libgpiod2`
+/// (1.x) of each architecture, what hw's libgpiod backend opens at run time; sid has only 2.x.
+fn bookworm_packages() -> Vec<String> {
+    FOREIGN
+        .iter()
+        .map(|a| format!("libgpiod2:{}/bookworm", a.debian()))
+        .collect()
+}
+
 /// What the stamp file holds: the package set, so a changed list remakes the root.
 fn stamp_text() -> String {
     format!(
         "suite {SUITE}\npackages {}\nbaseline {BASELINE_SUITE}\n",
         packages().join(" ")
-    )
+    ) + &format!("bookworm {}\n", bookworm_packages().join(" "))
 }
 
 /// The build root's directory: `$HWKIT_BUILDROOT`, or `/var/cache/hwkit-buildroot`.
@@ -363,12 +371,13 @@ fn make_root(dir: &Path, root: &Path) -> Result<()> {
         .iter()
         .map(|a| format!("dpkg --add-architecture {}", a.debian()))
         .collect();
+    let install = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends";
     let script = format!(
-        "set -eu\n{}\napt-get update -q\n\
-         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {}\n\
+        "set -eu\n{}\napt-get update -q\n{install} {}\n{install} {}\n\
          update-ca-certificates\napt-get clean\n",
         foreign.join("\n"),
-        packages().join(" ")
+        packages().join(" "),
+        bookworm_packages().join(" ")
     );
     let r = BuildRoot {
         root: root.to_path_buf(),
