@@ -130,11 +130,12 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// Blocks until `watcher`, watching a line's info, reports the line requested; the test fails
-/// with `what` if 10 s pass without it.
+/// with `what` if 30 s pass without it (a debug `hwkit` starting under software emulation
+/// next to the other tests' processes has been seen to take more than 10 s).
 pub fn wait_requested(watcher: &hw::Chip, what: &str) {
     loop {
         let e = watcher
-            .read_info_event_timeout(Duration::from_secs(10))
+            .read_info_event_timeout(Duration::from_secs(30))
             .unwrap()
             .expect(what);
         if e.kind == hw::InfoChangeKind::Requested {
