@@ -360,6 +360,13 @@ pub fn choose_kernel_cached(cache: &Path) -> Result<KernelChoice> {
     Ok(choice)
 }
 
+/// Reads and parses a kernel config file.
+pub(crate) fn read_config(path: &Path) -> Result<BTreeMap<String, String>> {
+    Ok(parse_config(
+        &fs::read_to_string(path).map_err(io_err("cannot read", path))?,
+    ))
+}
+
 /// Parses a kernel `.config` into option -> value (`y`, `m`, strings).
 pub fn parse_config(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -660,9 +667,7 @@ fn build(choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
     let debs = download(&[&choice.image], &choice.version, work)?;
     unpack(&debs[0], &root)?;
     let config_path = root.join(format!("boot/config-{}", choice.abi));
-    let config = parse_config(
-        &fs::read_to_string(&config_path).map_err(io_err("cannot read", &config_path))?,
-    );
+    let config = read_config(&config_path)?;
     let missing = missing_prerequisites(&config);
     if !missing.is_empty() {
         return Err(Error::Kernel(format!(

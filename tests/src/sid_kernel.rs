@@ -23,8 +23,8 @@ use crate::cache::CacheLock;
 use crate::error::{io_err, Error, Result};
 use crate::foreign_apt::{version_of, ForeignApt};
 use crate::kernel::{
-    load_order, missing_prerequisites, module_index, module_name, newest_cached, parse_config,
-    parse_depends, prepare_key, read_module, unpack, Kernel, KernelInfo,
+    load_order, missing_prerequisites, module_index, module_name, newest_cached, parse_depends,
+    prepare_key, read_module, unpack, Kernel, KernelInfo,
 };
 use crate::qemu;
 
@@ -269,9 +269,7 @@ fn build(apt: &ForeignApt, choice: &SidChoice, arch: Arch, work: &Path) -> Resul
         ],
     )
     .ok_or_else(|| missing_file("kernel config"))?;
-    let config = parse_config(
-        &fs::read_to_string(&config_path).map_err(io_err("cannot read", &config_path))?,
-    );
+    let config = crate::kernel::read_config(&config_path)?;
     let missing = missing_arm_prerequisites(&config);
     if !missing.is_empty() {
         return Err(Error::Kernel(format!(
@@ -376,6 +374,7 @@ fn build(apt: &ForeignApt, choice: &SidChoice, arch: Arch, work: &Path) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::parse_config;
 
     #[test]
     fn the_arm_machines_need_gpio_sim_and_the_pis_drivers() {
