@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod docs_cmd;
 mod ffi_cmd;
 mod gpio_cmd;
 mod pinout_cmd;
@@ -22,7 +23,7 @@ pub type CmdResult = Result<ExitCode, Box<dyn std::error::Error>>;
     version,
     about = "Embedded Linux hardware toolkit: dynamic FFI and GPIO"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +38,10 @@ enum Command {
     Pinout(pinout_cmd::PinoutArgs),
     /// Boot a QEMU VM with simulated GPIO chips and run a command inside it.
     Vm(vm_cmd::VmArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions(docs_cmd::CompletionsArgs),
+    /// Print a manual page (`hwkit man gpio get`), or write them all with --out-dir.
+    Man(docs_cmd::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +51,8 @@ fn main() -> ExitCode {
         Command::Gpio(args) => gpio_cmd::run(args),
         Command::Pinout(args) => pinout_cmd::run(args),
         Command::Vm(args) => vm_cmd::run(args),
+        Command::Completions(args) => docs_cmd::completions(args),
+        Command::Man(args) => docs_cmd::man(args),
     };
     match result {
         Ok(code) => code,
