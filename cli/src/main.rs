@@ -62,3 +62,54 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The `Examples:` lines of every command's help, as shell words.
+    fn help_examples() -> Vec<Vec<String>> {
+        let mut examples = Vec::new();
+        let mut pending = vec![Cli::command()];
+        while let Some(cmd) = pending.pop() {
+            for text in [cmd.get_after_help(), cmd.get_after_long_help()]
+                .into_iter()
+                .flatten()
+            {
+                let text = text.to_string();
+                let Some((_, section)) = text.split_once("Examples:") else {
+                    continue;
+                };
+                for line in section.lines().map(str::trim) {
+                    if line.starts_with("hwkit ") {
+                        let words = shlex::split(line).unwrap_or_else(|| panic!("{line}"));
+                        examples.push(words);
+                    }
+                }
+            }
+            pending.extend(cmd.get_subcommands().cloned());
+        }
+        examples
+    }
+
+    #[test]
+    fn every_example_in_the_help_is_a_command_hwkit_accepts() {
+        let examples = help_examples();
+        assert!(examples.len() >= 4, "{examples:?}");
+        for words in examples {
+            if let Err(e) = Cli::try_parse_from(&words) {
+                panic!("{words:?}: {e}");
+            }
+            // The command a VM example runs inside the guest is an hwkit command too.
+            if let Some(i) = words.iter().position(|w| w == "--") {
+                let inner = &words[i + 1..];
+                if inner.first().map(String::as_str) == Some("hwkit") {
+                    if let Err(e) = Cli::try_parse_from(inner) {
+                        panic!("{inner:?} (in {words:?}): {e}");
+                    }
+                }
+            }
+        }
+    }
+}
