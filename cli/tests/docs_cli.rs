@@ -5,16 +5,10 @@ mod common;
 
 use std::process::Command;
 
-use common::hwkit;
+use common::{hwkit, ok};
 
 fn stdout_of(args: &[&str]) -> String {
-    let out = hwkit(args);
-    assert!(
-        out.status.success(),
-        "hwkit {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    ok(&hwkit(args))
 }
 
 /// What bash's completion function offers for the words of a command line being typed.
@@ -59,21 +53,28 @@ fn bash_completes_subcommands_and_options() {
     assert!(get.iter().any(|w| w == "--active-low"), "{get:?}");
 }
 
+/// Runs `program ARGS FILE`, which must succeed without a word on stderr (a shell's parser,
+/// groff with every warning on).
+fn accepts(program: &str, args: &[&str], file: &std::path::Path) {
+    let out = Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is needed (scripts/install-deps.sh): {e}"));
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{program} rejects {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Checks a script with its shell's own parser (`zsh -n`, `fish --no-execute`).
 fn parses_in(shell: &str, flag: &str, script: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("script");
     std::fs::write(&path, script).unwrap();
-    let out = Command::new(shell)
-        .arg(flag)
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| panic!("{shell} is needed (scripts/install-deps.sh): {e}"));
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{shell} rejects the script: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    accepts(shell, &[flag], &path);
 }
 
 #[test]
@@ -152,15 +153,10 @@ fn every_manual_page_renders_without_warnings() {
         assert!(pages.iter().any(|p| p == page), "{page} not in {pages:?}");
     }
     for page in &pages {
-        let out = Command::new("groff")
-            .args(["-man", "-Tutf8", "-ww", "-z"])
-            .arg(dir.path().join(page))
-            .output()
-            .expect("groff is needed (scripts/install-deps.sh)");
-        assert!(
-            out.status.success() && out.stderr.is_empty(),
-            "{page}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        accepts(
+            "groff",
+            &["-man", "-Tutf8", "-ww", "-z"],
+            &dir.path().join(page),
         );
     }
 }
