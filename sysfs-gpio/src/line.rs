@@ -302,7 +302,18 @@ impl SysfsLine {
         self.attr_path(attr).exists()
     }
 
+    /// The error for a line whose directory has vanished, if it has.
+    fn gone(&self) -> Option<Error> {
+        (!self.exported.dir.exists()).then(|| Error::LineGone {
+            line: self.addr.to_string(),
+            dir: self.exported.dir.clone(),
+        })
+    }
+
     fn require_attr(&self, attr: &'static str, why: &'static str) -> Result<()> {
+        if let Some(e) = self.gone() {
+            return Err(e);
+        }
         if self.has_attr(attr) {
             Ok(())
         } else {
@@ -319,10 +330,14 @@ impl SysfsLine {
         retry_eacces(&path, self.opened, self.settle_until, || {
             self.io.read_file(&path)
         })
+        .map_err(|e| self.gone().unwrap_or(e))
     }
 
     fn write_attr(&self, attr: &'static str, data: &[u8]) -> Result<()> {
         let path = self.attr_path(attr);
+        if let Some(e) = self.gone() {
+            return Err(e);
+        }
         if !path.exists() {
             return Err(Error::Unsupported {
                 line: self.addr.to_string(),
