@@ -37,11 +37,17 @@ const OPS: [Op; 6] = [
 
 /// Runs `op` through `subject` on the sim's chip until it fails; returns the error and how
 /// many times the operation succeeded first. Says on `ready` when its lines are held.
+///
+/// Through sysfs, requests start only once the removal is done (`removed`): 6.1's
+/// `export_store` reads the chip without a guard, and an export racing the removal
+/// dereferences NULL in the kernel (`gpiochip_line_is_valid`), which no user-space code can
+/// prevent.
 fn until_failure(
     subject: Subject,
     op: Op,
     chip: std::path::PathBuf,
     ready: mpsc::Sender<()>,
+    removed: mpsc::Receiver<()>,
 ) -> (Error, u64) {
     let backend = subject.backend();
     let request = |line: u32, edge: bool| {
@@ -62,6 +68,9 @@ fn until_failure(
         _ => Some(request(0, false).expect("output request")),
     };
     let _ = ready.send(());
+    if let (Op::Request, true) = (op, subject.is_sysfs()) {
+        let _ = removed.recv();
+    }
     let mut n = 0u64;
     let mut flip = false;
     loop {
@@ -115,8 +124,10 @@ fn chip_removed_in_the_middle_of_each_operation() {
             let chip = path(&s);
             let (tx, rx) = mpsc::channel();
             let (ready_tx, ready_rx) = mpsc::channel();
-            let worker =
-                std::thread::spawn(move || tx.send(until_failure(subject, op, chip, ready_tx)));
+            let (removed_tx, removed_rx) = mpsc::channel();
+            let worker = std::thread::spawn(move || {
+                tx.send(until_failure(subject, op, chip, ready_tx, removed_rx))
+            });
             bounded(
                 &ready_rx,
                 &format!("{} {op:?}: the worker's request", subject.name),
@@ -124,6 +135,7 @@ fn chip_removed_in_the_middle_of_each_operation() {
             // Let the loop run a while, so the removal lands in the middle of an operation.
             std::thread::sleep(Duration::from_millis(30));
             drop(s);
+            let _ = removed_tx.send(());
             let (e, n) = bounded(
                 &rx,
                 &format!("{} {op:?} after the chip's removal", subject.name),
