@@ -245,7 +245,7 @@ fn a_signal_every_100_us_interrupts_no_wait_and_loses_no_event() {
                     break;
                 }
                 // Alternately a bounded wait then a read, and a read that blocks by itself.
-                let r = if got.len() % 2 == 0 {
+                let r = if got.len().is_multiple_of(2) {
                     req.wait_edge_event(Duration::from_secs(5))
                         .and_then(|ready| match ready {
                             true => req.read_edge_event(),
@@ -282,7 +282,7 @@ fn a_signal_every_100_us_interrupts_no_wait_and_loses_no_event() {
         result.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(got.len() as u32, STORM_EDGES, "{name}: {got:?}");
         for (i, e) in got.iter().enumerate() {
-            let kind = if i % 2 == 0 {
+            let kind = if i.is_multiple_of(2) {
                 EdgeKind::Rising
             } else {
                 EdgeKind::Falling

@@ -70,12 +70,12 @@ fn toggle_soak(subject: Subject, toggles: u64) {
     let mut samples = Vec::with_capacity(32);
     let started = Instant::now();
     for i in 0..toggles {
-        let v = Value::from(i % 2 == 0);
+        let v = Value::from(i.is_multiple_of(2));
         req.set_value(0, v)
             .unwrap_or_else(|e| panic!("{name}: toggle {i}: {e}"));
         if i + 1 == warmup {
             warm = sample();
-        } else if (i + 1) % every == 0 {
+        } else if (i + 1).is_multiple_of(every) {
             let level = s.chips()[0].get_level(0).unwrap();
             assert_eq!(level == Level::High, v.is_active(), "{name}: toggle {i}");
             samples.push(sample());
@@ -137,7 +137,7 @@ fn edge_soak(subject: Subject, edges: u32) {
         );
         if i == warmup {
             warm = sample();
-        } else if i % every == 0 {
+        } else if i.is_multiple_of(every) {
             samples.push(sample());
         }
     }

@@ -182,7 +182,10 @@ fn edge_waits_go_on_through_a_storm_of_signals(io: IoPath) {
         }
         let _ = seen_tx.send(());
         while err.is_none() && made_rx.recv().is_ok() {
-            let timeout = (values.len() % 2 == 0).then_some(Duration::from_secs(5));
+            let timeout = values
+                .len()
+                .is_multiple_of(2)
+                .then_some(Duration::from_secs(5));
             match line.wait_for_edge(timeout) {
                 Ok(Some(e)) => values.push(e.value),
                 other => err = Some(format!("edge {}: {other:?}", values.len() + 1)),
@@ -195,7 +198,7 @@ fn edge_waits_go_on_through_a_storm_of_signals(io: IoPath) {
     });
     seen_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     for i in 0..STORM_EDGES {
-        chip.pull(0, i % 2 == 0);
+        chip.pull(0, i.is_multiple_of(2));
         made_tx.send(()).unwrap();
         if seen_rx.recv_timeout(Duration::from_secs(10)).is_err() {
             break;
@@ -204,7 +207,7 @@ fn edge_waits_go_on_through_a_storm_of_signals(io: IoPath) {
     drop(made_tx);
     let (values, err, sent) = reader.join().unwrap();
     assert_eq!(err, None, "{io:?}");
-    let expect: Vec<bool> = (0..STORM_EDGES).map(|i| i % 2 == 0).collect();
+    let expect: Vec<bool> = (0..STORM_EDGES).map(|i| i.is_multiple_of(2)).collect();
     assert_eq!(values, expect, "{io:?}: every edge, in order");
     let handled = HANDLED.load(Ordering::Relaxed) - handled;
     assert!(
