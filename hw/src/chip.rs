@@ -340,12 +340,19 @@ impl Chip {
             Uapi::V1 => {
                 let mut guard = self.v1.lock().unwrap_or_else(|p| p.into_inner());
                 if guard.is_none() {
+                    // gpio-cdev opens the chip again by path; ours is open, so a missing
+                    // node means the chip was removed in between.
                     *guard = Some(v1::CdevChip::new(&self.info.path).map_err(|e| {
-                        backend::cdev_error(
-                            e,
-                            self,
-                            format!("opening {} for uAPI v1", self.info.path.display()),
-                        )
+                        match backend::cdev_errno(&e) {
+                            Some(nix::errno::Errno::ENOENT) => Error::ChipGone {
+                                chip: self.info.name.clone(),
+                            },
+                            _ => backend::cdev_error(
+                                e,
+                                self,
+                                format!("opening {} for uAPI v1", self.info.path.display()),
+                            ),
+                        }
                     })?);
                 }
                 let chip = guard.as_mut().expect("just set");
