@@ -203,7 +203,8 @@ const STORM_SIGNALS: u64 = 200;
 fn a_signal_every_100_us_interrupts_no_wait_and_loses_no_event() {
     let _one = serial();
     for subject in subjects() {
-        let s = sim(2);
+        let s = sim(3);
+        let chip = path(&s);
         pull(&s, 0, Level::Low);
         let mut out = Request::builder()
             .on_chip(path(&s))
@@ -234,11 +235,26 @@ fn a_signal_every_100_us_interrupts_no_wait_and_loses_no_event() {
                 }
             }
             // Set and get, interrupted too, never fail.
-            for i in 0..200 {
-                let v = Value::from(i % 2 == 1);
+            for i in 0..200u32 {
+                let v = Value::from(!i.is_multiple_of(2));
                 if let Err(e) = out.set_value(1, v).and_then(|()| out.value(1).map(drop)) {
                     result = Err(format!("toggle {i}: {e}"));
                     break;
+                }
+            }
+            // Requests and releases (exports and their settle waits, through sysfs) too.
+            let backend = subject.backend();
+            for i in 0..10u32 {
+                if result.is_err() {
+                    break;
+                }
+                let r = Request::builder()
+                    .on_chip(&chip)
+                    .with_line(2)
+                    .as_output(Value::from(!i.is_multiple_of(2)))
+                    .request_with(backend.as_ref());
+                if let Err(e) = r {
+                    result = Err(format!("request {i}: {e}"));
                 }
             }
             // Edges start now.
