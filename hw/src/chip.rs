@@ -201,9 +201,15 @@ impl Chip {
                     format!("opening {}", path.display()),
                 ),
             })?;
-        let raw = v2::get_chip_info(file.as_fd()).map_err(|e| Error::NotAChip {
-            path: path.to_owned(),
-            source: io::Error::from_raw_os_error(e as i32),
+        let raw = v2::get_chip_info(file.as_fd()).map_err(|e| match e {
+            // The node opened, then its chip went: removed in between.
+            Errno::ENODEV => Error::ChipGone {
+                chip: path.display().to_string(),
+            },
+            e => Error::NotAChip {
+                path: path.to_owned(),
+                source: io::Error::from_raw_os_error(e as i32),
+            },
         })?;
         let info = ChipInfo {
             path: path.to_owned(),
