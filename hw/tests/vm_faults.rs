@@ -295,7 +295,7 @@ fn a_signal_every_100_us_interrupts_no_wait_and_loses_no_event() {
             (result, got, sent, req.lost_edge_events())
         });
         let mut level = Level::Low;
-        let _ = seen_rx.recv_timeout(Duration::from_secs(10));
+        let _ = seen_rx.recv_timeout(Duration::from_secs(30));
         for i in 0..STORM_EDGES {
             level = if level == Level::Low {
                 Level::High
@@ -303,7 +303,7 @@ fn a_signal_every_100_us_interrupts_no_wait_and_loses_no_event() {
                 Level::Low
             };
             s.chips()[0].set_pull(0, level).unwrap();
-            if made_tx.send(i).is_err() || seen_rx.recv_timeout(Duration::from_secs(10)).is_err() {
+            if made_tx.send(i).is_err() || seen_rx.recv_timeout(Duration::from_secs(30)).is_err() {
                 break;
             }
         }
@@ -365,12 +365,12 @@ fn a_line_info_watch_reads_every_change_through_a_storm_of_signals() {
                 .unwrap();
             made_tx.send(()).unwrap();
             seen_rx
-                .recv_timeout(Duration::from_secs(10))
+                .recv_timeout(Duration::from_secs(30))
                 .expect("requested seen");
             drop(req);
             made_tx.send(()).unwrap();
             seen_rx
-                .recv_timeout(Duration::from_secs(10))
+                .recv_timeout(Duration::from_secs(30))
                 .expect("released seen");
         }
         drop(made_tx);
@@ -823,7 +823,7 @@ fn permissions_taken_away_mid_session_give_a_clear_error() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    let ready_seen = hwkit_testbed::sim::wait_for_path(&ready, Duration::from_secs(30));
+    let ready_seen = hwkit_testbed::sim::wait_for_path(&ready, Duration::from_secs(60));
     std::fs::set_permissions(&dev, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(&go, "").unwrap();
     let out = child.wait_with_output().unwrap();

@@ -111,14 +111,14 @@ fn chip_removed_in_the_middle_of_each_operation(io: IoPath) {
         let worker =
             std::thread::spawn(move || tx.send(until_failure(io, op, label, ready_tx, removed_rx)));
         ready_rx
-            .recv_timeout(Duration::from_secs(10))
+            .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("{io:?} {op:?}: the line did not open"));
         std::thread::sleep(Duration::from_millis(30));
         drop(chip);
         let _ = removed_tx.send(());
         let e = rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("{io:?} {op:?}: no end within 10 s of the removal"));
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{io:?} {op:?}: no end within 30 s of the removal"));
         worker.join().unwrap().unwrap();
         assert!(says_gone(&e), "{io:?} {op:?}: unclear error: {e:?}: {e}");
         assert_eq!(fd_count(), before, "{io:?} {op:?}: fds leaked");
@@ -210,11 +210,11 @@ fn edge_waits_go_on_through_a_storm_of_signals(io: IoPath) {
         let sent = storm.join().unwrap();
         (values, err, sent)
     });
-    seen_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    seen_rx.recv_timeout(Duration::from_secs(30)).unwrap();
     for i in 0..STORM_EDGES {
         chip.pull(0, i.is_multiple_of(2));
         made_tx.send(()).unwrap();
-        if seen_rx.recv_timeout(Duration::from_secs(10)).is_err() {
+        if seen_rx.recv_timeout(Duration::from_secs(30)).is_err() {
             break;
         }
     }
