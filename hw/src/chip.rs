@@ -201,9 +201,15 @@ impl Chip {
                     format!("opening {}", path.display()),
                 ),
             })?;
-        let raw = v2::get_chip_info(file.as_fd()).map_err(|e| Error::NotAChip {
-            path: path.to_owned(),
-            source: io::Error::from_raw_os_error(e as i32),
+        let raw = v2::get_chip_info(file.as_fd()).map_err(|e| match e {
+            // The node opened, then its chip went: removed in between.
+            Errno::ENODEV => Error::ChipGone {
+                chip: path.display().to_string(),
+            },
+            e => Error::NotAChip {
+                path: path.to_owned(),
+                source: io::Error::from_raw_os_error(e as i32),
+            },
         })?;
         let info = ChipInfo {
             path: path.to_owned(),
@@ -340,12 +346,19 @@ impl Chip {
             Uapi::V1 => {
                 let mut guard = self.v1.lock().unwrap_or_else(|p| p.into_inner());
                 if guard.is_none() {
+                    // gpio-cdev opens the chip again by path; ours is open, so a missing
+                    // node means the chip was removed in between.
                     *guard = Some(v1::CdevChip::new(&self.info.path).map_err(|e| {
-                        backend::cdev_error(
-                            e,
-                            self,
-                            format!("opening {} for uAPI v1", self.info.path.display()),
-                        )
+                        match backend::cdev_errno(&e) {
+                            Some(nix::errno::Errno::ENOENT) => Error::ChipGone {
+                                chip: self.info.name.clone(),
+                            },
+                            _ => backend::cdev_error(
+                                e,
+                                self,
+                                format!("opening {} for uAPI v1", self.info.path.display()),
+                            ),
+                        }
                     })?);
                 }
                 let chip = guard.as_mut().expect("just set");

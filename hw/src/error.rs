@@ -127,6 +127,18 @@ pub enum Error {
         requested: Vec<Offset>,
     },
 
+    /// No file descriptor left: the process's limit (`EMFILE`, `RLIMIT_NOFILE`) or the
+    /// system's file table (`ENFILE`).
+    #[error("{action}: {}", out_of_fds(*.system, *.limit))]
+    TooManyOpenFiles {
+        /// What was being done, e.g. `requesting lines [0, 1] on gpiochip0`.
+        action: String,
+        /// `true` for the system-wide table (`ENFILE`), `false` for the process's limit.
+        system: bool,
+        /// The process's soft `RLIMIT_NOFILE` when the error happened, if it could be read.
+        limit: Option<u64>,
+    },
+
     /// Any other system error, with what was being done.
     #[error("{action}: {source}")]
     Io {
@@ -146,6 +158,11 @@ impl Error {
             },
             Errno::EACCES | Errno::EPERM => Error::PermissionDenied {
                 action: action.into(),
+            },
+            Errno::EMFILE | Errno::ENFILE => Error::TooManyOpenFiles {
+                action: action.into(),
+                system: errno == Errno::ENFILE,
+                limit: fd_limit(),
             },
             e => Error::Io {
                 action: action.into(),
@@ -172,6 +189,8 @@ impl Error {
             Error::Busy { .. } => Some(libc::EBUSY),
             Error::PermissionDenied { .. } => Some(libc::EACCES),
             Error::ChipGone { .. } => Some(libc::ENODEV),
+            Error::TooManyOpenFiles { system: false, .. } => Some(libc::EMFILE),
+            Error::TooManyOpenFiles { system: true, .. } => Some(libc::ENFILE),
             _ => None,
         }
     }
@@ -213,6 +232,31 @@ fn line_name(name: &str) -> String {
     } else {
         format!(" ({name})")
     }
+}
+
+/// The process's soft limit on open files.
+fn fd_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `struct rlimit` through the pointer, which is to a local.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
+}
+
+fn out_of_fds(system: bool, limit: Option<u64>) -> String {
+    if system {
+        return "too many open files in the system (ENFILE): the kernel's file table is full; \
+                close files or raise fs.file-max"
+            .to_owned();
+    }
+    let limit = limit.map(|l| format!(" of {l}")).unwrap_or_default();
+    format!(
+        "too many open files (EMFILE): this process has reached its limit{limit} file \
+         descriptors (RLIMIT_NOFILE); close fds it no longer needs or raise the limit \
+         (ulimit -n, or LimitNOFILE= in a systemd unit)"
+    )
 }
 
 fn held_by(consumer: &str) -> String {
@@ -387,5 +431,32 @@ mod tests {
         let e = Error::from_errno(Errno::EIO, "gpiochip0", "reading values");
         assert_eq!(e.errno(), Some(libc::EIO));
         assert!(e.to_string().starts_with("reading values: "));
+    }
+
+    #[test]
+    fn running_out_of_fds_names_emfile_and_the_limit() {
+        let e = Error::from_errno(Errno::EMFILE, "gpiochip0", "opening /dev/gpiochip0");
+        assert_eq!(e.errno(), Some(libc::EMFILE));
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("opening /dev/gpiochip0: too many open files (EMFILE)"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("RLIMIT_NOFILE") && msg.contains("ulimit -n"),
+            "{msg}"
+        );
+        let e = Error::TooManyOpenFiles {
+            action: "x".into(),
+            system: false,
+            limit: Some(16),
+        };
+        assert!(
+            e.to_string().contains("its limit of 16 file descriptors"),
+            "{e}"
+        );
+        let e = Error::from_errno(Errno::ENFILE, "gpiochip0", "x");
+        assert_eq!(e.errno(), Some(libc::ENFILE));
+        assert!(e.to_string().contains("(ENFILE)"), "{e}");
     }
 }

@@ -15,7 +15,9 @@ const LIVENESS_SLICE: Duration = Duration::from_millis(500);
 
 /// Waits until `fd` is readable (or reports an error or hang-up, which the following read
 /// turns into an error). `None` waits forever, calling `alive` between slices; `alive` returns
-/// an error once the device is gone, which ends the wait.
+/// an error once the device is gone, which ends the wait. A bounded wait that times out calls
+/// `alive` too: on a kernel that does not wake pollers of a removed chip, a loop of bounded
+/// waits would otherwise report "nothing yet" for ever.
 pub(crate) fn readable(
     fd: BorrowedFd<'_>,
     timeout: Option<Duration>,
@@ -32,12 +34,22 @@ pub(crate) fn readable(
         let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
         match poll(&mut fds, to_poll_timeout(slice)) {
             Ok(0) => {}
+            // A removed chip's fd polls as hung up or in error, for ever: say so instead of
+            // "ready", or a loop of bounded waits would spin without reading anything.
+            Ok(_)
+                if !fds[0]
+                    .revents()
+                    .is_some_and(|r| r.contains(PollFlags::POLLIN)) =>
+            {
+                alive()?;
+                return Ok(true);
+            }
             Ok(_) => return Ok(true),
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(on_err(e)),
         }
         match deadline {
-            Some(d) if Instant::now() >= d => return Ok(false),
+            Some(d) if Instant::now() >= d => return alive().map(|()| false),
             Some(_) => {}
             None => alive()?,
         }
@@ -81,6 +93,20 @@ mod tests {
         (&w).write_all(b"x").unwrap();
         let never = |e| crate::Error::InvalidConfig(format!("{e}"));
         assert!(readable(r.as_fd(), Some(Duration::MAX), || Ok(()), never).unwrap());
+    }
+
+    #[test]
+    fn a_bounded_wait_that_times_out_reports_a_device_gone() {
+        let (r, _w) = std::io::pipe().unwrap();
+        let gone = || {
+            Err(crate::Error::ChipGone {
+                chip: "gpiochip9".into(),
+            })
+        };
+        let e = readable(r.as_fd(), Some(Duration::from_millis(1)), gone, |e| {
+            crate::Error::InvalidConfig(format!("{e}"))
+        });
+        assert!(matches!(e, Err(crate::Error::ChipGone { .. })), "{e:?}");
     }
 
     #[test]

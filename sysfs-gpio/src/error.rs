@@ -148,6 +148,20 @@ pub enum Error {
     #[error("the ffi-core I/O path is not available: {0}")]
     Ffi(String),
 
+    /// The line's directory vanished: the line was unexported behind our back, or its chip
+    /// was removed.
+    #[error(
+        "{line} is gone: {} no longer exists (its chip was removed or the line unexported); \
+         open the line again once the chip is back",
+        dir.display()
+    )]
+    LineGone {
+        /// The line.
+        line: String,
+        /// Its directory, e.g. `/sys/class/gpio/gpio512`.
+        dir: PathBuf,
+    },
+
     /// Any other I/O failure, with the operation and file it happened on.
     #[error("{op} {}: {source}", path.display())]
     Io {
@@ -178,6 +192,7 @@ impl Error {
             Error::Busy { .. } => Some(libc::EBUSY),
             Error::InvalidNumber { .. } => Some(libc::EINVAL),
             Error::NoSysfs { .. } => Some(libc::ENOENT),
+            Error::LineGone { .. } => Some(libc::ENODEV),
             _ => None,
         }
     }

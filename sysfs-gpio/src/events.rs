@@ -42,14 +42,23 @@ impl SysfsLine {
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
+            // sysfs does not wake a poller when the line's chip is removed: sleep in slices
+            // and look for the line between them, so a removal ends even an endless wait.
             let timeout_ms = match deadline {
-                None => -1,
-                Some(d) => remaining_ms(d),
+                None => LIVENESS_SLICE_MS,
+                Some(d) => remaining_ms(d).min(LIVENESS_SLICE_MS),
             };
             match self.value.poll_pri(timeout_ms) {
                 Ok(true) => break,
-                Ok(false) if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(None),
-                Ok(false) => continue,
+                Ok(false) => {
+                    // Not `gone()`: its read would swallow an edge arriving right now.
+                    if let Some(e) = self.dir_gone() {
+                        return Err(e);
+                    }
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(None);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io("poll", self.attr_path("value"), e)),
             }
@@ -78,6 +87,10 @@ impl SysfsLine {
         }
     }
 }
+
+/// Longest single sleep of an edge wait, in milliseconds, between checks that the line is
+/// still there.
+const LIVENESS_SLICE_MS: i32 = 500;
 
 /// Milliseconds left until `deadline`, rounded up so a wait never returns early.
 fn remaining_ms(deadline: Instant) -> i32 {

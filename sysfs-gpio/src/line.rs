@@ -302,9 +302,34 @@ impl SysfsLine {
         self.attr_path(attr).exists()
     }
 
+    /// The error for a line whose directory has vanished, if it has. Cheap and without side
+    /// effects, but late: the directory goes after its files.
+    pub(crate) fn dir_gone(&self) -> Option<Error> {
+        (!self.exported.dir.exists()).then(|| Error::LineGone {
+            line: self.addr.to_string(),
+            dir: self.exported.dir.clone(),
+        })
+    }
+
+    /// The error for a line that is gone or going: its directory has vanished, or its held
+    /// `value` fd answers `ENODEV` (the kernel cuts every file of the line off at once, before
+    /// it unlinks them one by one). For failure paths only: the read re-arms `poll`.
+    fn gone(&self) -> Option<Error> {
+        let mut buf = [0u8; 4];
+        match self.value.read_at0(&mut buf) {
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Some(Error::LineGone {
+                line: self.addr.to_string(),
+                dir: self.exported.dir.clone(),
+            }),
+            _ => self.dir_gone(),
+        }
+    }
+
     fn require_attr(&self, attr: &'static str, why: &'static str) -> Result<()> {
         if self.has_attr(attr) {
             Ok(())
+        } else if let Some(e) = self.gone() {
+            Err(e)
         } else {
             Err(Error::Unsupported {
                 line: self.addr.to_string(),
@@ -319,21 +344,28 @@ impl SysfsLine {
         retry_eacces(&path, self.opened, self.settle_until, || {
             self.io.read_file(&path)
         })
+        .map_err(|e| self.gone().unwrap_or(e))
     }
 
     fn write_attr(&self, attr: &'static str, data: &[u8]) -> Result<()> {
         let path = self.attr_path(attr);
         if !path.exists() {
+            if let Some(e) = self.gone() {
+                return Err(e);
+            }
             return Err(Error::Unsupported {
                 line: self.addr.to_string(),
                 attr,
                 why: "the line cannot change direction (its driver forbids it)",
             });
         }
+        // The chip can go between the look above and the open or the write.
         let file = retry_eacces(&path, self.opened, self.settle_until, || {
             self.io.open(&path, Access::Write)
-        })?;
+        })
+        .map_err(|e| self.gone().unwrap_or(e))?;
         file.write_at0(data).map_err(|e| match e.raw_os_error() {
+            _ if self.gone().is_some() => self.gone().expect("just seen gone"),
             Some(libc::EINVAL) => Error::InvalidArgument(format!(
                 "the kernel refused {:?} in {}",
                 String::from_utf8_lossy(data),

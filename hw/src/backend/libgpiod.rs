@@ -642,6 +642,10 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
     let (v, errno) = unsafe { api.chip_open.call_with_errno(&[path.as_str().into()]) }
         .map_err(|e| ffi_err(e, "opening the chip"))?;
     let p = ptr_of(&v);
+    // The character device found the chip a moment ago: its node gone now means it was removed.
+    if p.is_null() && errno == libc::ENOENT {
+        return Err(Error::ChipGone { chip: info.name });
+    }
     if p.is_null() {
         return Err(Error::from_errno(
             Errno::from_raw(errno),

@@ -160,6 +160,13 @@ fn map_err(e: sysfs_gpio::Error, chip: &str, offset: Offset, action: &str) -> Er
         other if other.raw_os_error() == Some(libc::ENODEV) => Error::ChipGone {
             chip: chip.to_owned(),
         },
+        other if matches!(other.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+            Error::from_errno(
+                nix::errno::Errno::from_raw(other.raw_os_error().unwrap_or(libc::EMFILE)),
+                chip,
+                format!("{action} through sysfs"),
+            )
+        }
         other => {
             let kind = match other.raw_os_error() {
                 Some(n) => io::Error::from_raw_os_error(n).kind(),
@@ -285,12 +292,20 @@ impl SysfsLines {
         };
         // On any error, the lines opened so far drop here and unexport themselves.
         for (i, (offset, settings)) in lines.iter().enumerate() {
+            // A chip removed since it was found makes export fail in ways that blame the
+            // number or the line; say what happened instead.
+            let fail = |e, action| match backend.sysfs.find_chip(selector.clone()) {
+                Err(sysfs_gpio::Error::ChipNotFound { .. }) => Error::ChipGone {
+                    chip: described.clone(),
+                },
+                _ => map_err(e, &described, *offset, action),
+            };
             let addr = backend
                 .sysfs
                 .resolve(selector.clone(), *offset)
-                .map_err(|e| map_err(e, &described, *offset, "resolving the line"))?;
+                .map_err(|e| fail(e, "resolving the line"))?;
             let line = SysfsLine::open(&backend.sysfs, &addr, io)
-                .map_err(|e| map_err(e, &described, *offset, "exporting the line"))?;
+                .map_err(|e| fail(e, "exporting the line"))?;
             me.held.push(Held {
                 offset: *offset,
                 line,

@@ -119,7 +119,14 @@ impl V1Lines {
                 source: io::Error::other(e.to_string()),
             },
         };
-        let mut cdev = v1::CdevChip::new(chip.path()).map_err(|e| fail(e, "opening the chip"))?;
+        // gpio-cdev opens the chip again by path; ours is open, so a missing node means the
+        // chip was removed in between.
+        let mut cdev = v1::CdevChip::new(chip.path()).map_err(|e| match cdev_errno(&e) {
+            Some(Errno::ENOENT) => Error::ChipGone {
+                chip: chip.info().name.clone(),
+            },
+            _ => fail(e, "opening the chip"),
+        })?;
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
             .map_err(|e| Error::from_errno(e, &chip.info().name, "creating an epoll fd"))?;
 
