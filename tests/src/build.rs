@@ -113,7 +113,7 @@ pub struct VmPackage {
     /// Its `include-<arch>` lists (e.g. `include-aarch64`), which replace `include` for
     /// that architecture.
     pub arch_includes: BTreeMap<String, Vec<PathBuf>>,
-    /// Its `debian-libs` entries, `SUITE/PACKAGE` (see [`crate::debian_libs`]).
+    /// Its `debian-libs` entries, `SUITE/PACKAGE/SONAME` (see [`crate::debian_libs`]).
     pub debian_libs: Vec<String>,
 }
 
@@ -221,7 +221,12 @@ fn strings_of(p: &Package, key: &str) -> Vec<String> {
         .and_then(|m| m.get("hwkit-testbed"))
         .and_then(|m| m.get(key))
         .and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|s| s.as_str()).map(String::from).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -2,17 +2,18 @@
 //! host's, so a test can load each distribution's own binary by path (hw's libgpiod backend
 //! against Debian 13's and sid's `libgpiod3` next to Debian 12's `libgpiod2`).
 //!
-//! A package asks for them in its `Cargo.toml`, as `SUITE/PACKAGE`:
+//! A package asks for them in its `Cargo.toml`, as `SUITE/PACKAGE/SONAME`:
 //!
 //! ```toml
 //! [package.metadata.hwkit-testbed]
-//! debian-libs = ["trixie/libgpiod3", "sid/libgpiod3"]
+//! debian-libs = ["trixie/libgpiod3/libgpiod.so.3", "sid/libgpiod3/libgpiod.so.3"]
 //! ```
 //!
 //! The bed downloads the guest architecture's package from that suite with a private apt
 //! configuration ([`ForeignApt`]: the host's mirror, nothing installed), keeps its shared
-//! objects in `<cache>/debian-libs/<suite>-<arch>/<package>/<version>/`, and packs them at
-//! [`guest_path`]`(suite, file)`. The lists are refreshed when older than a day; without
+//! objects in `<cache>/debian-libs/<suite>-<arch>/<package>/<version>/`, and packs the one
+//! named at [`guest_path`]`(suite, soname)`, with the libraries it needs from the guest's
+//! system (a package may hold others that need it, e.g. `libgpiod3`'s C++ binding). The lists are refreshed when older than a day; without
 //! the mirror the newest cached version is used with a warning.
 
 use std::fs;
@@ -39,13 +40,15 @@ pub fn guest_path(suite: &str, file: &str) -> PathBuf {
     Path::new(GUEST_DIR).join(suite).join(file)
 }
 
-/// One `debian-libs` entry: a package of a suite.
+/// One `debian-libs` entry: a shared library of a package of a suite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DebianLib {
     /// The suite, e.g. `trixie` or `sid`.
     pub suite: String,
     /// The binary package, e.g. `libgpiod3`.
     pub package: String,
+    /// The library's soname, e.g. `libgpiod.so.3`.
+    pub soname: String,
 }
 
 impl std::str::FromStr for DebianLib {
@@ -57,14 +60,18 @@ impl std::str::FromStr for DebianLib {
                 && p.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
         };
-        match s.split_once('/') {
-            Some((suite, package)) if ok(suite) && ok(package) => Ok(DebianLib {
-                suite: suite.into(),
-                package: package.into(),
-            }),
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts[..] {
+            [suite, package, soname] if ok(suite) && ok(package) && is_soname(soname) => {
+                Ok(DebianLib {
+                    suite: suite.into(),
+                    package: package.into(),
+                    soname: soname.into(),
+                })
+            }
             _ => Err(Error::Usage(format!(
-                "[package.metadata.hwkit-testbed] debian-libs has `{s}`; expected SUITE/PACKAGE, \
-                 e.g. `trixie/libgpiod3`"
+                "[package.metadata.hwkit-testbed] debian-libs has `{s}`; expected \
+                 SUITE/PACKAGE/SONAME, e.g. `trixie/libgpiod3/libgpiod.so.3`"
             ))),
         }
     }
@@ -73,10 +80,21 @@ impl std::str::FromStr for DebianLib {
 /// Fetches (or finds cached) and packs every library of `libs` for the guest's architecture.
 pub fn pack(ird: &mut Initramfs, libs: &[DebianLib], cache: &Path) -> Result<()> {
     for lib in libs {
-        for file in fetch(cache, lib, ird.arch())? {
-            let name = file.file_name().unwrap_or_default().to_string_lossy();
-            ird.elf(&guest_path(&lib.suite, &name).to_string_lossy(), &file)?;
-        }
+        let files = fetch(cache, lib, ird.arch())?;
+        let Some(file) = files.iter().find(|f| f.ends_with(&lib.soname)) else {
+            return Err(Error::Usage(format!(
+                "debian-libs: {} of Debian {} has no {}; it has {}",
+                lib.package,
+                lib.suite,
+                lib.soname,
+                files
+                    .iter()
+                    .map(|f| f.file_name().unwrap_or_default().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        ird.elf(&guest_path(&lib.suite, &lib.soname).to_string_lossy(), file)?;
     }
     Ok(())
 }
@@ -217,18 +235,27 @@ mod tests {
 
     #[test]
     fn entries_are_suite_and_package() {
-        let lib: DebianLib = "trixie/libgpiod3".parse().unwrap();
+        let lib: DebianLib = "trixie/libgpiod3/libgpiod.so.3".parse().unwrap();
         assert_eq!(
             lib,
             DebianLib {
                 suite: "trixie".into(),
-                package: "libgpiod3".into()
+                package: "libgpiod3".into(),
+                soname: "libgpiod.so.3".into(),
             }
         );
-        for bad in ["libgpiod3", "trixie/", "/libgpiod3", "sid/lib gpiod", "Sid/x"] {
+        for bad in [
+            "trixie/libgpiod3",
+            "trixie//libgpiod.so.3",
+            "/libgpiod3/libgpiod.so.3",
+            "sid/lib gpiod/libgpiod.so.3",
+            "Sid/x/libx.so.1",
+            "sid/libgpiod3/libgpiod.so",
+            "sid/libgpiod3/libgpiod.so.3/x",
+        ] {
             let e = bad.parse::<DebianLib>().unwrap_err().to_string();
             assert!(e.contains(&format!("`{bad}`")), "{e}");
-            assert!(e.contains("expected SUITE/PACKAGE"), "{e}");
+            assert!(e.contains("expected SUITE/PACKAGE/SONAME"), "{e}");
         }
     }
 

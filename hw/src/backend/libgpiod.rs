@@ -272,12 +272,7 @@ impl LibgpiodBackend {
                 // SAFETY: as above, for the other version; loaded only to tell the user
                 // which version is installed.
                 let only_other = unsafe { Library::open(other.soname()) }.is_ok();
-                return Err(missing_library(
-                    name,
-                    version,
-                    &e.to_string(),
-                    only_other,
-                ));
+                return Err(missing_library(name, version, &e.to_string(), only_other));
             }
         };
         Self::load_as(&lib, version)
@@ -304,7 +299,10 @@ impl LibgpiodBackend {
         };
         let version = if lib.func("p", "gpiod_line_settings_new", "").is_ok() {
             LibgpiodVersion::V2
-        } else if lib.func("i", "gpiod_line_request_input_flags", "psi").is_ok() {
+        } else if lib
+            .func("i", "gpiod_line_request_input_flags", "psi")
+            .is_ok()
+        {
             LibgpiodVersion::V1
         } else {
             return Err(Error::Io {
@@ -1057,8 +1055,7 @@ mod tests {
     #[test]
     fn a_missing_library_names_the_package() {
         // SAFETY: no such file exists, so nothing is loaded.
-        let e = unsafe { LibgpiodBackend::open_library("/no/libgpiod-not-here.so.3") }
-            .unwrap_err();
+        let e = unsafe { LibgpiodBackend::open_library("/no/libgpiod-not-here.so.3") }.unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("loading /no/libgpiod-not-here.so.3"), "{msg}");
         assert!(
@@ -1115,7 +1112,10 @@ mod tests {
         // made in it.
         let e = unsafe { LibgpiodBackend::open_library("libm.so.6") }.unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("loading libm.so.6: it is not libgpiod"), "{msg}");
+        assert!(
+            msg.contains("loading libm.so.6: it is not libgpiod"),
+            "{msg}"
+        );
         assert!(msg.contains("libgpiod.so.2 or libgpiod.so.3"), "{msg}");
     }
 
