@@ -309,7 +309,12 @@ fn send(b: RequestBuilder, sysfs: bool, ctx: &Ctx) -> hw::Result<Request> {
     if sysfs {
         return b.request_with(&SysfsBackend::native());
     }
-    match ctx.backend.map(BackendChoice::libgpiod).transpose()?.flatten() {
+    match ctx
+        .backend
+        .map(BackendChoice::libgpiod)
+        .transpose()?
+        .flatten()
+    {
         Some(gpiod) => b.request_with(&gpiod),
         None => b.request(),
     }

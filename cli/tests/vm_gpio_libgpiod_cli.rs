@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{err, eventually, finish, info, ok, unique};
+use common::{err, finish, info, ok, unique, wait_requested};
 use gpiosim::{Bank, Level, Sim};
 
 /// The Debian suites whose `libgpiod3` (libgpiod 2.x) the test bed packs.
@@ -41,6 +41,14 @@ fn chip(s: &Sim) -> String {
     s.chips()[0].dev_path().display().to_string()
 }
 
+/// A watcher of line `offset`'s info: [`wait_requested`] returns once a request of it is
+/// complete (a debug hwkit under TCG beside other tests can take seconds to start).
+fn watch(s: &Sim, offset: u32) -> hw::Chip {
+    let watcher = hw::Chip::open(s.chips()[0].dev_path()).unwrap();
+    watcher.watch_line_info(offset).unwrap();
+    watcher
+}
+
 /// Every (library, backend) pair to run a check with: the system's 1.x where the kernel has
 /// the uAPI v1 it speaks, then each suite's 2.x, asked for by version and found by soname.
 fn choices() -> Vec<(Option<&'static str>, &'static str)> {
@@ -64,7 +72,12 @@ fn get_and_set_go_through_each_libgpiod() {
             suite,
             &["--backend", backend, "get", "-c", &chip(&s), "2", "3"],
         ));
-        assert_eq!(out.trim(), "\"2\"=active \"3\"=inactive", "{suite:?} {backend}");
+        assert_eq!(
+            out.trim(),
+            "\"2\"=active \"3\"=inactive",
+            "{suite:?} {backend}"
+        );
+        let watcher = watch(&s, 6);
         let child = hwkit(
             suite,
             &[
@@ -74,7 +87,7 @@ fn get_and_set_go_through_each_libgpiod() {
                 "-c",
                 &chip(&s),
                 "--hold",
-                "2",
+                "3",
                 "5=1",
                 "6=0",
             ],
@@ -83,7 +96,7 @@ fn get_and_set_go_through_each_libgpiod() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-        eventually("the lines to be requested", || info(&s, 0, 6).used);
+        wait_requested(&watcher, "hwkit set requested the lines");
         assert_eq!(c.get_level(5).unwrap(), Level::High, "{suite:?} {backend}");
         assert_eq!(info(&s, 0, 5).consumer, "hwkit");
         let (status, _, stderr) = finish(child, "hwkit gpio set --hold");
@@ -96,6 +109,7 @@ fn get_and_set_go_through_each_libgpiod() {
 fn mon_reports_edges_through_libgpiod_2_with_debounce() {
     for suite in SUITES_2X {
         let s = sim();
+        let watcher = watch(&s, 4);
         let child = hwkit(
             Some(suite),
             &[
@@ -117,7 +131,7 @@ fn mon_reports_edges_through_libgpiod_2_with_debounce() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-        eventually("mon to request the line", || info(&s, 0, 4).used);
+        wait_requested(&watcher, "hwkit mon requested the line");
         assert_eq!(info(&s, 0, 4).debounce, Some(Duration::from_micros(10)));
         s.chips()[0].set_pull(4, Level::High).unwrap();
         let (status, out, stderr) = finish(child, "mon");
@@ -174,9 +188,15 @@ fn plain_libgpiod_takes_2x_where_the_system_has_it_else_1x() {
     assert!(!status.success());
     if hwkit_testbed::sim::kernel_has_uapi_v1() {
         assert!(stderr.contains("debounce"), "{stderr}");
-        assert!(stderr.contains("libgpiod 1.x has no such setting"), "{stderr}");
+        assert!(
+            stderr.contains("libgpiod 1.x has no such setting"),
+            "{stderr}"
+        );
     } else {
-        assert!(stderr.contains("libgpiod 1.x speaks only uAPI v1"), "{stderr}");
+        assert!(
+            stderr.contains("libgpiod 1.x speaks only uAPI v1"),
+            "{stderr}"
+        );
     }
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
 }
@@ -190,12 +210,23 @@ fn a_missing_libgpiod_and_a_contradiction_are_clear_errors() {
         &["--backend", "libgpiod-v2", "get", "-c", &chip(&s), "0"],
     ));
     assert!(e.contains("loading libgpiod.so.3"), "{e}");
-    assert!(e.contains("only libgpiod.so.2 (libgpiod 1.x) is installed"), "{e}");
+    assert!(
+        e.contains("only libgpiod.so.2 (libgpiod 1.x) is installed"),
+        "{e}"
+    );
     assert!(e.contains("apt-get install libgpiod3"), "{e}");
     assert!(!info(&s, 0, 0).used);
     let e = err(&run(
         Some("sid"),
-        &["--backend", "libgpiod", "--sysfs", "get", "-c", &chip(&s), "0"],
+        &[
+            "--backend",
+            "libgpiod",
+            "get",
+            "--sysfs",
+            "-c",
+            &chip(&s),
+            "0",
+        ],
     ));
     assert!(e.contains("--sysfs and --backend libgpiod"), "{e}");
 }
