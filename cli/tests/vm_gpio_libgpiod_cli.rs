@@ -54,11 +54,17 @@ fn watch(s: &Sim, offset: u32) -> hw::Chip {
     watcher
 }
 
+/// Whether the kernel has uAPI v1, read once: its symbol table is slow to read under TCG.
+fn has_uapi_v1() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(hwkit_testbed::sim::kernel_has_uapi_v1)
+}
+
 /// Every (library, backend) pair to run a check with: the system's 1.x where the kernel has
 /// the uAPI v1 it speaks, then each suite's 2.x, asked for by version and found by soname.
 fn choices() -> Vec<(Option<&'static str>, &'static str)> {
     let mut out = Vec::new();
-    if hwkit_testbed::sim::kernel_has_uapi_v1() {
+    if has_uapi_v1() {
         out.push((None, "libgpiod-v1"));
     }
     for &suite in SUITES_2X {
@@ -191,7 +197,7 @@ fn plain_libgpiod_takes_2x_where_the_system_has_it_else_1x() {
     // With only the system's 1.x, it is 1.x: debounce is refused, naming the setting.
     let (status, _, stderr) = mon(None);
     assert!(!status.success());
-    if hwkit_testbed::sim::kernel_has_uapi_v1() {
+    if has_uapi_v1() {
         assert!(stderr.contains("debounce"), "{stderr}");
         assert!(
             stderr.contains("libgpiod 1.x has no such setting"),

@@ -41,7 +41,7 @@ fn libraries() -> Vec<Lib> {
     let mut libs = Vec::new();
     let b = LibgpiodBackend::open_version(LibgpiodVersion::V1)
         .expect("libgpiod.so.2 (packed into the VM by the test bed)");
-    if hwkit_testbed::sim::kernel_has_uapi_v1() {
+    if has_uapi_v1() {
         libs.push(Lib {
             label: format!("bookworm libgpiod {}", b.version()),
             backend: b,
@@ -65,6 +65,13 @@ fn libraries() -> Vec<Lib> {
         });
     }
     libs
+}
+
+/// Whether the kernel has uAPI v1, read once: its symbol table is slow to read under TCG
+/// (seconds on the ARM VM), and every check asks.
+fn has_uapi_v1() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(hwkit_testbed::sim::kernel_has_uapi_v1)
 }
 
 /// Runs `check` with every library of [`libraries`].
