@@ -31,7 +31,7 @@ use std::time::Duration;
 use criterion::Criterion;
 use ffi_core::Library;
 use gpiosim::{Bank, Level, Sim};
-use hw::backend::libgpiod::LibgpiodBackend;
+use hw::backend::libgpiod::{LibgpiodBackend, LibgpiodVersion};
 use hw::backend::sysfs::SysfsBackend;
 use hw::{Request, Uapi, Value};
 use sysfs_gpio::{IoPath, Sysfs, SysfsLine};
@@ -179,7 +179,7 @@ impl Drop for ChipGuard {
 }
 
 fn subjects(sim: &Sim) -> Result<Vec<Subject>, String> {
-    let gpiod = LibgpiodBackend::open().map_err(|e| e.to_string())?;
+    let gpiod = LibgpiodBackend::open_version(LibgpiodVersion::V1).map_err(|e| e.to_string())?;
     Ok(vec![
         held(sim, 0, "uapi-v2-ioctl", |b| b.with_uapi(Uapi::V2).request())?,
         held(sim, 1, "uapi-v1-gpio-cdev", |b| {

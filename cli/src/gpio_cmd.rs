@@ -5,7 +5,10 @@
 //! `BCM17`), a line name or `chip:offset` (`pinctrl-bcm2711:17`, `gpiochip0:17`), read through
 //! the board profile of `--board` or the detected one; with `--chip`, an offset or a line name
 //! of that chip. A CHIP is a path, a name (`gpiochip0`), a number or a label.
+//! `--backend libgpiod` (or `libgpiod-v1`, `libgpiod-v2`) requests lines through the libgpiod
+//! C library instead of hw's own character-device code.
 
+mod backend;
 mod lines;
 
 use std::path::Path;
@@ -18,14 +21,21 @@ use hw::{Bias, Chip, Drive, Edge, LineId, Request, RequestBuilder, SysfsBackend,
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::CmdResult;
+use backend::BackendChoice;
 use lines::{group_by_chip, ChipGroup, LineResolver};
 
 /// Arguments of `hwkit gpio`.
 #[derive(Args)]
 pub struct GpioArgs {
-    /// Force a GPIO uAPI version: v1 or v2 (default: v2 where the kernel has it).
-    #[arg(long, global = true, value_name = "v1|v2")]
-    backend: Option<Uapi>,
+    /// Force a GPIO uAPI version, v1 or v2 (default: v2 where the kernel has it), or request
+    /// lines through libgpiod: libgpiod (2.x where installed, else 1.x), libgpiod-v1 or
+    /// libgpiod-v2.
+    #[arg(
+        long,
+        global = true,
+        value_name = "v1|v2|libgpiod|libgpiod-v1|libgpiod-v2"
+    )]
+    backend: Option<BackendChoice>,
 
     /// Board profile for header pin names (`pin11`, `J8:11`, `BCM17`): an id or alias such as
     /// `pi4` (`hwkit pinout --list-boards`); default: detected from /proc/device-tree.
@@ -147,6 +157,7 @@ struct FindArgs {
 /// What the line commands share: the forced uAPI and the board profile for LINE arguments.
 struct Ctx {
     uapi: Option<Uapi>,
+    backend: Option<BackendChoice>,
     board: Option<String>,
 }
 
@@ -160,7 +171,8 @@ impl Ctx {
 /// Runs `hwkit gpio`.
 pub fn run(args: GpioArgs) -> CmdResult {
     let ctx = Ctx {
-        uapi: args.backend,
+        uapi: args.backend.and_then(BackendChoice::uapi),
+        backend: args.backend,
         board: args.board,
     };
     match args.command {
@@ -252,11 +264,15 @@ fn info(a: InfoArgs, ctx: &Ctx) -> CmdResult {
 }
 
 /// `--sysfs` and `--backend` choose different interfaces.
-fn check_interface(sysfs: bool, uapi: Option<Uapi>) -> Result<(), String> {
-    match uapi {
-        Some(u) if sysfs => Err(format!(
-            "--sysfs and --backend {u} choose two different interfaces (sysfs, character \
-             device): give one of them"
+fn check_interface(sysfs: bool, backend: Option<BackendChoice>) -> Result<(), String> {
+    match backend {
+        Some(b) if sysfs => Err(format!(
+            "--sysfs and --backend {b} choose two different interfaces (sysfs, {}): give one \
+             of them",
+            match b {
+                BackendChoice::Cdev(_) => "character device",
+                BackendChoice::Libgpiod(_) => "libgpiod",
+            }
         )),
         _ => Ok(()),
     }
@@ -288,17 +304,24 @@ fn group_builder(
     b
 }
 
-/// Requests through sysfs or the character device.
-fn send(b: RequestBuilder, sysfs: bool) -> hw::Result<Request> {
+/// Requests through sysfs, libgpiod or the character device.
+fn send(b: RequestBuilder, sysfs: bool, ctx: &Ctx) -> hw::Result<Request> {
     if sysfs {
-        b.request_with(&SysfsBackend::native())
-    } else {
-        b.request()
+        return b.request_with(&SysfsBackend::native());
+    }
+    match ctx
+        .backend
+        .map(BackendChoice::libgpiod)
+        .transpose()?
+        .flatten()
+    {
+        Some(gpiod) => b.request_with(&gpiod),
+        None => b.request(),
     }
 }
 
 fn get(a: GetArgs, ctx: &Ctx) -> CmdResult {
-    check_interface(a.sysfs, ctx.uapi)?;
+    check_interface(a.sysfs, ctx.backend)?;
     let targets = ctx
         .resolver(a.opts.chip.as_deref())?
         .resolve_all(&a.lines)?;
@@ -309,7 +332,7 @@ fn get(a: GetArgs, ctx: &Ctx) -> CmdResult {
         if !a.as_is {
             b = b.as_input();
         }
-        let req = send(b, a.sysfs)?;
+        let req = send(b, a.sysfs, ctx)?;
         for ((i, _), v) in g.targets.iter().zip(req.values()?) {
             values[*i] = v;
         }
@@ -349,7 +372,7 @@ fn parse_assignment(s: &str) -> Result<(String, Value), String> {
 }
 
 fn set(a: SetArgs, ctx: &Ctx) -> CmdResult {
-    check_interface(a.sysfs, ctx.uapi)?;
+    check_interface(a.sysfs, ctx.backend)?;
     let pairs: Vec<(String, Value)> = a
         .values
         .iter()
@@ -374,7 +397,7 @@ fn set(a: SetArgs, ctx: &Ctx) -> CmdResult {
         for (i, t) in &g.targets {
             b = b.with_line(t.offset).as_output(pairs[*i].1);
         }
-        held.push(send(b, a.sysfs)?);
+        held.push(send(b, a.sysfs, ctx)?);
     }
     match (hold, signals) {
         (Some(d), _) => std::thread::sleep(d),
@@ -431,7 +454,7 @@ fn mon(a: MonArgs, ctx: &Ctx) -> CmdResult {
             .iter()
             .map(|(_, t)| (t.offset, t.arg.clone()))
             .collect();
-        watched.push((b.request()?, labels));
+        watched.push((send(b, false, ctx)?, labels));
     }
     // Each chip's lines are one request with its own event queue: a reader thread per request
     // feeds this thread, which prints, counts and keeps the deadline.
@@ -526,9 +549,14 @@ mod tests {
     #[test]
     fn sysfs_and_a_uapi_are_exclusive() {
         assert!(check_interface(true, None).is_ok());
-        assert!(check_interface(false, Some(Uapi::V2)).is_ok());
-        let e = check_interface(true, Some(Uapi::V2)).unwrap_err();
+        let v2 = Some(BackendChoice::Cdev(Uapi::V2));
+        assert!(check_interface(false, v2).is_ok());
+        let e = check_interface(true, v2).unwrap_err();
         assert!(e.contains("--sysfs and --backend v2"), "{e}");
+        assert!(e.contains("(sysfs, character device)"), "{e}");
+        let e = check_interface(true, Some(BackendChoice::Libgpiod(None))).unwrap_err();
+        assert!(e.contains("--sysfs and --backend libgpiod"), "{e}");
+        assert!(e.contains("(sysfs, libgpiod)"), "{e}");
     }
 
     #[test]

@@ -278,7 +278,13 @@ impl Chip {
     pub(crate) fn open_by_label_with(label: &str, uapi: Option<Uapi>) -> Result<Chip> {
         let mut seen = Vec::new();
         for path in chip_paths()? {
-            let chip = Chip::open_with(&path, uapi)?;
+            let chip = match Chip::open_with(&path, uapi) {
+                Ok(chip) => chip,
+                // Removed since the listing (a hot-unplugged expander, another program's
+                // simulated chip): not the one wanted, and no reason to fail the search.
+                Err(Error::ChipGone { .. } | Error::ChipNotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
             if chip.info.label == label {
                 return Ok(chip);
             }

@@ -54,7 +54,10 @@ mod wait;
 pub mod async_tokio;
 
 pub use backend::{detect_uapi, CdevBackend, Uapi};
-pub use backend::{libgpiod::LibgpiodBackend, sysfs::SysfsBackend};
+pub use backend::{
+    libgpiod::{LibgpiodBackend, LibgpiodVersion},
+    sysfs::SysfsBackend,
+};
 pub use chip::{chip_paths, chips, find_line, Chip, ChipInfo, FoundLine};
 pub use config::{LineConfig, LineId};
 pub use error::{Error, Result};

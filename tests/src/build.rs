@@ -72,6 +72,9 @@ pub struct Built {
     /// `{gnu}` replaced by the target's GNU triplet: guest paths, which are host paths
     /// too for a host-architecture build, and paths in the build root for a foreign one.
     pub includes: Vec<PathBuf>,
+    /// Other Debian releases' libraries the packages ask for in
+    /// `[package.metadata.hwkit-testbed] debian-libs` (see [`crate::debian_libs`]).
+    pub debian_libs: Vec<crate::debian_libs::DebianLib>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +113,8 @@ pub struct VmPackage {
     /// Its `include-<arch>` lists (e.g. `include-aarch64`), which replace `include` for
     /// that architecture.
     pub arch_includes: BTreeMap<String, Vec<PathBuf>>,
+    /// Its `debian-libs` entries, `SUITE/PACKAGE/SONAME` (see [`crate::debian_libs`]).
+    pub debian_libs: Vec<String>,
 }
 
 impl VmPackage {
@@ -204,9 +209,25 @@ pub fn vm_packages(workspace: &Path) -> Result<Vec<VmPackage>> {
                     (key.trim_start_matches("include-").to_string(), list)
                 })
                 .collect(),
+            debian_libs: strings_of(p, "debian-libs"),
         })
         .filter(|p| !p.tests.is_empty())
         .collect())
+}
+
+fn strings_of(p: &Package, key: &str) -> Vec<String> {
+    p.metadata
+        .as_ref()
+        .and_then(|m| m.get("hwkit-testbed"))
+        .and_then(|m| m.get(key))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn includes_of(p: &Package, key: &str) -> Vec<PathBuf> {
@@ -383,6 +404,12 @@ pub fn build(req: &BuildRequest) -> Result<Built> {
     }
     let arch = req.machine.arch();
     built.includes = chosen.iter().flat_map(|p| p.includes_for(arch)).collect();
+    for entry in chosen.iter().flat_map(|p| &p.debian_libs) {
+        let lib = entry.parse()?;
+        if !built.debian_libs.contains(&lib) {
+            built.debian_libs.push(lib);
+        }
+    }
     if built.tests.is_empty() {
         return Err(Error::Build("cargo built no VM test executable".into()));
     }
@@ -450,12 +477,14 @@ mod tests {
                 tests: vec!["vm_lines".into(), "vm_events".into()],
                 includes: vec![],
                 arch_includes: BTreeMap::new(),
+                debian_libs: vec![],
             },
             VmPackage {
                 name: "hwkit-testbed".into(),
                 tests: vec!["vm_smoke".into()],
                 includes: vec![],
                 arch_includes: BTreeMap::new(),
+                debian_libs: vec![],
             },
         ]
     }
@@ -467,6 +496,7 @@ mod tests {
             tests: vec!["vm_gpio_cli".into(), "vm_pi_raspi3b".into()],
             includes: vec!["/usr/lib/{gnu}/libgpiod.so.2".into()],
             arch_includes: [("armv7".to_string(), vec![])].into_iter().collect(),
+            debian_libs: vec![],
         });
         all
     }

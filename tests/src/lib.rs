@@ -21,6 +21,7 @@ pub mod buildroot;
 pub mod cache;
 pub mod cli_args;
 pub mod cpio;
+pub mod debian_libs;
 pub mod error;
 pub mod foreign_apt;
 pub mod host;

@@ -273,6 +273,7 @@ pub fn run_tests(opts: &TestOptions) -> Result<TestReport> {
     // `_scratch` holds the run directory until the run ends.
     let (_scratch, initrd, marker, mut ird) = session.initramfs(true)?;
     pack_build(&mut ird, &built)?;
+    crate::debian_libs::pack(&mut ird, &built.debian_libs, &session.cache)?;
     ird.tree(&opts.build.workspace)?;
     let job = test_job(&built.tests, &opts.libtest_args, opts.binary_timeout);
     ird.bytes("/testbed/job.sh", 0o644, job.as_bytes())?;

@@ -1,23 +1,35 @@
 //! The libgpiod backend: the C library driven at run time through `ffi-core`, with no
-//! link-time dependency, behind the same line API as the built-in backends.
+//! link-time dependency, behind the same line API as the built-in backends. Both major
+//! versions are spoken: libgpiod 1.x (`libgpiod.so.2`: Debian 12's `libgpiod2`, 1.6.3) and
+//! libgpiod 2.x (`libgpiod.so.3`: Debian 13's and Raspberry Pi OS trixie's `libgpiod3`,
+//! 2.2). Their APIs differ wholly; each is declared once, with MicroPython type codes, when
+//! the library is loaded, and a call after that only converts its arguments.
 //!
-//! [`LibgpiodBackend::open`] loads `libgpiod.so.2` (libgpiod 1.x, Debian 12's `libgpiod2`
-//! package) with `dlopen` and declares every function it calls once, with MicroPython type
-//! codes; a call after that only converts its arguments. The soname tells the API: a machine
-//! with only `libgpiod.so.3` (libgpiod 2.x, a different API) gets a clear error saying so.
+//! **Which one.** [`LibgpiodBackend::open`] takes libgpiod 2.x where the system has it and
+//! 1.x otherwise: 2.x speaks uAPI v2, which every kernel since 5.10 has and Debian's 7.x
+//! kernels are left with alone (no `CONFIG_GPIO_CDEV_V1`), and it can do everything the line
+//! API offers. [`LibgpiodBackend::open_version`] asks for one version;
+//! [`LibgpiodBackend::open_library`] loads a given file or soname (like ctypes'
+//! `CDLL(path)`) and tells the version from the functions it exports. The backend is named
+//! after the version it drives: `libgpiod-v1` or `libgpiod-v2`.
 //!
-//! libgpiod 1.x requests each line on its own (`gpiod_line_request_*_flags`), so a request
-//! of several lines is several kernel requests; edge lines are watched together through an
-//! epoll fd. What libgpiod 1.x cannot do is refused with [`Error::Unsupported`] naming the
-//! setting: debounce, the event clock, the kernel event-buffer size, an as-is direction.
-//! Its events carry no sequence numbers: they are numbered here as they are read, so events
-//! the kernel dropped cannot show as a gap.
+//! **libgpiod 1.x** requests each line on its own (`gpiod_line_request_*_flags`), so a
+//! request of several lines is several kernel requests; edge lines are watched together
+//! through an epoll fd. What libgpiod 1.x cannot do is refused with [`Error::Unsupported`]
+//! naming the setting: debounce, the event clock, the kernel event-buffer size, an as-is
+//! direction. Its events carry no sequence numbers: they are numbered here as they are read,
+//! so events the kernel dropped cannot show as a gap. It speaks only uAPI v1: on a kernel
+//! without it the request is refused, naming libgpiod 2.x as the way out.
 //!
-//! Edge events are read from the line's event fd (`gpiod_line_event_get_fd`) as the
+//! Edge events of 1.x are read from the line's event fd (`gpiod_line_event_get_fd`) as the
 //! kernel's fixed-layout uAPI v1 records, not through `gpiod_line_event_read`: its
 //! `struct gpiod_line_event` holds a `struct timespec`, whose size depends on how libgpiod
 //! was built (a 64-bit `time_t` on 32-bit ARM in Debian 13's `libgpiod2t64`, 32 bits in
 //! Debian 12's `libgpiod2`), which a Rust mirror of the struct cannot know.
+//!
+//! **libgpiod 2.x** is all opaque objects and accessor functions (no struct crosses the
+//! boundary): one `gpiod_chip_request_lines` for all the lines, events read into a
+//! `gpiod_edge_event_buffer` with the kernel's timestamps and sequence numbers.
 //!
 //! ```no_run
 //! use hw::backend::libgpiod::LibgpiodBackend;
@@ -31,6 +43,8 @@
 //! led.set_value(17, Value::Active)?;
 //! # Ok::<(), hw::Error>(())
 //! ```
+
+mod v2;
 
 use std::ffi::c_void;
 use std::io;
@@ -51,7 +65,7 @@ use crate::line::{Backend, ChipSelector, Lines, RequestSpec};
 use crate::settings::{Bias, Direction, Drive, Edge, EventClock, LineSettings, Offset, Value};
 use crate::uapi::v1;
 
-/// The soname of libgpiod 1.x, the API this backend speaks.
+/// The soname of libgpiod 1.x.
 pub const SONAME_V1: &str = "libgpiod.so.2";
 /// The soname of libgpiod 2.x (a different API).
 pub const SONAME_V2: &str = "libgpiod.so.3";
@@ -60,8 +74,50 @@ pub const PACKAGE: &str = "libgpiod2";
 /// The same library's package where it was rebuilt with a 64-bit `time_t` (Debian 13
 /// trixie, Raspberry Pi OS trixie, Ubuntu 24.04): same soname, new package name.
 pub const PACKAGE_T64: &str = "libgpiod2t64";
+/// The Debian/Ubuntu package that provides [`SONAME_V2`] (Debian 13 and later, Raspberry
+/// Pi OS trixie, Ubuntu 24.04).
+pub const PACKAGE_V2: &str = "libgpiod3";
 
+/// The backend's name in errors ("... is not supported by the libgpiod backend").
 const NAME: &str = "libgpiod";
+/// The name of lines held through libgpiod 1.x.
+const LINES_NAME_V1: &str = "libgpiod-v1";
+
+/// A major version of libgpiod's API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LibgpiodVersion {
+    /// libgpiod 1.x ([`SONAME_V1`]): speaks uAPI v1 only.
+    V1,
+    /// libgpiod 2.x ([`SONAME_V2`]): speaks uAPI v2 only.
+    V2,
+}
+
+impl LibgpiodVersion {
+    /// The soname of this version's library.
+    pub fn soname(self) -> &'static str {
+        match self {
+            LibgpiodVersion::V1 => SONAME_V1,
+            LibgpiodVersion::V2 => SONAME_V2,
+        }
+    }
+
+    /// The backend's name for this version: `libgpiod-v1` or `libgpiod-v2`.
+    pub fn backend_name(self) -> &'static str {
+        match self {
+            LibgpiodVersion::V1 => LINES_NAME_V1,
+            LibgpiodVersion::V2 => v2::LINES_NAME,
+        }
+    }
+}
+
+impl std::fmt::Display for LibgpiodVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LibgpiodVersion::V1 => "libgpiod 1.x",
+            LibgpiodVersion::V2 => "libgpiod 2.x",
+        })
+    }
+}
 
 // `GPIOD_LINE_REQUEST_FLAG_*` of gpiod.h (libgpiod 1.6).
 const FLAG_OPEN_DRAIN: i32 = 1 << 0;
@@ -145,83 +201,205 @@ impl Api {
     }
 }
 
-/// Requests lines through libgpiod 1.x, loaded at run time.
+/// Requests lines through libgpiod (1.x or 2.x), loaded at run time.
 #[derive(Clone)]
 pub struct LibgpiodBackend {
-    api: Arc<Api>,
+    api: Loaded,
+}
+
+/// The declared functions of the library that was loaded.
+#[derive(Clone)]
+enum Loaded {
+    V1(Arc<Api>),
+    V2(Arc<v2::Api>),
 }
 
 impl std::fmt::Debug for LibgpiodBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (library, version) = match &self.api {
+            Loaded::V1(a) => (&a.lib_name, &a.version),
+            Loaded::V2(a) => (&a.lib_name, &a.version),
+        };
         f.debug_struct("LibgpiodBackend")
-            .field("library", &self.api.lib_name)
-            .field("version", &self.api.version)
+            .field("library", library)
+            .field("version", version)
             .finish()
     }
 }
 
 impl LibgpiodBackend {
-    /// Loads [`SONAME_V1`] and declares its functions.
+    /// Loads the system's libgpiod: 2.x ([`SONAME_V2`]) where it is installed, else 1.x
+    /// ([`SONAME_V1`]), and declares its functions.
     ///
-    /// Safe, unlike [`open_library`](Self::open_library): the soname is the system's
-    /// libgpiod 1.x, whose initialisers are sound and whose API is the one declared here.
+    /// Safe, unlike [`open_library`](Self::open_library): the sonames are the system's
+    /// libgpiod, whose initialisers are sound and whose API is the one declared for it.
     ///
     /// # Errors
-    /// When the library is missing, an error naming the package to install (or, when only
-    /// libgpiod 2.x is present, saying this backend needs 1.x); when a function is missing,
-    /// an error naming it.
+    /// When neither library is installed, an error naming the packages to install; when a
+    /// function is missing, an error naming it.
     pub fn open() -> Result<Self> {
-        // SAFETY: SONAME_V1 is the system's libgpiod 1.x (Debian's `libgpiod2`), a library
-        // with sound initialisers and exactly the 1.x API this backend declares.
-        unsafe { Self::open_library(SONAME_V1) }
+        match Self::open_version(LibgpiodVersion::V2) {
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Self::open_version(LibgpiodVersion::V1).map_err(|e| match e {
+                    Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                        neither_library(&source.to_string())
+                    }
+                    e => e,
+                })
+            }
+            other => other,
+        }
     }
 
-    /// Loads libgpiod 1.x from `name` (a soname or a path) and declares its functions.
+    /// Loads the system's libgpiod of major version `version` (its soname) and declares its
+    /// functions.
     ///
     /// # Errors
-    /// As [`open`](Self::open).
+    /// As [`open`](Self::open); a missing library names the package that provides it (and
+    /// says when only the other version is installed).
+    pub fn open_version(version: LibgpiodVersion) -> Result<Self> {
+        let name = version.soname();
+        // SAFETY: the soname is the system's libgpiod of that version (Debian's
+        // `libgpiod2`/`libgpiod2t64` or `libgpiod3`), a library with sound initialisers and
+        // exactly the API `load_as` declares for it.
+        let lib = match unsafe { Library::open(name) } {
+            Ok(lib) => lib,
+            Err(e) => {
+                let other = match version {
+                    LibgpiodVersion::V1 => LibgpiodVersion::V2,
+                    LibgpiodVersion::V2 => LibgpiodVersion::V1,
+                };
+                // SAFETY: as above, for the other version; loaded only to tell the user
+                // which version is installed.
+                let only_other = unsafe { Library::open(other.soname()) }.is_ok();
+                return Err(missing_library(name, version, &e.to_string(), only_other));
+            }
+        };
+        Self::load_as(&lib, version)
+    }
+
+    /// Loads libgpiod from `name` (a soname or a path, e.g. another distribution's build)
+    /// and declares its functions; the version is told from what the library exports
+    /// (`gpiod_line_settings_new` exists only in 2.x, `gpiod_line_request_input_flags` only
+    /// in 1.x).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open), and an error when the library exports neither API.
     ///
     /// # Safety
     /// As [`ffi_core::Library::open`]: loading `name` runs its initialisers, which must be
-    /// sound. And `name` must be libgpiod 1.x: every call this backend makes trusts the
-    /// 1.x signatures it declares (a library exporting the same names with other types
-    /// would be called wrongly).
+    /// sound. And `name` must be libgpiod 1.x or 2.x: every call this backend makes trusts
+    /// the signatures it declares for that version (a library exporting the same names
+    /// with other types would be called wrongly).
     pub unsafe fn open_library(name: &str) -> Result<Self> {
         // SAFETY: loading `name` is sound (forwarded from the caller).
         let lib = match unsafe { Library::open(name) } {
             Ok(lib) => lib,
-            Err(e) => {
-                // SAFETY: SONAME_V2 is the system's libgpiod 2.x, loaded only to tell the
-                // user which version is installed; its initialisers are sound.
-                let only_v2 = name == SONAME_V1 && unsafe { Library::open(SONAME_V2) }.is_ok();
-                return Err(missing_library(name, &e.to_string(), only_v2));
-            }
+            Err(e) => return Err(missing_file(name, &e.to_string())),
         };
-        Ok(LibgpiodBackend {
-            api: Arc::new(Api::load(&lib)?),
-        })
+        let version = if lib.func("p", "gpiod_line_settings_new", "").is_ok() {
+            LibgpiodVersion::V2
+        } else if lib
+            .func("i", "gpiod_line_request_input_flags", "psi")
+            .is_ok()
+        {
+            LibgpiodVersion::V1
+        } else {
+            return Err(Error::Io {
+                action: format!(
+                    "loading {name}: it is not libgpiod (it exports neither libgpiod 1.x's \
+                     gpiod_line_request_input_flags nor 2.x's gpiod_line_settings_new); give \
+                     the path of {SONAME_V1} or {SONAME_V2}"
+                ),
+                source: io::Error::from(io::ErrorKind::InvalidData),
+            });
+        };
+        Self::load_as(&lib, version)
     }
 
-    /// libgpiod's own version string, e.g. `1.6.3`.
+    fn load_as(lib: &Library, version: LibgpiodVersion) -> Result<Self> {
+        let api = match version {
+            LibgpiodVersion::V1 => Loaded::V1(Arc::new(Api::load(lib)?)),
+            LibgpiodVersion::V2 => Loaded::V2(Arc::new(v2::Api::load(lib)?)),
+        };
+        Ok(LibgpiodBackend { api })
+    }
+
+    /// libgpiod's own version string, e.g. `1.6.3` or `2.2.1`.
     pub fn version(&self) -> &str {
-        &self.api.version
+        match &self.api {
+            Loaded::V1(a) => &a.version,
+            Loaded::V2(a) => &a.version,
+        }
+    }
+
+    /// The major version of the API this backend drives.
+    pub fn api_version(&self) -> LibgpiodVersion {
+        match self.api {
+            Loaded::V1(_) => LibgpiodVersion::V1,
+            Loaded::V2(_) => LibgpiodVersion::V2,
+        }
+    }
+
+    /// The library as it was loaded: a soname or a path.
+    pub fn library(&self) -> &str {
+        match &self.api {
+            Loaded::V1(a) => &a.lib_name,
+            Loaded::V2(a) => &a.lib_name,
+        }
     }
 }
 
-/// Why the library could not be loaded, and what to install.
-fn missing_library(name: &str, why: &str, only_v2: bool) -> Error {
-    let action = if only_v2 {
+/// Neither version of the system's libgpiod could be loaded.
+fn neither_library(why: &str) -> Error {
+    Error::Io {
+        action: format!(
+            "loading libgpiod: neither {SONAME_V2} (libgpiod 2.x) nor {SONAME_V1} (libgpiod \
+             1.x) is installed; install one (`apt-get install {PACKAGE_V2}` on Debian 13 and \
+             later, `apt-get install {PACKAGE}` on Debian 12), or use the built-in \
+             character-device backend"
+        ),
+        source: io::Error::new(io::ErrorKind::NotFound, why.to_owned()),
+    }
+}
+
+/// A library given by path or name that could not be loaded.
+fn missing_file(name: &str, why: &str) -> Error {
+    Error::Io {
+        action: format!(
+            "loading {name}: no such libgpiod could be loaded; give an existing \
+             {SONAME_V1} or {SONAME_V2}, or use the system's (LibgpiodBackend::open)"
+        ),
+        source: io::Error::new(io::ErrorKind::NotFound, why.to_owned()),
+    }
+}
+
+/// Why the system's library of `version` could not be loaded, and what to install.
+fn missing_library(name: &str, version: LibgpiodVersion, why: &str, only_other: bool) -> Error {
+    let install = match version {
+        LibgpiodVersion::V1 => format!(
+            "install it with `apt-get install {PACKAGE}` (`apt-get install {PACKAGE_T64}` on \
+             Debian 13 and later)"
+        ),
+        LibgpiodVersion::V2 => format!(
+            "install it with `apt-get install {PACKAGE_V2}` (Debian 13 and later; Debian 12 \
+             has only libgpiod 1.x)"
+        ),
+    };
+    let action = if only_other {
+        let (other, other_so) = match version {
+            LibgpiodVersion::V1 => ("2.x", SONAME_V2),
+            LibgpiodVersion::V2 => ("1.x", SONAME_V1),
+        };
         format!(
-            "loading {name}: only {SONAME_V2} (libgpiod 2.x) is installed, and the libgpiod \
-             backend speaks the libgpiod 1.x API; install {PACKAGE} next to it (`apt-get install \
-             {PACKAGE}`, or `apt-get install {PACKAGE_T64}` on Debian 13 and later), or use the \
-             built-in character-device backend"
+            "loading {name}: only {other_so} (libgpiod {other}) is installed, and {version} \
+             was asked for; {install}, or let the backend take the installed one (backend \
+             libgpiod)"
         )
     } else {
         format!(
-            "loading {name}: the libgpiod backend needs libgpiod 1.x; install it with \
-             `apt-get install {PACKAGE}` (`apt-get install {PACKAGE_T64}` on Debian 13 and \
-             later), or use the built-in character-device backend"
+            "loading {name}: {version} is not installed; {install}, or use the built-in \
+             character-device backend"
         )
     };
     Error::Io {
@@ -232,12 +410,27 @@ fn missing_library(name: &str, why: &str, only_v2: bool) -> Error {
 
 impl Backend for LibgpiodBackend {
     fn name(&self) -> &str {
-        NAME
+        self.api_version().backend_name()
     }
 
     fn request(&self, spec: &RequestSpec) -> Result<Box<dyn Lines>> {
-        Ok(Box::new(LibgpiodLines::request(&self.api, spec)?))
+        match &self.api {
+            Loaded::V1(api) => Ok(Box::new(LibgpiodLines::request(api, spec)?)),
+            Loaded::V2(api) => {
+                if spec.lines.is_empty() {
+                    return Err(no_lines());
+                }
+                let chip = find_chip(spec)?;
+                Ok(Box::new(v2::Libgpiod2Lines::request(api, chip, spec)?))
+            }
+        }
     }
+}
+
+fn no_lines() -> Error {
+    Error::InvalidConfig(
+        "no lines to request: add lines with with_lines() or with_named_lines()".into(),
+    )
 }
 
 /// The request flags for the settings, or what libgpiod 1.x cannot do.
@@ -327,9 +520,7 @@ fn ffi_err(e: ffi_core::Error, action: &str) -> Error {
 impl LibgpiodLines {
     fn request(api: &Arc<Api>, spec: &RequestSpec) -> Result<LibgpiodLines> {
         if spec.lines.is_empty() {
-            return Err(Error::InvalidConfig(
-                "no lines to request: add lines with with_lines() or with_named_lines()".into(),
-            ));
+            return Err(no_lines());
         }
         if spec.event_buffer_size.is_some() {
             return Err(Error::Unsupported {
@@ -599,16 +790,16 @@ impl LibgpiodLines {
     }
 }
 
-/// Opens the chip of `spec` with libgpiod; returns its object and info.
-fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
+/// The chip of `spec`, found through the character device.
+fn find_chip(spec: &RequestSpec) -> Result<Chip> {
     // The character device finds the chip (by path, label, name, or the chip of the first
     // line name) and says what it is; libgpiod then opens that path. libgpiod 1.x's own
     // lookups open every chip first and give up if any of them vanishes meanwhile (a
     // hot-unplugged expander, another test's simulated chip).
-    let chip = match &spec.chip {
-        Some(ChipSelector::Path(p)) => Chip::open(p)?,
-        Some(ChipSelector::Label(l)) => Chip::open_by_label(l)?,
-        Some(ChipSelector::Name(n) | ChipSelector::Any(n)) => Chip::find(n)?,
+    match &spec.chip {
+        Some(ChipSelector::Path(p)) => Chip::open(p),
+        Some(ChipSelector::Label(l)) => Chip::open_by_label(l),
+        Some(ChipSelector::Name(n) | ChipSelector::Any(n)) => Chip::find(n),
         None => {
             let first = spec.lines.iter().find_map(|(id, _)| match id {
                 LineId::Name(n) => Some(n.clone()),
@@ -625,9 +816,14 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
                         .into(),
                 ));
             };
-            Chip::open(&find_line(&name)?.chip.path)?
+            Chip::open(&find_line(&name)?.chip.path)
         }
-    };
+    }
+}
+
+/// Opens the chip of `spec` with libgpiod 1.x; returns its object and info.
+fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
+    let chip = find_chip(spec)?;
     if !chip.speaks_uapi_v1() {
         return Err(Error::UapiUnavailable {
             version: "v1",
@@ -659,7 +855,8 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
 /// Why libgpiod 1.x cannot work on a kernel without uAPI v1, and what to use instead.
 pub const NEEDS_UAPI_V1: &str = "libgpiod 1.x speaks only uAPI v1, and this kernel is built \
      without it (CONFIG_GPIO_CDEV_V1 is not set, as in Debian's 7.x kernels); use the \
-     character-device backend (uAPI v2, hw's default), or libgpiod 2.x";
+     character-device backend (uAPI v2, hw's default), or libgpiod 2.x (backend libgpiod-v2, \
+     `apt-get install libgpiod3`)";
 
 impl Drop for LibgpiodLines {
     fn drop(&mut self) {
@@ -680,7 +877,7 @@ impl Drop for LibgpiodLines {
 
 impl Lines for LibgpiodLines {
     fn backend(&self) -> &str {
-        NAME
+        LINES_NAME_V1
     }
 
     fn chip(&self) -> &ChipInfo {
@@ -818,53 +1015,117 @@ mod tests {
 
     #[test]
     fn loads_libgpiod_and_declares_everything() {
-        let b = LibgpiodBackend::open().expect("libgpiod2 is installed by scripts/install-deps.sh");
+        let b = LibgpiodBackend::open_version(LibgpiodVersion::V1)
+            .expect("libgpiod2 is installed by scripts/install-deps.sh");
         assert!(b.version().starts_with("1."), "{}", b.version());
-        assert_eq!(b.name(), "libgpiod");
+        assert_eq!(b.name(), "libgpiod-v1");
+        assert_eq!(b.api_version(), LibgpiodVersion::V1);
+        assert_eq!(b.library(), SONAME_V1);
         assert!(format!("{b:?}").contains(SONAME_V1));
+    }
+
+    #[test]
+    fn the_system_library_is_2x_where_installed_else_1x() {
+        // SAFETY: the system's libgpiod 2.x, if any; its initialisers are sound.
+        let has_v2 = unsafe { Library::open(SONAME_V2) }.is_ok();
+        let b = LibgpiodBackend::open().unwrap();
+        let want = if has_v2 {
+            LibgpiodVersion::V2
+        } else {
+            LibgpiodVersion::V1
+        };
+        assert_eq!(b.api_version(), want, "{b:?}");
+        assert_eq!(b.library(), want.soname());
+    }
+
+    #[test]
+    fn a_library_given_by_path_is_recognised_by_its_functions() {
+        // The same library by path rather than soname, as ctypes' CDLL(path) takes it.
+        let sys = LibgpiodBackend::open_version(LibgpiodVersion::V1).unwrap();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let path = maps
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .find(|p| p.contains("/libgpiod.so.2"))
+            .expect("libgpiod.so.2 is mapped once loaded")
+            .to_owned();
+        drop(sys);
+        // SAFETY: the system's libgpiod 1.x, by its path.
+        let b = unsafe { LibgpiodBackend::open_library(&path) }.unwrap();
+        assert_eq!(b.api_version(), LibgpiodVersion::V1);
+        assert_eq!(b.library(), path);
     }
 
     #[test]
     fn a_missing_library_names_the_package() {
         // SAFETY: no such file exists, so nothing is loaded.
-        let e = unsafe { LibgpiodBackend::open_library("libgpiod-not-here.so.2") }.unwrap_err();
+        let e = unsafe { LibgpiodBackend::open_library("/no/libgpiod-not-here.so.3") }.unwrap_err();
         let msg = e.to_string();
+        assert!(msg.contains("loading /no/libgpiod-not-here.so.3"), "{msg}");
+        assert!(
+            msg.contains("give an existing libgpiod.so.2 or libgpiod.so.3"),
+            "{msg}"
+        );
+        let msg = missing_library(SONAME_V1, LibgpiodVersion::V1, "not found", false).to_string();
+        assert!(msg.contains("libgpiod 1.x is not installed"), "{msg}");
         assert!(msg.contains("apt-get install libgpiod2`"), "{msg}");
         assert!(
             msg.contains("apt-get install libgpiod2t64` on Debian 13"),
             "{msg}"
         );
-        assert!(msg.contains("libgpiod-not-here.so.2"), "{msg}");
-        // Only libgpiod 2.x present: the message says so.
-        let e = missing_library(SONAME_V1, "not found", true);
-        let msg = e.to_string();
+        // Only the other version present: the message says so.
+        let msg = missing_library(SONAME_V1, LibgpiodVersion::V1, "not found", true).to_string();
         assert!(
             msg.contains("only libgpiod.so.3 (libgpiod 2.x) is installed"),
             "{msg}"
         );
-        assert!(msg.contains("apt-get install libgpiod2`"), "{msg}");
+        let msg = missing_library(SONAME_V2, LibgpiodVersion::V2, "not found", true).to_string();
         assert!(
-            msg.contains("apt-get install libgpiod2t64` on Debian 13"),
+            msg.contains("only libgpiod.so.2 (libgpiod 1.x) is installed"),
             "{msg}"
         );
+        assert!(msg.contains("apt-get install libgpiod3`"), "{msg}");
+        let msg = neither_library("not found").to_string();
+        assert!(
+            msg.contains("neither libgpiod.so.3 (libgpiod 2.x) nor libgpiod.so.2"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn asking_for_2x_where_only_1x_is_installed_says_so() {
+        // SAFETY: the system's libgpiod 2.x, if any; its initialisers are sound.
+        if unsafe { Library::open(SONAME_V2) }.is_ok() {
+            // This machine has both: asking for either works.
+            LibgpiodBackend::open_version(LibgpiodVersion::V2).unwrap();
+            return;
+        }
+        let e = LibgpiodBackend::open_version(LibgpiodVersion::V2).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("loading libgpiod.so.3"), "{msg}");
+        assert!(
+            msg.contains("only libgpiod.so.2 (libgpiod 1.x) is installed"),
+            "{msg}"
+        );
+        assert!(msg.contains("apt-get install libgpiod3`"), "{msg}");
     }
 
     #[test]
     fn a_library_without_the_functions_is_refused() {
-        // SAFETY: libm's initialisers are sound; it is not libgpiod, but the first lookup
-        // (gpiod_version_string) fails before anything of it is called.
+        // SAFETY: libm's initialisers are sound; it is not libgpiod, and only lookups are
+        // made in it.
         let e = unsafe { LibgpiodBackend::open_library("libm.so.6") }.unwrap_err();
         let msg = e.to_string();
         assert!(
-            msg.contains("declaring gpiod_version_string from libm.so.6"),
+            msg.contains("loading libm.so.6: it is not libgpiod"),
             "{msg}"
         );
-        assert!(msg.contains("not libgpiod 1.x"), "{msg}");
+        assert!(msg.contains("libgpiod.so.2 or libgpiod.so.3"), "{msg}");
     }
 
     #[test]
     fn unsupported_settings_name_the_setting_and_the_backend() {
-        let b = LibgpiodBackend::open().unwrap();
+        let b = LibgpiodBackend::open_version(LibgpiodVersion::V1).unwrap();
         let cases: [(LineSettings, &str); 3] = [
             (
                 LineSettings {
@@ -897,7 +1158,7 @@ mod tests {
 
     #[test]
     fn bad_requests_are_explained() {
-        let b = LibgpiodBackend::open().unwrap();
+        let b = LibgpiodBackend::open_version(LibgpiodVersion::V1).unwrap();
         let e = b.request(&spec(vec![])).unwrap_err();
         assert!(e.to_string().contains("no lines to request"), "{e}");
         let mut s = spec(vec![(LineId::Offset(0), LineSettings::input())]);
