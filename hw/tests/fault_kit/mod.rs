@@ -12,7 +12,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hw::line::Backend;
-use hw::{CdevBackend, Error, LibgpiodBackend, Request, SysfsBackend, Uapi, Value};
+use hw::{
+    CdevBackend, Error, LibgpiodBackend, LibgpiodVersion, Request, SysfsBackend, Uapi, Value,
+};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 /// A backend under test: its name, and how to make it (in whichever thread needs it).
@@ -35,16 +37,28 @@ impl Subject {
     }
 }
 
-fn libgpiod() -> Box<dyn Backend> {
-    Box::new(LibgpiodBackend::open().expect("libgpiod (packed into the VM by the test bed)"))
+fn libgpiod_v1() -> Box<dyn Backend> {
+    Box::new(
+        LibgpiodBackend::open_version(LibgpiodVersion::V1)
+            .expect("libgpiod.so.2 (packed into the VM by the test bed)"),
+    )
+}
+
+fn libgpiod_v2() -> Box<dyn Backend> {
+    let path = hwkit_testbed::debian_libs::guest_path("trixie", "libgpiod.so.3");
+    // SAFETY: Debian trixie's own libgpiod 2.x build, which the test bed packed at this path
+    // (hw's `debian-libs`); its initialisers are sound and its API is libgpiod 2.x's.
+    let b = unsafe { LibgpiodBackend::open_library(&path.to_string_lossy()) }
+        .unwrap_or_else(|e| panic!("trixie's libgpiod.so.3 at {}: {e}", path.display()));
+    Box::new(b)
 }
 
 /// Every backend this kernel and system can run: uAPI v2, v1 where the kernel has it, sysfs
 /// natively and through ffi-core, and the libgpiod backend where it can request lines here.
 ///
 /// libgpiod 1.x speaks only uAPI v1: on a kernel without v1 its refusal is what
-/// `vm_backend_libgpiod` checks, and it is left out here. A libgpiod backend that can request
-/// lines on such a kernel (libgpiod 2.x) is taken in by itself.
+/// `vm_backend_libgpiod` checks, and it is left out here. libgpiod 2.x (trixie's, packed by
+/// the test bed) speaks uAPI v2 and runs on every kernel.
 pub fn subjects() -> Vec<Subject> {
     let v1 = hwkit_testbed::sim::kernel_has_uapi_v1();
     let mut out = vec![Subject {
@@ -65,27 +79,17 @@ pub fn subjects() -> Vec<Subject> {
         name: "sysfs-ffi",
         make: || Box::new(SysfsBackend::ffi()),
     });
-    if v1 || libgpiod_can_request(libgpiod().as_ref()) {
+    if v1 {
         out.push(Subject {
-            name: "libgpiod",
-            make: libgpiod,
+            name: "libgpiod-v1",
+            make: libgpiod_v1,
         });
     }
+    out.push(Subject {
+        name: "libgpiod-v2",
+        make: libgpiod_v2,
+    });
     out
-}
-
-fn libgpiod_can_request(b: &dyn Backend) -> bool {
-    let s = crate::common::sim(1);
-    match Request::builder()
-        .on_chip(crate::common::path(&s))
-        .with_line(0)
-        .as_output(Value::Inactive)
-        .request_with(b)
-    {
-        Ok(_) => true,
-        Err(Error::UapiUnavailable { .. }) => false,
-        Err(e) => panic!("libgpiod request on a fresh chip: {e}"),
-    }
 }
 
 /// One test at a time in this process: the fd count of the process is the measure.
