@@ -12,9 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hw::line::Backend;
-use hw::{
-    CdevBackend, Error, LibgpiodBackend, LibgpiodVersion, Request, SysfsBackend, Uapi, Value,
-};
+use hw::{CdevBackend, LibgpiodBackend, LibgpiodVersion, SysfsBackend, Uapi};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 /// A backend under test: its name, and how to make it (in whichever thread needs it).
