@@ -37,9 +37,15 @@ Machines (--arch, --machine): pc (x86_64, the default), virt (aarch64, what --ar
   aarch64 boots), raspi3b (aarch64: a Raspberry Pi 3 Model B whose 54 header lines are the
   kernel's real pinctrl-bcm2835 driver; its default chips are only the 8-line hwkit-sim).
 
+Kernels (--kernel, pc only; the ARM machines boot sid's): bookworm (Debian 12's 6.1, the
+  default), trixie (Debian 13's 6.12, what Raspberry Pi OS trixie runs), sid (Debian
+  unstable's newest, 7.x: no uAPI v1, per-chip sysfs export). The first use of each
+  downloads and prepares it (about a minute), later runs boot in seconds.
+
 Examples:
   hwkit vm -- hwkit gpio list
   hwkit vm --machine raspi3b -- hwkit pinout
+  hwkit vm --kernel sid -- hwkit gpio detect
   hwkit vm --chips 'label=pinctrl-bcm2711,lines=58,names=GPIO0..GPIO57;label=aux,lines=8' -- hwkit gpio list
   hwkit vm -- sh -c 'ls /dev/gpiochip*; cat /sys/class/gpio/gpiochip*/label'")]
 pub struct VmArgs {
@@ -111,7 +117,7 @@ fn options(args: VmArgs) -> Result<VmOptions, Box<dyn std::error::Error>> {
     // On a board there is real GPIO, and the bed's QEMU and kernels are x86-64 hosts' tools:
     // say so before anything else (a default machine is worked out from the host).
     hwkit_testbed::host::supported_host(hwkit_testbed::Arch::host())?;
-    let machine = args.machine.machine()?;
+    let (machine, kernel) = args.machine.kernel()?;
     let chips = match &args.chips {
         Some(spec) => parse_chips(spec)?,
         None => ChipSpec::default_for(machine),
@@ -130,6 +136,7 @@ fn options(args: VmArgs) -> Result<VmOptions, Box<dyn std::error::Error>> {
         boot_timeout: run::BOOT_ALLOWANCE,
         verbose: args.verbose,
         show_chips: !args.quiet,
+        kernel,
     })
 }
 
