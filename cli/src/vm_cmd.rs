@@ -333,6 +333,53 @@ mod tests {
             .contains("--timeout must be at least 1 second"));
     }
 
+    // How options are worked out on the x86-64 hosts `hwkit vm` runs on; elsewhere it
+    // refuses first (`boots_with_this_executable_as_hwkit_and_returns_the_status`).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_kernel_is_taken_and_contradictions_are_refused() {
+        use hwkit_testbed::Suite;
+        let opts = options(parse(&["--", "true"]).unwrap()).unwrap();
+        assert_eq!(opts.kernel, Suite::Bookworm);
+        for k in Suite::ALL {
+            let opts = options(parse(&["--kernel", k.name(), "--", "true"]).unwrap()).unwrap();
+            assert_eq!((opts.machine, opts.kernel), (Machine::Pc, k));
+        }
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe.to_str().unwrap();
+        let opts = options(parse(&["--machine", "raspi3b", "--hwkit", exe, "--", "true"]).unwrap())
+            .unwrap();
+        assert_eq!(opts.kernel, Suite::Sid);
+        let err = options(parse(&["--kernel", "all", "--", "true"]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a command boots one VM: choose one of bookworm, trixie, sid"),
+            "{err}"
+        );
+        let err = options(
+            parse(&[
+                "--arch", "aarch64", "--kernel", "trixie", "--hwkit", exe, "--", "true",
+            ])
+            .unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "--kernel trixie: the virt machine boots Debian sid's arm64 kernel only"
+            ),
+            "{err}"
+        );
+        let err = parse(&["--kernel", "stretch", "--", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown kernel \"stretch\": supported are bookworm"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_command_is_required() {
         let err = parse(&[]).unwrap_err();

@@ -1356,7 +1356,7 @@ linux-image-amd64 |  6.1.176-1 | http://deb.debian.org/debian bookworm/main amd6
         );
     }
 
-    fn fake_kernel(dir: &Path, arch: Option<&str>) {
+    fn fake_kernel(dir: &Path, arch: Option<&str>, suite: Option<&str>) {
         fs::create_dir_all(dir.join("modules")).unwrap();
         fs::write(dir.join("vmlinux"), b"k").unwrap();
         let mut json = serde_json::json!({
@@ -1366,33 +1366,157 @@ linux-image-amd64 |  6.1.176-1 | http://deb.debian.org/debian bookworm/main amd6
         if let Some(a) = arch {
             json["arch"] = a.into();
         }
+        if let Some(s) = suite {
+            json["suite"] = s.into();
+        }
         fs::write(dir.join("kernel.json"), json.to_string()).unwrap();
     }
 
     #[test]
-    fn each_architecture_keeps_its_newest_kernel() {
+    fn each_architecture_and_suite_keeps_its_newest_kernel() {
         let cache = tempfile::tempdir().unwrap();
         let kernels = cache.path().join("kernels");
-        // An older bed's kernel.json has no arch: it is an amd64 kernel.
-        fake_kernel(&kernels.join("6.1.0-56-amd64_1"), None);
-        fake_kernel(&kernels.join("6.1.0-57-amd64_1"), Some("amd64"));
-        fake_kernel(&kernels.join("7.2.13+deb14-arm64_1"), Some("arm64"));
-        assert_eq!(
-            newest_cached(&kernels, "arm64").unwrap().info.abi,
-            "7.2.13+deb14-arm64_1"
+        // An older bed's kernel.json has no arch (amd64) and no suite (bookworm for amd64,
+        // sid for arm64).
+        fake_kernel(&kernels.join("6.1.0-56-amd64_1"), None, None);
+        fake_kernel(
+            &kernels.join("6.1.0-57-amd64_1"),
+            Some("amd64"),
+            Some("bookworm"),
         );
-        assert_eq!(
-            newest_cached(&kernels, "amd64").unwrap().info.abi,
-            "6.1.0-57-amd64_1"
+        fake_kernel(
+            &kernels.join("6.12.116+deb13-amd64_1"),
+            Some("amd64"),
+            Some("trixie"),
         );
+        fake_kernel(
+            &kernels.join("6.12.117+deb13-amd64_1"),
+            Some("amd64"),
+            Some("trixie"),
+        );
+        fake_kernel(
+            &kernels.join("7.2.13+deb14-amd64_1"),
+            Some("amd64"),
+            Some("sid"),
+        );
+        fake_kernel(&kernels.join("7.2.13+deb14-arm64_1"), Some("arm64"), None);
+        let newest = |arch, suite| newest_cached(&kernels, arch, suite).unwrap().info.abi;
+        assert_eq!(newest("arm64", Suite::Sid), "7.2.13+deb14-arm64_1");
+        assert_eq!(newest("amd64", Suite::Bookworm), "6.1.0-57-amd64_1");
+        assert_eq!(newest("amd64", Suite::Trixie), "6.12.117+deb13-amd64_1");
+        assert_eq!(newest("amd64", Suite::Sid), "7.2.13+deb14-amd64_1");
+        assert!(newest_cached(&kernels, "arm64", Suite::Trixie).is_none());
         let lock = CacheLock::shared(cache.path(), crate::cache::USE_LOCK, "test").unwrap();
-        prune_old_kernels(&kernels, &kernels.join("6.1.0-57-amd64_1"), "amd64", &lock).unwrap();
+        let keep = |name: &str| kernels.join(name);
+        prune_old_kernels(
+            &kernels,
+            &keep("6.1.0-57-amd64_1"),
+            ("amd64", Suite::Bookworm),
+            &lock,
+        )
+        .unwrap();
+        prune_old_kernels(
+            &kernels,
+            &keep("6.12.117+deb13-amd64_1"),
+            ("amd64", Suite::Trixie),
+            &lock,
+        )
+        .unwrap();
         let mut left: Vec<String> = fs::read_dir(&kernels)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["6.1.0-57-amd64_1", "7.2.13+deb14-arm64_1"]);
+        assert_eq!(
+            left,
+            [
+                "6.1.0-57-amd64_1",
+                "6.12.117+deb13-amd64_1",
+                "7.2.13+deb14-amd64_1",
+                "7.2.13+deb14-arm64_1"
+            ]
+        );
+    }
+
+    #[test]
+    fn unpacked_roots_get_the_links_maintainer_scripts_would_make() {
+        let root = tempfile::tempdir().unwrap();
+        let bin = root.path().join("usr/bin");
+        fs::create_dir_all(&bin).unwrap();
+        // No mawk: no dangling link.
+        link_alternatives(root.path()).unwrap();
+        assert!(bin.join("awk").symlink_metadata().is_err());
+        fs::write(bin.join("mawk"), b"").unwrap();
+        link_alternatives(root.path()).unwrap();
+        assert_eq!(fs::read_link(bin.join("awk")).unwrap(), Path::new("mawk"));
+        // An existing awk (gawk's, say) is left alone, and a second pass changes nothing.
+        link_alternatives(root.path()).unwrap();
+        assert_eq!(fs::read_link(bin.join("awk")).unwrap(), Path::new("mawk"));
+    }
+
+    #[test]
+    fn the_source_package_is_named_by_the_kernel_series() {
+        assert_eq!(
+            source_package("6.1.192-3").as_deref(),
+            Some("linux-source-6.1")
+        );
+        assert_eq!(
+            source_package("6.12.117-1").as_deref(),
+            Some("linux-source-6.12")
+        );
+        assert_eq!(
+            source_package("6.12.30-1~bpo12+1").as_deref(),
+            Some("linux-source-6.12")
+        );
+        assert_eq!(source_package("7.2-1").as_deref(), Some("linux-source-7.2"));
+        assert_eq!(source_package("x"), None);
+    }
+
+    #[test]
+    fn bzimage_payloads_are_found_in_file_order() {
+        let mut image = b"MZ setup code ".to_vec();
+        image.extend(b"\x28\xb5\x2f\xfd zstd frame ");
+        image.extend(b"\xfd7zXZ\x00 not really xz");
+        assert_eq!(payload_candidates(&image), [(14, "zstd"), (30, "xz")]);
+        assert!(payload_candidates(b"MZ nothing here").is_empty());
+    }
+
+    #[test]
+    fn a_kernel_without_a_known_payload_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let vmlinuz = dir.path().join("vmlinuz");
+        fs::write(&vmlinuz, b"MZ no payload").unwrap();
+        let e = extract_vmlinux(&vmlinuz, &dir.path().join("vmlinux"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("vmlinuz has no xz or zstd payload"), "{e}");
+        // A payload that does not decompress to ELF is reported with its format.
+        fs::write(&vmlinuz, b"MZ \x28\xb5\x2f\xfd garbage").unwrap();
+        let e = extract_vmlinux(&vmlinuz, &dir.path().join("vmlinux"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the zstd payload at 3 is not an ELF kernel"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn older_kernel_directories_name_their_suite_by_architecture() {
+        let info = |arch: &str, suite: Option<&str>| KernelInfo {
+            abi: "a".into(),
+            version: "1".into(),
+            boot_file: "vmlinux".into(),
+            modules: vec![],
+            distro_gpio_sim: false,
+            arch: arch.into(),
+            board_modules: vec![],
+            busybox: None,
+            suite: suite.map(String::from),
+        };
+        assert_eq!(info("amd64", None).suite(), "bookworm");
+        assert_eq!(info("arm64", None).suite(), "sid");
+        assert_eq!(info("amd64", Some("trixie")).suite(), "trixie");
     }
 
     #[test]

@@ -910,6 +910,72 @@ mod tests {
         );
     }
 
+    fn kernel_run(suite: Suite, outcome: std::result::Result<TestReport, String>) -> KernelRun {
+        KernelRun {
+            suite,
+            kernel: outcome
+                .is_ok()
+                .then(|| (format!("{suite}-abi"), "1.0-1".to_string())),
+            outcome,
+        }
+    }
+
+    fn passing(passed: u64) -> TestReport {
+        TestReport {
+            passed,
+            failed: 0,
+            binaries: vec![("p/a".into(), Some(0))],
+            problems: vec![],
+        }
+    }
+
+    #[test]
+    fn the_matrix_passes_only_if_every_kernel_passed() {
+        let mut m = MatrixReport::default();
+        assert!(!m.success(), "no kernel ran");
+        m.runs.push(kernel_run(Suite::Bookworm, Ok(passing(156))));
+        m.runs.push(kernel_run(Suite::Trixie, Ok(passing(156))));
+        assert!(m.success());
+        assert_eq!(m.summary_line(), "312 passed, 0 failed");
+        assert_eq!(
+            m.table(),
+            "kernel    version               passed  failed\n\
+             bookworm  bookworm-abi (1.0-1)     156  0\n\
+             trixie    trixie-abi (1.0-1)       156  0\n"
+        );
+
+        let mut failed = passing(150);
+        failed.failed = 6;
+        failed.binaries = vec![("p/a".into(), Some(101))];
+        m.runs.push(kernel_run(Suite::Sid, Ok(failed)));
+        assert!(!m.success());
+        assert_eq!(m.summary_line(), "462 passed, 6 failed");
+        assert!(
+            m.table()
+                .contains("sid       sid-abi (1.0-1)          150  6 FAILED\n"),
+            "{}",
+            m.table()
+        );
+    }
+
+    #[test]
+    fn a_kernel_that_could_not_run_fails_the_matrix_and_says_why() {
+        let m = MatrixReport {
+            runs: vec![
+                kernel_run(Suite::Bookworm, Ok(passing(3))),
+                kernel_run(Suite::Sid, Err("no usable kernel: mirror down".into())),
+            ],
+        };
+        assert!(!m.success());
+        assert_eq!(m.summary_line(), "3 passed, 1 failed");
+        let t = m.table();
+        assert!(
+            t.contains("sid       -                          -  did not run\n"),
+            "{t}"
+        );
+        assert!(t.ends_with("sid: no usable kernel: mirror down\n"), "{t}");
+    }
+
     #[test]
     fn no_binary_at_all_is_not_a_pass() {
         let o = outcome(&["@@m@@ READY", "@@m@@ DONE"]);
