@@ -2,7 +2,7 @@
 # Runs every test of hwkit on a fresh Debian machine (run as root; installs what it needs):
 #   1. host tests (x86-64): FFI against real libc/libm and compiled C libraries, parsers, CLI;
 #      ffi-core's and hw's again under valgrind memcheck;
-#   2. the GPIO tests in an x86-64 VM: Debian 12's kernel with gpio-sim;
+#   2. the GPIO tests in an x86-64 VM on Debian 12's, 13's and sid's kernels, with gpio-sim;
 #   3. the host tests again for aarch64 and armv7, cross-built in a Debian sid build root and
 #      run under qemu-user (32-bit long, unsigned char, ARM calling conventions);
 #   4. the GPIO tests in an arm64 VM: Debian sid's arm64 kernel with its own gpio-sim;
@@ -15,7 +15,7 @@ cargo test --workspace
 scripts/valgrind.sh
 cargo build --release -p hwkit-testbed
 testbed=target/release/testbed
-"$testbed" test
+"$testbed" test --kernel all
 "$testbed" cross test --arch aarch64,armv7
 "$testbed" test --arch aarch64
 "$testbed" test --machine raspi3b
