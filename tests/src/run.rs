@@ -61,7 +61,7 @@ impl Session {
         )?;
         let kernel = kernel::prepare_for(machine.arch(), suite, &cache, &lock)?;
         let accel = if machine == Machine::Pc {
-            vm::choose_accel(&cache, &kernel.boot_image())
+            qemu::pc_accel(vm::choose_accel(&cache, &kernel.boot_image()), suite)
         } else {
             vec![qemu::ARM_ACCEL.to_string()]
         };
