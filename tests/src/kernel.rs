@@ -434,8 +434,9 @@ struct SavedChoice {
     choice: KernelChoice,
 }
 
-/// [`choose_kernel`], remembered in `<cache>/choice.json` while apt's lists and sources
-/// do not change (asking apt-cache costs about a second per question here).
+/// The newest usable bookworm kernel of the host's apt (`choose_kernel`), remembered in
+/// `<cache>/choice.json` while apt's lists and sources do not change (asking apt-cache
+/// costs about a second per question here).
 pub fn choose_kernel_cached(cache: &Path) -> Result<KernelChoice> {
     let path = cache.join("choice.json");
     let fingerprint = apt_fingerprint();
