@@ -7,6 +7,8 @@ need=(gcc make libc6-dev libgpiod2 gpiod)  # libgpiod2: dlopened by hw's libgpio
 need+=(qemu-system-x86 busybox-static xz-utils libelf1 cpio)
 # scripts/valgrind.sh: memcheck over the host tests, jq to list the test binaries cargo built.
 need+=(valgrind jq)
+# hwkit's completion scripts and manual pages are checked by their shells' parsers and groff.
+need+=(zsh fish groff-base)
 # .ci/run lints the shell scripts.
 need+=(shellcheck)
 missing=()

@@ -150,7 +150,12 @@ check_files() {
     "-rw-r--r-- root/root ./usr/lib/udev/rules.d/60-hwkit-gpio.rules" \
     "-rw-r--r-- root/root ./usr/share/doc/hwkit/README.md" \
     "-rw-r--r-- root/root ./usr/share/doc/hwkit/copyright" \
-    "-rw-r--r-- root/root ./usr/share/doc/hwkit/changelog.gz"; do
+    "-rw-r--r-- root/root ./usr/share/doc/hwkit/changelog.gz" \
+    "-rw-r--r-- root/root ./usr/share/bash-completion/completions/hwkit" \
+    "-rw-r--r-- root/root ./usr/share/zsh/vendor-completions/_hwkit" \
+    "-rw-r--r-- root/root ./usr/share/fish/vendor_completions.d/hwkit.fish" \
+    "-rw-r--r-- root/root ./usr/share/man/man1/hwkit.1.gz" \
+    "-rw-r--r-- root/root ./usr/share/man/man1/hwkit-gpio-get.1.gz"; do
     grep -qxF -- "$want" <<<"$listing" || {
       echo "missing: $want"
       echo "$listing"
@@ -388,6 +393,10 @@ install_test() {
   check "$arch: hwkit ffi calls libm's sqrt on $arch" \
     bash -c "chroot '$root' hwkit ffi call --lib libm.so.6 d sqrt d 16 | grep -qx 4.0"
   check "$arch: dpkg --verify: installed files match the md5sums" in_root dpkg --verify hwkit
+  check "$arch: the installed bash completion completes 'hwkit gp' to gpio" \
+    bash -c "chroot '$root' bash -c 'source /usr/share/bash-completion/completions/hwkit &&
+      COMP_WORDS=(hwkit gp) COMP_CWORD=1 COMP_LINE=\"hwkit gp\" COMP_POINT=8 && _hwkit hwkit gp hwkit &&
+      echo \"\${COMPREPLY[*]}\"' | grep -qx gpio"
   group_before=$(gpio_group)
   check "$arch: reinstall (dpkg -i again) succeeds" in_root dpkg -i /tmp/hwkit.deb
   check "$arch: reinstall keeps the gpio group as it was" same "$(gpio_group)" "$group_before" "gpio group"

@@ -10,13 +10,37 @@
 #   6. the Debian packages: their contents, an install on Debian arm64, the gpio group at work.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-cargo test --workspace
-scripts/valgrind.sh
-cargo build --release -p hwkit-testbed
+
+# Each stage's wall time, printed at the end (and when a stage fails): the CI budget is spent
+# stage by stage, and this is where to see it.
+timings=()
+stage() {
+  local name=$1 start=$SECONDS
+  shift
+  echo "== test.sh: $name"
+  if "$@"; then
+    timings+=("$(printf '%5d s  %s' $((SECONDS - start)) "$name")")
+  else
+    local rc=$?
+    timings+=("$(printf '%5d s  %s (FAILED, exit %d)' $((SECONDS - start)) "$name" "$rc")")
+    report
+    exit "$rc"
+  fi
+}
+report() {
+  echo "== test.sh: stage times"
+  printf '%s\n' "${timings[@]}"
+  echo "$(printf '%5d s' "$SECONDS")  in all"
+}
+
+stage "install the build and test dependencies" scripts/install-deps.sh
+stage "host tests (x86-64)" cargo test --workspace
+stage "host tests under valgrind memcheck" scripts/valgrind.sh
+stage "build the test bed" cargo build --release -p hwkit-testbed
 testbed=target/release/testbed
-"$testbed" test --kernel all
-"$testbed" cross test --arch aarch64,armv7
-"$testbed" test --arch aarch64
-"$testbed" test --machine raspi3b
-scripts/test-packages.sh
+stage "GPIO tests, x86-64 VM (Debian 12, 13 and sid kernels)" "$testbed" test --kernel all
+stage "host tests for aarch64 and armv7 (qemu-user)" "$testbed" cross test --arch aarch64,armv7
+stage "GPIO tests, arm64 VM" "$testbed" test --arch aarch64
+stage "Raspberry Pi tests, QEMU raspi3b" "$testbed" test --machine raspi3b
+stage "Debian packages" scripts/test-packages.sh
+report

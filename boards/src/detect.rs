@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::Path;
 
+use crate::inventory::ChipInventory;
 use crate::profile::Profile;
 use crate::registry::{generic, profiles};
 use crate::revision::Revision;
@@ -61,6 +62,14 @@ pub enum MatchedBy {
     Revision(Revision),
     /// A prefix of the model string.
     Model(String),
+    /// No device tree, but GPIO chips that only this SoC has (label and line count): a
+    /// guess, which the boards that share the SoC make ambiguous.
+    Chips {
+        /// The labels of the chips that matched, e.g. `pinctrl-bcm2711`.
+        labels: Vec<String>,
+        /// The other boards with the same chips, as `name (--board id)`.
+        alike: Vec<String>,
+    },
     /// Nothing matched: the generic profile.
     Fallback,
 }
@@ -87,6 +96,30 @@ impl Detection {
                 format!("{} (detected from cpuinfo Revision {r})", self.profile.name)
             }
             MatchedBy::Model(m) => format!("{} (detected from model \"{m}\")", self.profile.name),
+            MatchedBy::Chips { labels, alike } => {
+                let chips = labels
+                    .iter()
+                    .map(|l| format!("\"{l}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut m = format!(
+                    "{} (guessed from GPIO chip {chips}: no device tree says which board this is",
+                    self.profile.name
+                );
+                if let Some((last, rest)) = alike.split_last() {
+                    let boards = if rest.is_empty() {
+                        last.to_string()
+                    } else {
+                        format!("{} and {last}", rest.join(", "))
+                    };
+                    m.push_str(&format!(
+                        "; {boards} {} the same, pick yours with --board",
+                        if rest.is_empty() { "has" } else { "have" }
+                    ));
+                }
+                m.push(')');
+                m
+            }
             MatchedBy::Fallback => {
                 let mut seen = Vec::new();
                 if let Some(m) = &self.info.model {
@@ -118,6 +151,48 @@ impl Detection {
 /// Detects the board under `root` (`/` on the board itself).
 pub fn detect(root: &Path) -> Detection {
     detect_from(BoardInfo::read(root))
+}
+
+/// Detects the board under `root`, taking its GPIO chips as evidence when there is no device
+/// tree (a VM, an x86 board, a kernel booted without one): a chip labelled `pinctrl-bcm2711`
+/// with 58 lines is a Raspberry Pi 4's SoC. The device tree always wins when present.
+pub fn detect_with_chips(root: &Path, chips: &ChipInventory) -> Detection {
+    detect_from_chips(BoardInfo::read(root), chips)
+}
+
+/// [`detect_from`], then, if nothing matched and the system has no device tree, the profile
+/// marked `by_chips` whose chips (labels and line counts) are all among `chips`.
+pub fn detect_from_chips(info: BoardInfo, chips: &ChipInventory) -> Detection {
+    let found = detect_from(info);
+    let no_device_tree = found.info.model.is_none() && found.info.compatible.is_empty();
+    if found.matched_by != MatchedBy::Fallback || !no_device_tree {
+        return found;
+    }
+    let has = |label: &str, lines: u32| {
+        chips
+            .by_label(label)
+            .iter()
+            .any(|c| c.num_lines == Some(lines))
+    };
+    let all = profiles();
+    let matching =
+        |p: &Profile| !p.chips.is_empty() && p.chips.iter().all(|c| has(&c.label, c.lines));
+    let Some(profile) = all.iter().find(|p| p.detect.by_chips && matching(p)) else {
+        return found;
+    };
+    let alike = all
+        .iter()
+        .filter(|p| p.id != profile.id && p.chips == profile.chips)
+        .map(|p| format!("{} ({})", p.name, p.id))
+        .collect();
+    Detection {
+        profile,
+        matched_by: MatchedBy::Chips {
+            labels: profile.chips.iter().map(|c| c.label.clone()).collect(),
+            alike,
+        },
+        info: found.info,
+    }
 }
 
 /// Chooses the profile for what a system said about itself.
@@ -195,5 +270,75 @@ fn revision_score(p: &Profile, rev: Option<Revision>) -> Option<u8> {
         _ if p.detect.requires_revision => None,
         _ if has_rules => Some(0),
         _ => Some(1),
+    }
+}
+
+#[cfg(test)]
+mod chip_evidence_tests {
+    use super::*;
+    use crate::inventory::Chip;
+
+    fn chips(specs: &[(&str, u32)]) -> ChipInventory {
+        ChipInventory::new(
+            specs
+                .iter()
+                .enumerate()
+                .map(|(i, (label, lines))| {
+                    let mut c = Chip::named(format!("gpiochip{i}"));
+                    c.label = Some((*label).to_owned());
+                    c.num_lines = Some(*lines);
+                    c
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn without_a_device_tree_a_pi4_soc_chip_means_a_pi4_and_says_it_is_a_guess() {
+        let d = detect_from_chips(
+            BoardInfo::default(),
+            &chips(&[("hwkit-sim", 8), ("pinctrl-bcm2711", 58)]),
+        );
+        assert_eq!(d.profile.id, "rpi-4b");
+        assert_eq!(
+            d.message(),
+            "Raspberry Pi 4 Model B (guessed from GPIO chip \"pinctrl-bcm2711\": no device tree \
+             says which board this is; Raspberry Pi 400 (rpi-400) and Raspberry Pi Compute Module 4 \
+             on the CM4 IO board (rpi-cm4-io) have the same, pick yours with --board)"
+        );
+        let d = detect_from_chips(BoardInfo::default(), &chips(&[("pinctrl-rp1", 54)]));
+        assert_eq!(d.profile.id, "rpi-5");
+        let d = detect_from_chips(BoardInfo::default(), &chips(&[("pinctrl-bcm2835", 54)]));
+        assert_eq!(d.profile.id, "rpi-3b");
+    }
+
+    #[test]
+    fn a_device_tree_or_a_different_line_count_leaves_the_chips_out_of_it() {
+        // A device tree that names another machine: its word stands, unknown as it is.
+        let info = BoardInfo {
+            model: Some("linux,dummy-virt".into()),
+            ..BoardInfo::default()
+        };
+        let d = detect_from_chips(info, &chips(&[("pinctrl-bcm2711", 58)]));
+        assert_eq!(d.matched_by, MatchedBy::Fallback);
+        // The label alone is not enough.
+        let d = detect_from_chips(BoardInfo::default(), &chips(&[("pinctrl-bcm2711", 32)]));
+        assert_eq!(d.matched_by, MatchedBy::Fallback);
+        let d = detect_from_chips(BoardInfo::default(), &chips(&[]));
+        assert_eq!(d.matched_by, MatchedBy::Fallback);
+    }
+
+    #[test]
+    fn one_profile_at_most_stands_for_each_set_of_chips() {
+        let all = profiles();
+        for p in all.iter().filter(|p| p.detect.by_chips) {
+            assert!(!p.chips.is_empty(), "{}: by_chips without chips", p.id);
+            let rivals: Vec<_> = all
+                .iter()
+                .filter(|q| q.id != p.id && q.detect.by_chips && q.chips == p.chips)
+                .map(|q| q.id.as_str())
+                .collect();
+            assert!(rivals.is_empty(), "{} and {rivals:?} both claim", p.id);
+        }
     }
 }

@@ -9,7 +9,8 @@
 //! sysfs bases.
 //!
 //! - [`profiles`]/[`find_profile`]: the built-in boards, data files under `boards/profiles/`.
-//! - [`detect()`]: which board, from `<root>/proc/device-tree/{compatible,model}` and `cpuinfo`.
+//! - [`detect()`]: which board, from `<root>/proc/device-tree/{compatible,model}` and `cpuinfo`;
+//!   [`detect_with_chips()`] also takes the GPIO chips as evidence where there is no device tree.
 //! - [`ChipInventory`]: the chips of a system (live or a captured tree), an explicit input.
 //! - [`Resolver`]: a pin query -> [`Location`] (profile only) or [`Resolution`] (with chips).
 //! - [`Pinout`]: the header picture, with live line state when given.
@@ -34,7 +35,9 @@ mod registry;
 mod resolve;
 mod revision;
 
-pub use detect::{detect, detect_from, BoardInfo, Detection, MatchedBy};
+pub use detect::{
+    detect, detect_from, detect_from_chips, detect_with_chips, BoardInfo, Detection, MatchedBy,
+};
 pub use inventory::{Chip, ChipInfo, ChipInventory, DEV_MANIFEST, UNMATCHED_PREFIX};
 pub use linestate::{sysfs_line_states, Direction, LineState, LineStates};
 pub use pinout::Pinout;

@@ -181,6 +181,10 @@ pub struct DetectRules {
     pub revision_codes: Vec<u32>,
     /// Match only when the revision is known and listed (to tell Pi 1 rev 1 from rev 2).
     pub requires_revision: bool,
+    /// Without a device tree, a system whose GPIO chips are this profile's (labels and line
+    /// counts) is taken for this board: set on one profile per SoC (the Pi 4 for
+    /// `pinctrl-bcm2711`, which the Pi 400 and CM4 share), and reported as a guess.
+    pub by_chips: bool,
 }
 
 /// A board: its headers, the chips they use and how to recognise it.
@@ -307,6 +311,8 @@ struct RawDetect {
     revision_codes: Vec<String>,
     #[serde(default)]
     requires_revision: bool,
+    #[serde(default)]
+    by_chips: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -410,6 +416,7 @@ impl RawDetect {
             revision_types,
             revision_codes,
             requires_revision: self.requires_revision,
+            by_chips: self.by_chips,
         })
     }
 }

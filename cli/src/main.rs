@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod docs_cmd;
 mod ffi_cmd;
 mod gpio_cmd;
 mod pinout_cmd;
@@ -22,7 +23,7 @@ pub type CmdResult = Result<ExitCode, Box<dyn std::error::Error>>;
     version,
     about = "Embedded Linux hardware toolkit: dynamic FFI and GPIO"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +38,10 @@ enum Command {
     Pinout(pinout_cmd::PinoutArgs),
     /// Boot a QEMU VM with simulated GPIO chips and run a command inside it.
     Vm(vm_cmd::VmArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions(docs_cmd::CompletionsArgs),
+    /// Print a manual page (`hwkit man gpio get`), or write them all with --out-dir.
+    Man(docs_cmd::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,12 +51,65 @@ fn main() -> ExitCode {
         Command::Gpio(args) => gpio_cmd::run(args),
         Command::Pinout(args) => pinout_cmd::run(args),
         Command::Vm(args) => vm_cmd::run(args),
+        Command::Completions(args) => docs_cmd::completions(args),
+        Command::Man(args) => docs_cmd::man(args),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("hwkit: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The `Examples:` lines of every command's help, as shell words.
+    fn help_examples() -> Vec<Vec<String>> {
+        let mut examples = Vec::new();
+        let mut pending = vec![Cli::command()];
+        while let Some(cmd) = pending.pop() {
+            for text in [cmd.get_after_help(), cmd.get_after_long_help()]
+                .into_iter()
+                .flatten()
+            {
+                let text = text.to_string();
+                let Some((_, section)) = text.split_once("Examples:") else {
+                    continue;
+                };
+                for line in section.lines().map(str::trim) {
+                    if line.starts_with("hwkit ") {
+                        let words = shlex::split(line).unwrap_or_else(|| panic!("{line}"));
+                        examples.push(words);
+                    }
+                }
+            }
+            pending.extend(cmd.get_subcommands().cloned());
+        }
+        examples
+    }
+
+    #[test]
+    fn every_example_in_the_help_is_a_command_hwkit_accepts() {
+        let examples = help_examples();
+        assert!(examples.len() >= 4, "{examples:?}");
+        for words in examples {
+            if let Err(e) = Cli::try_parse_from(&words) {
+                panic!("{words:?}: {e}");
+            }
+            // The command a VM example runs inside the guest is an hwkit command too.
+            if let Some(i) = words.iter().position(|w| w == "--") {
+                let inner = &words[i + 1..];
+                if inner.first().map(String::as_str) == Some("hwkit") {
+                    if let Err(e) = Cli::try_parse_from(inner) {
+                        panic!("{inner:?} (in {words:?}): {e}");
+                    }
+                }
+            }
         }
     }
 }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use boards::{
-    detect, find_profile, profiles, sysfs_line_states, BareNumber, ChipInfo, ChipInventory,
-    Direction, LineState, LineStates, Pinout, Profile, Resolver,
+    detect_with_chips, find_profile, profiles, sysfs_line_states, BareNumber, ChipInfo,
+    ChipInventory, Direction, LineState, LineStates, Pinout, Profile, Resolver,
 };
 use clap::{Args, ValueEnum};
 
@@ -94,8 +94,8 @@ fn run_to(args: PinoutArgs, stdout: &mut dyn Write, tty: bool) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let mut inventory = ChipInventory::from_root(&args.root)?;
-    let (profile, title) = choose_profile(&args)?;
     let live = read_live_state(&args.root, &mut inventory, args.values);
+    let (profile, title) = choose_profile(&args, &inventory)?;
 
     if !args.resolve.is_empty() {
         let bare = match args.numbers {
@@ -152,6 +152,7 @@ fn run_to(args: PinoutArgs, stdout: &mut dyn Write, tty: bool) -> CmdResult {
 
 fn choose_profile(
     args: &PinoutArgs,
+    inventory: &ChipInventory,
 ) -> Result<(&'static Profile, String), Box<dyn std::error::Error>> {
     match &args.board {
         Some(name) => {
@@ -159,7 +160,7 @@ fn choose_profile(
             Ok((p, format!("{} (chosen with --board {name})", p.name)))
         }
         None => {
-            let d = detect(&args.root);
+            let d = detect_with_chips(&args.root, inventory);
             let mut title = d.message();
             if let Some(model) = &d.info.model {
                 title = format!("{model}\n{title}");

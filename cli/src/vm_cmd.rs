@@ -43,10 +43,11 @@ Kernels (--kernel, pc only; the ARM machines boot sid's): bookworm (Debian 12's 
   downloads and prepares it (about a minute), later runs boot in seconds.
 
 Examples:
-  hwkit vm -- hwkit gpio list
+  hwkit vm -- hwkit gpio detect
+  hwkit vm -- hwkit gpio get pin11
   hwkit vm --machine raspi3b -- hwkit pinout
   hwkit vm --kernel sid -- hwkit gpio detect
-  hwkit vm --chips 'label=pinctrl-bcm2711,lines=58,names=GPIO0..GPIO57;label=aux,lines=8' -- hwkit gpio list
+  hwkit vm --chips 'label=pinctrl-bcm2711,lines=58,names=GPIO0..GPIO57;label=aux,lines=8' -- hwkit gpio info
   hwkit vm -- sh -c 'ls /dev/gpiochip*; cat /sys/class/gpio/gpiochip*/label'")]
 pub struct VmArgs {
     #[command(flatten)]
@@ -169,11 +170,11 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn defaults_are_the_pi4_and_a_small_chip_with_hwkit_on_path() {
-        let opts = options(parse(&["--", "hwkit", "gpio", "list"]).unwrap()).unwrap();
+        let opts = options(parse(&["--", "hwkit", "gpio", "detect"]).unwrap()).unwrap();
         assert_eq!(opts.chips, ChipSpec::default_set());
         assert_eq!(opts.chips[0].label, "pinctrl-bcm2711");
         assert_eq!(opts.chips[0].lines, 58);
-        assert_eq!(opts.command, ["hwkit", "gpio", "list"]);
+        assert_eq!(opts.command, ["hwkit", "gpio", "detect"]);
         assert_eq!(opts.binaries.len(), 1);
         assert_eq!(opts.binaries[0].name, "hwkit");
         assert_eq!(opts.binaries[0].host, std::env::current_exe().unwrap());

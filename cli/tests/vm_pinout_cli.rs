@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{err, ok, one_pi4, pi4, pinout};
-use gpiosim::Level;
+use common::{err, ok, one_pi4, pi4, pinout, unique};
+use gpiosim::{Bank, Level};
 use hw::{Request, Value};
 
 /// The picture's row holding physical pin `pin` (`(11) (12)`).
@@ -165,16 +165,38 @@ fn resolve_refuses_power_unknown_and_missing_pins() {
 }
 
 #[test]
-fn without_a_device_tree_the_generic_profile_lists_the_chips() {
+fn without_a_device_tree_the_pi4_soc_chip_is_taken_for_a_pi4() {
     let _g = one_pi4();
     let s = pi4(None);
+    let out = ok(&pinout(&["--color", "never"]));
+    assert!(
+        out.contains(
+            "Raspberry Pi 4 Model B (guessed from GPIO chip \"pinctrl-bcm2711\": no device tree"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("pick yours with --board"), "{out}");
+    assert!(out.contains("GPIO17"), "{out}");
+    let out = ok(&pinout(&["--resolve", "pin11"]));
+    assert!(out.contains("offset: 17"), "{out}");
+    assert!(out.contains(&s.chips()[0].chip_name), "{out}");
+}
+
+#[test]
+fn without_a_device_tree_or_a_known_chip_the_generic_profile_lists_the_chips() {
+    let _g = one_pi4();
+    let label = unique("generic");
+    let s = gpiosim::builder()
+        .with_bank(Bank::new(4, &label).name(1, "LED"))
+        .live()
+        .unwrap();
     let out = ok(&pinout(&["--color", "never"]));
     assert!(out.contains("unknown board ("), "{out}");
     assert!(out.contains("pick a board with --board"), "{out}");
     assert!(out.contains(&s.chips()[0].chip_name), "{out}");
     // Chip and line names still resolve.
-    let out = ok(&pinout(&["--resolve", "GPIO17"]));
-    assert!(out.contains("offset: 17"), "{out}");
+    let out = ok(&pinout(&["--resolve", "LED"]));
+    assert!(out.contains("offset: 1"), "{out}");
     let e = err(&pinout(&["--resolve", "pin11"]));
     assert!(e.contains("has no header map"), "{e}");
 }

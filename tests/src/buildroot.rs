@@ -56,6 +56,10 @@ fn packages() -> Vec<String> {
         "qemu-user",
         "ca-certificates",
         "file",
+        // hwkit's completion scripts and manual pages are checked by their shells and groff.
+        "zsh",
+        "fish",
+        "groff-base",
     ]
     .map(String::from)
     .to_vec();

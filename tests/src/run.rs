@@ -705,7 +705,7 @@ pub fn command_job(chips: &[ChipSpec], command: &[String], timeout: Duration) ->
 pub fn run_command(opts: &VmOptions) -> Result<i32> {
     if opts.command.is_empty() {
         return Err(Error::Usage(
-            "no command given: write it after `--`, e.g. `-- hwkit gpio list`".into(),
+            "no command given: write it after `--`, e.g. `-- hwkit gpio detect`".into(),
         ));
     }
     for b in &opts.binaries {

@@ -9,7 +9,8 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use boards::{
-    detect, find_profile, ChipInfo, ChipInventory, MatchedBy, Profile, ResolveError, Resolver,
+    detect_with_chips, find_profile, ChipInfo, ChipInventory, MatchedBy, Profile, ResolveError,
+    Resolver,
 };
 use hw::{Chip, LineId, Uapi};
 
@@ -144,13 +145,7 @@ impl BoardLines {
     /// their line names (from the chip-info ioctl where the device can be opened).
     pub fn load(root: &Path, board: Option<&str>) -> Result<BoardLines, Box<dyn Error>> {
         let mut inventory = ChipInventory::from_root(root)?;
-        let (profile, unrecognised) = match board {
-            Some(name) => (find_profile(name)?, false),
-            None => {
-                let d = detect(root);
-                (d.profile, d.matched_by == MatchedBy::Fallback)
-            }
-        };
+        let forced = board.map(find_profile).transpose()?;
         let mut unreadable = Vec::new();
         let chips: Vec<(String, PathBuf)> = inventory
             .chips()
@@ -168,6 +163,15 @@ impl BoardLines {
                 Err(e) => unreadable.push(format!("{}: {e}", path.display())),
             }
         }
+        // Detection after the chips are known: without a device tree, their labels are the
+        // evidence (a VM's simulated Pi 4 header chip, an x86 board).
+        let (profile, unrecognised) = match forced {
+            Some(p) => (p, false),
+            None => {
+                let d = detect_with_chips(root, &inventory);
+                (d.profile, d.matched_by == MatchedBy::Fallback)
+            }
+        };
         Ok(BoardLines {
             profile,
             inventory,
