@@ -2,7 +2,7 @@
 # Runs every test of hwkit on a fresh Debian machine (run as root; installs what it needs):
 #   1. host tests (x86-64): FFI against real libc/libm and compiled C libraries, parsers, CLI;
 #      ffi-core's and hw's again under valgrind memcheck;
-#   2. the GPIO tests in an x86-64 VM: Debian 12's kernel with gpio-sim;
+#   2. the GPIO tests in an x86-64 VM on Debian 12's, 13's and sid's kernels, with gpio-sim;
 #   3. the host tests again for aarch64 and armv7, cross-built in a Debian sid build root and
 #      run under qemu-user (32-bit long, unsigned char, ARM calling conventions);
 #   4. the GPIO tests in an arm64 VM: Debian sid's arm64 kernel with its own gpio-sim;
@@ -38,7 +38,7 @@ stage "host tests (x86-64)" cargo test --workspace
 stage "host tests under valgrind memcheck" scripts/valgrind.sh
 stage "build the test bed" cargo build --release -p hwkit-testbed
 testbed=target/release/testbed
-stage "GPIO tests, x86-64 VM" "$testbed" test
+stage "GPIO tests, x86-64 VM (Debian 12, 13 and sid kernels)" "$testbed" test --kernel all
 stage "host tests for aarch64 and armv7 (qemu-user)" "$testbed" cross test --arch aarch64,armv7
 stage "GPIO tests, arm64 VM" "$testbed" test --arch aarch64
 stage "Raspberry Pi tests, QEMU raspi3b" "$testbed" test --machine raspi3b

@@ -37,10 +37,16 @@ Machines (--arch, --machine): pc (x86_64, the default), virt (aarch64, what --ar
   aarch64 boots), raspi3b (aarch64: a Raspberry Pi 3 Model B whose 54 header lines are the
   kernel's real pinctrl-bcm2835 driver; its default chips are only the 8-line hwkit-sim).
 
+Kernels (--kernel, pc only; the ARM machines boot sid's): bookworm (Debian 12's 6.1, the
+  default), trixie (Debian 13's 6.12, what Raspberry Pi OS trixie runs), sid (Debian
+  unstable's newest, 7.x: no uAPI v1, per-chip sysfs export). The first use of each
+  downloads and prepares it (about a minute), later runs boot in seconds.
+
 Examples:
   hwkit vm -- hwkit gpio detect
   hwkit vm -- hwkit gpio get pin11
   hwkit vm --machine raspi3b -- hwkit pinout
+  hwkit vm --kernel sid -- hwkit gpio detect
   hwkit vm --chips 'label=pinctrl-bcm2711,lines=58,names=GPIO0..GPIO57;label=aux,lines=8' -- hwkit gpio info
   hwkit vm -- sh -c 'ls /dev/gpiochip*; cat /sys/class/gpio/gpiochip*/label'")]
 pub struct VmArgs {
@@ -112,7 +118,7 @@ fn options(args: VmArgs) -> Result<VmOptions, Box<dyn std::error::Error>> {
     // On a board there is real GPIO, and the bed's QEMU and kernels are x86-64 hosts' tools:
     // say so before anything else (a default machine is worked out from the host).
     hwkit_testbed::host::supported_host(hwkit_testbed::Arch::host())?;
-    let machine = args.machine.machine()?;
+    let (machine, kernel) = args.machine.kernel()?;
     let chips = match &args.chips {
         Some(spec) => parse_chips(spec)?,
         None => ChipSpec::default_for(machine),
@@ -131,6 +137,7 @@ fn options(args: VmArgs) -> Result<VmOptions, Box<dyn std::error::Error>> {
         boot_timeout: run::BOOT_ALLOWANCE,
         verbose: args.verbose,
         show_chips: !args.quiet,
+        kernel,
     })
 }
 
@@ -325,6 +332,53 @@ mod tests {
         assert!(err
             .to_string()
             .contains("--timeout must be at least 1 second"));
+    }
+
+    // How options are worked out on the x86-64 hosts `hwkit vm` runs on; elsewhere it
+    // refuses first (`boots_with_this_executable_as_hwkit_and_returns_the_status`).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_kernel_is_taken_and_contradictions_are_refused() {
+        use hwkit_testbed::Suite;
+        let opts = options(parse(&["--", "true"]).unwrap()).unwrap();
+        assert_eq!(opts.kernel, Suite::Bookworm);
+        for k in Suite::ALL {
+            let opts = options(parse(&["--kernel", k.name(), "--", "true"]).unwrap()).unwrap();
+            assert_eq!((opts.machine, opts.kernel), (Machine::Pc, k));
+        }
+        let exe = std::env::current_exe().unwrap();
+        let exe = exe.to_str().unwrap();
+        let opts = options(parse(&["--machine", "raspi3b", "--hwkit", exe, "--", "true"]).unwrap())
+            .unwrap();
+        assert_eq!(opts.kernel, Suite::Sid);
+        let err = options(parse(&["--kernel", "all", "--", "true"]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a command boots one VM: choose one of bookworm, trixie, sid"),
+            "{err}"
+        );
+        let err = options(
+            parse(&[
+                "--arch", "aarch64", "--kernel", "trixie", "--hwkit", exe, "--", "true",
+            ])
+            .unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "--kernel trixie: the virt machine boots Debian sid's arm64 kernel only"
+            ),
+            "{err}"
+        );
+        let err = parse(&["--kernel", "stretch", "--", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown kernel \"stretch\": supported are bookworm"),
+            "{err}"
+        );
     }
 
     #[test]

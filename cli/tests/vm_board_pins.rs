@@ -89,10 +89,26 @@ fn set_pin11_drives_line_17_through_sysfs() {
     );
     let i = info(&s, 0, 17);
     assert_eq!(i.consumer, "sysfs", "exported through sysfs, not requested");
+    // Kernels with the per-chip export (6.17+: sid's in the bed) show the line as
+    // chipN/gpioOFFSET too, driven the same, and released the same.
+    let chip_dir = PathBuf::from(format!(
+        "/sys/class/gpio/{}",
+        c.chip_name.trim_start_matches("gpio")
+    ));
+    let per_chip = chip_dir.join("gpio17");
+    if chip_dir.join("export").exists() {
+        assert_eq!(
+            std::fs::read_to_string(per_chip.join("value")).unwrap(),
+            "1\n"
+        );
+    } else {
+        assert!(!chip_dir.exists(), "no per-chip sysfs before 6.17");
+    }
     terminate(&child);
     let (status, _, stderr) = finish(child, "gpio");
     assert!(status.success(), "{stderr}");
     assert!(!gpio.exists(), "unexported when hwkit ended");
+    assert!(!per_chip.exists(), "unexported when hwkit ended");
     assert!(!info(&s, 0, 17).used);
 
     // --hold: exported, driven, unexported after.

@@ -23,6 +23,7 @@ both_paths!(
     edge_on_an_output_is_refused_clearly,
     offset_past_the_chip_is_refused_before_export,
     number_no_chip_covers_gets_the_renumbering_error,
+    the_sysfs_layout_is_the_one_the_kernel_version_has,
 );
 
 fn export_by_label_and_offset_and_unexport_on_drop(io: IoPath) {
@@ -258,4 +259,60 @@ fn number_no_chip_covers_gets_the_renumbering_error(io: IoPath) {
         msg.contains(&sim.label),
         "the chips present are listed: {msg}"
     );
+}
+
+/// The running kernel's (major, minor), from `/proc/sys/kernel/osrelease`.
+fn kernel_version() -> (u32, u32) {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release.trim().split(['.', '-', '+']);
+    let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap();
+    (next(), next())
+}
+
+/// Kernels since 6.17 (Debian sid's 7.x in the bed) add the per-chip `chipN/export` and
+/// show an exported line as `chipN/gpioOFFSET` (`direction` and `value` only) beside the
+/// legacy `gpioN`; 6.1 and 6.12 (bookworm, trixie) have only the legacy layout. The line
+/// must be driven and released through whichever the kernel has, and the tests that pick
+/// the per-chip branch by the file's presence must not take it by mistake.
+fn the_sysfs_layout_is_the_one_the_kernel_version_has(io: IoPath) {
+    let sim = SimChip::new(4);
+    let per_chip = sim.per_chip_export();
+    let version = kernel_version();
+    assert_eq!(
+        per_chip.is_some(),
+        version >= (6, 17),
+        "{version:?}: {per_chip:?}"
+    );
+    let chip_dir = format!("/sys/class/gpio/chip{}", sim.device_number());
+    let per_chip_line = std::path::PathBuf::from(format!("{chip_dir}/gpio2"));
+    let mut line = Sysfs::new().open_line(sim.label.as_str(), 2, io).unwrap();
+    line.set_output(false).unwrap();
+    assert!(
+        sim.line_dir(2).join("value").exists(),
+        "the legacy gpioN is there too"
+    );
+    if per_chip.is_some() {
+        assert_eq!(
+            fs::read_to_string(per_chip_line.join("direction")).unwrap(),
+            "out\n"
+        );
+        line.set_value(true).unwrap();
+        assert!(sim.level(2));
+        assert_eq!(
+            fs::read_to_string(per_chip_line.join("value")).unwrap(),
+            "1\n",
+            "the per-chip view of the same line"
+        );
+        // Only direction and value: edges and active_low are the legacy directory's.
+        assert!(!per_chip_line.join("edge").exists());
+        assert!(!per_chip_line.join("active_low").exists());
+    } else {
+        assert!(
+            !std::path::Path::new(&chip_dir).exists(),
+            "{chip_dir} on a kernel before 6.17"
+        );
+    }
+    drop(line);
+    assert!(!sim.line_dir(2).exists(), "unexported on drop");
+    assert!(!per_chip_line.exists(), "unexported on drop");
 }

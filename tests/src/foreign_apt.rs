@@ -12,9 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
 use crate::arch::Arch;
-use crate::error::{io_err, Result};
+use crate::error::{io_err, Error, Result};
 use crate::host::{run, run_text};
+
+/// How long private package lists are trusted before `apt-get update` runs again (sid
+/// moves daily; a new kernel is prepared by itself when the lists name one).
+pub const LISTS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// The keyring the host's Debian sources are signed with; it holds the keys of sid too.
 pub const ARCHIVE_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
@@ -40,6 +47,11 @@ impl ForeignApt {
     /// The directory of its sources, lists and cache.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The suite, e.g. `sid`.
+    pub fn suite(&self) -> &str {
+        &self.suite
     }
 
     /// The `sources.list` line for the mirror `mirror`.
@@ -106,6 +118,112 @@ impl ForeignApt {
         run(self.command("apt-get").arg("update"))?;
         let stamp = self.dir.join("updated");
         fs::write(&stamp, b"").map_err(io_err("cannot write", &stamp))
+    }
+
+    /// Runs `apt-get update` if the lists are older than [`LISTS_MAX_AGE`]; old lists are
+    /// kept, with a warning, when the mirror cannot be reached.
+    pub fn refresh_if_stale(&self) -> Result<()> {
+        if self.lists_age().is_some_and(|age| age < LISTS_MAX_AGE) {
+            return Ok(());
+        }
+        if let Err(e) = self.update() {
+            if self.lists_age().is_none() {
+                return Err(e);
+            }
+            eprintln!(
+                "testbed: warning: cannot refresh the {} package lists, using the old ones: {e}",
+                self.suite
+            );
+        }
+        Ok(())
+    }
+
+    /// When the lists were last updated, in seconds since the epoch (0: never).
+    fn lists_stamp(&self) -> u64 {
+        fs::metadata(self.dir.join("updated"))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs())
+    }
+
+    /// `choose()` after refreshing stale lists, remembered in
+    /// `<cache>/choice-<suite>-<arch>.json` while the lists do not change (each apt-cache
+    /// question costs about a second).
+    pub fn remembered<T>(&self, cache: &Path, choose: impl FnOnce() -> Result<T>) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        #[derive(Serialize, Deserialize)]
+        struct Saved<T> {
+            lists_updated: u64,
+            choice: T,
+        }
+        self.refresh_if_stale()?;
+        let name = format!("choice-{}-{}", self.suite, self.arch.debian());
+        let path = cache.join(format!("{name}.json"));
+        let stamp = self.lists_stamp();
+        if let Some(saved) = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Saved<T>>(&t).ok())
+            .filter(|s| s.lists_updated == stamp)
+        {
+            return Ok(saved.choice);
+        }
+        let saved = Saved {
+            lists_updated: stamp,
+            choice: choose()?,
+        };
+        if let Ok(json) = serde_json::to_string(&saved) {
+            // Atomic replace: concurrent runs may write it at the same time.
+            let tmp = cache.join(format!(".{name}-{}.json", std::process::id()));
+            if fs::write(&tmp, json).is_ok() {
+                let _ = fs::rename(&tmp, &path);
+            }
+        }
+        Ok(saved.choice)
+    }
+
+    /// Downloads `pkgs` and everything they depend on, as if installed on an empty system
+    /// (`apt-get install --download-only` against a private, empty dpkg status, whose
+    /// locks are private too), into `into`; returns the `.deb` files.
+    pub fn download_with_dependencies(&self, pkgs: &[String], into: &Path) -> Result<Vec<PathBuf>> {
+        let admin = self.dir.join("empty-dpkg");
+        let partial = into.join("partial");
+        for d in [&admin, &partial] {
+            fs::create_dir_all(d).map_err(io_err("cannot create", d))?;
+        }
+        let status = admin.join("status");
+        fs::write(&status, b"").map_err(io_err("cannot write", &status))?;
+        run(self
+            .command("apt-get")
+            .arg("-o")
+            .arg(format!("Dir::State::status={}", status.display()))
+            .arg("-o")
+            .arg(format!("Dir::Cache::archives={}", into.display()))
+            .args([
+                "install",
+                "--download-only",
+                "-y",
+                "--no-install-recommends",
+            ])
+            .args(pkgs.iter().map(|p| format!("{p}:{}", self.arch.debian())))
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        let mut debs: Vec<PathBuf> = fs::read_dir(into)
+            .map_err(io_err("cannot read", into))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+            .collect();
+        debs.sort();
+        if debs.is_empty() {
+            return Err(Error::Kernel(format!(
+                "apt-get downloaded none of {} from Debian {}",
+                pkgs.join(", "),
+                self.suite
+            )));
+        }
+        Ok(debs)
     }
 
     /// `apt-cache show PKG:ARCH[=VERSION]`: the package's control records.

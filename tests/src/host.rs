@@ -12,6 +12,8 @@ pub const HOST_PACKAGES: &[(&str, &str)] = &[
     ("qemu-system-x86", "/usr/bin/qemu-system-x86_64"),
     ("busybox-static", "/bin/busybox"),
     ("xz-utils", "/usr/bin/xz"),
+    // sid's 7.x x86 kernels compress their payload with zstd.
+    ("zstd", "/usr/bin/zstd"),
     ("gcc", "/usr/bin/gcc"),
     ("make", "/usr/bin/make"),
     ("libc6-dev", "/usr/include/stdio.h"),

@@ -499,6 +499,7 @@ mod tests {
                 arch: "arm64".into(),
                 board_modules: vec![],
                 busybox: None,
+                suite: None,
             },
         };
         let foreign = |sysroot: Option<PathBuf>| LibrarySource::Foreign {

@@ -1,5 +1,12 @@
 //! The guest kernel: Debian's `linux-image-amd64`, with gpio-sim built out of tree when the
 //! distro kernel lacks it, prepared once per kernel ABI and version in the cache.
+//!
+//! Bookworm's (the host's release) comes through the host's apt and its gpio-sim is built
+//! with the host's compiler. Trixie's comes through a private apt configuration
+//! ([`ForeignApt`]) and is built in a root of trixie's own compiler and kbuild tools (gcc 12
+//! refuses the flags the kernel was configured with, and trixie's `modpost` needs glibc
+//! 2.38): `chroot` into the unpacked packages, no installation. Sid's kernels are in
+//! `sid_kernel.rs`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::arch::Arch;
 use crate::cache::{CacheLock, PREPARE_LOCK};
 use crate::error::{io_err, Error, Result};
+use crate::foreign_apt::ForeignApt;
 use crate::host::{self, run, run_text};
+use crate::suite::Suite;
 
 /// What `kernel.json` in a prepared kernel directory records.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -37,6 +46,22 @@ pub struct KernelInfo {
     /// (`/bin/busybox`, when the kernel is the host's architecture).
     #[serde(default)]
     pub busybox: Option<String>,
+    /// The Debian suite it comes from (`bookworm`, `trixie`, `sid`); `None` in
+    /// directories of older beds: see [`KernelInfo::suite`].
+    #[serde(default)]
+    pub suite: Option<String>,
+}
+
+impl KernelInfo {
+    /// The Debian suite it comes from. Older beds prepared bookworm's amd64 kernel and
+    /// sid's arm64 kernel only, and did not record it.
+    pub fn suite(&self) -> &str {
+        match (&self.suite, self.arch.as_str()) {
+            (Some(s), _) => s,
+            (None, "amd64") => Suite::Bookworm.name(),
+            (None, _) => Suite::Sid.name(),
+        }
+    }
 }
 
 /// Kernels prepared before the bed knew other architectures are amd64 ones.
@@ -130,6 +155,10 @@ pub struct KernelChoice {
     pub kbuild: String,
     /// `linux-source-<major.minor>`.
     pub source: String,
+    /// The compiler package the headers name (`gcc-14`), for a build in the release's
+    /// own root; `None`: the host's compiler (bookworm's headers name it by alternatives).
+    #[serde(default)]
+    pub compiler: Option<String>,
 }
 
 impl KernelChoice {
@@ -186,41 +215,105 @@ pub fn parse_depends(control: &str) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-fn madison(pkg: &str) -> Vec<(String, String)> {
-    Command::new("apt-cache")
-        .args(["madison", pkg])
-        .output()
-        .map(|o| parse_madison(&String::from_utf8_lossy(&o.stdout)))
-        .unwrap_or_default()
+/// Where a kernel's packages come from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Archive<'a> {
+    /// The host's own apt sources (bookworm, the release the bed runs on).
+    Host,
+    /// Another suite, through a private apt configuration.
+    Foreign(&'a ForeignApt),
 }
 
-fn show(pkg: &str, version: &str) -> Result<String> {
-    run_text(Command::new("apt-cache").args(["show", &format!("{pkg}={version}")]))
-}
+impl Archive<'_> {
+    /// `apt-get` or `apt-cache` on this archive.
+    fn command(self, tool: &str) -> Command {
+        match self {
+            Archive::Host => {
+                let mut c = Command::new(tool);
+                c.args(["-q", "-o", "APT::Sandbox::User=root"]);
+                c
+            }
+            Archive::Foreign(apt) => apt.command(tool),
+        }
+    }
 
-/// The packages of `pkgs` that apt cannot download at exactly `version` (one apt-cache
-/// call: each costs about a second).
-fn unavailable(pkgs: &[&String], version: &str) -> Vec<String> {
-    let text = Command::new("apt-cache")
-        .arg("madison")
-        .args(pkgs)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    pkgs.iter()
-        .filter(|p| {
-            !text.lines().any(|l| {
-                let mut f = l.split('|').map(str::trim);
-                f.next() == Some(p.as_str()) && f.next() == Some(version)
+    /// `apt-get update` of its lists.
+    fn update(self) -> Result<()> {
+        match self {
+            Archive::Host => host::apt_update(),
+            Archive::Foreign(apt) => apt.update(),
+        }
+    }
+
+    /// The Debian suite its kernels come from.
+    fn suite(self) -> String {
+        match self {
+            Archive::Host => Suite::Bookworm.name().into(),
+            Archive::Foreign(apt) => apt.suite().into(),
+        }
+    }
+
+    /// What to call it in messages.
+    fn name(self) -> String {
+        match self {
+            Archive::Host => "the host's apt sources".into(),
+            Archive::Foreign(apt) => format!("Debian {}", apt.suite()),
+        }
+    }
+
+    fn madison(self, pkg: &str) -> Vec<(String, String)> {
+        self.command("apt-cache")
+            .args(["madison", pkg])
+            .output()
+            .map(|o| parse_madison(&String::from_utf8_lossy(&o.stdout)))
+            .unwrap_or_default()
+    }
+
+    fn show(self, pkg: &str, version: &str) -> Result<String> {
+        run_text(
+            self.command("apt-cache")
+                .arg("show")
+                .arg(format!("{pkg}={version}")),
+        )
+    }
+
+    /// The packages of `pkgs` that apt cannot download at exactly `version` (one apt-cache
+    /// call: each costs about a second).
+    fn unavailable(self, pkgs: &[&String], version: &str) -> Vec<String> {
+        let text = self
+            .command("apt-cache")
+            .arg("madison")
+            .args(pkgs)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        pkgs.iter()
+            .filter(|p| {
+                !text.lines().any(|l| {
+                    let mut f = l.split('|').map(str::trim);
+                    f.next() == Some(p.as_str()) && f.next() == Some(version)
+                })
             })
-        })
-        .map(|p| p.to_string())
-        .collect()
+            .map(|p| p.to_string())
+            .collect()
+    }
+}
+
+/// `linux-source-<major.minor>` for a kernel package version (`6.12.117-1` ->
+/// `linux-source-6.12`): kbuild's name no longer says it since trixie
+/// (`linux-kbuild-6.12.117+deb13`).
+pub fn source_package(version: &str) -> Option<String> {
+    let mut parts = version.split(['.', '-', '+', '~']);
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    Some(format!("linux-source-{major}.{minor}"))
 }
 
 /// Works out the packages of one meta-package version, if all of them are downloadable.
-fn resolve(meta_version: &str) -> Result<KernelChoice, String> {
-    let control = show("linux-image-amd64", meta_version).map_err(|e| e.to_string())?;
+fn resolve(archive: Archive<'_>, meta_version: &str) -> Result<KernelChoice, String> {
+    let control = archive
+        .show("linux-image-amd64", meta_version)
+        .map_err(|e| e.to_string())?;
     let (image, image_version) = parse_depends(&control)
         .into_iter()
         .find(|(n, _)| n.starts_with("linux-image-") && n != "linux-image-amd64")
@@ -231,7 +324,9 @@ fn resolve(meta_version: &str) -> Result<KernelChoice, String> {
         .to_string();
     let version = image_version.unwrap_or_else(|| meta_version.to_string());
     let headers = format!("linux-headers-{abi}");
-    let hcontrol = show(&headers, &version).map_err(|_| format!("no {headers} {version}"))?;
+    let hcontrol = archive
+        .show(&headers, &version)
+        .map_err(|_| format!("no {headers} {version}"))?;
     let hdeps = parse_depends(&hcontrol);
     let headers_common = hdeps
         .iter()
@@ -243,11 +338,13 @@ fn resolve(meta_version: &str) -> Result<KernelChoice, String> {
         .find(|(n, _)| n.starts_with("linux-kbuild-"))
         .map(|(n, _)| n.clone())
         .ok_or_else(|| format!("{headers} depends on no linux-kbuild"))?;
-    let source = format!(
-        "linux-source-{}",
-        kbuild.trim_start_matches("linux-kbuild-")
-    );
-    let missing = unavailable(
+    let compiler = hdeps
+        .iter()
+        .find(|(n, _)| n.starts_with("gcc-"))
+        .map(|(n, _)| n.clone());
+    let source =
+        source_package(&version).ok_or_else(|| format!("{version} names no kernel series"))?;
+    let missing = archive.unavailable(
         &[&image, &headers, &headers_common, &kbuild, &source],
         &version,
     );
@@ -262,28 +359,33 @@ fn resolve(meta_version: &str) -> Result<KernelChoice, String> {
         headers_common,
         kbuild,
         source,
+        compiler,
     })
 }
 
-/// Chooses the newest `linux-image-amd64` of the release (backports only as a last
-/// resort) whose image, headers, kbuild and source packages all exist at one version.
-pub fn choose_kernel() -> Result<KernelChoice> {
-    let mut list = madison("linux-image-amd64");
+/// Chooses the newest `linux-image-amd64` of the archive's release (backports only as a
+/// last resort) whose image, headers, kbuild and source packages all exist at one version.
+pub(crate) fn choose_kernel(archive: Archive<'_>) -> Result<KernelChoice> {
+    let mut list = archive.madison("linux-image-amd64");
     if list.is_empty() {
-        host::apt_update()?;
-        list = madison("linux-image-amd64");
+        archive.update()?;
+        list = archive.madison("linux-image-amd64");
     }
     let mut why = Vec::new();
     for v in order_candidates(&list) {
-        match resolve(&v) {
+        match resolve(archive, &v) {
             Ok(c) => return Ok(c),
             Err(e) => why.push(format!("linux-image-amd64 {v}: {e}")),
         }
     }
     if why.is_empty() {
-        why.push(
-            "apt knows no linux-image-amd64 (is a Debian mirror in /etc/apt/sources.list*?)".into(),
-        );
+        why.push(match archive {
+            Archive::Host => {
+                "apt knows no linux-image-amd64 (is a Debian mirror in /etc/apt/sources.list*?)"
+                    .into()
+            }
+            a => format!("{} offers no linux-image-amd64", a.name()),
+        });
     }
     Err(Error::Kernel(why.join("; ")))
 }
@@ -332,8 +434,9 @@ struct SavedChoice {
     choice: KernelChoice,
 }
 
-/// [`choose_kernel`], remembered in `<cache>/choice.json` while apt's lists and sources
-/// do not change (asking apt-cache costs about a second per question here).
+/// The newest usable bookworm kernel of the host's apt (`choose_kernel`), remembered in
+/// `<cache>/choice.json` while apt's lists and sources do not change (asking apt-cache
+/// costs about a second per question here).
 pub fn choose_kernel_cached(cache: &Path) -> Result<KernelChoice> {
     let path = cache.join("choice.json");
     let fingerprint = apt_fingerprint();
@@ -344,7 +447,7 @@ pub fn choose_kernel_cached(cache: &Path) -> Result<KernelChoice> {
             }
         }
     }
-    let choice = choose_kernel()?;
+    let choice = choose_kernel(Archive::Host)?;
     // An apt-get update during the choice changes the lists: fingerprint them afterwards.
     let saved = SavedChoice {
         fingerprint: apt_fingerprint(),
@@ -477,41 +580,111 @@ pub(crate) fn module_name(path: &str) -> &str {
     file.split(".ko").next().unwrap_or(file)
 }
 
-/// Returns the cached kernel for the distro's current choice, preparing it if needed.
+/// Returns the cached bookworm kernel for the host's apt sources, preparing it if needed.
 /// The caller holds `use_lock` (`<cache>/lock`) shared and still does on success.
 pub fn prepare(cache: &Path, use_lock: &CacheLock) -> Result<Kernel> {
+    let kernels = cache.join("kernels");
     let choice = match choose_kernel_cached(cache) {
         Ok(c) => c,
-        Err(e) => return newest_cached(&cache.join("kernels"), "amd64").ok_or(e),
+        Err(e) => return newest_cached(&kernels, "amd64", Suite::Bookworm).ok_or(e),
     };
     let label = format!("{} ({})", choice.abi, choice.version);
-    prepare_key(cache, use_lock, &choice.key(), "amd64", &label, |work| {
-        build(&choice, work)
-    })
+    prepare_key(
+        cache,
+        use_lock,
+        &choice.key(),
+        ("amd64", Suite::Bookworm),
+        &label,
+        |work| build(Archive::Host, &choice, work),
+    )
 }
 
-/// The prepared kernel of `arch` for the machine's architecture, preparing it if needed:
-/// Debian 12's amd64 kernel (gpio-sim built out of tree) for x86-64, sid's arm64 kernel
-/// (gpio-sim in tree) for aarch64.
-pub fn prepare_for(arch: Arch, cache: &Path, use_lock: &CacheLock) -> Result<Kernel> {
-    match arch {
-        Arch::X86_64 => prepare(cache, use_lock),
-        Arch::Aarch64 => crate::sid_kernel::prepare(cache, use_lock, arch),
-        Arch::Armv7 => Err(Error::Usage(format!(
+/// Returns the cached trixie amd64 kernel, preparing it if needed (gpio-sim built in a
+/// root of trixie's compiler). The caller holds `use_lock` shared and still does.
+pub fn prepare_trixie(cache: &Path, use_lock: &CacheLock) -> Result<Kernel> {
+    let apt = ForeignApt::new(cache, Suite::Trixie.name(), Arch::X86_64);
+    prepare_foreign(
+        cache,
+        &apt,
+        Arch::X86_64,
+        Suite::Trixie,
+        || choose_kernel(Archive::Foreign(&apt)),
+        |choice: &KernelChoice| {
+            let label = format!("{} ({}) from Debian trixie", choice.abi, choice.version);
+            prepare_key(
+                cache,
+                use_lock,
+                &choice.key(),
+                ("amd64", Suite::Trixie),
+                &label,
+                |work| build(Archive::Foreign(&apt), choice, work),
+            )
+        },
+    )
+}
+
+/// The kernel of a suite the host's apt does not carry: `choose` (remembered while the
+/// private lists are unchanged), then `prepare` it; with no choice, the newest cached
+/// kernel of `arch` and `suite`. The mirror keeps only the newest build: if preparing
+/// fails on lists older than ten minutes, they are refreshed and the choice made again.
+pub(crate) fn prepare_foreign<C>(
+    cache: &Path,
+    apt: &ForeignApt,
+    arch: Arch,
+    suite: Suite,
+    choose: impl Fn() -> Result<C>,
+    prepare: impl Fn(&C) -> Result<Kernel>,
+) -> Result<Kernel>
+where
+    C: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let choice = match apt.remembered(cache, &choose) {
+        Ok(c) => c,
+        Err(e) => return newest_cached(&cache.join("kernels"), arch.debian(), suite).ok_or(e),
+    };
+    match prepare(&choice) {
+        Err(e)
+            if apt
+                .lists_age()
+                .is_some_and(|a| a > std::time::Duration::from_secs(600)) =>
+        {
+            eprintln!("testbed: preparing Debian {suite}'s kernel failed ({e}); refreshing the package lists");
+            apt.update()?;
+            prepare(&apt.remembered(cache, &choose)?)
+        }
+        other => other,
+    }
+}
+
+/// The prepared kernel of `suite` for the machine's architecture `arch`, preparing it if
+/// needed: bookworm's and trixie's amd64 kernels (gpio-sim built out of tree), sid's
+/// amd64 and arm64 kernels (gpio-sim in tree).
+pub fn prepare_for(arch: Arch, suite: Suite, cache: &Path, use_lock: &CacheLock) -> Result<Kernel> {
+    match (arch, suite) {
+        (Arch::X86_64, Suite::Bookworm) => prepare(cache, use_lock),
+        (Arch::X86_64, Suite::Trixie) => prepare_trixie(cache, use_lock),
+        (Arch::X86_64 | Arch::Aarch64, Suite::Sid) => {
+            crate::sid_kernel::prepare(cache, use_lock, arch)
+        }
+        (Arch::Armv7, _) => Err(Error::Usage(format!(
             "the test bed has no {arch} kernel: boot aarch64 (virt, raspi3b) or x86_64"
+        ))),
+        (Arch::Aarch64, _) => Err(Error::Usage(format!(
+            "the test bed has no Debian {suite} {} kernel: the ARM machines boot sid's",
+            arch.debian()
         ))),
     }
 }
 
-/// Returns the kernel of cache key `key` (Debian architecture `arch`), made by `build`
-/// under the preparation lock if it is not there yet; other kernels of `arch` are pruned
+/// Returns the kernel of cache key `key`, made by `build` under the preparation lock if it
+/// is not there yet; other kernels of the same `(Debian architecture, suite)` are pruned
 /// afterwards when nobody uses the cache. `build` fills a work directory and returns the
 /// directory to move into place.
 pub(crate) fn prepare_key(
     cache: &Path,
     use_lock: &CacheLock,
     key: &str,
-    arch: &str,
+    kind: (&str, Suite),
     label: &str,
     build: impl FnOnce(&Path) -> Result<PathBuf>,
 ) -> Result<Kernel> {
@@ -523,7 +696,7 @@ pub(crate) fn prepare_key(
     let prep = CacheLock::exclusive(cache, PREPARE_LOCK, "another run is preparing the kernel")?;
     let kernel = prepare_locked(cache, &dir, label, build)?;
     drop(prep);
-    prune_old_kernels(&kernels, &dir, arch, use_lock)?;
+    prune_old_kernels(&kernels, &dir, kind, use_lock)?;
     Kernel::load(&dir).ok_or_else(|| {
         Error::Kernel(format!(
             "{} vanished (was the cache cleaned?); run again",
@@ -533,22 +706,27 @@ pub(crate) fn prepare_key(
     Ok(kernel)
 }
 
-/// The Debian architecture a kernel directory holds (amd64 for directories of older beds).
-fn dir_arch(dir: &Path) -> Option<String> {
+/// The Debian architecture and suite of a kernel directory.
+fn dir_kind(dir: &Path) -> Option<(String, String)> {
     let text = fs::read_to_string(dir.join("kernel.json")).ok()?;
-    serde_json::from_str::<KernelInfo>(&text)
-        .ok()
-        .map(|i| i.arch)
+    let info = serde_json::from_str::<KernelInfo>(&text).ok()?;
+    Some((info.arch.clone(), info.suite().to_string()))
 }
 
-/// Removes other kernels of `arch` if no other run is using the cache right now (else
-/// a later preparation will); leaves `use_lock` shared. Kernels of other architectures
-/// stay: each machine keeps its newest.
-fn prune_old_kernels(kernels: &Path, keep: &Path, arch: &str, use_lock: &CacheLock) -> Result<()> {
+/// Removes other kernels of the same architecture and suite if no other run is using the
+/// cache right now (else a later preparation will); leaves `use_lock` shared. Kernels of
+/// other architectures or suites stay: each keeps its newest.
+fn prune_old_kernels(
+    kernels: &Path,
+    keep: &Path,
+    (arch, suite): (&str, Suite),
+    use_lock: &CacheLock,
+) -> Result<()> {
     if use_lock.try_exclusive()? {
         if let Ok(entries) = fs::read_dir(kernels) {
             for e in entries.flatten() {
-                if e.path() != keep && dir_arch(&e.path()).is_some_and(|a| a == arch) {
+                let same = dir_kind(&e.path()).is_some_and(|(a, s)| a == arch && s == suite.name());
+                if e.path() != keep && same {
                     let _ = fs::remove_dir_all(e.path());
                 }
             }
@@ -601,31 +779,37 @@ fn prepare_locked(
     })
 }
 
-/// The newest complete kernel of Debian architecture `arch` in the cache, with a warning.
-pub(crate) fn newest_cached(kernels: &Path, arch: &str) -> Option<Kernel> {
+/// The newest complete kernel of Debian architecture `arch` and `suite` in the cache, with
+/// a warning.
+pub(crate) fn newest_cached(kernels: &Path, arch: &str, suite: Suite) -> Option<Kernel> {
     let mut dirs: Vec<PathBuf> = fs::read_dir(kernels)
         .ok()?
         .flatten()
         .map(|e| e.path())
-        .filter(|d| dir_arch(d).is_some_and(|a| a == arch))
+        .filter(|d| dir_kind(d).is_some_and(|(a, s)| a == arch && s == suite.name()))
         .collect();
     dirs.sort();
     let k = dirs.iter().rev().find_map(|d| Kernel::load(d))?;
     eprintln!(
-        "testbed: warning: apt offers no usable kernel now; using the cached {} ({})",
+        "testbed: warning: apt offers no usable {suite} kernel now; using the cached {} ({})",
         k.info.abi, k.info.version
     );
     Some(k)
 }
 
-fn download(pkgs: &[&str], version: &str, dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut cmd = Command::new("apt-get");
+fn download(
+    archive: Archive<'_>,
+    pkgs: &[&str],
+    version: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let mut cmd = archive.command("apt-get");
     cmd.current_dir(dir)
-        .args(["download", "-q", "-o", "APT::Sandbox::User=root"])
+        .arg("download")
         .args(pkgs.iter().map(|p| format!("{p}={version}")));
     if run(&mut cmd).is_err() {
         // The lists may be older than the mirror, which keeps only the newest build.
-        host::apt_update()?;
+        archive.update()?;
         run(&mut cmd)?;
     }
     downloaded(dir, pkgs)
@@ -657,14 +841,14 @@ pub(crate) fn unpack(deb: &Path, root: &Path) -> Result<()> {
 }
 
 /// Downloads, unpacks and builds everything for `choice` into `work/out`; returns it.
-fn build(choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
+fn build(archive: Archive<'_>, choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
     let root = work.join("root");
     let out = work.join("out");
     let mods_out = out.join("modules");
     fs::create_dir_all(&mods_out).map_err(io_err("cannot create", &mods_out))?;
     fs::create_dir_all(&root).map_err(io_err("cannot create", &root))?;
 
-    let debs = download(&[&choice.image], &choice.version, work)?;
+    let debs = download(archive, &[&choice.image], &choice.version, work)?;
     unpack(&debs[0], &root)?;
     let config_path = root.join(format!("boot/config-{}", choice.abi));
     let config = read_config(&config_path)?;
@@ -677,7 +861,12 @@ fn build(choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
             missing.join(", ")
         )));
     }
-    let moddir = root.join(format!("lib/modules/{}", choice.abi));
+    // Trixie's packages put the modules under /usr (merged /usr), bookworm's under /lib.
+    let moddir = ["usr/lib/modules", "lib/modules"]
+        .map(|d| root.join(d).join(&choice.abi))
+        .into_iter()
+        .find(|d| d.is_dir())
+        .ok_or_else(|| Error::Kernel(format!("{} holds no module directory", choice.image)))?;
     let index = module_index(&moddir);
     let mut order: Vec<String> = Vec::new();
     let add_distro = |name: &str, order: &mut Vec<String>| -> Result<()> {
@@ -702,7 +891,8 @@ fn build(choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
         if irq_sim == Some("m") {
             add_distro("irq_sim", &mut order)?;
         }
-        let built = build_gpio_sim(choice, work, &root, !matches!(irq_sim, Some("y" | "m")))?;
+        let with_irq_sim = !matches!(irq_sim, Some("y" | "m"));
+        let built = build_gpio_sim(archive, choice, work, &root, with_irq_sim)?;
         for ko in built {
             let file = ko
                 .file_name()
@@ -715,17 +905,7 @@ fn build(choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
     }
 
     let vmlinuz = root.join(format!("boot/vmlinuz-{}", choice.abi));
-    let boot_file = match extract_vmlinux(&vmlinuz, &out.join("vmlinux")) {
-        Ok(()) if config.get("PVH").map(String::as_str) == Some("y") => "vmlinux",
-        other => {
-            if let Err(e) = other {
-                eprintln!("testbed: warning: booting the compressed kernel (slower): {e}");
-            }
-            let _ = fs::remove_file(out.join("vmlinux"));
-            fs::copy(&vmlinuz, out.join("vmlinuz")).map_err(io_err("cannot copy", &vmlinuz))?;
-            "vmlinuz"
-        }
-    };
+    let boot_file = x86_boot_image(&vmlinuz, &config, &out)?;
     let info = KernelInfo {
         abi: choice.abi.clone(),
         version: choice.version.clone(),
@@ -735,11 +915,33 @@ fn build(choice: &KernelChoice, work: &Path) -> Result<PathBuf> {
         arch: amd64(),
         board_modules: Vec::new(),
         busybox: None,
+        suite: Some(archive.suite()),
     };
     let json = serde_json::to_string_pretty(&info).map_err(|e| Error::Kernel(e.to_string()))?;
     fs::write(out.join("kernel.json"), json)
         .map_err(io_err("cannot write", out.join("kernel.json")))?;
     Ok(out)
+}
+
+/// Puts the boot image of x86 kernel `vmlinuz` in `out` and returns its file name: the
+/// uncompressed ELF `vmlinux` when the kernel has a PVH entry (QEMU boots it 2-3 times
+/// faster), else `vmlinuz` itself, with a warning.
+pub(crate) fn x86_boot_image(
+    vmlinuz: &Path,
+    config: &BTreeMap<String, String>,
+    out: &Path,
+) -> Result<&'static str> {
+    match extract_vmlinux(vmlinuz, &out.join("vmlinux")) {
+        Ok(()) if config.get("PVH").map(String::as_str) == Some("y") => Ok("vmlinux"),
+        other => {
+            if let Err(e) = other {
+                eprintln!("testbed: warning: booting the compressed kernel (slower): {e}");
+            }
+            let _ = fs::remove_file(out.join("vmlinux"));
+            fs::copy(vmlinuz, out.join("vmlinuz")).map_err(io_err("cannot copy", vmlinuz))?;
+            Ok("vmlinuz")
+        }
+    }
 }
 
 /// A module's bytes, decompressed if the distro compresses modules.
@@ -757,15 +959,52 @@ pub(crate) fn read_module(src: &Path) -> Result<Vec<u8>> {
     Ok(run(Command::new(tool).arg("-dc").arg(src))?.stdout)
 }
 
+/// Tools kbuild runs besides the compiler and its own programs, for a root of another
+/// release (`chroot` into unpacked packages: nothing is installed, so no maintainer
+/// script makes the usual links; see [`link_alternatives`]).
+const ROOT_TOOLS: &[&str] = &[
+    "make",
+    "dash",
+    "bash",
+    "coreutils",
+    "sed",
+    "grep",
+    "mawk",
+    "findutils",
+    "diffutils",
+];
+
+/// The command links that maintainer scripts (`update-alternatives`) would make in a
+/// root of unpacked packages: (link, target) under `usr/bin`.
+const ALTERNATIVES: &[(&str, &str)] = &[("awk", "mawk")];
+
+/// Makes [`ALTERNATIVES`]' links in the unpacked root `root` where they are missing.
+fn link_alternatives(root: &Path) -> Result<()> {
+    for (link, target) in ALTERNATIVES {
+        let path = root.join("usr/bin").join(link);
+        if path.symlink_metadata().is_err() && root.join("usr/bin").join(target).is_file() {
+            std::os::unix::fs::symlink(target, &path).map_err(io_err("cannot create", &path))?;
+        }
+    }
+    Ok(())
+}
+
 /// Builds gpio-sim (and irq_sim, which Debian does not enable) against the kernel's own
 /// headers, unpacked under `root`. Returns the modules in load order.
+///
+/// The host's release (bookworm) builds with the host's compiler. Another release builds
+/// in `root` itself, made a root of its compiler, kbuild's dependencies and the tools
+/// above (trixie's kernel was configured with gcc 14, whose flags gcc 12 refuses, and its
+/// `modpost` needs a newer glibc than the host's).
 fn build_gpio_sim(
+    archive: Archive<'_>,
     choice: &KernelChoice,
     work: &Path,
     root: &Path,
     with_irq_sim: bool,
 ) -> Result<Vec<PathBuf>> {
     let debs = download(
+        archive,
         &[
             &choice.headers,
             &choice.headers_common,
@@ -778,21 +1017,45 @@ fn build_gpio_sim(
     for d in &debs {
         unpack(d, root)?;
     }
-    // Snag 1: the headers' Makefile includes the common headers by absolute /usr/src path.
-    let hdir = root.join(format!(
+    let in_root = match archive {
+        Archive::Host => false,
+        Archive::Foreign(apt) => {
+            let mut wanted = vec![
+                choice.kbuild.clone(),
+                choice.compiler.clone().unwrap_or_else(|| "gcc".into()),
+            ];
+            wanted.extend(ROOT_TOOLS.iter().map(|t| t.to_string()));
+            eprintln!(
+                "testbed: downloading Debian {}'s {} and its tools for the module build",
+                apt.suite(),
+                wanted[1]
+            );
+            for d in apt.download_with_dependencies(&wanted, &work.join("toolchain"))? {
+                unpack(&d, root)?;
+            }
+            link_alternatives(root)?;
+            true
+        }
+    };
+    let abi_headers = format!(
         "usr/src/{}",
         choice.headers.trim_start_matches("linux-headers-")
-    ));
-    let hdir = if hdir.is_dir() {
-        hdir
+    );
+    let headers_rel = if root.join(&abi_headers).is_dir() {
+        abi_headers
     } else {
-        root.join(format!("usr/src/{}", choice.headers))
+        format!("usr/src/{}", choice.headers)
     };
-    let makefile = hdir.join("Makefile");
-    let text = fs::read_to_string(&makefile).map_err(io_err("cannot read", &makefile))?;
-    let usr_src = format!("{}/usr/src/", root.display());
-    fs::write(&makefile, text.replace("/usr/src/", &usr_src))
-        .map_err(io_err("cannot write", &makefile))?;
+    let hdir = root.join(&headers_rel);
+    if !in_root {
+        // Snag 1: the headers' Makefile includes the common headers by absolute /usr/src
+        // path (right as it is inside the root).
+        let makefile = hdir.join("Makefile");
+        let text = fs::read_to_string(&makefile).map_err(io_err("cannot read", &makefile))?;
+        let usr_src = format!("{}/usr/src/", root.display());
+        fs::write(&makefile, text.replace("/usr/src/", &usr_src))
+            .map_err(io_err("cannot write", &makefile))?;
+    }
 
     let tarball = fs::read_dir(root.join("usr/src"))
         .map_err(io_err("cannot read", root.join("usr/src")))?
@@ -827,7 +1090,9 @@ fn build_gpio_sim(
             .find(|p| p.is_file())
             .ok_or_else(|| Error::Kernel(format!("{} has no {rel}", choice.source)))
     };
-    let mdir = work.join("module");
+    // Inside the root, so that a build in it sees the sources at /hwkit-gpio-sim.
+    const MODULE_DIR: &str = "hwkit-gpio-sim";
+    let mdir = root.join(MODULE_DIR);
     fs::create_dir_all(&mdir).map_err(io_err("cannot create", &mdir))?;
     for rel in ["drivers/gpio/gpio-sim.c", "drivers/gpio/gpiolib.h"] {
         let from = find(rel)?;
@@ -852,19 +1117,38 @@ fn build_gpio_sim(
     );
     fs::write(mdir.join("Kbuild"), kbuild).map_err(io_err("cannot write", &mdir))?;
     eprintln!(
-        "testbed: building {} against {}",
+        "testbed: building {} against {}{}",
         objs.join(" + "),
-        choice.headers
+        choice.headers,
+        if in_root {
+            format!(" in a root of {}", archive.name())
+        } else {
+            String::new()
+        }
     );
-    run(Command::new("make")
-        .arg("-C")
-        .arg(&hdir)
-        .arg(format!("M={}", mdir.display()))
-        .arg(format!(
-            "-j{}",
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        ))
-        .arg("modules"))?;
+    let jobs = format!(
+        "-j{}",
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    );
+    let mut make = if in_root {
+        let mut c = Command::new("chroot");
+        c.arg(root)
+            .arg("/usr/bin/make")
+            .arg("-C")
+            .arg(format!("/{headers_rel}"))
+            .arg(format!("M=/{MODULE_DIR}"))
+            // The host's environment names host paths (cargo's, rustup's): not the root's.
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", "/")
+            .env("LC_ALL", "C");
+        c
+    } else {
+        let mut c = Command::new("make");
+        c.arg("-C").arg(&hdir).arg(format!("M={}", mdir.display()));
+        c
+    };
+    run(make.arg(jobs).arg("modules"))?;
     objs.iter()
         .map(|o| {
             let ko = mdir.join(format!("{o}.ko"));
@@ -891,40 +1175,84 @@ pub fn patch_irq_sim(src: &str) -> String {
     out
 }
 
-/// Extracts the uncompressed ELF kernel from a bzImage whose payload is xz-compressed.
-pub fn extract_vmlinux(vmlinuz: &Path, out: &Path) -> Result<()> {
-    let data = fs::read(vmlinuz).map_err(io_err("cannot read", vmlinuz))?;
-    const XZ: &[u8] = b"\xfd7zXZ\x00";
-    let start = data
-        .windows(XZ.len())
-        .position(|w| w == XZ)
-        .ok_or_else(|| Error::Kernel(format!("{} has no xz payload", vmlinuz.display())))?;
-    let mut child = Command::new("xz")
-        .args(["-dc", "--single-stream"])
+/// The compressed payload formats of x86 bzImages the bed unpacks: (name, magic, the
+/// command that decompresses one stream from stdin). Debian 12 and 13 use xz, sid's 7.x
+/// kernels zstd.
+const PAYLOADS: &[(&str, &[u8], &[&str])] = &[
+    ("xz", b"\xfd7zXZ\x00", &["xz", "-dc", "--single-stream"]),
+    ("zstd", b"\x28\xb5\x2f\xfd", &["zstd", "-dcq"]),
+];
+
+/// Where each known payload format's magic first appears in `image`, in file order.
+pub fn payload_candidates(image: &[u8]) -> Vec<(usize, &'static str)> {
+    let mut found: Vec<(usize, &'static str)> = PAYLOADS
+        .iter()
+        .filter_map(|(name, magic, _)| {
+            image
+                .windows(magic.len())
+                .position(|w| w == *magic)
+                .map(|at| (at, *name))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Decompresses `data` with `argv`; what it wrote to stdout and how it ended.
+fn decompress(argv: &[&str], data: Vec<u8>) -> Result<std::process::Output> {
+    let mut child = Command::new(argv[0])
+        .args(&argv[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Error::Command {
-            command: "xz -dc".into(),
+            command: argv.join(" "),
             detail: e.to_string(),
         })?;
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let payload = data[start..].to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&payload));
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
     let output = child.wait_with_output().map_err(|e| Error::Command {
-        command: "xz -dc".into(),
+        command: argv.join(" "),
         detail: e.to_string(),
     })?;
     let _ = writer.join();
-    if !output.stdout.starts_with(b"\x7fELF") {
+    Ok(output)
+}
+
+/// Extracts the uncompressed ELF kernel from a bzImage whose payload is xz- or
+/// zstd-compressed (the first candidate, in file order, that decompresses to ELF: the
+/// bytes after the payload make the tools complain, so only the output counts).
+pub fn extract_vmlinux(vmlinuz: &Path, out: &Path) -> Result<()> {
+    let data = fs::read(vmlinuz).map_err(io_err("cannot read", vmlinuz))?;
+    let candidates = payload_candidates(&data);
+    if candidates.is_empty() {
         return Err(Error::Kernel(format!(
-            "the xz payload of {} is not an ELF kernel ({})",
-            vmlinuz.display(),
-            host::failure_detail(&output)
+            "{} has no xz or zstd payload",
+            vmlinuz.display()
         )));
     }
-    fs::write(out, &output.stdout).map_err(io_err("cannot write", out))
+    let mut why = Vec::new();
+    for (at, name) in candidates {
+        let argv = PAYLOADS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, _, argv)| *argv)
+            .unwrap_or_default();
+        let output = decompress(argv, data[at..].to_vec())?;
+        if output.stdout.starts_with(b"\x7fELF") {
+            return fs::write(out, &output.stdout).map_err(io_err("cannot write", out));
+        }
+        why.push(format!(
+            "the {name} payload at {at} is not an ELF kernel ({})",
+            host::failure_detail(&output)
+        ));
+    }
+    Err(Error::Kernel(format!(
+        "{}: {}",
+        vmlinuz.display(),
+        why.join("; ")
+    )))
 }
 
 #[cfg(test)]
@@ -1029,7 +1357,7 @@ linux-image-amd64 |  6.1.176-1 | http://deb.debian.org/debian bookworm/main amd6
         );
     }
 
-    fn fake_kernel(dir: &Path, arch: Option<&str>) {
+    fn fake_kernel(dir: &Path, arch: Option<&str>, suite: Option<&str>) {
         fs::create_dir_all(dir.join("modules")).unwrap();
         fs::write(dir.join("vmlinux"), b"k").unwrap();
         let mut json = serde_json::json!({
@@ -1039,33 +1367,157 @@ linux-image-amd64 |  6.1.176-1 | http://deb.debian.org/debian bookworm/main amd6
         if let Some(a) = arch {
             json["arch"] = a.into();
         }
+        if let Some(s) = suite {
+            json["suite"] = s.into();
+        }
         fs::write(dir.join("kernel.json"), json.to_string()).unwrap();
     }
 
     #[test]
-    fn each_architecture_keeps_its_newest_kernel() {
+    fn each_architecture_and_suite_keeps_its_newest_kernel() {
         let cache = tempfile::tempdir().unwrap();
         let kernels = cache.path().join("kernels");
-        // An older bed's kernel.json has no arch: it is an amd64 kernel.
-        fake_kernel(&kernels.join("6.1.0-56-amd64_1"), None);
-        fake_kernel(&kernels.join("6.1.0-57-amd64_1"), Some("amd64"));
-        fake_kernel(&kernels.join("7.2.13+deb14-arm64_1"), Some("arm64"));
-        assert_eq!(
-            newest_cached(&kernels, "arm64").unwrap().info.abi,
-            "7.2.13+deb14-arm64_1"
+        // An older bed's kernel.json has no arch (amd64) and no suite (bookworm for amd64,
+        // sid for arm64).
+        fake_kernel(&kernels.join("6.1.0-56-amd64_1"), None, None);
+        fake_kernel(
+            &kernels.join("6.1.0-57-amd64_1"),
+            Some("amd64"),
+            Some("bookworm"),
         );
-        assert_eq!(
-            newest_cached(&kernels, "amd64").unwrap().info.abi,
-            "6.1.0-57-amd64_1"
+        fake_kernel(
+            &kernels.join("6.12.116+deb13-amd64_1"),
+            Some("amd64"),
+            Some("trixie"),
         );
+        fake_kernel(
+            &kernels.join("6.12.117+deb13-amd64_1"),
+            Some("amd64"),
+            Some("trixie"),
+        );
+        fake_kernel(
+            &kernels.join("7.2.13+deb14-amd64_1"),
+            Some("amd64"),
+            Some("sid"),
+        );
+        fake_kernel(&kernels.join("7.2.13+deb14-arm64_1"), Some("arm64"), None);
+        let newest = |arch, suite| newest_cached(&kernels, arch, suite).unwrap().info.abi;
+        assert_eq!(newest("arm64", Suite::Sid), "7.2.13+deb14-arm64_1");
+        assert_eq!(newest("amd64", Suite::Bookworm), "6.1.0-57-amd64_1");
+        assert_eq!(newest("amd64", Suite::Trixie), "6.12.117+deb13-amd64_1");
+        assert_eq!(newest("amd64", Suite::Sid), "7.2.13+deb14-amd64_1");
+        assert!(newest_cached(&kernels, "arm64", Suite::Trixie).is_none());
         let lock = CacheLock::shared(cache.path(), crate::cache::USE_LOCK, "test").unwrap();
-        prune_old_kernels(&kernels, &kernels.join("6.1.0-57-amd64_1"), "amd64", &lock).unwrap();
+        let keep = |name: &str| kernels.join(name);
+        prune_old_kernels(
+            &kernels,
+            &keep("6.1.0-57-amd64_1"),
+            ("amd64", Suite::Bookworm),
+            &lock,
+        )
+        .unwrap();
+        prune_old_kernels(
+            &kernels,
+            &keep("6.12.117+deb13-amd64_1"),
+            ("amd64", Suite::Trixie),
+            &lock,
+        )
+        .unwrap();
         let mut left: Vec<String> = fs::read_dir(&kernels)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["6.1.0-57-amd64_1", "7.2.13+deb14-arm64_1"]);
+        assert_eq!(
+            left,
+            [
+                "6.1.0-57-amd64_1",
+                "6.12.117+deb13-amd64_1",
+                "7.2.13+deb14-amd64_1",
+                "7.2.13+deb14-arm64_1"
+            ]
+        );
+    }
+
+    #[test]
+    fn unpacked_roots_get_the_links_maintainer_scripts_would_make() {
+        let root = tempfile::tempdir().unwrap();
+        let bin = root.path().join("usr/bin");
+        fs::create_dir_all(&bin).unwrap();
+        // No mawk: no dangling link.
+        link_alternatives(root.path()).unwrap();
+        assert!(bin.join("awk").symlink_metadata().is_err());
+        fs::write(bin.join("mawk"), b"").unwrap();
+        link_alternatives(root.path()).unwrap();
+        assert_eq!(fs::read_link(bin.join("awk")).unwrap(), Path::new("mawk"));
+        // An existing awk (gawk's, say) is left alone, and a second pass changes nothing.
+        link_alternatives(root.path()).unwrap();
+        assert_eq!(fs::read_link(bin.join("awk")).unwrap(), Path::new("mawk"));
+    }
+
+    #[test]
+    fn the_source_package_is_named_by_the_kernel_series() {
+        assert_eq!(
+            source_package("6.1.192-3").as_deref(),
+            Some("linux-source-6.1")
+        );
+        assert_eq!(
+            source_package("6.12.117-1").as_deref(),
+            Some("linux-source-6.12")
+        );
+        assert_eq!(
+            source_package("6.12.30-1~bpo12+1").as_deref(),
+            Some("linux-source-6.12")
+        );
+        assert_eq!(source_package("7.2-1").as_deref(), Some("linux-source-7.2"));
+        assert_eq!(source_package("x"), None);
+    }
+
+    #[test]
+    fn bzimage_payloads_are_found_in_file_order() {
+        let mut image = b"MZ setup code ".to_vec();
+        image.extend(b"\x28\xb5\x2f\xfd zstd frame ");
+        image.extend(b"\xfd7zXZ\x00 not really xz");
+        assert_eq!(payload_candidates(&image), [(14, "zstd"), (30, "xz")]);
+        assert!(payload_candidates(b"MZ nothing here").is_empty());
+    }
+
+    #[test]
+    fn a_kernel_without_a_known_payload_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let vmlinuz = dir.path().join("vmlinuz");
+        fs::write(&vmlinuz, b"MZ no payload").unwrap();
+        let e = extract_vmlinux(&vmlinuz, &dir.path().join("vmlinux"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("vmlinuz has no xz or zstd payload"), "{e}");
+        // A payload that does not decompress to ELF is reported with its format.
+        fs::write(&vmlinuz, b"MZ \x28\xb5\x2f\xfd garbage").unwrap();
+        let e = extract_vmlinux(&vmlinuz, &dir.path().join("vmlinux"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the zstd payload at 3 is not an ELF kernel"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn older_kernel_directories_name_their_suite_by_architecture() {
+        let info = |arch: &str, suite: Option<&str>| KernelInfo {
+            abi: "a".into(),
+            version: "1".into(),
+            boot_file: "vmlinux".into(),
+            modules: vec![],
+            distro_gpio_sim: false,
+            arch: arch.into(),
+            board_modules: vec![],
+            busybox: None,
+            suite: suite.map(String::from),
+        };
+        assert_eq!(info("amd64", None).suite(), "bookworm");
+        assert_eq!(info("arm64", None).suite(), "sid");
+        assert_eq!(info("amd64", Some("trixie")).suite(), "trixie");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! hwkit's real-kernel test bed.
 //!
 //! GPIO code is tested against the Linux kernel's own drivers: the bed boots Debian's
-//! kernel in QEMU with the `gpio-sim` driver (built out of tree when the distro lacks it),
+//! kernel (bookworm's, trixie's or sid's: [`suite`]) in QEMU with the `gpio-sim` driver
+//! (built out of tree when the distro lacks it),
 //! runs the workspace's `vm_*` test binaries inside as root, and reports their results.
 //! The same machinery backs `hwkit vm`, which runs any command next to simulated chips.
 //!
@@ -32,9 +33,11 @@ pub mod run;
 pub mod sid_kernel;
 pub mod sim;
 pub mod spec;
+pub mod suite;
 pub mod vm;
 
 pub use arch::{Arch, Machine};
 pub use error::{Error, Result};
 pub use run::{run_command, run_tests, GuestBinary, TestOptions, TestReport, VmOptions};
 pub use spec::{parse_chips, ChipSpec, SpecError};
+pub use suite::{KernelSelection, Suite};

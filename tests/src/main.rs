@@ -1,9 +1,9 @@
 //! `testbed`: runs hwkit's GPIO tests against the real kernel (gpio-sim in a QEMU VM).
 //!
 //! ```text
-//! cargo run --release -p hwkit-testbed -- test [-p PKG]... [--test NAME]... [-- LIBTEST_ARGS]
-//! cargo run --release -p hwkit-testbed -- vm [--chips SPEC] [--bin PATH]... -- CMD [ARG]...
-//! cargo run --release -p hwkit-testbed -- prepare | clean
+//! cargo run --release -p hwkit-testbed -- test [--kernel K|all] [-p PKG]... [--test NAME]... [-- LIBTEST_ARGS]
+//! cargo run --release -p hwkit-testbed -- vm [--kernel K] [--chips SPEC] [--bin PATH]... -- CMD [ARG]...
+//! cargo run --release -p hwkit-testbed -- prepare [--kernel K|all] | clean
 //! ```
 
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use hwkit_testbed::build::{workspace_root, BuildRequest};
 use hwkit_testbed::cli_args::MachineArgs;
-use hwkit_testbed::{cache, parse_chips, run, ChipSpec};
+use hwkit_testbed::{cache, parse_chips, run, ChipSpec, KernelSelection};
 
 #[derive(Parser)]
 #[command(
@@ -28,11 +28,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build the workspace's `vm_*` tests, run them in the VM as root, report.
+    /// Build the workspace's `vm_*` tests, run them in the VM as root, report (with
+    /// `--kernel all`: on each kernel in turn, and a table per kernel).
     Test(TestArgs),
     /// Boot the VM with simulated chips and run a command inside as root.
     Vm(VmArgs),
-    /// Install what is missing and prepare the kernel and gpio-sim in the cache; no boot.
+    /// Install what is missing and prepare the kernel(s) and gpio-sim in the cache; no boot.
     Prepare(MachineArgs),
     /// Empty the cache directory.
     Clean,
@@ -162,28 +163,38 @@ fn workspace() -> hwkit_testbed::Result<PathBuf> {
 fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
     match command {
         Command::Test(a) => {
+            let (machine, kernels) = a.machine.kernels()?;
             let opts = run::TestOptions {
                 build: BuildRequest {
                     workspace: workspace()?,
                     packages: a.packages,
                     tests: a.tests,
                     release: a.release,
-                    machine: a.machine.machine()?,
+                    machine,
                 },
                 libtest_args: a.libtest_args,
                 binary_timeout: Duration::from_secs(a.binary_timeout),
                 verbose: a.verbose,
+                kernel: kernels[0],
             };
-            let report = run::run_tests(&opts)?;
-            println!("{}", report.summary_line());
-            Ok(if report.success() {
+            let success = if a.machine.kernel == Some(KernelSelection::All) {
+                let report = run::run_matrix(&opts, &kernels)?;
+                println!("testbed: the VM tests per kernel\n{}", report.table());
+                println!("{}", report.summary_line());
+                report.success()
+            } else {
+                let report = run::run_tests(&opts)?;
+                println!("{}", report.summary_line());
+                report.success()
+            };
+            Ok(if success {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             })
         }
         Command::Vm(a) => {
-            let machine = a.machine.machine()?;
+            let (machine, kernel) = a.machine.kernel()?;
             let chips = match &a.chips {
                 Some(s) => parse_chips(s)?,
                 None => ChipSpec::default_for(machine),
@@ -198,25 +209,29 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
                 verbose: a.verbose,
                 show_chips: !a.quiet,
                 machine,
+                kernel,
             };
             let code = run::run_command(&opts)?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
         Command::Prepare(m) => {
-            let k = run::prepare(m.machine()?)?;
-            eprintln!(
-                "testbed: ready: kernel {} ({}), gpio-sim {}, boot image {}, cache {} ({:.1} MiB)",
-                k.info.abi,
-                k.info.version,
-                if k.info.distro_gpio_sim {
-                    "from the distro"
-                } else {
-                    "built out of tree"
-                },
-                k.boot_image().display(),
-                cache::cache_dir().display(),
-                cache::dir_size(&cache::cache_dir()) as f64 / (1 << 20) as f64
-            );
+            let (machine, kernels) = m.kernels()?;
+            for suite in kernels {
+                let k = run::prepare(machine, suite)?;
+                eprintln!(
+                    "testbed: ready: Debian {suite}'s kernel {} ({}), gpio-sim {}, boot image {}, cache {} ({:.1} MiB)",
+                    k.info.abi,
+                    k.info.version,
+                    if k.info.distro_gpio_sim {
+                        "from the distro"
+                    } else {
+                        "built out of tree"
+                    },
+                    k.boot_image().display(),
+                    cache::cache_dir().display(),
+                    cache::dir_size(&cache::cache_dir()) as f64 / (1 << 20) as f64
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Cross(c) => cross(c),

@@ -15,6 +15,7 @@ use crate::initramfs::{sh_quote, Initramfs, LibrarySource};
 use crate::kernel::{self, Kernel};
 use crate::qemu;
 use crate::spec::ChipSpec;
+use crate::suite::Suite;
 use crate::vm::{self, BootConfig, BootOutcome, Marker};
 
 /// Time the guest gets to boot and load its modules, on top of the job's own time (a
@@ -41,9 +42,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// Installs missing host packages, then prepares (or finds) `machine`'s kernel in the
-    /// cache.
-    pub fn start(machine: Machine) -> Result<Session> {
+    /// Installs missing host packages, then prepares (or finds) the kernel of `suite` for
+    /// `machine` in the cache.
+    pub fn start(machine: Machine, suite: Suite) -> Result<Session> {
         let cache = cache::cache_dir();
         host::ensure_host_packages()?;
         if machine.arch() != Arch::host() {
@@ -58,9 +59,9 @@ impl Session {
             cache::USE_LOCK,
             "the cache is being cleaned or pruned",
         )?;
-        let kernel = kernel::prepare_for(machine.arch(), &cache, &lock)?;
+        let kernel = kernel::prepare_for(machine.arch(), suite, &cache, &lock)?;
         let accel = if machine == Machine::Pc {
-            vm::choose_accel(&cache, &kernel.boot_image())
+            qemu::pc_accel(vm::choose_accel(&cache, &kernel.boot_image()), suite)
         } else {
             vec![qemu::ARM_ACCEL.to_string()]
         };
@@ -130,6 +131,8 @@ pub struct TestOptions {
     pub binary_timeout: Duration,
     /// Show the whole console, boot messages included.
     pub verbose: bool,
+    /// The kernel to boot (one of the machine's: [`Suite::for_machine`]).
+    pub kernel: Suite,
 }
 
 /// The outcome of `testbed test`.
@@ -268,11 +271,147 @@ pub fn test_job(tests: &[TestBinary], libtest_args: &[String], timeout: Duration
 /// output live and, at the end, the summary line.
 pub fn run_tests(opts: &TestOptions) -> Result<TestReport> {
     let built = build::build(&opts.build)?;
-    let session = Session::start(opts.build.machine)?;
+    Ok(run_built(opts, &built)?.1)
+}
+
+/// One kernel's line of a matrix run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelRun {
+    /// The suite whose kernel ran the tests.
+    pub suite: Suite,
+    /// Its ABI and package version, if it was prepared.
+    pub kernel: Option<(String, String)>,
+    /// The tests' report, or why the kernel could not run them.
+    pub outcome: std::result::Result<TestReport, String>,
+}
+
+impl KernelRun {
+    /// Whether every test passed on this kernel.
+    pub fn success(&self) -> bool {
+        self.outcome.as_ref().is_ok_and(TestReport::success)
+    }
+}
+
+/// The outcome of `testbed test` on several kernels.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MatrixReport {
+    /// One entry per kernel, in the order they ran.
+    pub runs: Vec<KernelRun>,
+}
+
+impl MatrixReport {
+    /// Whether every kernel ran every test and all passed.
+    pub fn success(&self) -> bool {
+        !self.runs.is_empty() && self.runs.iter().all(KernelRun::success)
+    }
+
+    /// The tests passed and failed over all kernels; a kernel that could not run counts
+    /// as one failure.
+    pub fn totals(&self) -> (u64, u64) {
+        self.runs.iter().fold((0, 0), |(p, f), r| match &r.outcome {
+            Ok(t) => (p + t.passed, f + t.failed),
+            Err(_) => (p, f + 1),
+        })
+    }
+
+    /// The closing line CI reads: `N passed, N failed`, summed over the kernels.
+    pub fn summary_line(&self) -> String {
+        let (p, f) = self.totals();
+        format!("{p} passed, {f} failed")
+    }
+
+    /// The per-kernel table: kernel, version, passed, failed (and what went wrong).
+    pub fn table(&self) -> String {
+        let rows: Vec<[String; 4]> = self
+            .runs
+            .iter()
+            .map(|r| {
+                let version = r
+                    .kernel
+                    .as_ref()
+                    .map_or("-".into(), |(abi, v)| format!("{abi} ({v})"));
+                let (passed, failed) = match &r.outcome {
+                    Ok(t) if t.success() => (t.passed.to_string(), t.failed.to_string()),
+                    Ok(t) => (t.passed.to_string(), format!("{} FAILED", t.failed)),
+                    Err(_) => ("-".into(), "did not run".into()),
+                };
+                [r.suite.to_string(), version, passed, failed]
+            })
+            .collect();
+        let head = ["kernel", "version", "passed", "failed"].map(String::from);
+        let mut width = [0; 4];
+        for row in std::iter::once(&head).chain(&rows) {
+            for (w, cell) in width.iter_mut().zip(row) {
+                *w = (*w).max(cell.len());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&head).chain(&rows) {
+            let line = format!(
+                "{:<w0$}  {:<w1$}  {:>w2$}  {}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                w0 = width[0],
+                w1 = width[1],
+                w2 = width[2]
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        for r in &self.runs {
+            if let Err(e) = &r.outcome {
+                out.push_str(&format!("{}: {e}\n", r.suite));
+            }
+        }
+        out
+    }
+}
+
+/// Builds the VM tests once and runs them on each kernel of `kernels` in turn (one VM
+/// each, [`TestOptions::kernel`] ignored); a kernel that cannot be prepared or booted is
+/// reported and the others still run.
+pub fn run_matrix(opts: &TestOptions, kernels: &[Suite]) -> Result<MatrixReport> {
+    let built = build::build(&opts.build)?;
+    let mut report = MatrixReport::default();
+    for &suite in kernels {
+        eprintln!("testbed: ==== the VM tests on Debian {suite}'s kernel ====");
+        let one = TestOptions {
+            kernel: suite,
+            ..opts.clone()
+        };
+        let run = match run_built(&one, &built) {
+            Ok((k, t)) => {
+                println!("testbed: {suite}: {}", t.summary_line());
+                KernelRun {
+                    suite,
+                    kernel: Some((k.info.abi, k.info.version)),
+                    outcome: Ok(t),
+                }
+            }
+            Err(e) => {
+                eprintln!("testbed: {suite}: error: {e}");
+                KernelRun {
+                    suite,
+                    kernel: None,
+                    outcome: Err(e.to_string()),
+                }
+            }
+        };
+        report.runs.push(run);
+    }
+    Ok(report)
+}
+
+/// Boots `opts.kernel` with the already built tests, runs them, and returns the kernel
+/// and the report.
+fn run_built(opts: &TestOptions, built: &Built) -> Result<(Kernel, TestReport)> {
+    let session = Session::start(opts.build.machine, opts.kernel)?;
     let t0 = Instant::now();
     // `_scratch` holds the run directory until the run ends.
     let (_scratch, initrd, marker, mut ird) = session.initramfs(true)?;
-    pack_build(&mut ird, &built)?;
+    pack_build(&mut ird, built)?;
     crate::debian_libs::pack(&mut ird, &built.debian_libs, &session.cache)?;
     ird.tree(&opts.build.workspace)?;
     let job = test_job(&built.tests, &opts.libtest_args, opts.binary_timeout);
@@ -322,7 +461,7 @@ pub fn run_tests(opts: &TestOptions) -> Result<TestReport> {
     if !report.success() {
         show_failure(&outcome, &report.problems, opts.verbose);
     }
-    Ok(report)
+    Ok((session.kernel.clone(), report))
 }
 
 fn boot_config(
@@ -512,6 +651,8 @@ pub struct VmOptions {
     pub show_chips: bool,
     /// The machine to boot.
     pub machine: Machine,
+    /// The kernel to boot (one of the machine's: [`Suite::for_machine`]).
+    pub kernel: Suite,
 }
 
 impl Default for VmOptions {
@@ -526,6 +667,7 @@ impl Default for VmOptions {
             verbose: false,
             show_chips: true,
             machine: Machine::default(),
+            kernel: Suite::default_for(Machine::default()),
         }
     }
 }
@@ -591,7 +733,7 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
         }
         crate::initramfs::check_arch(inc, opts.machine.arch())?;
     }
-    let session = Session::start(opts.machine)?;
+    let session = Session::start(opts.machine, opts.kernel)?;
     // `_scratch` holds the run directory until the run ends.
     let (_scratch, initrd, marker, mut ird) =
         session.initramfs(!opts.binaries.is_empty() || !opts.include.is_empty())?;
@@ -645,10 +787,10 @@ pub fn run_command(opts: &VmOptions) -> Result<i32> {
     }
 }
 
-/// Prepares the cache (packages, `machine`'s kernel, gpio-sim) without booting; returns
-/// the kernel.
-pub fn prepare(machine: Machine) -> Result<Kernel> {
-    Ok(Session::start(machine)?.kernel)
+/// Prepares the cache (packages, the kernel of `suite` for `machine`, gpio-sim) without
+/// booting; returns the kernel.
+pub fn prepare(machine: Machine, suite: Suite) -> Result<Kernel> {
+    Ok(Session::start(machine, suite)?.kernel)
 }
 
 #[cfg(test)]
@@ -767,6 +909,72 @@ mod tests {
                 && e.contains("at most 170 MiB"),
             "{e}"
         );
+    }
+
+    fn kernel_run(suite: Suite, outcome: std::result::Result<TestReport, String>) -> KernelRun {
+        KernelRun {
+            suite,
+            kernel: outcome
+                .is_ok()
+                .then(|| (format!("{suite}-abi"), "1.0-1".to_string())),
+            outcome,
+        }
+    }
+
+    fn passing(passed: u64) -> TestReport {
+        TestReport {
+            passed,
+            failed: 0,
+            binaries: vec![("p/a".into(), Some(0))],
+            problems: vec![],
+        }
+    }
+
+    #[test]
+    fn the_matrix_passes_only_if_every_kernel_passed() {
+        let mut m = MatrixReport::default();
+        assert!(!m.success(), "no kernel ran");
+        m.runs.push(kernel_run(Suite::Bookworm, Ok(passing(156))));
+        m.runs.push(kernel_run(Suite::Trixie, Ok(passing(156))));
+        assert!(m.success());
+        assert_eq!(m.summary_line(), "312 passed, 0 failed");
+        assert_eq!(
+            m.table(),
+            "kernel    version               passed  failed\n\
+             bookworm  bookworm-abi (1.0-1)     156  0\n\
+             trixie    trixie-abi (1.0-1)       156  0\n"
+        );
+
+        let mut failed = passing(150);
+        failed.failed = 6;
+        failed.binaries = vec![("p/a".into(), Some(101))];
+        m.runs.push(kernel_run(Suite::Sid, Ok(failed)));
+        assert!(!m.success());
+        assert_eq!(m.summary_line(), "462 passed, 6 failed");
+        assert!(
+            m.table()
+                .contains("sid       sid-abi (1.0-1)          150  6 FAILED\n"),
+            "{}",
+            m.table()
+        );
+    }
+
+    #[test]
+    fn a_kernel_that_could_not_run_fails_the_matrix_and_says_why() {
+        let m = MatrixReport {
+            runs: vec![
+                kernel_run(Suite::Bookworm, Ok(passing(3))),
+                kernel_run(Suite::Sid, Err("no usable kernel: mirror down".into())),
+            ],
+        };
+        assert!(!m.success());
+        assert_eq!(m.summary_line(), "3 passed, 1 failed");
+        let t = m.table();
+        assert!(
+            t.contains("sid       -                          -  did not run\n"),
+            "{t}"
+        );
+        assert!(t.ends_with("sid: no usable kernel: mirror down\n"), "{t}");
     }
 
     #[test]

@@ -1,20 +1,21 @@
-//! The ARM guests' kernel: Debian sid's, with gpio-sim, the Raspberry Pi's pin controller
-//! and watchdog and the Pi's device trees all in tree, downloaded through a private apt
-//! configuration ([`ForeignApt`]) and prepared once per kernel ABI and version in the
-//! cache, like the x86-64 kernel (`kernel.rs`).
+//! Debian sid's kernels: the ARM guests' (arm64, with gpio-sim, the Raspberry Pi's pin
+//! controller and watchdog and the Pi's device trees all in tree) and the x86-64 guest's
+//! with `--kernel sid` (amd64), downloaded through a private apt configuration
+//! ([`ForeignApt`]) and prepared once per kernel ABI and version in the cache, like
+//! bookworm's and trixie's (`kernel.rs`).
 //!
 //! sid's kernels are what the newest distros ship, and the only Debian ones that build
 //! `gpio-sim` (`CONFIG_GPIO_SIM=m`), so no module is built here. Since 7.x the
 //! `linux-image-<abi>` package is a metapackage: the kernel is in `linux-binary-<abi>`
-//! (`usr/lib/modules/<abi>/vmlinuz`, a raw arm64 `Image`), the modules (`.ko.xz`, no
-//! `modules.dep`) in `linux-modules-<abi>`, the config and device trees in
-//! `linux-base-<abi>`. Older layouts (everything in `linux-image-<abi>`, `/boot`) work too.
-//! The guest's busybox is sid's `busybox-static` of the same architecture.
+//! (`usr/lib/modules/<abi>/vmlinuz`: a raw arm64 `Image`, or an x86 bzImage whose
+//! payload is zstd-compressed), the modules (`.ko.xz`, no `modules.dep`) in
+//! `linux-modules-<abi>`, the config and device trees in `linux-base-<abi>`. Older
+//! layouts (everything in `linux-image-<abi>`, `/boot`) work too. A guest of another
+//! architecture than the host's boots sid's `busybox-static` of its architecture.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,17 +24,14 @@ use crate::cache::CacheLock;
 use crate::error::{io_err, Error, Result};
 use crate::foreign_apt::{version_of, ForeignApt};
 use crate::kernel::{
-    load_order, missing_prerequisites, module_index, module_name, newest_cached, parse_depends,
+    load_order, missing_prerequisites, module_index, module_name, parse_depends, prepare_foreign,
     prepare_key, read_module, unpack, Kernel, KernelInfo,
 };
 use crate::qemu;
+use crate::suite::Suite;
 
-/// The suite the ARM kernels come from.
+/// The suite these kernels come from.
 pub const SUITE: &str = "sid";
-
-/// How long the private package lists are trusted before `apt-get update` runs again
-/// (sid moves daily; a new kernel is prepared by itself when the lists name one).
-pub const LISTS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// Kernel options the ARM machines need on top of the x86-64 list: gpio-sim in tree, and
 /// for the Pi its pin controller (built in, so the 54 lines exist at boot) and watchdog
@@ -54,6 +52,19 @@ pub fn missing_arm_prerequisites(config: &BTreeMap<String, String>) -> Vec<Strin
             .filter(|(opt, ok)| !config.get(*opt).is_some_and(|v| ok.contains(&v.as_str())))
             .map(|(opt, ok)| format!("CONFIG_{opt}={}", ok.join("|"))),
     );
+    missing
+}
+
+/// Names the options a sid kernel for `arch` lacks: gpio-sim (it is used in tree) on top
+/// of the x86-64 list, and for arm64 the Pi's drivers too.
+pub fn missing_sid_prerequisites(arch: Arch, config: &BTreeMap<String, String>) -> Vec<String> {
+    if arch != Arch::X86_64 {
+        return missing_arm_prerequisites(config);
+    }
+    let mut missing = missing_prerequisites(config);
+    if !config.get("GPIO_SIM").is_some_and(|v| v == "y" || v == "m") {
+        missing.push("CONFIG_GPIO_SIM=y|m".into());
+    }
     missing
 }
 
@@ -119,97 +130,33 @@ fn choose(apt: &ForeignApt, arch: Arch) -> Result<SidChoice> {
         .trim_end_matches("-unsigned")
         .to_string();
     let image_control = apt.show(&image, Some(&version))?;
-    let busybox = apt.show("busybox-static", None)?;
+    // A guest of the host's architecture boots the host's static busybox.
+    let busybox_version = if arch == Arch::host() {
+        String::new()
+    } else {
+        version_of(&apt.show("busybox-static", None)?)
+            .ok_or_else(|| Error::Kernel("busybox-static has no version".into()))?
+    };
     Ok(SidChoice {
         packages: kernel_packages(&image, &image_control, &version),
         abi,
         version,
-        busybox_version: version_of(&busybox)
-            .ok_or_else(|| Error::Kernel("busybox-static has no version".into()))?,
+        busybox_version,
     })
-}
-
-#[derive(Serialize, Deserialize)]
-struct SavedChoice {
-    lists_updated: u64,
-    choice: SidChoice,
-}
-
-/// When the private lists were last updated, in seconds (the saved choice's key).
-fn lists_stamp(apt: &ForeignApt) -> u64 {
-    fs::metadata(apt.dir().join("updated"))
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
-}
-
-/// [`choose`], after refreshing lists older than [`LISTS_MAX_AGE`], remembered in
-/// `<cache>/choice-<arch>.json` while the lists do not change.
-fn choose_cached(cache: &Path, apt: &ForeignApt, arch: Arch) -> Result<SidChoice> {
-    let fresh = apt.lists_age().is_some_and(|age| age < LISTS_MAX_AGE);
-    if !fresh {
-        if let Err(e) = apt.update() {
-            if apt.lists_age().is_none() {
-                return Err(e);
-            }
-            eprintln!("testbed: warning: cannot refresh the {SUITE} package lists, using the old ones: {e}");
-        }
-    }
-    let path = cache.join(format!("choice-{}.json", arch.debian()));
-    let stamp = lists_stamp(apt);
-    if let Some(saved) = fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<SavedChoice>(&t).ok())
-        .filter(|s| s.lists_updated == stamp)
-    {
-        return Ok(saved.choice);
-    }
-    let choice = choose(apt, arch)?;
-    let saved = SavedChoice {
-        lists_updated: stamp,
-        choice: choice.clone(),
-    };
-    if let Ok(json) = serde_json::to_string(&saved) {
-        // Atomic replace: concurrent runs may write it at the same time.
-        let tmp = cache.join(format!(
-            ".choice-{}-{}.json",
-            arch.debian(),
-            std::process::id()
-        ));
-        if fs::write(&tmp, json).is_ok() {
-            let _ = fs::rename(&tmp, &path);
-        }
-    }
-    Ok(choice)
 }
 
 /// Returns the cached sid kernel for `arch`, preparing it if needed. The caller holds
 /// `use_lock` shared and still does on success.
 pub fn prepare(cache: &Path, use_lock: &CacheLock, arch: Arch) -> Result<Kernel> {
     let apt = ForeignApt::new(cache, SUITE, arch);
-    let choice = match choose_cached(cache, &apt, arch) {
-        Ok(c) => c,
-        Err(e) => return newest_cached(&cache.join("kernels"), arch.debian()).ok_or(e),
-    };
-    match prepare_choice(cache, use_lock, &apt, &choice, arch) {
-        // The mirror keeps only the newest build: lists older than it name packages it no
-        // longer has. Refresh them once and start over with what they name then.
-        Err(e)
-            if apt
-                .lists_age()
-                .is_some_and(|a| a > Duration::from_secs(600)) =>
-        {
-            eprintln!(
-                "testbed: preparing {} failed ({e}); refreshing the package lists",
-                choice.key()
-            );
-            apt.update()?;
-            let choice = choose_cached(cache, &apt, arch)?;
-            prepare_choice(cache, use_lock, &apt, &choice, arch)
-        }
-        other => other,
-    }
+    prepare_foreign(
+        cache,
+        &apt,
+        arch,
+        Suite::Sid,
+        || choose(&apt, arch),
+        |choice: &SidChoice| prepare_choice(cache, use_lock, &apt, choice, arch),
+    )
 }
 
 fn prepare_choice(
@@ -224,7 +171,7 @@ fn prepare_choice(
         cache,
         use_lock,
         &choice.key(),
-        arch.debian(),
+        (arch.debian(), Suite::Sid),
         &label,
         |work| build(apt, choice, arch, work),
     )
@@ -250,7 +197,10 @@ fn build(apt: &ForeignApt, choice: &SidChoice, arch: Arch, work: &Path) -> Resul
         .iter()
         .map(|p| (p.clone(), choice.version.clone()))
         .collect();
-    wanted.push(("busybox-static".into(), choice.busybox_version.clone()));
+    let own_busybox = arch != Arch::host();
+    if own_busybox {
+        wanted.push(("busybox-static".into(), choice.busybox_version.clone()));
+    }
     for deb in apt.download(&wanted, &downloads)? {
         unpack(&deb, &root)?;
     }
@@ -270,7 +220,7 @@ fn build(apt: &ForeignApt, choice: &SidChoice, arch: Arch, work: &Path) -> Resul
     )
     .ok_or_else(|| missing_file("kernel config"))?;
     let config = crate::kernel::read_config(&config_path)?;
-    let missing = missing_arm_prerequisites(&config);
+    let missing = missing_sid_prerequisites(arch, &config);
     if !missing.is_empty() {
         return Err(Error::Kernel(format!(
             "Debian {SUITE}'s {abi} {} lacks {}",
@@ -342,28 +292,39 @@ fn build(apt: &ForeignApt, choice: &SidChoice, arch: Arch, work: &Path) -> Resul
         ],
     )
     .ok_or_else(|| missing_file("kernel image (vmlinuz)"))?;
-    let bytes = fs::read(&image).map_err(io_err("cannot read", &image))?;
-    // QEMU boots a raw arm64 Image directly; older packages gzip it.
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        crate::host::run(std::process::Command::new("gzip").arg("-dc").arg(&image))?.stdout
+    let boot_file = if arch == Arch::X86_64 {
+        crate::kernel::x86_boot_image(&image, &config, &out)?
     } else {
-        bytes
+        let bytes = fs::read(&image).map_err(io_err("cannot read", &image))?;
+        // QEMU boots a raw arm64 Image directly; older packages gzip it.
+        let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+            crate::host::run(std::process::Command::new("gzip").arg("-dc").arg(&image))?.stdout
+        } else {
+            bytes
+        };
+        fs::write(out.join("Image"), bytes).map_err(io_err("cannot write", out.join("Image")))?;
+        "Image"
     };
-    fs::write(out.join("Image"), bytes).map_err(io_err("cannot write", out.join("Image")))?;
 
-    let busybox = first_existing(&root, &["usr/bin/busybox".into(), "bin/busybox".into()])
-        .ok_or_else(|| Error::Kernel("busybox-static holds no busybox".into()))?;
-    fs::copy(&busybox, out.join("busybox")).map_err(io_err("cannot copy", &busybox))?;
+    let busybox = if own_busybox {
+        let from = first_existing(&root, &["usr/bin/busybox".into(), "bin/busybox".into()])
+            .ok_or_else(|| Error::Kernel("busybox-static holds no busybox".into()))?;
+        fs::copy(&from, out.join("busybox")).map_err(io_err("cannot copy", &from))?;
+        Some("busybox".into())
+    } else {
+        None
+    };
 
     let info = KernelInfo {
         abi: abi.clone(),
         version: choice.version.clone(),
-        boot_file: "Image".into(),
+        boot_file: boot_file.into(),
         modules,
         distro_gpio_sim: true,
         arch: arch.debian().into(),
         board_modules,
-        busybox: Some("busybox".into()),
+        busybox,
+        suite: Some(SUITE.into()),
     };
     let json = serde_json::to_string_pretty(&info).map_err(|e| Error::Kernel(e.to_string()))?;
     fs::write(out.join("kernel.json"), json)

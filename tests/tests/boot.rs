@@ -273,3 +273,87 @@ fn bad_machines_are_refused_before_anything_is_built_or_booted() {
         "nothing to run on raspi3b: the selected packages have no `vm_pi_*` targets",
     );
 }
+
+#[test]
+fn each_kernel_boots_with_its_gpio_sim_and_its_sysfs_shape() {
+    // Debian 12's 6.1 and 13's 6.12 have only the legacy sysfs; sid's newest has the
+    // per-chip export beside it. The chips come from gpio-sim on each (built out of tree
+    // for bookworm and trixie, the kernel's own on sid).
+    let script = "uname -r; cat /sys/class/gpio/gpiochip*/label; \
+                  for f in /sys/class/gpio/chip*/export; do [ -e \"$f\" ] && echo per-chip $f; done; \
+                  grep -c ^gpio_sim /proc/modules";
+    for (kernel, release, per_chip) in [
+        ("bookworm", "6.1.", false),
+        ("trixie", "6.12.", false),
+        ("sid", "", true),
+    ] {
+        let out = testbed(&[
+            "vm",
+            "-q",
+            "--kernel",
+            kernel,
+            "--chips",
+            "label=matrix,lines=4",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{kernel}: {}", text(&out.stderr));
+        let mut lines = stdout.lines();
+        let uname = lines.next().unwrap_or_default();
+        assert!(uname.starts_with(release), "{kernel}: {stdout}");
+        assert!(uname.ends_with("-amd64"), "{kernel}: {stdout}");
+        assert!(stdout.contains("\nmatrix\n"), "{kernel}: {stdout}");
+        assert_eq!(
+            stdout.contains("per-chip /sys/class/gpio/chip"),
+            per_chip,
+            "{kernel}: {stdout}"
+        );
+        assert!(
+            stdout.trim_end().ends_with("\n1"),
+            "gpio_sim loaded on {kernel}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn kernels_a_machine_cannot_boot_are_refused_before_anything_runs() {
+    for (args, want) in [
+        (
+            &["test", "--kernel", "trixie", "--arch", "aarch64"][..],
+            "--kernel trixie: the virt machine boots Debian sid's arm64 kernel only",
+        ),
+        (
+            &["test", "--kernel", "all", "--machine", "raspi3b"][..],
+            "--kernel all is the x86-64 matrix (bookworm, trixie, sid); the raspi3b machine",
+        ),
+        (
+            &["vm", "--kernel", "all", "--", "true"][..],
+            "a command boots one VM: choose one of bookworm, trixie, sid",
+        ),
+        (
+            &["prepare", "--kernel", "bookworm", "--machine", "virt"][..],
+            "the virt machine boots Debian sid's arm64 kernel only",
+        ),
+    ] {
+        let start = Instant::now();
+        let out = testbed(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("booting") && !stderr.contains("Compiling"),
+            "{stderr}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(30), "{args:?}");
+    }
+    let out = testbed(&["test", "--kernel", "buster"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unknown kernel \"buster\": supported are bookworm (Debian 12, Linux 6.1), trixie (Debian 13, Linux 6.12), sid"),
+        "{stderr}"
+    );
+}
