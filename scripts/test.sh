@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of hwkit on a fresh Debian machine (run as root; installs what it needs):
 #   1. host tests (x86-64): FFI against real libc/libm and compiled C libraries, parsers, CLI;
-#      ffi-core's and hw's again under valgrind memcheck;
+#      ffi-core's and hw's again under valgrind memcheck, ffi-core's under AddressSanitizer
+#      and LeakSanitizer (nightly); every parser of untrusted text fuzzed for a few seconds;
 #   2. the GPIO tests in an x86-64 VM: Debian 12's kernel with gpio-sim;
 #   3. the host tests again for aarch64 and armv7, cross-built in a Debian sid build root and
 #      run under qemu-user (32-bit long, unsigned char, ARM calling conventions);
@@ -13,6 +14,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo test --workspace
 scripts/valgrind.sh
+scripts/sanitize.sh
+scripts/fuzz.sh
 cargo build --release -p hwkit-testbed
 testbed=target/release/testbed
 "$testbed" test

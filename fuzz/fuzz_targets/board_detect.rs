@@ -5,8 +5,8 @@
 use boards::{detect_from, BoardInfo, Revision};
 use libfuzzer_sys::fuzz_target;
 
-/// Input: `MODEL \x01 COMPATIBLE \x01 CPUINFO` (COMPATIBLE's strings separated by NUL or
-/// `\x00`); a missing field is a missing file.
+// Input: `MODEL \x01 COMPATIBLE \x01 CPUINFO` (COMPATIBLE's strings separated by NUL or
+// `\x00`); a missing field is a missing file.
 fuzz_target!(|data: &[u8]| {
     let f: Vec<Option<Vec<u8>>> = {
         let mut parts: Vec<Option<Vec<u8>>> = data

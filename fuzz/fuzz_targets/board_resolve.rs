@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use boards::{profiles, BareNumber, Chip, ChipInventory, Resolver};
 use libfuzzer_sys::fuzz_target;
 
-/// Sysfs bases a kernel may give: 0 (before 6.6), 512 (since), dynamic ones counting down
-/// from 1024 on old kernels, and the top of the number space.
+// Sysfs bases a kernel may give: 0 (before 6.6), 512 (since), dynamic ones counting down
+// from 1024 on old kernels, and the top of the number space.
 const BASES: [Option<u32>; 5] = [None, Some(0), Some(512), Some(1016), Some(u32::MAX - 3)];
 
-/// Input: `PROFILE FLAGS QUERY \x01 QUERY ...`: PROFILE picks a built-in board, FLAGS' bits
-/// choose bare numbers as GPIO numbers (0), chips numbered from 4 (1), a missing second
-/// chip (2), short chips (3), line names (4), the sysfs base (5-7).
+// Input: `PROFILE FLAGS QUERY \x01 QUERY ...`: PROFILE picks a built-in board, FLAGS' bits
+// choose bare numbers as GPIO numbers (0), chips numbered from 4 (1), a missing second
+// chip (2), short chips (3), line names (4), the sysfs base (5-7).
 fuzz_target!(|data: &[u8]| {
     let [p, flags, rest @ ..] = data else { return };
     let all = profiles();

@@ -5,8 +5,8 @@
 use ffi_core::TypeCode;
 use libfuzzer_sys::fuzz_target;
 
-/// Input: `CODE \x01 TEXT`; CODE is a type code, anything else (or nothing) a surplus
-/// argument with no slot.
+// Input: `CODE \x01 TEXT`; CODE is a type code, anything else (or nothing) a surplus
+// argument with no slot.
 fuzz_target!(|data: &[u8]| {
     let f = hwkit_fuzz::fields(data, 2);
     let text = f[1].as_deref().unwrap_or("");

@@ -24,8 +24,8 @@ identity!(
     id_p: *mut c_void,
 );
 
-/// The identity function for `code` and the return code it is declared with (pointers,
-/// strings included, come back as `p`: nothing here reads what they point to).
+// The identity function for `code` and the return code it is declared with (pointers,
+// strings included, come back as `p`: nothing here reads what they point to).
 fn identity(code: TypeCode) -> (*const c_void, char) {
     let f: *const c_void = match code {
         TypeCode::I8 => id_b as *const c_void,
@@ -60,8 +60,8 @@ fn arg(v: PyValue) -> Arg<'static> {
     }
 }
 
-/// ffi-core accepts booleans in integer and float slots only (MicroPython has no rule for
-/// them: it crashes).
+// ffi-core accepts booleans in integer and float slots only (MicroPython has no rule for
+// them: it crashes).
 fn model(code: TypeCode, v: PyValue) -> Option<Value> {
     if matches!(v, PyValue::Bool(_)) && code.is_pointer() {
         return None;

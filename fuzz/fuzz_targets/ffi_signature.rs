@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 extern "C" fn never_called() {}
 
-/// Input: `RET \x01 ARGS`.
+// Input: `RET \x01 ARGS`.
 fuzz_target!(|data: &[u8]| {
     let f = hwkit_fuzz::fields(data, 2);
     let ret = f[0].as_deref().unwrap_or("");
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(sig.args().len(), args.chars().count());
             assert_eq!(sig.args_string(), args);
             let again = Signature::parse(&sig.ret().as_char().to_string(), &sig.args_string());
-            assert_eq!(again.as_ref(), Ok(&sig));
+            assert_eq!(again.ok().as_ref(), Some(&sig));
             // Declaring prepares libffi's call interface for these codes; nothing is called.
             // SAFETY: the function is never called, only declared.
             let f = unsafe { Function::from_addr(never_called as *const _, ret, args) };

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use hwkit::fuzzing::{check_argv, Checked};
 use libfuzzer_sys::fuzz_target;
 
-/// Captured systems from boards/tests/fixtures.
+// Captured systems from boards/tests/fixtures.
 const TREES: &[&str] = &[
     "rpi4-6.6",
     "rpi3-6.1",
@@ -19,7 +19,7 @@ const TREES: &[&str] = &[
     "unknown-x86",
 ];
 
-/// Input: a byte choosing the captured tree, then the arguments separated by `\x01`.
+// Input: a byte choosing the captured tree, then the arguments separated by `\x01`.
 fuzz_target!(|data: &[u8]| {
     let Some((&tree, rest)) = data.split_first() else {
         return;

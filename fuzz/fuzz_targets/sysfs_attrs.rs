@@ -9,11 +9,12 @@ use std::fs;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sysfs_gpio::{IoPath, Sysfs, SysfsLine};
 
-#[derive(Arbitrary, Debug)]
+// The tree's contents, from an input `NAME_BASE \x01 BASE \x01 NGPIO \x01 LABEL \x01 OFFSET
+// \x01 VALUE \x01 DIRECTION \x01 EDGE \x01 ACTIVE_LOW \x01 FFI` (NAME_BASE, OFFSET decimal;
+// FFI non-empty for the ffi-core I/O path).
 struct Input {
     name_base: u32,
     base: Vec<u8>,
@@ -27,13 +28,34 @@ struct Input {
     ffi: bool,
 }
 
+impl Input {
+    fn new(data: &[u8]) -> Input {
+        let mut f: Vec<Vec<u8>> = data.splitn(10, |&b| b == 1).map(<[u8]>::to_vec).collect();
+        f.resize(10, Vec::new());
+        let number = |b: &[u8]| hwkit_fuzz::number(&Some(String::from_utf8_lossy(b).into_owned()));
+        Input {
+            name_base: number(&f[0]).unwrap_or(0),
+            base: f[1].clone(),
+            ngpio: f[2].clone(),
+            label: f[3].clone(),
+            offset: number(&f[4]).unwrap_or(0),
+            value: f[5].clone(),
+            direction: f[6].clone(),
+            edge: f[7].clone(),
+            active_low: f[8].clone(),
+            ffi: !f[9].is_empty(),
+        }
+    }
+}
+
 fn tree() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| tempfile::tempdir().expect("a temporary directory"))
         .path()
 }
 
-fuzz_target!(|input: Input| {
+fuzz_target!(|data: &[u8]| {
+    let input = Input::new(data);
     // Every message may quote what the files hold, but adds no line break of its own.
     let contents: String = [
         &input.base,

@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
-/// Input: `LABEL \x01 BASE \x01 DEVICE \x01 OFFSET \x01 DEBUGFS TEXT` (numbers in decimal,
-/// empty for none).
+// Input: `LABEL \x01 BASE \x01 DEVICE \x01 OFFSET \x01 DEBUGFS TEXT` (numbers in decimal,
+// empty for none).
 fuzz_target!(|data: &[u8]| {
     let f = hwkit_fuzz::fields(data, 5);
     let label = f[0].as_deref().unwrap_or("");

@@ -123,9 +123,10 @@ pub struct LineAddress {
 }
 
 impl LineAddress {
-    /// The global number (`base + offset`), when the kernel has the legacy ABI.
+    /// The global number (`base + offset`), when the kernel has the legacy ABI and the sum
+    /// is a number (a `base` file near 2**32 would overflow it: sysfs is read, not trusted).
     pub fn global(&self) -> Option<u32> {
-        self.chip.base.map(|b| b + self.offset)
+        self.chip.base.and_then(|b| b.checked_add(self.offset))
     }
 }
 
