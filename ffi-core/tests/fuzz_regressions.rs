@@ -17,9 +17,10 @@ fn an_integer_reaches_a_float_slot_through_a_double() {
     // SAFETY: `cell` is a live, aligned float of this frame, used by this thread only.
     let var =
         unsafe { Variable::from_addr(std::ptr::addr_of_mut!(cell).cast::<c_void>(), "f") }.unwrap();
-    for v in [TWICE_ROUNDED.into(), (TWICE_ROUNDED as u64).into()] {
+    let values: [ffi_core::Arg; 2] = [TWICE_ROUNDED.into(), (TWICE_ROUNDED as u64).into()];
+    for v in values {
         // SAFETY: as above.
-        unsafe { var.set::<ffi_core::Arg>(v) }.unwrap();
+        unsafe { var.set(v) }.unwrap();
         // SAFETY: as above.
         assert_eq!(unsafe { var.get() }, want);
     }

@@ -196,9 +196,9 @@ impl Sysfs {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             let path = entry.path();
-            if let Some(base) = numbered(&name, "gpiochip") {
+            if numbered(&name, "gpiochip").is_some() {
                 if path.join("base").exists() {
-                    legacy.extend(skip_vanished(read_legacy_chip(&path, base))?);
+                    legacy.extend(skip_vanished(read_legacy_chip(&path))?);
                 }
             } else if let Some(id) = numbered(&name, "chip") {
                 if path.join("export").exists() {
@@ -414,9 +414,10 @@ fn read_u32(path: &Path) -> Result<u32> {
     })
 }
 
-fn read_legacy_chip(dir: &Path, name_base: u32) -> Result<ChipInfo> {
+/// The kernel names the directory `gpiochip<base>`, but the `base` file is what export
+/// takes: it is read, and a directory named otherwise is no reason to stop.
+fn read_legacy_chip(dir: &Path) -> Result<ChipInfo> {
     let base = read_u32(&dir.join("base"))?;
-    debug_assert_eq!(base, name_base);
     let mut chip = ChipInfo {
         label: read_attr(&dir.join("label"))?,
         ngpio: read_u32(&dir.join("ngpio"))?,

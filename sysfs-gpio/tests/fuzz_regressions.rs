@@ -28,3 +28,21 @@ fn a_base_near_the_top_of_the_number_space_has_no_global_number_past_it() {
         "{e}"
     );
 }
+
+/// sysfs_attrs: a `gpiochipN` directory whose `base` file says another number (no kernel
+/// does that, but a tree is read, not trusted) is read by its `base` file; debug builds
+/// asserted the two were equal.
+#[test]
+fn a_chip_directory_named_after_another_base_is_read_by_its_base_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let chip = dir.path().join("gpiochip10");
+    fs::create_dir_all(&chip).unwrap();
+    fs::write(chip.join("base"), "3\n").unwrap();
+    fs::write(chip.join("ngpio"), "8\n").unwrap();
+    fs::write(chip.join("label"), "odd\n").unwrap();
+    let sysfs = Sysfs::with_root(dir.path());
+    let line = sysfs.resolve("odd", 2).unwrap();
+    assert_eq!(line.chip.base, Some(3));
+    assert_eq!(line.global(), Some(5));
+    assert_eq!(sysfs.resolve_global(10).unwrap().offset, 7);
+}
