@@ -26,5 +26,7 @@ export RUSTDOCFLAGS="$RUSTFLAGS"
 export CFLAGS="-fno-sanitize=address"
 # Leaks are checked at exit; a leak report fails the binary (exit code 23).
 export ASAN_OPTIONS="detect_leaks=1:exitcode=23:abort_on_error=0:detect_stack_use_after_return=1"
-export LSAN_OPTIONS="exitcode=23"
+# Suppressed: only leaks that are the design (scripts/lsan.supp says which and why).
+LSAN_OPTIONS="exitcode=23:suppressions=$PWD/scripts/lsan.supp:print_suppressions=0"
+export LSAN_OPTIONS
 cargo +nightly test -p ffi-core --target "$host" --target-dir target/asan --lib --tests -- --test-threads=2
