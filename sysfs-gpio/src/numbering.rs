@@ -332,7 +332,8 @@ impl Sysfs {
 pub(crate) fn number_hint(chips: &[ChipInfo], number: u32) -> String {
     let mut candidates: Vec<&ChipInfo> = chips
         .iter()
-        .filter(|c| c.base.is_some() && number < c.ngpio)
+        // A base so high that line `number` would be past 2**32 is no line anyone meant.
+        .filter(|c| c.base.and_then(|b| b.checked_add(number)).is_some() && number < c.ngpio)
         .collect();
     if candidates.is_empty() {
         return if chips.is_empty() {
@@ -358,7 +359,7 @@ pub(crate) fn number_hint(chips: &[ChipInfo], number: u32) -> String {
         format!(
             "chip {} has base {base}, so line {number} is {}",
             c.label,
-            base + number
+            base.saturating_add(number)
         )
     };
     if candidates.len() == 1 || header_first {

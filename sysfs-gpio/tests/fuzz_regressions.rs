@@ -46,3 +46,29 @@ fn a_chip_directory_named_after_another_base_is_read_by_its_base_file() {
     assert_eq!(line.global(), Some(5));
     assert_eq!(sysfs.resolve_global(10).unwrap().offset, 7);
 }
+
+/// sysfs_attrs: a global number no chip covers is explained from the chips present; a chip
+/// whose base would put that line past 2**32 is not offered as the one meant (the hint
+/// added the two and overflowed).
+#[test]
+fn the_hint_for_an_unknown_number_skips_a_base_that_would_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let chip = dir.path().join("gpiochip4294967200");
+    fs::create_dir_all(&chip).unwrap();
+    fs::write(chip.join("base"), "4294967200\n").unwrap();
+    fs::write(chip.join("ngpio"), "200\n").unwrap();
+    fs::write(chip.join("label"), "big\n").unwrap();
+    let sysfs = Sysfs::with_root(dir.path());
+    let e = sysfs.resolve_global(100).unwrap_err().to_string();
+    assert!(
+        e.contains("no chip has a line 100; chips present:")
+            && e.contains("big")
+            && !e.contains('\n'),
+        "{e}"
+    );
+    let e = sysfs.resolve_global(10).unwrap_err().to_string();
+    assert!(
+        e.contains("chip big has base 4294967200, so line 10 is 4294967210"),
+        "{e}"
+    );
+}
