@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the host tests of ffi-core and hw under valgrind's memcheck: every invalid read or
-# write, use of uninitialised memory or bad free fails the run. Leaks are not checked (a
-# test binary exits with thread-locals, statics and libtest's state still allocated).
+# write, use of uninitialised memory or bad free fails the run, and so does a definite leak
+# (memory no pointer reaches any more: a callback or buffer never freed). Memory still
+# reachable at exit is not a leak here: a test binary exits with thread-locals, statics and
+# libtest's state allocated, and "possibly lost" blocks are std's thread stacks and the like.
 #
 #   scripts/valgrind.sh                # ffi-core and hw
 #   scripts/valgrind.sh -p ffi-core    # one package (any cargo package selection)
@@ -35,7 +37,8 @@ while IFS=$'\t' read -r package exe; do
   [[ -n "$exe" ]] || continue
   log=$(mktemp)
   # No suppressions: libffi, libloading and std run clean under memcheck.
-  if valgrind --error-exitcode=1 --leak-check=no --quiet "$exe" --test-threads=2 >"$log" 2>&1; then
+  if valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite \
+    --errors-for-leak-kinds=definite --quiet "$exe" --test-threads=2 >"$log" 2>&1; then
     passed[$package]=$((${passed[$package]:-0} + 1))
     echo "ok      $package $(basename "$exe")"
   else

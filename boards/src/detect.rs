@@ -25,16 +25,32 @@ impl BoardInfo {
     /// (a PC has no device tree, and that is not an error).
     pub fn read(root: &Path) -> BoardInfo {
         let dt = root.join("proc/device-tree");
-        let model = fs::read(dt.join("model"))
-            .ok()
+        BoardInfo::parse(
+            fs::read(dt.join("model")).ok().as_deref(),
+            fs::read(dt.join("compatible")).ok().as_deref(),
+            fs::read_to_string(root.join("proc/cpuinfo"))
+                .ok()
+                .as_deref(),
+        )
+    }
+
+    /// Reads the three sources' contents as [`read`](BoardInfo::read) finds them (`None`:
+    /// the file is missing): the device tree's `model` and NUL-separated `compatible`
+    /// bytes, and the text of `cpuinfo`.
+    pub fn parse(
+        model: Option<&[u8]>,
+        compatible: Option<&[u8]>,
+        cpuinfo: Option<&str>,
+    ) -> BoardInfo {
+        let model = model
             .map(|b| {
-                String::from_utf8_lossy(&b)
+                String::from_utf8_lossy(b)
                     .trim_end_matches('\0')
                     .trim()
                     .to_string()
             })
             .filter(|m| !m.is_empty());
-        let compatible = fs::read(dt.join("compatible"))
+        let compatible = compatible
             .map(|b| {
                 b.split(|c| *c == 0)
                     .filter(|s| !s.is_empty())
@@ -42,9 +58,7 @@ impl BoardInfo {
                     .collect()
             })
             .unwrap_or_default();
-        let revision = fs::read_to_string(root.join("proc/cpuinfo"))
-            .ok()
-            .and_then(|t| Revision::from_cpuinfo(&t));
+        let revision = cpuinfo.and_then(Revision::from_cpuinfo);
         BoardInfo {
             model,
             compatible,

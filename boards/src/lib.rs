@@ -50,6 +50,27 @@ pub use registry::{find_profile, generic, load_builtin, profiles, UnknownBoard, 
 pub use resolve::{default_header, ChipRef, Location, PinRef, Resolution, ResolveError, Resolver};
 pub use revision::Revision;
 
+/// Entry points for the fuzz targets in `fuzz/`: not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::collections::BTreeMap;
+
+    use crate::profile::{parse_layout, parse_profile};
+    use crate::registry::LAYOUT_SOURCES;
+    use crate::{Profile, ProfileDataError};
+
+    /// Parses and checks `text` as a profile file, exactly as the built-in ones are loaded
+    /// (against the built-in layouts).
+    pub fn profile_from_json(text: &str) -> Result<Profile, ProfileDataError> {
+        let mut layouts = BTreeMap::new();
+        for (file, layout) in LAYOUT_SOURCES {
+            let layout = parse_layout(file, layout)?;
+            layouts.insert(layout.id.clone(), layout);
+        }
+        parse_profile("fuzz.json", text, &layouts)
+    }
+}
+
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -110,7 +110,8 @@ fn digits_after_separators(rest: &str) -> Option<u32> {
 }
 
 /// The board GPIO number a scheme name spells, e.g. `gpio1_28` -> 60, `PH8` -> 232,
-/// `GPIO1_C4` -> 52, `PBB.00` -> 216.
+/// `GPIO1_C4` -> 52, `PBB.00` -> 216. A bank too large for the number to be a `u32` names
+/// no GPIO (`None`), rather than wrapping round to a small, real one.
 pub fn scheme_number(scheme: NameScheme, name: &str) -> Option<u32> {
     let upper = name.trim().to_ascii_uppercase();
     match scheme {
@@ -118,14 +119,17 @@ pub fn scheme_number(scheme: NameScheme, name: &str) -> Option<u32> {
         NameScheme::Bank => {
             let (bank, bit) = upper.strip_prefix("GPIO")?.split_once('_')?;
             let bit: u32 = bit.parse().ok()?;
-            (bit < 32).then_some(bank.parse::<u32>().ok()? * 32 + bit)
+            let bank: u32 = bank.parse().ok()?;
+            (bit < 32)
+                .then(|| bank.checked_mul(32)?.checked_add(bit))
+                .flatten()
         }
         NameScheme::Sunxi => {
             let rest = upper.strip_prefix('P')?;
             let mut chars = rest.chars();
             let port = chars.next().filter(char::is_ascii_uppercase)?;
             let n: u32 = chars.as_str().parse().ok()?;
-            (n < 32).then_some((port as u32 - 'A' as u32) * 32 + n)
+            (n < 32).then(|| (port as u32 - 'A' as u32) * 32 + n)
         }
         NameScheme::Rockchip => {
             let (bank, pin) = upper.strip_prefix("GPIO")?.split_once('_')?;
@@ -133,7 +137,10 @@ pub fn scheme_number(scheme: NameScheme, name: &str) -> Option<u32> {
             let mut chars = pin.chars();
             let port = chars.next().filter(|c| ('A'..='D').contains(c))?;
             let n: u32 = chars.as_str().parse().ok()?;
-            (n < 8).then_some(32 * bank + 8 * (port as u32 - 'A' as u32) + n)
+            let first = bank
+                .checked_mul(32)?
+                .checked_add(8 * (port as u32 - 'A' as u32))?;
+            (n < 8).then(|| first + n)
         }
         NameScheme::Tegra => {
             let (port, n) = upper.strip_prefix('P')?.split_once('.')?;
@@ -143,7 +150,7 @@ pub fn scheme_number(scheme: NameScheme, name: &str) -> Option<u32> {
                 [a, b] if a == b && (b'A'..=b'F').contains(a) => 26 + u32::from(a - b'A'),
                 _ => return None,
             };
-            (n < 8).then_some(port_index * 8 + n)
+            (n < 8).then(|| port_index * 8 + n)
         }
     }
 }
@@ -169,5 +176,34 @@ mod tests {
         assert_eq!(scheme_number(NameScheme::Rockchip, "GPIO1_A8"), None);
         assert_eq!(scheme_number(NameScheme::Tegra, "PGG.00"), None);
         assert_eq!(scheme_number(NameScheme::Plain, "GPIO17"), None);
+    }
+
+    /// Found by fuzz/board_resolve: 134217728 x 32 is 2**32, which wrapped to gpio0_5; a line
+    /// number too large for its port was added before it was checked.
+    #[test]
+    fn scheme_banks_past_the_number_space_name_nothing() {
+        assert_eq!(scheme_number(NameScheme::Sunxi, "PZ4294967295"), None);
+        assert_eq!(scheme_number(NameScheme::Tegra, "PZ.4294967295"), None);
+        assert_eq!(
+            scheme_number(NameScheme::Rockchip, "GPIO1_C4294967295"),
+            None
+        );
+        assert_eq!(
+            scheme_number(NameScheme::Bank, "gpio134217727_4294967295"),
+            None
+        );
+        assert_eq!(scheme_number(NameScheme::Bank, "gpio134217728_5"), None);
+        assert_eq!(
+            scheme_number(NameScheme::Bank, "gpio134217727_31"),
+            Some(u32::MAX)
+        );
+        assert_eq!(
+            scheme_number(NameScheme::Rockchip, "GPIO134217728_C4"),
+            None
+        );
+        assert_eq!(
+            scheme_number(NameScheme::Rockchip, "GPIO134217727_D7"),
+            Some(u32::MAX)
+        );
     }
 }

@@ -80,9 +80,12 @@ impl Resolution {
     }
 
     /// The global number for `/sys/class/gpio/export`: the chip's sysfs base plus the offset;
-    /// `None` when the chip has no legacy sysfs directory.
+    /// `None` when the chip has no legacy sysfs directory, or when the sum is past the
+    /// number space (a base no kernel gives: sysfs bases are read, not trusted).
     pub fn sysfs_number(&self) -> Option<u32> {
-        self.chip.sysfs_base.map(|b| b + self.location.offset)
+        self.chip
+            .sysfs_base
+            .and_then(|b| b.checked_add(self.location.offset))
     }
 
     /// A multi-line human description.

@@ -62,6 +62,14 @@ pub fn man(args: ManArgs) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `hwkit man` checks before it writes or prints anything: that the command exists.
+pub fn check(args: &ManArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let mut root = crate::Cli::command();
+    root.build();
+    find(&root, &args.command)?;
+    Ok(())
+}
+
 /// The (sub)command a path of names leads to.
 fn find<'a>(root: &'a Command, path: &[String]) -> Result<&'a Command, String> {
     let mut cmd = root;

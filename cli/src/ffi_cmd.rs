@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use ffi_core::{Arg, Library, TypeCode, Value};
+use ffi_core::{Arg, Library, Signature, TypeCode, Value};
 use serde_json::json;
 
 use crate::CmdResult;
@@ -104,6 +104,36 @@ pub fn run(args: FfiArgs) -> CmdResult {
     }
 }
 
+/// Everything `run` checks before it opens a library, with nothing opened or called: the
+/// type codes and each argument for its slot (`call`), the variable's code and the value
+/// for `--set`, converted into a stand-in of the variable (`var`).
+pub(crate) fn check(args: &FfiArgs) -> Result<(), Box<dyn std::error::Error>> {
+    match &args.command {
+        FfiCommand::Call(args) => {
+            let signature = Signature::parse(&args.ret, &args.argtypes)?;
+            for (index, text) in args.args.iter().enumerate() {
+                parse_arg(text, signature.args().get(index).copied(), index)?;
+            }
+        }
+        FfiCommand::Var(args) => {
+            // Eight zeroed, aligned bytes hold a value of any code: the conversion runs
+            // for real, into memory of our own instead of the library's symbol.
+            let mut stand_in = 0u64;
+            let addr = std::ptr::addr_of_mut!(stand_in).cast::<std::ffi::c_void>();
+            // SAFETY: `addr` is a live, aligned 8-byte object of this frame, large enough
+            // for every code, read and written only by this thread below.
+            let variable = unsafe { ffi_core::Variable::from_addr(addr, &args.code) }?;
+            if let Some(text) = &args.set {
+                let mut parsed = parse_arg(text, Some(variable.code()), 0)?;
+                // SAFETY: as above; nothing reads the stand-in back as a pointer.
+                unsafe { variable.set(parsed.as_arg()) }?;
+            }
+        }
+        FfiCommand::Addr(_) => {}
+    }
+    Ok(())
+}
+
 fn open(lib: &LibOpt) -> Result<Library, ffi_core::Error> {
     match &lib.lib {
         // SAFETY: the user named this library on the command line and vouches that loading
@@ -184,7 +214,7 @@ struct CallJson {
 
 /// An argument parsed from the command line, owning its text or buffer.
 #[derive(Debug, PartialEq)]
-enum Parsed {
+pub(crate) enum Parsed {
     Int(i64),
     UInt(u64),
     Float(f64),
@@ -211,7 +241,7 @@ impl Parsed {
 /// A command-line argument that cannot be read for its slot.
 #[derive(Debug, thiserror::Error)]
 #[error("argument {index} {text:?} for slot {slot}: {problem}")]
-struct ArgError {
+pub(crate) struct ArgError {
     index: usize,
     text: String,
     slot: String,
@@ -223,7 +253,11 @@ const MAX_BUF: usize = 1 << 24;
 
 /// Parses `text` for slot `code` (`None`: a surplus argument, parsed loosely so that the
 /// library can report the count).
-fn parse_arg(text: &str, code: Option<TypeCode>, index: usize) -> Result<Parsed, ArgError> {
+pub(crate) fn parse_arg(
+    text: &str,
+    code: Option<TypeCode>,
+    index: usize,
+) -> Result<Parsed, ArgError> {
     let fail = |problem: String| ArgError {
         index,
         text: text.to_owned(),

@@ -185,6 +185,57 @@ pub fn run(args: GpioArgs) -> CmdResult {
     }
 }
 
+/// Everything `run` checks before it requests a line, against the system captured under
+/// `root`, with no chip opened by a name or path from the arguments: `--chip`'s lines are
+/// only read as offsets or names, the other lines resolved through the board profile and
+/// `root`'s chips; values, `--hold`, `--timeout`, `--edge` and the interface checked.
+pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let lines = |chip: Option<&str>, lines: &[String]| -> Result<(), Box<dyn std::error::Error>> {
+        match chip {
+            Some(_) => {
+                if let Some(b) = &args.board {
+                    boards::find_profile(b)?;
+                }
+                for l in lines {
+                    LineId::parse(l);
+                }
+                Ok(())
+            }
+            None => LineResolver::Board(lines::BoardLines::load(root, args.board.as_deref())?)
+                .resolve_all(lines)
+                .map(drop),
+        }
+    };
+    match &args.command {
+        GpioCommand::Detect | GpioCommand::Find(_) => Ok(()),
+        GpioCommand::Info(a) => match &a.chip {
+            Some(_) => Ok(()),
+            None => lines(None, &a.args),
+        },
+        GpioCommand::Get(a) => {
+            check_interface(a.sysfs, args.backend)?;
+            lines(a.opts.chip.as_deref(), &a.lines)
+        }
+        GpioCommand::Set(a) => {
+            check_interface(a.sysfs, args.backend)?;
+            let names = a
+                .values
+                .iter()
+                .map(|s| parse_assignment(s).map(|(line, _)| line))
+                .collect::<Result<Vec<_>, _>>()?;
+            a.hold.map(|h| seconds("--hold", h)).transpose()?;
+            lines(a.opts.chip.as_deref(), &names)
+        }
+        GpioCommand::Mon(a) => {
+            a.timeout.map(|t| seconds("--timeout", t)).transpose()?;
+            if a.edge == Edge::None {
+                return Err("--edge none would report nothing: use rising, falling or both".into());
+            }
+            lines(a.opts.chip.as_deref(), &a.lines)
+        }
+    }
+}
+
 fn detect(uapi: Option<Uapi>) -> CmdResult {
     let paths = hw::chip_paths()?;
     if paths.is_empty() {

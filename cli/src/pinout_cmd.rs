@@ -79,6 +79,33 @@ pub fn run(args: PinoutArgs) -> CmdResult {
     }
 }
 
+/// Everything `run` checks before it prints, against the system captured under `root`
+/// (`--root` is not read, `--values` requests nothing): the board and each `--resolve` PIN.
+pub(crate) fn check(args: &PinoutArgs, root: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    if args.list_boards {
+        return Ok(());
+    }
+    let inventory = ChipInventory::from_root(root)?;
+    let args = PinoutArgs {
+        root: root.to_owned(),
+        board: args.board.clone(),
+        resolve: args.resolve.clone(),
+        ..*args
+    };
+    let (profile, _title) = choose_profile(&args, &inventory)?;
+    let bare = match args.numbers {
+        Numbers::Physical => BareNumber::Physical,
+        Numbers::Gpio => BareNumber::Gpio,
+    };
+    let resolver = Resolver::new(profile)
+        .with_inventory(&inventory)
+        .bare_numbers(bare);
+    for query in &args.resolve {
+        resolver.resolve(query)?;
+    }
+    Ok(())
+}
+
 /// Runs `hwkit pinout`, writing to `stdout`; `tty` says whether that is a terminal.
 fn run_to(args: PinoutArgs, stdout: &mut dyn Write, tty: bool) -> CmdResult {
     if args.list_boards {

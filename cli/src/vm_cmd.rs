@@ -141,6 +141,20 @@ fn options(args: VmArgs) -> Result<VmOptions, Box<dyn std::error::Error>> {
     })
 }
 
+/// Everything `options` checks, in its order, but the guest's `hwkit` (which may build
+/// one): the host, the machine, `--chips` and `--timeout`. Nothing is built or booted.
+pub(crate) fn check(args: &VmArgs) -> Result<(), Box<dyn std::error::Error>> {
+    hwkit_testbed::host::supported_host(hwkit_testbed::Arch::host())?;
+    args.machine.machine()?;
+    if let Some(spec) = &args.chips {
+        parse_chips(spec)?;
+    }
+    if args.timeout == 0 {
+        return Err("--timeout must be at least 1 second".into());
+    }
+    Ok(())
+}
+
 /// Runs `hwkit vm`.
 pub fn run(args: VmArgs) -> CmdResult {
     let opts = options(args)?;

@@ -71,13 +71,16 @@ pub(crate) unsafe fn write<const DST: u8>(
     // `dst`, which the caller guarantees is valid and aligned for it.
     unsafe {
         match *arg {
+            // An integer reaches a `float` through a double, as in MicroPython
+            // (`(float)mp_obj_get_float(o)`): rounded twice, which differs from one rounding
+            // for some integers above 2**53.
             Arg::Int(v) => match code {
-                TypeCode::Float => dst.cast::<f32>().write(v as f32),
+                TypeCode::Float => dst.cast::<f32>().write(v as f64 as f32),
                 TypeCode::Double => dst.cast::<f64>().write(v as f64),
                 _ => write_bits::<DST>(code, v as u64, dst),
             },
             Arg::UInt(v) => match code {
-                TypeCode::Float => dst.cast::<f32>().write(v as f32),
+                TypeCode::Float => dst.cast::<f32>().write(v as f64 as f32),
                 TypeCode::Double => dst.cast::<f64>().write(v as f64),
                 _ => write_bits::<DST>(code, v, dst),
             },

@@ -51,6 +51,35 @@ pub use io::IoPath;
 pub use line::{Direction, Edge, SysfsLine};
 pub use numbering::{ChipInfo, ChipSelector, ExportPlan, LineAddress, Sysfs, DEFAULT_ROOT};
 
+/// Entry points for the fuzz targets in `fuzz/`: not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::numbering::{ChipInfo, LineAddress};
+
+    /// The consumer that debugfs text `text` names for line `offset` of the chip labelled
+    /// `label` (with `base` and device number `device`), as an `EBUSY` export error reads it.
+    pub fn debugfs_holder(
+        text: &str,
+        label: &str,
+        base: Option<u32>,
+        device: Option<u32>,
+        offset: u32,
+    ) -> Option<String> {
+        let line = LineAddress {
+            chip: ChipInfo {
+                label: label.to_owned(),
+                ngpio: offset.saturating_add(1),
+                base,
+                device,
+                legacy_dir: None,
+                chip_dir: None,
+            },
+            offset,
+        };
+        crate::error::parse_debugfs_holder(text, &line)
+    }
+}
+
 /// The README's example, compiled as a doctest so it cannot rot.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -123,9 +123,10 @@ pub struct LineAddress {
 }
 
 impl LineAddress {
-    /// The global number (`base + offset`), when the kernel has the legacy ABI.
+    /// The global number (`base + offset`), when the kernel has the legacy ABI and the sum
+    /// is a number (a `base` file near 2**32 would overflow it: sysfs is read, not trusted).
     pub fn global(&self) -> Option<u32> {
-        self.chip.base.map(|b| b + self.offset)
+        self.chip.base.and_then(|b| b.checked_add(self.offset))
     }
 }
 
@@ -195,9 +196,9 @@ impl Sysfs {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             let path = entry.path();
-            if let Some(base) = numbered(&name, "gpiochip") {
+            if numbered(&name, "gpiochip").is_some() {
                 if path.join("base").exists() {
-                    legacy.extend(skip_vanished(read_legacy_chip(&path, base))?);
+                    legacy.extend(skip_vanished(read_legacy_chip(&path))?);
                 }
             } else if let Some(id) = numbered(&name, "chip") {
                 if path.join("export").exists() {
@@ -331,7 +332,8 @@ impl Sysfs {
 pub(crate) fn number_hint(chips: &[ChipInfo], number: u32) -> String {
     let mut candidates: Vec<&ChipInfo> = chips
         .iter()
-        .filter(|c| c.base.is_some() && number < c.ngpio)
+        // A base so high that line `number` would be past 2**32 is no line anyone meant.
+        .filter(|c| c.base.and_then(|b| b.checked_add(number)).is_some() && number < c.ngpio)
         .collect();
     if candidates.is_empty() {
         return if chips.is_empty() {
@@ -357,7 +359,7 @@ pub(crate) fn number_hint(chips: &[ChipInfo], number: u32) -> String {
         format!(
             "chip {} has base {base}, so line {number} is {}",
             c.label,
-            base + number
+            base.saturating_add(number)
         )
     };
     if candidates.len() == 1 || header_first {
@@ -413,9 +415,10 @@ fn read_u32(path: &Path) -> Result<u32> {
     })
 }
 
-fn read_legacy_chip(dir: &Path, name_base: u32) -> Result<ChipInfo> {
+/// The kernel names the directory `gpiochip<base>`, but the `base` file is what export
+/// takes: it is read, and a directory named otherwise is no reason to stop.
+fn read_legacy_chip(dir: &Path) -> Result<ChipInfo> {
     let base = read_u32(&dir.join("base"))?;
-    debug_assert_eq!(base, name_base);
     let mut chip = ChipInfo {
         label: read_attr(&dir.join("label"))?,
         ngpio: read_u32(&dir.join("ngpio"))?,

@@ -1,0 +1,74 @@
+//! Inputs the fuzz targets in `fuzz/` found (each also in `fuzz/corpus/<target>/`), kept as
+//! ordinary tests of the fixed behaviour.
+
+use std::fs;
+
+use sysfs_gpio::Sysfs;
+
+/// sysfs_attrs: a chip whose `base` file says 4294967200 with 200 lines has lines past the
+/// number space; they have no global number (instead of an overflow) and exporting one is a
+/// clear error.
+#[test]
+fn a_base_near_the_top_of_the_number_space_has_no_global_number_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let chip = dir.path().join("gpiochip4294967200");
+    fs::create_dir_all(&chip).unwrap();
+    fs::write(chip.join("base"), "4294967200\n").unwrap();
+    fs::write(chip.join("ngpio"), "200\n").unwrap();
+    fs::write(chip.join("label"), "big\n").unwrap();
+    let sysfs = Sysfs::with_root(dir.path());
+    let inside = sysfs.resolve("big", 95).unwrap();
+    assert_eq!(inside.global(), Some(u32::MAX));
+    let past = sysfs.resolve("big", 100).unwrap();
+    assert_eq!(past.global(), None);
+    assert_eq!(past.to_string(), "chip \"big\" offset 100");
+    let e = sysfs.export_plan(&past).unwrap_err().to_string();
+    assert!(
+        e.contains("has neither a global number nor a per-chip export file") && !e.contains('\n'),
+        "{e}"
+    );
+}
+
+/// sysfs_attrs: a `gpiochipN` directory whose `base` file says another number (no kernel
+/// does that, but a tree is read, not trusted) is read by its `base` file; debug builds
+/// asserted the two were equal.
+#[test]
+fn a_chip_directory_named_after_another_base_is_read_by_its_base_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let chip = dir.path().join("gpiochip10");
+    fs::create_dir_all(&chip).unwrap();
+    fs::write(chip.join("base"), "3\n").unwrap();
+    fs::write(chip.join("ngpio"), "8\n").unwrap();
+    fs::write(chip.join("label"), "odd\n").unwrap();
+    let sysfs = Sysfs::with_root(dir.path());
+    let line = sysfs.resolve("odd", 2).unwrap();
+    assert_eq!(line.chip.base, Some(3));
+    assert_eq!(line.global(), Some(5));
+    assert_eq!(sysfs.resolve_global(10).unwrap().offset, 7);
+}
+
+/// sysfs_attrs: a global number no chip covers is explained from the chips present; a chip
+/// whose base would put that line past 2**32 is not offered as the one meant (the hint
+/// added the two and overflowed).
+#[test]
+fn the_hint_for_an_unknown_number_skips_a_base_that_would_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let chip = dir.path().join("gpiochip4294967200");
+    fs::create_dir_all(&chip).unwrap();
+    fs::write(chip.join("base"), "4294967200\n").unwrap();
+    fs::write(chip.join("ngpio"), "200\n").unwrap();
+    fs::write(chip.join("label"), "big\n").unwrap();
+    let sysfs = Sysfs::with_root(dir.path());
+    let e = sysfs.resolve_global(100).unwrap_err().to_string();
+    assert!(
+        e.contains("no chip has a line 100; chips present:")
+            && e.contains("big")
+            && !e.contains('\n'),
+        "{e}"
+    );
+    let e = sysfs.resolve_global(10).unwrap_err().to_string();
+    assert!(
+        e.contains("chip big has base 4294967200, so line 10 is 4294967210"),
+        "{e}"
+    );
+}
