@@ -84,9 +84,15 @@ pub fn wait_for_path(path: &Path, timeout: Duration) -> io::Result<()> {
 /// kernel's own symbol table rather than from the code under test: `linehandle_ioctl` is the
 /// v1 line handle's ioctl, reached only through its file operations, so it is never inlined
 /// away and exists exactly when v1 is built in. Debian 12's 6.1 has it; sid's 7.x does not.
+///
+/// Read once per process: formatting the symbol table takes the kernel seconds under TCG
+/// (7.x's is larger), and many checks ask.
 pub fn kernel_has_uapi_v1() -> bool {
-    std::fs::read_to_string("/proc/kallsyms")
-        .is_ok_and(|syms| has_symbol(&syms, "linehandle_ioctl"))
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::fs::read_to_string("/proc/kallsyms")
+            .is_ok_and(|syms| has_symbol(&syms, "linehandle_ioctl"))
+    })
 }
 
 /// Whether `/proc/kallsyms` text lists a function named `name` (or a compiler-split part of
