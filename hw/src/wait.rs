@@ -56,6 +56,37 @@ pub(crate) fn readable(
     }
 }
 
+/// Whether an epoll set that [`readable`] found ready holds a hung-up fd: a removed chip's
+/// per-line fds (uAPI v1's line event handles, libgpiod 1.x's) poll as EPOLLHUP | EPOLLERR
+/// on 6.12, which makes the epoll fd readable for ever. Then `alive` names the failure where
+/// the kernel still answers, and otherwise the chip is gone.
+pub(crate) fn hung_up(
+    epoll: &nix::sys::epoll::Epoll,
+    mut alive: impl FnMut() -> Result<()>,
+    chip: &str,
+) -> Result<()> {
+    use nix::sys::epoll::{EpollEvent, EpollFlags, EpollTimeout};
+    // Every line of a removed chip hangs up at once: a few ready fds tell.
+    let mut ready = [EpollEvent::empty(); 8];
+    let n = loop {
+        match epoll.wait(&mut ready, EpollTimeout::ZERO) {
+            Err(Errno::EINTR) => continue,
+            other => {
+                break other
+                    .map_err(|e| crate::Error::from_errno(e, chip, "waiting for edge events"))?
+            }
+        }
+    };
+    let gone = EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
+    if ready[..n].iter().any(|r| r.events().intersects(gone)) {
+        alive()?;
+        return Err(crate::Error::ChipGone {
+            chip: chip.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Milliseconds, rounded up so a short non-zero timeout still sleeps.
 fn to_poll_timeout(d: Duration) -> PollTimeout {
     let ms = d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;

@@ -83,9 +83,14 @@ impl EventFds {
         alive: impl FnMut() -> Result<()>,
         chip: &str,
     ) -> Result<bool> {
-        wait::readable(self.as_fd(), timeout, alive, |e| {
+        let mut alive = alive;
+        let ready = wait::readable(self.as_fd(), timeout, &mut alive, |e| {
             Error::from_errno(e, chip, "waiting for edge events")
-        })
+        })?;
+        if ready {
+            wait::hung_up(&self.epoll, alive, chip)?;
+        }
+        Ok(ready)
     }
 
     /// Blocks until at least one watched fd is ready; yields the indices of the ready lines,

@@ -396,12 +396,16 @@ impl Lines for V1Lines {
 
     fn wait_edge_events(&mut self, timeout: Option<Duration>) -> Result<bool> {
         let this = &*self;
-        wait::readable(
+        let ready = wait::readable(
             this.epoll.0.as_fd(),
             timeout,
             || this.alive(),
             |e| this.err(e, "waiting for edge events"),
-        )
+        )?;
+        if ready {
+            wait::hung_up(&this.epoll, || this.alive(), &this.chip.name)?;
+        }
+        Ok(ready)
     }
 
     fn read_edge_events(&mut self, out: &mut [EdgeEvent]) -> Result<usize> {
