@@ -6,10 +6,12 @@
 #   2. installs each ARM package with dpkg in a Debian bookworm root of its architecture (the
 #      base of Raspberry Pi OS) under qemu-user emulation: the gpio group, the udev rule, hwkit
 #      runs, reinstall, an existing gpio group kept, removal, purge;
-#   3. in the test bed's VM with the kernel's gpio-sim chips (amd64: Debian 12's kernel; arm64:
-#      Debian sid's, under full emulation), a Debian root of the same architecture runs udev
-#      and installs the package; a member of gpio drives lines through the character device
-#      and sysfs, a non-member gets hwkit's permission error (packaging/test-in-vm.sh).
+#   3. in the test bed's VM with the kernel's gpio-sim chips (arm64: Debian sid's, under full
+#      emulation; amd64, Debian 12's kernel, only when asked for with --arch), a Debian root of
+#      the same architecture runs udev and installs the package; a member of gpio drives lines
+#      through the character device and sysfs, a non-member gets hwkit's permission error
+#      (packaging/test-in-vm.sh). The amd64 run is left out by default for the CI budget: the
+#      boards' architecture is arm64, and the flow inside the VM is the same.
 # Prints `N passed, N failed` last and fails if any check failed. Installs what it needs (run
 # as root); the Debian roots are debootstrapped once and cached (HWKIT_PACKAGES_CACHE, default
 # /var/cache/hwkit-packages), keyed by what they are made of.
@@ -33,11 +35,13 @@ arch_arg=$(
   echo "${HWKIT_DEB_ARCHES[*]}"
 )
 build_flag=()
+vm_arches=(arm64)
 while (($#)); do
   case $1 in
     --arch)
       (($# >= 2)) || die "--arch needs a list, e.g. --arch arm64 (supported: ${HWKIT_DEB_ARCHES[*]})"
       arch_arg=$2
+      vm_arches=(amd64 arm64)
       shift 2
       ;;
     --no-build)
@@ -456,9 +460,7 @@ vm_test() {
   rm -f "$root.tar"
 }
 for arch in "${arches[@]}"; do
-  case $arch in
-    amd64 | arm64) if built "$arch"; then vm_test "$arch"; fi ;;
-  esac
+  if [[ " ${vm_arches[*]} " == *" $arch "* ]] && built "$arch"; then vm_test "$arch"; fi
 done
 
 echo
