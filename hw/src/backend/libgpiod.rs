@@ -162,24 +162,38 @@ struct Api {
     release: Function,
 }
 
+/// Declares `name` from `lib`, which should be libgpiod `major`.x: a function it lacks says
+/// the library is not that.
+fn declare(lib: &Library, major: u8, ret: &str, name: &str, args: &str) -> Result<Function> {
+    lib.func(ret, name, args).map_err(|e| Error::Io {
+        action: format!(
+            "declaring {name} from {}: the library is not libgpiod {major}.x",
+            lib.name()
+        ),
+        source: io::Error::other(e.to_string()),
+    })
+}
+
+/// What a C function without arguments that returns a string says (empty for NULL).
+///
+/// # Safety
+/// `f` must be declared as such a function (`"s"`, no arguments) and return a static
+/// NUL-terminated string or NULL.
+unsafe fn static_string(f: &Function) -> String {
+    // SAFETY: the caller's contract.
+    unsafe { f.call(&[]) }
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 impl Api {
     fn load(lib: &Library) -> Result<Api> {
-        let f = |ret: &str, name: &str, args: &str| {
-            lib.func(ret, name, args).map_err(|e| Error::Io {
-                action: format!(
-                    "declaring {name} from {}: the library is not libgpiod 1.x",
-                    lib.name()
-                ),
-                source: io::Error::other(e.to_string()),
-            })
-        };
+        let f = |ret: &str, name: &str, args: &str| declare(lib, 1, ret, name, args);
         let version_string = f("s", "gpiod_version_string", "")?;
         // SAFETY: `lib` is libgpiod 1.x (`open_library`'s contract), whose
         // `const char *gpiod_version_string(void)` returns a static string.
-        let version = unsafe { version_string.call(&[]) }
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let version = unsafe { static_string(&version_string) };
         Ok(Api {
             lib_name: lib.name().to_owned(),
             version,

@@ -102,22 +102,11 @@ pub(super) struct Api {
 impl Api {
     /// Declares the functions of libgpiod 2.x from `lib` (which the caller vouches is it).
     pub(super) fn load(lib: &Library) -> Result<Api> {
-        let f = |ret: &str, name: &str, args: &str| {
-            lib.func(ret, name, args).map_err(|e| Error::Io {
-                action: format!(
-                    "declaring {name} from {}: the library is not libgpiod 2.x",
-                    lib.name()
-                ),
-                source: io::Error::other(e.to_string()),
-            })
-        };
+        let f = |ret: &str, name: &str, args: &str| super::declare(lib, 2, ret, name, args);
         let api_version = f("s", "gpiod_api_version", "")?;
         // SAFETY: `lib` is libgpiod 2.x (the caller's contract), whose
         // `const char *gpiod_api_version(void)` returns a static string.
-        let version = unsafe { api_version.call(&[]) }
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let version = unsafe { super::static_string(&api_version) };
         Ok(Api {
             lib_name: lib.name().to_owned(),
             version,
