@@ -58,7 +58,7 @@ pub(crate) fn readable(
 
 /// Whether an epoll set that [`readable`] found ready holds a hung-up fd: a removed chip's
 /// per-line fds (uAPI v1's line event handles, libgpiod 1.x's) poll as EPOLLHUP | EPOLLERR
-/// on 6.12, which makes the epoll fd readable for ever. Then `alive` names the failure where
+/// on 6.12, which makes the epoll fd readable for ever; a hang-up is the sign. Then `alive` names the failure where
 /// the kernel still answers, and otherwise the chip is gone.
 pub(crate) fn hung_up(
     epoll: &nix::sys::epoll::Epoll,
@@ -77,8 +77,12 @@ pub(crate) fn hung_up(
             }
         }
     };
-    let gone = EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
-    if ready[..n].iter().any(|r| r.events().intersects(gone)) {
+    // EPOLLHUP alone: sysfs value fds report EPOLLERR | EPOLLPRI on every change (that is how
+    // sysfs_notify wakes a poller), and share this path through `EventFds`.
+    if ready[..n]
+        .iter()
+        .any(|r| r.events().contains(EpollFlags::EPOLLHUP))
+    {
         alive()?;
         return Err(crate::Error::ChipGone {
             chip: chip.to_owned(),

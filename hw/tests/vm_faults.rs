@@ -723,13 +723,13 @@ fn two_processes_racing_for_one_line_never_both_hold_it() {
             subject.name
         );
         // The holder is named, except when it let go between the refusal and the look-up
-        // that names it (microseconds for the character device; libgpiod's path opens the
-        // chip again first, so its window is wider).
+        // that names it: how often that happens is scheduling (under TCG on 6.12 it ranged
+        // from 16 % to 63 % of refusals), so the check is that naming works at all, and each
+        // racer checks that a name given is the other's.
         assert!(
-            (ta.1 + tb.1) * 2 >= busy,
-            "{}: the holder was named in only {} of {busy} refusals",
-            subject.name,
-            ta.1 + tb.1
+            ta.1 + tb.1 > 0,
+            "{}: the holder was named in none of {busy} refusals",
+            subject.name
         );
         assert!(
             !common::info(&s, 0).used,

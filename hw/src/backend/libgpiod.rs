@@ -497,6 +497,10 @@ pub(crate) struct LibgpiodLines {
     api: Arc<Api>,
     chip_ptr: *mut c_void,
     chip: ChipInfo,
+    /// The chip through the character device while lines are being requested: a refusal
+    /// (EBUSY) is explained from it at once, before the holder may let go (opening the chip
+    /// again first made that window wide enough to miss the holder's name often).
+    explainer: Option<Chip>,
     lines: Vec<(Offset, LineSettings)>,
     held: Vec<Held>,
     events: EventFds,
@@ -552,7 +556,8 @@ impl LibgpiodLines {
             };
             flags.push(request_flags(offset, s)?);
         }
-        let (chip_ptr, chip) = open_chip(api, spec)?;
+        let (chip_ptr, explainer) = open_chip(api, spec)?;
+        let chip = explainer.info().clone();
         let events = match EventFds::new() {
             Ok(e) => e,
             Err(e) => {
@@ -567,6 +572,7 @@ impl LibgpiodLines {
             api: api.clone(),
             chip_ptr,
             chip,
+            explainer: Some(explainer),
             lines: Vec::with_capacity(spec.lines.len()),
             held: Vec::with_capacity(spec.lines.len()),
             events,
@@ -588,6 +594,7 @@ impl LibgpiodLines {
             me.request_one(me.held.len() - 1, s, f, &spec.consumer)?;
             me.lines.push((offset, *s));
         }
+        me.explainer = None;
         Ok(me)
     }
 
@@ -714,15 +721,25 @@ impl LibgpiodLines {
     fn request_error(&self, offset: Offset, errno: i32) -> Error {
         let e = Errno::from_raw(errno);
         match e {
-            Errno::EBUSY => match Chip::open(&self.chip.path) {
-                Ok(chip) => super::busy_error(&chip, &[offset]),
-                Err(_) => Error::Busy {
-                    chip: self.chip.describe(),
-                    offset,
-                    name: String::new(),
-                    consumer: String::new(),
-                },
-            },
+            Errno::EBUSY => {
+                let reopened;
+                let chip = match &self.explainer {
+                    Some(c) => Some(c),
+                    None => {
+                        reopened = Chip::open(&self.chip.path).ok();
+                        reopened.as_ref()
+                    }
+                };
+                match chip {
+                    Some(chip) => super::busy_error(chip, &[offset]),
+                    None => Error::Busy {
+                        chip: self.chip.describe(),
+                        offset,
+                        name: String::new(),
+                        consumer: String::new(),
+                    },
+                }
+            }
             Errno::EINVAL => Error::InvalidConfig(format!(
                 "the kernel rejected the settings for line {offset} on {} (EINVAL)",
                 self.chip.describe()
@@ -835,8 +852,9 @@ fn find_chip(spec: &RequestSpec) -> Result<Chip> {
     }
 }
 
-/// Opens the chip of `spec` with libgpiod 1.x; returns its object and info.
-fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
+/// Opens the chip of `spec` with libgpiod 1.x; returns its object and the chip as the
+/// character device opened it.
+fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, Chip)> {
     let chip = find_chip(spec)?;
     if !chip.speaks_uapi_v1() {
         return Err(Error::UapiUnavailable {
@@ -863,7 +881,7 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, ChipInfo)> {
             format!("opening chip {path} through libgpiod"),
         ));
     }
-    Ok((p, info))
+    Ok((p, chip))
 }
 
 /// Why libgpiod 1.x cannot work on a kernel without uAPI v1, and what to use instead.
