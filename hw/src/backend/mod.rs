@@ -262,6 +262,17 @@ pub(crate) fn same_lines(
 }
 
 /// The refusal to set the value of a line that is not an output.
+/// Where `offset` is in a request's lines, or the error naming the lines it does hold.
+pub(crate) fn index_in(lines: &[(Offset, LineSettings)], offset: Offset) -> Result<usize> {
+    lines
+        .iter()
+        .position(|l| l.0 == offset)
+        .ok_or_else(|| Error::NotRequested {
+            offset,
+            requested: lines.iter().map(|l| l.0).collect(),
+        })
+}
+
 pub(crate) fn not_an_output(offset: Offset) -> Error {
     Error::InvalidConfig(format!(
         "line {offset} is not an output; reconfigure it as an output before setting its value"

@@ -56,13 +56,7 @@ impl V2Lines {
     }
 
     fn index(&self, offset: Offset) -> Result<usize> {
-        self.lines
-            .iter()
-            .position(|l| l.0 == offset)
-            .ok_or_else(|| Error::NotRequested {
-                offset,
-                requested: self.lines.iter().map(|l| l.0).collect(),
-            })
+        super::index_in(&self.lines, offset)
     }
 
     fn err(&self, e: Errno, action: &str) -> Error {

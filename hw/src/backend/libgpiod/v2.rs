@@ -435,13 +435,7 @@ impl Libgpiod2Lines {
     }
 
     fn index(&self, offset: Offset) -> Result<usize> {
-        self.lines
-            .iter()
-            .position(|l| l.0 == offset)
-            .ok_or_else(|| Error::NotRequested {
-                offset,
-                requested: self.lines.iter().map(|l| l.0).collect(),
-            })
+        crate::backend::index_in(&self.lines, offset)
     }
 
     fn errno(&self, errno: i32, action: &str) -> Error {
