@@ -232,18 +232,7 @@ fn strings_of(p: &Package, key: &str) -> Vec<String> {
 
 fn includes_of(p: &Package, key: &str) -> Vec<PathBuf> {
     let dir = p.manifest_path.parent().unwrap_or(Path::new("/"));
-    p.metadata
-        .as_ref()
-        .and_then(|m| m.get("hwkit-testbed"))
-        .and_then(|m| m.get(key))
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str())
-                .map(|s| dir.join(s))
-                .collect()
-        })
-        .unwrap_or_default()
+    strings_of(p, key).iter().map(|s| dir.join(s)).collect()
 }
 
 /// Checks the request against what the workspace has; returns the packages and tests to
