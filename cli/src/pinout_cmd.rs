@@ -93,17 +93,26 @@ pub(crate) fn check(args: &PinoutArgs, root: &Path) -> Result<(), Box<dyn std::e
         ..*args
     };
     let (profile, _title) = choose_profile(&args, &inventory)?;
-    let bare = match args.numbers {
-        Numbers::Physical => BareNumber::Physical,
-        Numbers::Gpio => BareNumber::Gpio,
-    };
-    let resolver = Resolver::new(profile)
-        .with_inventory(&inventory)
-        .bare_numbers(bare);
+    let resolver = resolver(profile, &inventory, args.numbers);
     for query in &args.resolve {
         resolver.resolve(query)?;
     }
     Ok(())
+}
+
+/// The resolver `--resolve` uses: the profile, the chips, and how bare numbers read.
+fn resolver<'a>(
+    profile: &'a Profile,
+    inventory: &'a ChipInventory,
+    numbers: Numbers,
+) -> Resolver<'a> {
+    let bare = match numbers {
+        Numbers::Physical => BareNumber::Physical,
+        Numbers::Gpio => BareNumber::Gpio,
+    };
+    Resolver::new(profile)
+        .with_inventory(inventory)
+        .bare_numbers(bare)
 }
 
 /// Runs `hwkit pinout`, writing to `stdout`; `tty` says whether that is a terminal.
@@ -125,13 +134,7 @@ fn run_to(args: PinoutArgs, stdout: &mut dyn Write, tty: bool) -> CmdResult {
     let (profile, title) = choose_profile(&args, &inventory)?;
 
     if !args.resolve.is_empty() {
-        let bare = match args.numbers {
-            Numbers::Physical => BareNumber::Physical,
-            Numbers::Gpio => BareNumber::Gpio,
-        };
-        let resolver = Resolver::new(profile)
-            .with_inventory(&inventory)
-            .bare_numbers(bare);
+        let resolver = resolver(profile, &inventory, args.numbers);
         for (i, query) in args.resolve.iter().enumerate() {
             let r = resolver.resolve(query)?;
             if i > 0 {
