@@ -5,17 +5,24 @@ use std::fs;
 
 use sysfs_gpio::Sysfs;
 
+/// A sysfs tree in a temporary directory with one chip directory `gpiochip<dir_number>`
+/// holding `base`, `ngpio` and `label`.
+fn tree_with_chip(dir_number: u64, base: u64, ngpio: u32, label: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let chip = dir.path().join(format!("gpiochip{dir_number}"));
+    fs::create_dir_all(&chip).unwrap();
+    fs::write(chip.join("base"), format!("{base}\n")).unwrap();
+    fs::write(chip.join("ngpio"), format!("{ngpio}\n")).unwrap();
+    fs::write(chip.join("label"), format!("{label}\n")).unwrap();
+    dir
+}
+
 /// sysfs_attrs: a chip whose `base` file says 4294967200 with 200 lines has lines past the
 /// number space; they have no global number (instead of an overflow) and exporting one is a
 /// clear error.
 #[test]
 fn a_base_near_the_top_of_the_number_space_has_no_global_number_past_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let chip = dir.path().join("gpiochip4294967200");
-    fs::create_dir_all(&chip).unwrap();
-    fs::write(chip.join("base"), "4294967200\n").unwrap();
-    fs::write(chip.join("ngpio"), "200\n").unwrap();
-    fs::write(chip.join("label"), "big\n").unwrap();
+    let dir = tree_with_chip(4294967200, 4294967200, 200, "big");
     let sysfs = Sysfs::with_root(dir.path());
     let inside = sysfs.resolve("big", 95).unwrap();
     assert_eq!(inside.global(), Some(u32::MAX));
@@ -34,12 +41,7 @@ fn a_base_near_the_top_of_the_number_space_has_no_global_number_past_it() {
 /// asserted the two were equal.
 #[test]
 fn a_chip_directory_named_after_another_base_is_read_by_its_base_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let chip = dir.path().join("gpiochip10");
-    fs::create_dir_all(&chip).unwrap();
-    fs::write(chip.join("base"), "3\n").unwrap();
-    fs::write(chip.join("ngpio"), "8\n").unwrap();
-    fs::write(chip.join("label"), "odd\n").unwrap();
+    let dir = tree_with_chip(10, 3, 8, "odd");
     let sysfs = Sysfs::with_root(dir.path());
     let line = sysfs.resolve("odd", 2).unwrap();
     assert_eq!(line.chip.base, Some(3));
@@ -52,12 +54,7 @@ fn a_chip_directory_named_after_another_base_is_read_by_its_base_file() {
 /// added the two and overflowed).
 #[test]
 fn the_hint_for_an_unknown_number_skips_a_base_that_would_overflow() {
-    let dir = tempfile::tempdir().unwrap();
-    let chip = dir.path().join("gpiochip4294967200");
-    fs::create_dir_all(&chip).unwrap();
-    fs::write(chip.join("base"), "4294967200\n").unwrap();
-    fs::write(chip.join("ngpio"), "200\n").unwrap();
-    fs::write(chip.join("label"), "big\n").unwrap();
+    let dir = tree_with_chip(4294967200, 4294967200, 200, "big");
     let sysfs = Sysfs::with_root(dir.path());
     let e = sysfs.resolve_global(100).unwrap_err().to_string();
     assert!(
