@@ -57,15 +57,15 @@ pub(crate) fn readable(
 }
 
 /// Whether an epoll set that [`readable`] found ready holds a hung-up fd: a removed chip's
-/// per-line fds (uAPI v1's line event handles, libgpiod 1.x's) poll as EPOLLHUP | EPOLLERR
-/// on 6.12, which makes the epoll fd readable for ever; a hang-up is the sign. Then `alive` names the failure where
-/// the kernel still answers, and otherwise the chip is gone.
+/// per-line fds (uAPI v1's line event handles, libgpiod 1.x's) poll as EPOLLHUP | EPOLLERR on
+/// 6.12, which makes the epoll fd readable for ever. For waits that read nothing afterwards;
+/// a reader checks the events it fetches anyway with [`hung_up_in`].
 pub(crate) fn hung_up(
     epoll: &nix::sys::epoll::Epoll,
-    mut alive: impl FnMut() -> Result<()>,
+    alive: impl FnMut() -> Result<()>,
     chip: &str,
 ) -> Result<()> {
-    use nix::sys::epoll::{EpollEvent, EpollFlags, EpollTimeout};
+    use nix::sys::epoll::{EpollEvent, EpollTimeout};
     // Every line of a removed chip hangs up at once: a few ready fds tell.
     let mut ready = [EpollEvent::empty(); 8];
     let n = loop {
@@ -77,11 +77,21 @@ pub(crate) fn hung_up(
             }
         }
     };
+    hung_up_in(&ready[..n], alive, chip)
+}
+
+/// [`hung_up`] over events already fetched: a hang-up means the chip is gone, and `alive`
+/// names the failure where the kernel still answers.
+pub(crate) fn hung_up_in(
+    events: &[nix::sys::epoll::EpollEvent],
+    mut alive: impl FnMut() -> Result<()>,
+    chip: &str,
+) -> Result<()> {
     // EPOLLHUP alone: sysfs value fds report EPOLLERR | EPOLLPRI on every change (that is how
     // sysfs_notify wakes a poller), and share this path through `EventFds`.
-    if ready[..n]
+    if events
         .iter()
-        .any(|r| r.events().contains(EpollFlags::EPOLLHUP))
+        .any(|r| r.events().contains(nix::sys::epoll::EpollFlags::EPOLLHUP))
     {
         alive()?;
         return Err(crate::Error::ChipGone {

@@ -106,11 +106,17 @@ impl EventFds {
             len: 0,
             next: 0,
         };
-        self.wait(None, alive, chip)?;
+        let mut alive = alive;
+        // `readable`, not `self.wait`: the events fetched next show a hang-up without a
+        // second epoll_wait on every read.
+        wait::readable(self.as_fd(), None, &mut alive, |e| {
+            Error::from_errno(e, chip, "waiting for edge events")
+        })?;
         ready.len = self
             .epoll
             .wait(&mut ready.events, EpollTimeout::ZERO)
             .map_err(|e: Errno| Error::from_errno(e, chip, "waiting for edge events"))?;
+        wait::hung_up_in(&ready.events[..ready.len], alive, chip)?;
         Ok(ready)
     }
 

@@ -222,6 +222,16 @@ impl V1Lines {
         }
     }
 
+    /// Waits until the epoll set over the event handles is readable ([`wait::readable`]).
+    fn readable(&self, timeout: Option<Duration>) -> Result<bool> {
+        wait::readable(
+            self.epoll.0.as_fd(),
+            timeout,
+            || self.alive(),
+            |e| self.err(e, "waiting for edge events"),
+        )
+    }
+
     fn alive(&self) -> Result<()> {
         if let Some(g) = self.groups.first() {
             g.handle
@@ -395,15 +405,9 @@ impl Lines for V1Lines {
     }
 
     fn wait_edge_events(&mut self, timeout: Option<Duration>) -> Result<bool> {
-        let this = &*self;
-        let ready = wait::readable(
-            this.epoll.0.as_fd(),
-            timeout,
-            || this.alive(),
-            |e| this.err(e, "waiting for edge events"),
-        )?;
+        let ready = self.readable(timeout)?;
         if ready {
-            wait::hung_up(&this.epoll, || this.alive(), &this.chip.name)?;
+            wait::hung_up(&self.epoll, || self.alive(), &self.chip.name)?;
         }
         Ok(ready)
     }
@@ -412,7 +416,9 @@ impl Lines for V1Lines {
         if out.is_empty() {
             return Ok(0);
         }
-        self.wait_edge_events(None)?;
+        // `readable`, not `wait_edge_events`: the events fetched below show a hang-up without
+        // a second epoll_wait per read.
+        self.readable(None)?;
         let mut ready = vec![EpollEvent::empty(); self.events.len().max(1)];
         let mut count = 0;
         while count < out.len() {
@@ -424,9 +430,10 @@ impl Lines for V1Lines {
                 if count > 0 {
                     break;
                 }
-                self.wait_edge_events(None)?;
+                self.readable(None)?;
                 continue;
             }
+            wait::hung_up_in(&ready[..n], || self.alive(), &self.chip.name)?;
             for r in &ready[..n] {
                 if count == out.len() {
                     break;
