@@ -148,8 +148,13 @@ pub struct FoundLine {
 pub fn find_line(name: &str) -> Result<FoundLine> {
     let mut all_names = Vec::new();
     for path in chip_paths()? {
-        let chip = Chip::open(&path)?;
-        for info in chip.line_infos()? {
+        let Some(chip) = unless_gone(Chip::open(&path))? else {
+            continue;
+        };
+        let Some(infos) = unless_gone(chip.line_infos())? else {
+            continue;
+        };
+        for info in infos {
             if info.name == name {
                 return Ok(FoundLine {
                     chip: chip.info.clone(),
@@ -165,6 +170,17 @@ pub fn find_line(name: &str) -> Result<FoundLine> {
         chip: None,
         suggestions: nearest_names(name, all_names.iter().map(String::as_str)),
     })
+}
+
+/// For a search over the chips listed a moment ago: a chip removed since (a hot-unplugged
+/// expander, another program's simulated chip) is `None`, not the one wanted and no reason
+/// to fail the search; any other error stands.
+pub(crate) fn unless_gone<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::ChipGone { .. } | Error::ChipNotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// An open GPIO chip.
@@ -278,12 +294,8 @@ impl Chip {
     pub(crate) fn open_by_label_with(label: &str, uapi: Option<Uapi>) -> Result<Chip> {
         let mut seen = Vec::new();
         for path in chip_paths()? {
-            let chip = match Chip::open_with(&path, uapi) {
-                Ok(chip) => chip,
-                // Removed since the listing (a hot-unplugged expander, another program's
-                // simulated chip): not the one wanted, and no reason to fail the search.
-                Err(Error::ChipGone { .. } | Error::ChipNotFound { .. }) => continue,
-                Err(e) => return Err(e),
+            let Some(chip) = unless_gone(Chip::open_with(&path, uapi))? else {
+                continue;
             };
             if chip.info.label == label {
                 return Ok(chip);

@@ -13,7 +13,7 @@ use std::os::fd::BorrowedFd;
 
 use nix::errno::Errno;
 
-use crate::chip::{chip_paths, Chip};
+use crate::chip::{chip_paths, unless_gone, Chip};
 use crate::config::LineId;
 use crate::error::{nearest_names, Error, Result};
 use crate::line::{Backend, ChipSelector, Lines, RequestSpec};
@@ -219,8 +219,12 @@ fn chip_of_named_lines(spec: &RequestSpec, uapi: Option<Uapi>) -> Result<Chip> {
     let mut all_names: Vec<String> = Vec::new();
     let mut partial: Option<(String, &str)> = None;
     for path in chip_paths()? {
-        let chip = Chip::open_with(&path, uapi)?;
-        let infos = chip.line_infos()?;
+        let Some(chip) = unless_gone(Chip::open_with(&path, uapi))? else {
+            continue;
+        };
+        let Some(infos) = unless_gone(chip.line_infos())? else {
+            continue;
+        };
         let has = |n: &str| infos.iter().any(|i| i.name == n);
         if names.iter().all(|n| has(n)) {
             return Ok(chip);
