@@ -587,4 +587,23 @@ mod tests {
             .to_string()
             .starts_with("/dev/null is not a GPIO character device"));
     }
+
+    #[test]
+    fn a_chip_gone_from_a_listing_is_skipped_and_other_errors_stand() {
+        let gone = Err(Error::ChipGone {
+            chip: "gpiochip3".into(),
+        });
+        assert!(matches!(unless_gone::<()>(gone), Ok(None)));
+        let missing = Err(Error::ChipNotFound {
+            wanted: "/dev/gpiochip3".into(),
+            available: vec![],
+        });
+        assert!(matches!(unless_gone::<()>(missing), Ok(None)));
+        assert!(matches!(unless_gone(Ok(7)), Ok(Some(7))));
+        let other = Err(Error::InvalidConfig("bad".into()));
+        assert!(matches!(
+            unless_gone::<()>(other),
+            Err(Error::InvalidConfig(_))
+        ));
+    }
 }

@@ -167,4 +167,27 @@ mod tests {
         });
         assert!(matches!(e, Err(crate::Error::ChipGone { .. })));
     }
+
+    #[test]
+    fn a_hang_up_is_a_removed_chip_and_sysfs_notifications_are_not() {
+        use nix::sys::epoll::{EpollEvent, EpollFlags};
+        let hup = [EpollEvent::new(
+            EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR,
+            0,
+        )];
+        let e = hung_up_in(&hup, || Ok(()), "gpiochip9").unwrap_err();
+        assert!(
+            matches!(&e, crate::Error::ChipGone { chip } if chip == "gpiochip9"),
+            "{e:?}"
+        );
+        // What the chip's own ioctl says wins where the kernel still answers.
+        let e = hung_up_in(&hup, || Err(crate::Error::InvalidConfig("x".into())), "c").unwrap_err();
+        assert!(matches!(e, crate::Error::InvalidConfig(_)), "{e:?}");
+        // sysfs_notify's EPOLLERR | EPOLLPRI and plain input are not hang-ups.
+        let live = [
+            EpollEvent::new(EpollFlags::EPOLLERR | EpollFlags::EPOLLPRI, 0),
+            EpollEvent::new(EpollFlags::EPOLLIN, 1),
+        ];
+        assert!(hung_up_in(&live, || panic!("not asked"), "c").is_ok());
+    }
 }
