@@ -235,6 +235,9 @@ fn line_name(name: &str) -> String {
 }
 
 /// The process's soft limit on open files.
+// `rlim_t` is 64 bits on x86-64 and aarch64 but 32 on armv7: the conversion is a no-op on the
+// first two and needed on the third.
+#[allow(clippy::useless_conversion)]
 fn fd_limit() -> Option<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -242,7 +245,7 @@ fn fd_limit() -> Option<u64> {
     };
     // SAFETY: getrlimit writes one `struct rlimit` through the pointer, which is to a local.
     let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
+    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then(|| u64::from(lim.rlim_cur))
 }
 
 fn out_of_fds(system: bool, limit: Option<u64>) -> String {
