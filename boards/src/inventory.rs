@@ -324,15 +324,21 @@ fn read_dev_nodes(dev: &Path) -> io::Result<Vec<DevNode>> {
     match fs::read_dir(dev) {
         Ok(entries) => {
             for entry in entries {
-                let entry = entry?;
+                let entry = entry.map_err(|e| with_path(e, dev))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if chip_number(&name).is_none() {
                     continue;
                 }
                 let path = entry.path();
-                let meta = fs::symlink_metadata(&path)?;
+                // A chip removed since the directory was listed is not an error: skipped.
+                let Some(meta) = unless_vanished(fs::symlink_metadata(&path), &path)? else {
+                    continue;
+                };
                 let link = if meta.file_type().is_symlink() {
-                    Some(fs::read_link(&path)?.to_string_lossy().into_owned())
+                    let Some(target) = unless_vanished(fs::read_link(&path), &path)? else {
+                        continue;
+                    };
+                    Some(target.to_string_lossy().into_owned())
                 } else {
                     None
                 };
@@ -425,7 +431,7 @@ fn read_bus_devices(dir: &Path) -> io::Result<BusDevices> {
         Err(e) => return Err(with_path(e, dir)),
     };
     for entry in entries {
-        let entry = entry?;
+        let entry = entry.map_err(|e| with_path(e, dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if chip_number(&name).is_none() {
             continue;
@@ -482,7 +488,7 @@ fn read_sysfs_class(
         Err(e) => return Err(with_path(e, dir)),
     };
     for entry in entries {
-        let entry = entry?;
+        let entry = entry.map_err(|e| with_path(e, dir))?;
         let dir_name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let per_chip = dir_name
@@ -537,6 +543,16 @@ fn read_trimmed(path: &Path) -> io::Result<Option<String>> {
     }
 }
 
+/// `Ok(None)` for an entry that vanished after its directory was listed (a chip removed
+/// meanwhile), any other error with its path.
+fn unless_vanished<T>(r: io::Result<T>, path: &Path) -> io::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(with_path(e, path)),
+    }
+}
+
 fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
@@ -556,6 +572,19 @@ fn split_rdev(rdev: u64) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_that_vanished_is_skipped_and_other_errors_name_their_path() {
+        let gone = Path::new("/nonexistent/gpiochip7");
+        assert!(unless_vanished(fs::symlink_metadata(gone), gone)
+            .unwrap()
+            .is_none());
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        let e = unless_vanished::<()>(Err(denied), Path::new("/dev/gpiochip7")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(e.to_string().starts_with("/dev/gpiochip7: "), "{e}");
+        assert_eq!(unless_vanished(Ok(3), gone).unwrap(), Some(3));
+    }
 
     #[test]
     fn rdev_split_matches_the_kernel_encoding() {

@@ -288,6 +288,15 @@ impl SysfsLine {
     fn release(&mut self) -> Result<()> {
         if self.exported.ours && self.unexport_on_drop {
             self.unexport_on_drop = false;
+            // A line whose chip is gone or going was unexported by the kernel. Writing
+            // `unexport` anyway is worse than useless on 6.17+ kernels: a write to the
+            // per-chip `chipN/unexport` racing the chip's removal deadlocks both tasks in the
+            // kernel (the removal drains the attribute under the lock the write waits for;
+            // seen on 7.2). The check leaves a window of microseconds instead of the whole
+            // removal.
+            if self.gone().is_some() {
+                return Ok(());
+            }
             export::unexport(&self.io, &self.exported.plan)
         } else {
             Ok(())

@@ -23,6 +23,10 @@ use crate::vm::{self, BootConfig, BootOutcome, Marker};
 pub const BOOT_ALLOWANCE: Duration = Duration::from_secs(60);
 /// Default limit for one test binary in the guest.
 pub const DEFAULT_BINARY_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long past its guest-side timeout a test binary may run before the VM is killed: the
+/// guest's `timeout -s KILL` ends it at once unless the guest kernel is stuck (a task in
+/// uninterruptible sleep after an oops), and then only killing the VM ends the run.
+pub const STUCK_GRACE: Duration = Duration::from_secs(30);
 /// Default limit for a `vm` command.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
 /// Where `hwkit vm` puts the binary in the guest.
@@ -244,10 +248,18 @@ pub fn report_from(outcome: &BootOutcome, expected: &[TestBinary], marker: &str)
 
 /// The guest job that runs every test binary with a timeout, between markers.
 pub fn test_job(tests: &[TestBinary], libtest_args: &[String], timeout: Duration) -> String {
+    // A binary still there 10 s after its SIGKILL is stuck in the kernel: the blocked
+    // tasks' kernel stacks (sysrq w) go to the console for the failure report, before the
+    // host kills the VM (STUCK_GRACE).
     let mut job = String::from(
         "tb_run() {\n  n=$1; d=$2; t=$3; shift 3\n  echo \"$M BEGIN $n\"\n  \
-         ( cd \"$d\" && CARGO_MANIFEST_DIR=\"$d\" exec timeout -s KILL \"$t\" \"$@\" </dev/null )\n  \
-         echo \"$M END $n $?\"\n}\n",
+         ( cd \"$d\" && CARGO_MANIFEST_DIR=\"$d\" exec timeout -s KILL \"$t\" \"$@\" </dev/null ) &\n  \
+         p=$!\n  \
+         ( sleep $((t + 10)); kill -0 $p 2>/dev/null || exit 0\n    \
+         echo \"testbed: $n outlived its SIGKILL: stuck in the kernel; the blocked tasks:\"\n    \
+         echo 7 > /proc/sys/kernel/printk; echo w > /proc/sysrq-trigger ) &\n  \
+         w=$!\n  wait $p\n  rc=$?\n  kill $w 2>/dev/null\n  \
+         echo \"$M END $n $rc\"\n}\n",
     );
     for t in tests {
         let mut line = format!(
@@ -428,7 +440,8 @@ fn run_built(opts: &TestOptions, built: &Built) -> Result<(Kernel, TestReport)> 
         session.machine,
     );
     let timeout = BOOT_ALLOWANCE + opts.binary_timeout * built.tests.len() as u32;
-    let cfg = boot_config(&session, &initrd, size, timeout, opts.verbose, &marker)?;
+    let mut cfg = boot_config(&session, &initrd, size, timeout, opts.verbose, &marker)?;
+    cfg.step_limit = Some(opts.binary_timeout + STUCK_GRACE);
     let mut started = Instant::now();
     let outcome = vm::boot(&cfg, |line, marker, ready| {
         let mut out = std::io::stdout().lock();
@@ -479,6 +492,7 @@ fn boot_config(
         memory_mib,
         cpus: qemu::cpus(s.machine).unwrap_or(1),
         timeout,
+        step_limit: None,
         verbose,
         marker: marker.to_string(),
         accel: s.accel.clone(),

@@ -100,6 +100,10 @@ pub struct BootConfig {
     pub cpus: u32,
     /// Kill the VM after this long.
     pub timeout: Duration,
+    /// Kill the VM when one step (between a BEGIN marker and its END) runs this long: the
+    /// guest kills a step at its own timeout, so a step past this one means the guest
+    /// kernel is stuck, and waiting for [`BootConfig::timeout`] would waste the run.
+    pub step_limit: Option<Duration>,
     /// Show the kernel's boot messages (no `quiet`) and every console line as it comes.
     pub verbose: bool,
     /// The run's marker.
@@ -129,6 +133,9 @@ pub struct BootOutcome {
     pub ready_after: Option<Duration>,
     /// The run was stopped by SIGINT or SIGTERM.
     pub interrupted: bool,
+    /// The step (BEGIN marker's name) that ran past [`BootConfig::step_limit`]; the VM was
+    /// killed.
+    pub stuck_in: Option<String>,
 }
 
 impl BootOutcome {
@@ -158,6 +165,14 @@ impl BootOutcome {
         if let Some(f) = self.fatal() {
             return Some(format!("the guest could not start the job: {f}"));
         }
+        if let Some(step) = &self.stuck_in {
+            return Some(format!(
+                "{step} went on past its timeout in the guest, which could not kill it: the guest \
+                 kernel is stuck (see the console log for an oops or a hung task); the VM was \
+                 killed after {:.0} s",
+                self.elapsed.as_secs_f64()
+            ));
+        }
         if self.timed_out {
             return Some(format!(
                 "the VM was still running after {:.0} s and was killed",
@@ -173,6 +188,26 @@ impl BootOutcome {
             );
         }
         None
+    }
+}
+
+/// The step the guest is in (between a BEGIN marker and its END) and since when.
+#[derive(Debug, Default)]
+struct StepWatch(Option<(String, Instant)>);
+
+impl StepWatch {
+    fn observe(&mut self, m: &Marker, at: Instant) {
+        match m {
+            Marker::Begin(name) => self.0 = Some((name.clone(), at)),
+            Marker::End(..) | Marker::Done => self.0 = None,
+            _ => {}
+        }
+    }
+
+    /// The step's name if it has run longer than `limit` at `now`.
+    fn past(&self, limit: Duration, now: Instant) -> Option<&str> {
+        let (name, since) = self.0.as_ref()?;
+        (now.saturating_duration_since(*since) > limit).then_some(name.as_str())
     }
 }
 
@@ -268,6 +303,7 @@ fn kvm_boots(kernel: &Path) -> Result<bool> {
         memory_mib: 256,
         cpus: 1,
         timeout: Duration::from_secs(15),
+        step_limit: None,
         verbose: false,
         marker: "KVM-PROBE-NO-MARKER".into(),
         accel: vec!["kvm".into()],
@@ -391,9 +427,15 @@ pub fn boot(
     let deadline = start + cfg.timeout;
     let mut ready = false;
     let _signals = SignalGuard::install();
+    let mut step = StepWatch::default();
     loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
             out.interrupted = true;
+            let _ = child.0.kill();
+            break;
+        }
+        if let Some(name) = cfg.step_limit.and_then(|l| step.past(l, Instant::now())) {
+            out.stuck_in = Some(name.to_string());
             let _ = child.0.kill();
             break;
         }
@@ -401,7 +443,7 @@ pub fn boot(
         match rx.recv_timeout(left.min(Duration::from_millis(200))) {
             Ok(line) => {
                 let marker = parse_marker(&line, &cfg.marker);
-                match marker {
+                match &marker {
                     Some(Marker::Ready) => {
                         ready = true;
                         out.ready_after = Some(start.elapsed());
@@ -409,6 +451,9 @@ pub fn boot(
                     // What follows DONE is the kernel powering off.
                     Some(Marker::Done) => ready = false,
                     _ => {}
+                }
+                if let Some(m) = &marker {
+                    step.observe(m, Instant::now());
                 }
                 on_line(&line, marker.as_ref(), ready);
                 if let Some(m) = marker {
@@ -516,6 +561,36 @@ mod tests {
         assert!(o.failure().unwrap().contains("killed"));
         o.markers.push(Marker::Fatal("no gpio-sim".into()));
         assert!(o.failure().unwrap().contains("no gpio-sim"));
+        let o = BootOutcome {
+            stuck_in: Some("hw/vm_faults".into()),
+            ..BootOutcome::default()
+        };
+        let f = o.failure().unwrap();
+        assert!(
+            f.contains("hw/vm_faults") && f.contains("kernel is stuck"),
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn a_step_past_its_limit_is_named_and_an_ended_one_is_not() {
+        let t0 = Instant::now();
+        let limit = Duration::from_secs(330);
+        let mut w = StepWatch::default();
+        assert_eq!(w.past(limit, t0 + Duration::from_secs(9999)), None);
+        w.observe(&Marker::Begin("hw/vm_soak".into()), t0);
+        assert_eq!(w.past(limit, t0 + Duration::from_secs(330)), None);
+        assert_eq!(
+            w.past(limit, t0 + Duration::from_secs(331)),
+            Some("hw/vm_soak")
+        );
+        w.observe(&Marker::Ready, t0);
+        assert!(w.past(limit, t0 + Duration::from_secs(331)).is_some());
+        w.observe(&Marker::End("hw/vm_soak".into(), 0), t0);
+        assert_eq!(w.past(limit, t0 + Duration::from_secs(9999)), None);
+        w.observe(&Marker::Begin("hw/vm_hal".into()), t0);
+        w.observe(&Marker::Done, t0);
+        assert_eq!(w.past(limit, t0 + Duration::from_secs(9999)), None);
     }
 
     #[test]
