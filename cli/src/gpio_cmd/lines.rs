@@ -160,8 +160,6 @@ impl BoardLines {
                     num_lines: chip.info().num_lines,
                     line_names: infos.into_iter().map(|l| l.name).collect(),
                 }),
-                // Removed since the listing (another program's chip): not a problem to report.
-                Err(hw::Error::ChipGone { .. } | hw::Error::ChipNotFound { .. }) => {}
                 Err(e) => unreadable.push(format!("{}: {e}", path.display())),
             }
         }
