@@ -24,7 +24,14 @@ command -v jq >/dev/null || {
   exit 1
 }
 packages=("$@")
-((${#packages[@]})) || packages=(-p ffi-core -p hw)
+wanted='.'
+if ((${#packages[@]} == 0)); then
+  # The whole workspace's test build, as `cargo test --workspace` just made it (a build of
+  # `-p ffi-core -p hw` alone resolves other features and rebuilds half the tree), then
+  # only ffi-core's and hw's binaries run.
+  packages=(--workspace)
+  wanted='^(ffi-core|hw)$'
+fi
 
 # "package<TAB>executable" for every test binary cargo builds.
 binaries=$(cargo test --no-run --message-format=json "${packages[@]}" |
@@ -48,7 +55,7 @@ while IFS=$'\t' read -r package exe; do
     grep -E '^==[0-9]+==|^test .* FAILED|panicked' "$log" | head -40 | sed 's/^/    /'
   fi
   rm -f "$log"
-done <<<"$binaries"
+done < <(awk -F'\t' -v re="$wanted" '$1 ~ re' <<<"$binaries")
 
 for package in $(printf '%s\n' "${!passed[@]}" "${!failed[@]}" | sort -u); do
   echo "$package: ${passed[$package]:-0} passed, ${failed[$package]:-0} failed"

@@ -167,19 +167,19 @@ pub fn detect(root: &Path) -> Detection {
     detect_from(BoardInfo::read(root))
 }
 
-/// Detects the board under `root`, taking its GPIO chips as evidence when there is no device
-/// tree (a VM, an x86 board, a kernel booted without one): a chip labelled `pinctrl-bcm2711`
-/// with 58 lines is a Raspberry Pi 4's SoC. The device tree always wins when present.
+/// Detects the board under `root`, taking its GPIO chips as evidence when no device tree says
+/// which board this is (none at all: an x86 machine or VM, a kernel booted without one; or
+/// QEMU `virt`'s, which describes no board): a chip labelled `pinctrl-bcm2711` with 58 lines
+/// is a Raspberry Pi 4's SoC. A device tree that names a board always wins, known or not.
 pub fn detect_with_chips(root: &Path, chips: &ChipInventory) -> Detection {
     detect_from_chips(BoardInfo::read(root), chips)
 }
 
-/// [`detect_from`], then, if nothing matched and the system has no device tree, the profile
+/// [`detect_from`], then, if nothing matched and no device tree names a board, the profile
 /// marked `by_chips` whose chips (labels and line counts) are all among `chips`.
 pub fn detect_from_chips(info: BoardInfo, chips: &ChipInventory) -> Detection {
     let found = detect_from(info);
-    let no_device_tree = found.info.model.is_none() && found.info.compatible.is_empty();
-    if found.matched_by != MatchedBy::Fallback || !no_device_tree {
+    if found.matched_by != MatchedBy::Fallback || !describes_no_board(&found.info) {
         return found;
     }
     let has = |label: &str, lines: u32| {
@@ -207,6 +207,16 @@ pub fn detect_from_chips(info: BoardInfo, chips: &ChipInventory) -> Detection {
         },
         info: found.info,
     }
+}
+
+/// The compatible string of QEMU's `virt` machine, whose generated device tree (model and
+/// compatible both this) describes a virtual machine, not a board.
+const QEMU_VIRT: &str = "linux,dummy-virt";
+
+/// Whether `info` leaves the board unsaid: no device tree at all, or QEMU `virt`'s.
+fn describes_no_board(info: &BoardInfo) -> bool {
+    info.model.as_deref().is_none_or(|m| m == QEMU_VIRT)
+        && info.compatible.iter().all(|c| c == QEMU_VIRT)
 }
 
 /// Chooses the profile for what a system said about itself.
@@ -324,13 +334,29 @@ mod chip_evidence_tests {
         assert_eq!(d.profile.id, "rpi-5");
         let d = detect_from_chips(BoardInfo::default(), &chips(&[("pinctrl-bcm2835", 54)]));
         assert_eq!(d.profile.id, "rpi-3b");
+        // QEMU's virt machine (the arm64 VM) has a device tree that names no board.
+        let virt = BoardInfo {
+            model: Some("linux,dummy-virt".into()),
+            compatible: vec!["linux,dummy-virt".into()],
+            ..BoardInfo::default()
+        };
+        let d = detect_from_chips(virt, &chips(&[("pinctrl-bcm2711", 58)]));
+        assert_eq!(d.profile.id, "rpi-4b");
     }
 
     #[test]
     fn a_device_tree_or_a_different_line_count_leaves_the_chips_out_of_it() {
         // A device tree that names another machine: its word stands, unknown as it is.
         let info = BoardInfo {
+            model: Some("Acme CM4 carrier".into()),
+            compatible: vec!["acme,cm4-carrier".into(), "brcm,bcm2711".into()],
+            ..BoardInfo::default()
+        };
+        let d = detect_from_chips(info, &chips(&[("pinctrl-bcm2711", 58)]));
+        assert_eq!(d.matched_by, MatchedBy::Fallback);
+        let info = BoardInfo {
             model: Some("linux,dummy-virt".into()),
+            compatible: vec!["linux,dummy-virt".into(), "acme,board".into()],
             ..BoardInfo::default()
         };
         let d = detect_from_chips(info, &chips(&[("pinctrl-bcm2711", 58)]));
