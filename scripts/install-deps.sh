@@ -11,6 +11,14 @@ need+=(valgrind jq)
 need+=(zsh fish groff-base)
 # .ci/run lints the shell scripts.
 need+=(shellcheck)
+# What the test bed, the build root and the package scripts would otherwise install on first
+# use: here once, before scripts/test.sh runs stages side by side (two apt runs at once fail
+# on apt's locks). zstd: sid's kernels; qemu-system-arm: the arm64 and Raspberry Pi VMs;
+# debootstrap: the build root and the packages' roots; qemu-user-static and binfmt-support:
+# ARM programs in those roots; dpkg-dev, binutils (readelf) and each ARM binutils (strip):
+# the packages.
+need+=(zstd qemu-system-arm debootstrap qemu-user-static binfmt-support dpkg-dev binutils
+  binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,10 +17,11 @@
 # as root); the Debian roots are debootstrapped once and cached (HWKIT_PACKAGES_CACHE, default
 # /var/cache/hwkit-packages), keyed by what they are made of.
 #
-#   scripts/test-packages.sh [--arch LIST] [--no-build]
+#   scripts/test-packages.sh [--arch LIST] [--no-build] [--roots-only]
 #
 # --arch narrows the architectures (default: all); parts 2 and 3 run for those that have them.
-# --no-build packages the binaries already built.
+# --no-build packages the binaries already built. --roots-only makes (or finds cached) the
+# Debian roots part 2 would install into, and stops: scripts/test.sh makes them early.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=packaging/lib.sh
@@ -36,6 +37,7 @@ arch_arg=$(
   echo "${HWKIT_DEB_ARCHES[*]}"
 )
 build_flag=()
+roots_only=0
 vm_arches=(arm64)
 # Part 2's roots cost about 3 minutes each from cold (debootstrap's second stage under
 # qemu-user): by default arm64 only, the boards' 64-bit OS. The maintainer scripts are the
@@ -55,7 +57,11 @@ while (($#)); do
       build_flag=(--no-build)
       shift
       ;;
-    *) die "unknown argument '$1'; usage: scripts/test-packages.sh [--arch LIST] [--no-build]" ;;
+    --roots-only)
+      roots_only=1
+      shift
+      ;;
+    *) die "unknown argument '$1'; usage: scripts/test-packages.sh [--arch LIST] [--no-build] [--roots-only]" ;;
   esac
 done
 IFS=, read -ra arches <<<"$arch_arg"
@@ -70,8 +76,78 @@ cache=${HWKIT_PACKAGES_CACHE:-/var/cache/hwkit-packages}
 tmp=$(mktemp -d -t hwkit-test-packages.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
+# ---------------------------------------------------------------------------------------------
+# Debian roots to install into, debootstrapped once per architecture and cached; each test
+# works on its own copy.
+
+suite=bookworm
+# Makes (or finds in the cache) the minbase root of Debian architecture $1 with udev in it;
+# sets `base`, the cache entry holding it in `$base/root`. The second stage runs the root's own
+# programs: natively on amd64, under qemu-user through binfmt_misc on ARM.
+ensure_root() {
+  local arch=$1 mirror recipe key
+  hwkit_need_packages debootstrap
+  # The host's own mirror, as apt knows it (no mirror is named here).
+  # shellcheck disable=SC2016  # apt's format fields, not shell expansions
+  mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
+    awk -v s="$suite" '$2 == s { print $1; exit }')
+  [[ -n $mirror ]] || die "the host's apt has no $suite source to debootstrap from"
+  # Everything the root is made of is in its key: change any of it and a new root is made.
+  recipe="suite=$suite arch=$arch variant=minbase include=udev mirror=$mirror recipe=1"
+  key=$(sha256sum <<<"$recipe" | cut -c1-12)
+  base=$cache/roots/$suite-$arch-$key
+  mkdir -p "$cache/roots"
+  (
+    # One run makes the root; concurrent runs wait for it, then copy it.
+    flock 9
+    [[ -e $base/ready ]] && exit 0
+    echo "making the $suite $arch root (once; cached in $base)"
+    local start=$SECONDS
+    rm -rf "$base"
+    mkdir -p "$base"
+    debootstrap --arch="$arch" --variant=minbase --foreign --include=udev \
+      "$suite" "$base/root" "$mirror" >"$base/debootstrap.log" 2>&1 ||
+      die "debootstrap's first stage failed: see $base/debootstrap.log"
+    chroot "$base/root" /debootstrap/debootstrap --second-stage >>"$base/debootstrap.log" 2>&1 ||
+      die "debootstrap's second stage failed: see $base/debootstrap.log"
+    # What no test reads, and what would only make the VM's initramfs bigger: downloaded
+    # packages, apt's lists, documentation, translations.
+    rm -rf "$base/root/var/cache/apt/"*.bin "$base/root/var/cache/apt/archives/"*.deb \
+      "$base/root/var/lib/apt/lists/"* "$base/root/usr/share/doc/"* \
+      "$base/root/usr/share/man/"* "$base/root/usr/share/locale/"* "$base/root/usr/share/info/"*
+    echo "$recipe" >"$base/ready"
+    echo "(made in $((SECONDS - start)) s, $(du -sm "$base/root" | cut -f1) MiB)"
+  ) 9>"$cache/roots/.lock"
+}
+
+# Emulation of ARM programs for chroots: binfmt_misc with a qemu handler registered with the
+# fixed-binary flag (F), so the emulator works inside the chroot without being copied into it.
+# Debian's qemu-user-static registers one (through binfmt-support); the test bed's build root
+# registers its own (hwkit-qemu-*): either does.
+ensure_emulation() {
+  local arch=$1 qemu
+  [[ $arch == amd64 ]] && return 0
+  hwkit_arch_info "$arch"
+  qemu=qemu-${rust_arch/armv7/arm}
+  hwkit_need_packages qemu-user-static binfmt-support
+  [[ -e /proc/sys/fs/binfmt_misc/register ]] ||
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  if ! grep -qsx enabled "/proc/sys/fs/binfmt_misc/$qemu" "/proc/sys/fs/binfmt_misc/hwkit-$qemu"; then
+    update-binfmts --enable "$qemu" || die "cannot register $qemu with binfmt_misc"
+  fi
+}
+
+
 passed=0
 failed=0
+if ((roots_only)); then
+  for arch in "${install_arches[@]}"; do
+    ensure_emulation "$arch"
+    ensure_root "$arch"
+  done
+  exit 0
+fi
+
 # check NAME CMD...: runs CMD, counts it, prints its output only when it fails.
 check() {
   local name=$1 output
@@ -303,67 +379,6 @@ expect_fail "test-packages.sh: unknown argument" \
 expect_fail "test-packages.sh: --arch without a value" "--arch needs a list" scripts/test-packages.sh --arch
 expect_fail "test-packages.sh: unknown architecture" \
   "unknown architecture 'mips'; supported: amd64 arm64 armhf" scripts/test-packages.sh --arch mips
-
-# ---------------------------------------------------------------------------------------------
-# Debian roots to install into, debootstrapped once per architecture and cached; each test
-# works on its own copy.
-
-suite=bookworm
-# Makes (or finds in the cache) the minbase root of Debian architecture $1 with udev in it;
-# sets `base`, the cache entry holding it in `$base/root`. The second stage runs the root's own
-# programs: natively on amd64, under qemu-user through binfmt_misc on ARM.
-ensure_root() {
-  local arch=$1 mirror recipe key
-  hwkit_need_packages debootstrap
-  # The host's own mirror, as apt knows it (no mirror is named here).
-  # shellcheck disable=SC2016  # apt's format fields, not shell expansions
-  mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' |
-    awk -v s="$suite" '$2 == s { print $1; exit }')
-  [[ -n $mirror ]] || die "the host's apt has no $suite source to debootstrap from"
-  # Everything the root is made of is in its key: change any of it and a new root is made.
-  recipe="suite=$suite arch=$arch variant=minbase include=udev mirror=$mirror recipe=1"
-  key=$(sha256sum <<<"$recipe" | cut -c1-12)
-  base=$cache/roots/$suite-$arch-$key
-  mkdir -p "$cache/roots"
-  (
-    # One run makes the root; concurrent runs wait for it, then copy it.
-    flock 9
-    [[ -e $base/ready ]] && exit 0
-    echo "making the $suite $arch root (once; cached in $base)"
-    local start=$SECONDS
-    rm -rf "$base"
-    mkdir -p "$base"
-    debootstrap --arch="$arch" --variant=minbase --foreign --include=udev \
-      "$suite" "$base/root" "$mirror" >"$base/debootstrap.log" 2>&1 ||
-      die "debootstrap's first stage failed: see $base/debootstrap.log"
-    chroot "$base/root" /debootstrap/debootstrap --second-stage >>"$base/debootstrap.log" 2>&1 ||
-      die "debootstrap's second stage failed: see $base/debootstrap.log"
-    # What no test reads, and what would only make the VM's initramfs bigger: downloaded
-    # packages, apt's lists, documentation, translations.
-    rm -rf "$base/root/var/cache/apt/"*.bin "$base/root/var/cache/apt/archives/"*.deb \
-      "$base/root/var/lib/apt/lists/"* "$base/root/usr/share/doc/"* \
-      "$base/root/usr/share/man/"* "$base/root/usr/share/locale/"* "$base/root/usr/share/info/"*
-    echo "$recipe" >"$base/ready"
-    echo "(made in $((SECONDS - start)) s, $(du -sm "$base/root" | cut -f1) MiB)"
-  ) 9>"$cache/roots/.lock"
-}
-
-# Emulation of ARM programs for chroots: binfmt_misc with a qemu handler registered with the
-# fixed-binary flag (F), so the emulator works inside the chroot without being copied into it.
-# Debian's qemu-user-static registers one (through binfmt-support); the test bed's build root
-# registers its own (hwkit-qemu-*): either does.
-ensure_emulation() {
-  local arch=$1 qemu
-  [[ $arch == amd64 ]] && return 0
-  hwkit_arch_info "$arch"
-  qemu=qemu-${rust_arch/armv7/arm}
-  hwkit_need_packages qemu-user-static binfmt-support
-  [[ -e /proc/sys/fs/binfmt_misc/register ]] ||
-    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-  if ! grep -qsx enabled "/proc/sys/fs/binfmt_misc/$qemu" "/proc/sys/fs/binfmt_misc/hwkit-$qemu"; then
-    update-binfmts --enable "$qemu" || die "cannot register $qemu with binfmt_misc"
-  fi
-}
 
 # A fresh copy of the cached root of architecture $1 at $2, with the package in its /tmp.
 fresh_root() {

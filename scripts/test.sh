@@ -107,6 +107,8 @@ stage "GPIO tests, x86-64 VM (Debian 12, 13 and sid kernels)" "$testbed" test --
 # drives arm64 lines in the packages' VM test below.
 stage "GPIO tests, arm64 VM" "$testbed" test --arch aarch64 -p hw -p sysfs-gpio -p boards -p hwkit-testbed
 stage "Raspberry Pi tests, QEMU raspi3b" "$testbed" test --machine raspi3b
+# While the background lane finishes: the Debian root the packages install into.
+stage "the packages' Debian root (arm64)" scripts/test-packages.sh --roots-only
 join_stage
 stage "Debian packages" scripts/test-packages.sh --no-build
 report
