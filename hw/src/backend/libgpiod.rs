@@ -49,6 +49,7 @@ mod v2;
 use std::ffi::c_void;
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -870,8 +871,7 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, Chip)> {
     let (v, errno) = unsafe { api.chip_open.call_with_errno(&[path.as_str().into()]) }
         .map_err(|e| ffi_err(e, "opening the chip"))?;
     let p = ptr_of(&v);
-    // The character device found the chip a moment ago: its node gone now means it was removed.
-    if p.is_null() && errno == libc::ENOENT {
+    if p.is_null() && open_failed_because_gone(errno, Path::new(GPIO_BUS_DEVICES), &info.name) {
         return Err(Error::ChipGone { chip: info.name });
     }
     if p.is_null() {
@@ -882,6 +882,21 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, Chip)> {
         ));
     }
     Ok((p, chip))
+}
+
+/// Where the kernel lists GPIO devices; libgpiod checks a chip's node against it on open.
+const GPIO_BUS_DEVICES: &str = "/sys/bus/gpio/devices";
+
+/// Whether libgpiod's failure (`errno`) to open chip `name`, which the character device
+/// opened a moment ago, means the chip was removed meanwhile: its node is gone (`ENOENT`), its
+/// device is (`ENODEV`), or libgpiod's own check that the node is a GPIO chip failed
+/// (`ENOTTY`) because the chip's entry under `bus` (`/sys/bus/gpio/devices`) is gone.
+pub(crate) fn open_failed_because_gone(errno: i32, bus: &Path, name: &str) -> bool {
+    match errno {
+        libc::ENOENT | libc::ENODEV => true,
+        libc::ENOTTY => bus.is_dir() && !bus.join(name).exists(),
+        _ => false,
+    }
 }
 
 /// Why libgpiod 1.x cannot work on a kernel without uAPI v1, and what to use instead.
@@ -1034,6 +1049,22 @@ impl Lines for LibgpiodLines {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_chip_open_failure_is_a_removal_only_when_the_chip_is_gone() {
+        use super::open_failed_because_gone as gone;
+        let bus = std::env::temp_dir().join(format!("hwkit-gpio-bus-{}", std::process::id()));
+        std::fs::create_dir_all(bus.join("gpiochip3")).unwrap();
+        assert!(gone(libc::ENOENT, &bus, "gpiochip3"));
+        assert!(gone(libc::ENODEV, &bus, "gpiochip3"));
+        // libgpiod 1.x's "not a GPIO chip": the chip's bus entry went with the removal...
+        assert!(gone(libc::ENOTTY, &bus, "gpiochip7"));
+        // ... but with the entry there (or no bus to look in) it is what libgpiod says.
+        assert!(!gone(libc::ENOTTY, &bus, "gpiochip3"));
+        assert!(!gone(libc::ENOTTY, &bus.join("absent"), "gpiochip7"));
+        assert!(!gone(libc::EACCES, &bus, "gpiochip7"));
+        std::fs::remove_dir_all(&bus).unwrap();
+    }
+
     use super::*;
 
     fn spec(lines: Vec<(LineId, LineSettings)>) -> RequestSpec {

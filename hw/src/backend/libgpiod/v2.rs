@@ -337,9 +337,13 @@ impl Libgpiod2Lines {
         // NUL-terminated copy.
         let (v, errno) = unsafe { api.chip_open.call_with_errno(&[path.as_str().into()]) }
             .map_err(|e| ffi_err(e, "opening the chip"))?;
-        // The character device found the chip a moment ago: its node gone now means it was
-        // removed (ENOENT; ENODEV once the node is there but the device is not).
-        if ptr_of(&v).is_null() && matches!(errno, libc::ENOENT | libc::ENODEV) {
+        if ptr_of(&v).is_null()
+            && super::open_failed_because_gone(
+                errno,
+                std::path::Path::new(super::GPIO_BUS_DEVICES),
+                &info.name,
+            )
+        {
             return Err(Error::ChipGone { chip: info.name });
         }
         if ptr_of(&v).is_null() {
