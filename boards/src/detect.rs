@@ -317,6 +317,15 @@ mod chip_evidence_tests {
         )
     }
 
+    /// What a device tree with this model and these compatible strings says.
+    fn tree(model: &str, compatible: &[&str]) -> BoardInfo {
+        BoardInfo {
+            model: Some(model.into()),
+            compatible: compatible.iter().map(|c| (*c).into()).collect(),
+            ..BoardInfo::default()
+        }
+    }
+
     #[test]
     fn without_a_device_tree_a_pi4_soc_chip_means_a_pi4_and_says_it_is_a_guess() {
         let d = detect_from_chips(
@@ -335,11 +344,7 @@ mod chip_evidence_tests {
         let d = detect_from_chips(BoardInfo::default(), &chips(&[("pinctrl-bcm2835", 54)]));
         assert_eq!(d.profile.id, "rpi-3b");
         // QEMU's virt machine (the arm64 VM) has a device tree that names no board.
-        let virt = BoardInfo {
-            model: Some("linux,dummy-virt".into()),
-            compatible: vec!["linux,dummy-virt".into()],
-            ..BoardInfo::default()
-        };
+        let virt = tree("linux,dummy-virt", &["linux,dummy-virt"]);
         let d = detect_from_chips(virt, &chips(&[("pinctrl-bcm2711", 58)]));
         assert_eq!(d.profile.id, "rpi-4b");
     }
@@ -347,18 +352,10 @@ mod chip_evidence_tests {
     #[test]
     fn a_device_tree_or_a_different_line_count_leaves_the_chips_out_of_it() {
         // A device tree that names another machine: its word stands, unknown as it is.
-        let info = BoardInfo {
-            model: Some("Acme CM4 carrier".into()),
-            compatible: vec!["acme,cm4-carrier".into(), "brcm,bcm2711".into()],
-            ..BoardInfo::default()
-        };
+        let info = tree("Acme CM4 carrier", &["acme,cm4-carrier", "brcm,bcm2711"]);
         let d = detect_from_chips(info, &chips(&[("pinctrl-bcm2711", 58)]));
         assert_eq!(d.matched_by, MatchedBy::Fallback);
-        let info = BoardInfo {
-            model: Some("linux,dummy-virt".into()),
-            compatible: vec!["linux,dummy-virt".into(), "acme,board".into()],
-            ..BoardInfo::default()
-        };
+        let info = tree("linux,dummy-virt", &["linux,dummy-virt", "acme,board"]);
         let d = detect_from_chips(info, &chips(&[("pinctrl-bcm2711", 58)]));
         assert_eq!(d.matched_by, MatchedBy::Fallback);
         // The label alone is not enough.

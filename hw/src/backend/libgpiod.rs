@@ -871,7 +871,7 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, Chip)> {
     let (v, errno) = unsafe { api.chip_open.call_with_errno(&[path.as_str().into()]) }
         .map_err(|e| ffi_err(e, "opening the chip"))?;
     let p = ptr_of(&v);
-    if p.is_null() && open_failed_because_gone(errno, Path::new(GPIO_BUS_DEVICES), &info.name) {
+    if p.is_null() && chip_removed_on_open(errno, &info.name) {
         return Err(Error::ChipGone { chip: info.name });
     }
     if p.is_null() {
@@ -887,11 +887,17 @@ fn open_chip(api: &Api, spec: &RequestSpec) -> Result<(*mut c_void, Chip)> {
 /// Where the kernel lists GPIO devices; libgpiod checks a chip's node against it on open.
 const GPIO_BUS_DEVICES: &str = "/sys/bus/gpio/devices";
 
+/// [`open_failed_because_gone`] against the system's GPIO bus: what both libgpiod versions'
+/// chip opens ask when `gpiod_chip_open` returns NULL.
+pub(crate) fn chip_removed_on_open(errno: i32, name: &str) -> bool {
+    open_failed_because_gone(errno, Path::new(GPIO_BUS_DEVICES), name)
+}
+
 /// Whether libgpiod's failure (`errno`) to open chip `name`, which the character device
 /// opened a moment ago, means the chip was removed meanwhile: its node is gone (`ENOENT`), its
 /// device is (`ENODEV`), or libgpiod's own check that the node is a GPIO chip failed
 /// (`ENOTTY`) because the chip's entry under `bus` (`/sys/bus/gpio/devices`) is gone.
-pub(crate) fn open_failed_because_gone(errno: i32, bus: &Path, name: &str) -> bool {
+fn open_failed_because_gone(errno: i32, bus: &Path, name: &str) -> bool {
     match errno {
         libc::ENOENT | libc::ENODEV => true,
         libc::ENOTTY => bus.is_dir() && !bus.join(name).exists(),
@@ -1049,9 +1055,11 @@ impl Lines for LibgpiodLines {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_chip_open_failure_is_a_removal_only_when_the_chip_is_gone() {
-        use super::open_failed_because_gone as gone;
+        let gone = open_failed_because_gone;
         let bus = std::env::temp_dir().join(format!("hwkit-gpio-bus-{}", std::process::id()));
         std::fs::create_dir_all(bus.join("gpiochip3")).unwrap();
         assert!(gone(libc::ENOENT, &bus, "gpiochip3"));
@@ -1064,8 +1072,6 @@ mod tests {
         assert!(!gone(libc::EACCES, &bus, "gpiochip7"));
         std::fs::remove_dir_all(&bus).unwrap();
     }
-
-    use super::*;
 
     fn spec(lines: Vec<(LineId, LineSettings)>) -> RequestSpec {
         RequestSpec {

@@ -337,13 +337,7 @@ impl Libgpiod2Lines {
         // NUL-terminated copy.
         let (v, errno) = unsafe { api.chip_open.call_with_errno(&[path.as_str().into()]) }
             .map_err(|e| ffi_err(e, "opening the chip"))?;
-        if ptr_of(&v).is_null()
-            && super::open_failed_because_gone(
-                errno,
-                std::path::Path::new(super::GPIO_BUS_DEVICES),
-                &info.name,
-            )
-        {
+        if ptr_of(&v).is_null() && super::chip_removed_on_open(errno, &info.name) {
             return Err(Error::ChipGone { chip: info.name });
         }
         if ptr_of(&v).is_null() {
