@@ -125,6 +125,22 @@ fn chip_removed_in_the_middle_of_each_operation(io: IoPath) {
     }
 }
 
+/// A line whose chip was removed closes without writing `unexport`: the kernel unexported it
+/// (and on 6.17+ that write, racing the removal, deadlocks in the kernel). Before, `close`
+/// wrote it and failed on the number or the file that was no longer there.
+fn a_line_of_a_removed_chip_closes_cleanly(io: IoPath) {
+    let _one = serial();
+    let before = fd_count();
+    let chip = SimChip::new(2);
+    let line = Sysfs::new()
+        .open_line(chip.label.as_str(), 0, io)
+        .expect("open line 0");
+    drop(chip);
+    line.close()
+        .unwrap_or_else(|e| panic!("{io:?}: close after the chip's removal: {e}"));
+    assert_eq!(fd_count(), before, "{io:?}: fds leaked");
+}
+
 static HANDLED: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn count_signal(_: libc::c_int) {
@@ -323,6 +339,10 @@ mod native {
         super::chip_removed_in_the_middle_of_each_operation(IoPath::Native)
     }
     #[test]
+    fn a_line_of_a_removed_chip_closes_cleanly() {
+        super::a_line_of_a_removed_chip_closes_cleanly(IoPath::Native)
+    }
+    #[test]
     fn edge_waits_go_on_through_a_storm_of_signals() {
         super::edge_waits_go_on_through_a_storm_of_signals(IoPath::Native)
     }
@@ -340,6 +360,10 @@ mod ffi {
     #[test]
     fn chip_removed_in_the_middle_of_each_operation() {
         super::chip_removed_in_the_middle_of_each_operation(IoPath::Ffi)
+    }
+    #[test]
+    fn a_line_of_a_removed_chip_closes_cleanly() {
+        super::a_line_of_a_removed_chip_closes_cleanly(IoPath::Ffi)
     }
     #[test]
     fn edge_waits_go_on_through_a_storm_of_signals() {
