@@ -120,4 +120,22 @@ mod tests {
         let e = check_path(Path::new("/no/such/dir/out.svg")).unwrap_err();
         assert!(e.contains("directory /no/such/dir does not exist"), "{e}");
     }
+
+    #[test]
+    fn the_plot_is_an_svg_with_a_curve_and_a_legend_entry_per_measured_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bench.svg");
+        draw(&super::super::report::tests::report(), &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.starts_with("<svg"), "{svg:.300}");
+        let texts: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit_once('>'))
+            .map(|(_, text)| text.trim())
+            .collect();
+        for want in ["floor-ioctl", "v2", "latency per toggle", "1.00us"] {
+            assert!(texts.contains(&want), "{want}: {texts:?}");
+        }
+        assert!(!texts.contains(&"v1"), "unavailable, not drawn: {texts:?}");
+    }
 }

@@ -417,7 +417,7 @@ fn hertz(hz: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use hdrhistogram::Histogram;
     use std::time::Duration;
@@ -453,7 +453,8 @@ mod tests {
         }
     }
 
-    fn report() -> Report {
+    /// A report of three backends, one unavailable (for the plot's tests too).
+    pub(in crate::bench_cmd) fn report() -> Report {
         let lines = BenchLines {
             arg: "GPIO17".into(),
             chip: "gpiochip0".into(),
