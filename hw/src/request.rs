@@ -414,13 +414,19 @@ impl Request {
                 self.offsets.len()
             )));
         }
-        let pairs: Vec<(Offset, Value)> = self
-            .offsets
-            .iter()
-            .copied()
-            .zip(values.iter().copied())
-            .collect();
-        self.set_values(&pairs)
+        // Pairs on the stack for every request the character device can make (at most 64
+        // lines), so that toggling allocates nothing; larger sysfs requests use the heap.
+        const ON_STACK: usize = 64;
+        let pairs = self.offsets.iter().copied().zip(values.iter().copied());
+        if values.len() <= ON_STACK {
+            let mut buf = [(0, Value::Inactive); ON_STACK];
+            for (slot, pair) in buf.iter_mut().zip(pairs) {
+                *slot = pair;
+            }
+            self.set_values(&buf[..values.len()])
+        } else {
+            self.set_values(&pairs.collect::<Vec<_>>())
+        }
     }
 
     /// Changes the settings of some lines while keeping them all held. Lines not in `config`
