@@ -14,6 +14,7 @@ mod backends;
 mod floor;
 mod host;
 mod line_state;
+mod loopback;
 mod measure;
 mod plot;
 mod report;
@@ -46,12 +47,18 @@ const MAX_LINES: u32 = 64;
   hwkit bench GPIO17
   hwkit bench --backend v2,sysfs --duration 5 pin11
   hwkit bench --chip gpiochip0 --lines 4 --json 17
-  hwkit bench --rt --cpu 3 --plot toggles.svg GPIO17")]
+  hwkit bench --rt --cpu 3 --plot toggles.svg GPIO17
+  hwkit bench --loopback pin11,pin13")]
 pub struct BenchArgs {
     /// The line to toggle: a header pin (pin11), a GPIO number (GPIO17, BCM17), a line name or
     /// chip:offset; with --chip, an offset or a line name of that chip.
-    #[arg(value_name = "LINE")]
-    line: String,
+    #[arg(value_name = "LINE", required_unless_present = "loopback")]
+    line: Option<String>,
+
+    /// Edge latency over a jumper wire from OUT to IN (two LINEs): set OUT, time the edge on
+    /// IN (on gpio-sim, hwkit simulates the wire and says so).
+    #[arg(long, value_name = "OUT,IN", conflicts_with_all = ["line", "lines", "backend", "plot"])]
+    loopback: Option<String>,
 
     /// The chip (path, name, number or label); LINE is then its offset or line name.
     #[arg(long, short)]
@@ -131,12 +138,32 @@ fn seconds(what: &str, value: f64, may_be_zero: bool) -> Result<Duration, String
     Ok(Duration::from_secs_f64(value))
 }
 
+/// The LINE arguments: LINE, or OUT and IN of `--loopback`.
+fn line_args(args: &BenchArgs) -> Result<Vec<&str>, String> {
+    match (&args.loopback, &args.line) {
+        (Some(pair), _) => match pair.split(',').map(str::trim).collect::<Vec<_>>()[..] {
+            [out, input] if !out.is_empty() && !input.is_empty() => Ok(vec![out, input]),
+            _ => Err(format!(
+                "--loopback '{pair}' is not OUT,IN: give two lines separated by a comma, the \
+                 output first (e.g. pin11,pin13)"
+            )),
+        },
+        (None, Some(line)) => Ok(vec![line.as_str()]),
+        (None, None) => Err("give a LINE to toggle, or --loopback OUT,IN".into()),
+    }
+}
+
 /// Everything `run` checks before it touches a line, against the system under `root`.
 pub(crate) fn check(args: &BenchArgs, root: &Path) -> Result<(), Box<dyn std::error::Error>> {
     check_numbers(args)?;
+    let lines = line_args(args)?;
     if args.chip.is_none() {
-        crate::gpio_cmd::lines::BoardLines::load(root, args.board.as_deref())?
-            .resolve(&args.line)?;
+        let owned: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        LineResolver::Board(crate::gpio_cmd::lines::BoardLines::load(
+            root,
+            args.board.as_deref(),
+        )?)
+        .resolve_all(&owned)?;
     }
     if let Some(p) = &args.plot {
         plot::check_path(p)?;
@@ -174,8 +201,12 @@ pub fn run(args: BenchArgs) -> CmdResult {
         Path::new("/"),
         None,
     )?;
-    let target = resolver.resolve(&args.line)?;
-    let lines = BenchLines::new(&target, args.lines)?;
+    let names: Vec<String> = line_args(&args)?.iter().map(|l| l.to_string()).collect();
+    let targets = resolver.resolve_all(&names)?;
+    if args.loopback.is_some() {
+        return run_loopback(&args, &targets, warmup, duration, &stop, &tuning);
+    }
+    let lines = BenchLines::new(&targets[0], args.lines)?;
     // Refuses lines someone holds, and restores the rest when dropped, errors included.
     let guard = line_state::LineGuard::take(&lines, &args.consumer)?;
     let facts = host::Facts::gather(&lines, &tuning, args.board.as_deref());
@@ -195,16 +226,86 @@ pub fn run(args: BenchArgs) -> CmdResult {
         }
     }
     restored?;
-    Ok(if stop.stopped() {
+    Ok(exit_code(&stop))
+}
+
+/// 130 (as a shell reports SIGINT) when a signal ended the run.
+fn exit_code(stop: &stop::StopOnSignal) -> ExitCode {
+    if stop.stopped() {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+/// `--loopback OUT,IN`.
+fn run_loopback(
+    args: &BenchArgs,
+    targets: &[crate::gpio_cmd::lines::Target],
+    warmup: Duration,
+    duration: Duration,
+    stop: &stop::StopOnSignal,
+    tuning: &rt::Tuning,
+) -> CmdResult {
+    let out = BenchLines::new(&targets[0], 1)?;
+    let input = BenchLines::new(&targets[1], 1)?;
+    let out_guard = line_state::LineGuard::take(&out, &args.consumer)?;
+    let in_guard = line_state::LineGuard::take(&input, &args.consumer)?;
+    let facts = host::Facts::gather(&out, tuning, args.board.as_deref());
+    let report = loopback::run(
+        &out,
+        &input,
+        &args.consumer,
+        warmup,
+        duration,
+        stop.flag(),
+        facts,
+    );
+    let restored = out_guard.restore().and(in_guard.restore());
+    let report = report?;
+    let text = match args.format() {
+        Format::Text => report.text(),
+        Format::Json => serde_json::to_string_pretty(&report)
+            .map(|s| s + "\n")
+            .map_err(|e| format!("writing the JSON report: {e}"))?,
+        Format::Csv => report.csv()?,
+    };
+    print!("{text}");
+    restored?;
+    Ok(exit_code(stop))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parsed(argv: &[&str]) -> BenchArgs {
+        use clap::Parser;
+        match crate::Cli::try_parse_from(argv).unwrap().command {
+            crate::Command::Bench(a) => a,
+            _ => unreachable!("not hwkit bench: {argv:?}"),
+        }
+    }
+
+    #[test]
+    fn loopback_takes_two_lines_output_first() {
+        let a = parsed(&["hwkit", "bench", "--loopback", "pin11, pin13"]);
+        assert_eq!(line_args(&a).unwrap(), ["pin11", "pin13"]);
+        for bad in ["pin11", "pin11,", ",pin13", "pin11,pin13,pin15"] {
+            let a = parsed(&["hwkit", "bench", "--loopback", bad]);
+            let e = line_args(&a).unwrap_err();
+            assert!(
+                e.contains(&format!("--loopback '{bad}' is not OUT,IN")),
+                "{e}"
+            );
+        }
+        let a = parsed(&["hwkit", "bench", "GPIO17"]);
+        assert_eq!(line_args(&a).unwrap(), ["GPIO17"]);
+        // A LINE and --loopback together, or neither, is clap's refusal.
+        use clap::Parser;
+        assert!(crate::Cli::try_parse_from(["hwkit", "bench", "--loopback", "a,b", "c"]).is_err());
+        assert!(crate::Cli::try_parse_from(["hwkit", "bench"]).is_err());
+    }
 
     #[test]
     fn seconds_refuse_what_is_not_a_duration() {

@@ -31,11 +31,11 @@ pub type CmdResult = Result<ExitCode, Box<dyn std::error::Error>>;
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub(crate) enum Command {
     /// Call C functions, read C globals and look up symbols at run time.
     Ffi(ffi_cmd::FfiArgs),
     /// Drive GPIO lines through the kernel character device or sysfs.

@@ -284,3 +284,49 @@ fn header_pins_and_the_plot_work_on_the_simulated_pi() {
     );
     assert_eq!(direction(&s, 17), Direction::Input);
 }
+
+#[test]
+fn loopback_on_gpio_sim_measures_edges_over_a_wire_it_says_is_simulated() {
+    let s = sim(4);
+    let chip = chip_path(&s);
+    let doc: Json = serde_json::from_str(&ok(&hwkit(&[
+        "bench",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0.05",
+        "--json",
+        "--chip",
+        &chip,
+        "--loopback",
+        "0,3",
+    ])))
+    .unwrap();
+    assert_eq!(doc["schema"], "hwkit-bench-loopback/1");
+    assert_eq!(doc["wire"], "simulated");
+    assert!(doc["edges"].as_u64().unwrap() > 0, "{doc}");
+    let kernel = doc["set_to_kernel_ns"]["p50"].as_u64().unwrap();
+    let user = doc["set_to_user_ns"]["p50"].as_u64().unwrap();
+    assert!(
+        kernel <= user,
+        "the kernel stamps the edge before user space has it: {doc}"
+    );
+    let text = ok(&hwkit(&[
+        "bench",
+        "--duration",
+        "0.1",
+        "--warmup",
+        "0",
+        "--chip",
+        &chip,
+        "--loopback",
+        "0,3",
+    ]));
+    assert!(text.contains("wire:    SIMULATED"), "{text}");
+    assert!(text.contains("set -> kernel timestamp"), "{text}");
+    assert_eq!(direction(&s, 0), Direction::Input);
+    assert_eq!(direction(&s, 3), Direction::Input);
+    // The same line twice is no loopback.
+    let e = err(&hwkit(&["bench", "--chip", &chip, "--loopback", "1,1"]));
+    assert!(e.contains("are the same line"), "{e}");
+}

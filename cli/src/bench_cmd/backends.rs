@@ -282,6 +282,21 @@ pub fn setup(kind: Kind, lines: &BenchLines, consumer: &str) -> Result<Toggle, S
     }
 }
 
+/// What a backend's name does not say: which libgpiod, which I/O path.
+pub fn detail(kind: Kind) -> Option<String> {
+    match kind {
+        Kind::Libgpiod => LibgpiodBackend::open()
+            .ok()
+            .map(|b| format!("libgpiod {} ({})", b.version(), b.library())),
+        Kind::SysfsFfi => Some("libc's pwrite called through ffi-core".into()),
+        Kind::SysfsNaive => Some("open, write, close per toggle, as scripts do".into()),
+        Kind::FloorIoctl => Some("bare GPIO_V2_LINE_SET_VALUES_IOCTL on the request fd".into()),
+        Kind::FloorPwrite => Some("bare pwrite on a held value fd".into()),
+        Kind::V1 => Some("through the gpio-cdev crate".into()),
+        Kind::V2 | Kind::Sysfs => None,
+    }
+}
+
 /// A held request's `set_all`, with both value lists made up front (no allocation per toggle).
 fn request_toggle(mut req: Request, lines: &BenchLines) -> Toggle {
     let n = lines.offsets.len();

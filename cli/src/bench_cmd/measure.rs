@@ -39,6 +39,8 @@ pub enum Outcome {
 pub struct Measured {
     /// The backend.
     pub kind: Kind,
+    /// What its name does not say ([`backends::detail`]).
+    pub detail: Option<String>,
     /// What came of it.
     pub outcome: Outcome,
 }
@@ -93,6 +95,7 @@ pub fn run_all(
             }
             Err(SetupError::Unavailable(why)) if !named => results.push(Measured {
                 kind,
+                detail: None,
                 outcome: Outcome::Unavailable(why),
             }),
             Err(e) => return Err(format!("backend {kind}: {e}")),
@@ -119,6 +122,7 @@ pub fn run_all(
     for (kind, latency, elapsed) in live {
         results.push(Measured {
             kind,
+            detail: backends::detail(kind),
             outcome: Outcome::Measured {
                 latency: Box::new(latency),
                 elapsed,

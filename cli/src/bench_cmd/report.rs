@@ -60,6 +60,8 @@ pub struct BackendFigures {
     pub backend: &'static str,
     /// The floor its ratio is to (absent for the floors).
     pub floor: Option<&'static str>,
+    /// What the name does not say: the libgpiod version and library, the I/O path.
+    pub detail: Option<String>,
     /// Whether this machine has it.
     pub available: bool,
     /// Why not, when it has not.
@@ -122,7 +124,8 @@ pub struct Report {
     pub backends: Vec<BackendFigures>,
 }
 
-fn latency(h: &hdrhistogram::Histogram<u64>) -> Latency {
+/// The percentiles of a latency histogram.
+pub fn latency(h: &hdrhistogram::Histogram<u64>) -> Latency {
     Latency {
         min: h.min(),
         p50: h.value_at_quantile(0.5),
@@ -162,6 +165,7 @@ fn figures(m: &Measured) -> BackendFigures {
     let mut f = BackendFigures {
         backend: m.kind.name(),
         floor: m.kind.floor().map(Kind::name),
+        detail: m.detail.clone(),
         available: false,
         unavailable_reason: None,
         toggles: 0,
@@ -322,7 +326,20 @@ impl Report {
                     .unwrap_or_else(|| "floor".into())
             );
         }
-        s.push_str("\nLatency per toggle (each toggle timed with two clock reads, alike for every backend):\n");
+        for b in self.backends.iter() {
+            if let (Some(d), true) = (&b.detail, b.available) {
+                let _ = writeln!(s, "  {}: {d}", b.backend);
+            }
+        }
+        for b in self.backends.iter().filter(|b| b.available) {
+            if let Some(d) = &b.detail {
+                let _ = writeln!(s, "  {}: {d}", b.backend);
+            }
+        }
+        s.push_str(
+            "\nLatency per toggle (each toggle timed with two clock reads, alike for every \
+             backend):\n",
+        );
         for b in self.backends.iter().filter(|b| !b.histogram.is_empty()) {
             let _ = writeln!(s, "{} ({} toggles)", b.backend, b.toggles);
             let most = b.histogram.iter().map(|k| k.count).max().unwrap_or(1);
@@ -446,6 +463,7 @@ pub(super) mod tests {
         }
         Measured {
             kind,
+            detail: None,
             outcome: Outcome::Measured {
                 latency: Box::new(h),
                 elapsed: Duration::from_millis(2),
@@ -468,9 +486,13 @@ pub(super) mod tests {
         };
         let results = vec![
             measured(Kind::FloorIoctl, &[1000, 1000, 1000, 3000]),
-            measured(Kind::V2, &[1100, 1100, 1100, 9000]),
+            Measured {
+                detail: Some("bare GPIO_V2_LINE_SET_VALUES_IOCTL".into()),
+                ..measured(Kind::V2, &[1100, 1100, 1100, 9000])
+            },
             Measured {
                 kind: Kind::V1,
+                detail: None,
                 outcome: Outcome::Unavailable("no uAPI v1 in this kernel".into()),
             },
         ];
@@ -567,6 +589,10 @@ pub(super) mod tests {
         assert!(text.contains("floor-ioctl"), "{text}");
         assert!(text.contains("1.10"), "{text}");
         assert!(text.contains("v2 (4 toggles)"), "{text}");
+        assert!(
+            text.contains("  v2: bare GPIO_V2_LINE_SET_VALUES_IOCTL\n"),
+            "{text}"
+        );
     }
 
     #[test]
