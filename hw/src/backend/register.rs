@@ -32,7 +32,6 @@ use std::time::Duration;
 pub use devtree::Block;
 pub use soc::{LineRegs, Soc};
 
-use super::CdevBackend;
 use crate::chip::ChipInfo;
 use crate::error::{Error, Result};
 use crate::event::EdgeEvent;
@@ -102,21 +101,23 @@ impl Backend for RegisterBackend {
                 )));
             }
         }
-        let inner = CdevBackend::forced(Uapi::V2).request(spec)?;
-        let chip = inner.chip();
-        let block = block_of_chip(&chip.name, &chip.label)?;
-        let mut regs = Vec::with_capacity(inner.lines().len());
-        for (o, _) in inner.lines() {
+        // Everything is checked and mapped before the kernel is asked for the lines, so a
+        // refusal leaves nothing held.
+        let (chip, lines) = super::resolve(spec, Some(Uapi::V2))?;
+        let (name, label) = (&chip.info().name, &chip.info().label);
+        let block = block_of_chip(name, label)?;
+        let mut regs = Vec::with_capacity(lines.len());
+        for (o, _) in &lines {
             regs.push(block.soc.regs(*o).ok_or_else(|| {
                 Error::Register(format!(
-                    "line {o} of {} is past the {} block's {} lines",
-                    chip.name,
+                    "line {o} of {name} is past the {} block's {} lines",
                     block.soc,
                     block.soc.lines()
                 ))
             })?);
         }
         let mapping = Mapping::open(&block)?;
+        let inner: Box<dyn Lines> = Box::new(super::v2::V2Lines::request(&chip, spec, lines)?);
         Ok(Box::new(RegisterLines {
             inner,
             soc: block.soc,

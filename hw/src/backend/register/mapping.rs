@@ -123,7 +123,7 @@ impl Mapping {
 
     /// The word at byte `offset`; `None` outside the mapping or unaligned.
     fn word(&self, offset: usize) -> Option<NonNull<u32>> {
-        (offset % 4 == 0 && offset + 4 <= self.len)
+        (offset.is_multiple_of(4) && offset + 4 <= self.len)
             // SAFETY: `offset + 4 <= len`, so the word lies inside the mapping.
             .then(|| unsafe { self.base.byte_add(offset) })
     }
