@@ -69,7 +69,7 @@ pub struct BenchArgs {
     board: Option<String>,
 
     /// The backends to measure, comma-separated, or `all` (every one this machine has): v2, v1,
-    /// libgpiod, sysfs, sysfs-ffi, sysfs-naive. Each one's floor is measured with it.
+    /// libgpiod, register, sysfs, sysfs-ffi, sysfs-naive. Each one's floor is measured with it.
     #[arg(long, value_name = "LIST", default_value = "all")]
     backend: BackendList,
 

@@ -89,6 +89,11 @@ fn every_backend_is_measured_or_says_why_not_and_the_line_is_put_back() {
     for always in ["floor-ioctl", "v2", "libgpiod"] {
         assert_eq!(backend(&doc, always)["available"], true, "{always}: {doc}");
     }
+    // gpio-sim is no SoC GPIO block: the register backend says so.
+    let register = backend(&doc, "register");
+    assert_eq!(register["available"], false, "{register}");
+    let why = register["unavailable_reason"].as_str().unwrap();
+    assert!(why.contains("has no device-tree node"), "{why}");
     let v1 = backend(&doc, "v1");
     assert_eq!(
         v1["available"],

@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use hw::backend::register::RegisterBackend;
 use hw::{Chip, LibgpiodBackend, Request, SysfsBackend, Uapi, Value};
 use sysfs_gpio::{IoPath, Sysfs, SysfsLine};
 
@@ -21,6 +22,8 @@ pub enum Kind {
     V1,
     /// libgpiod (2.x where installed, else 1.x) through ffi-core's dynamic calls.
     Libgpiod,
+    /// hw's register backend: held through uAPI v2, levels through the SoC's registers.
+    Register,
     /// A bare `pwrite` on a held sysfs `value` fd: sysfs's floor.
     FloorPwrite,
     /// hw's sysfs backend, `value` fd held, native system calls.
@@ -33,11 +36,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order a run measures them.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::FloorIoctl,
         Kind::V2,
         Kind::V1,
         Kind::Libgpiod,
+        Kind::Register,
         Kind::FloorPwrite,
         Kind::Sysfs,
         Kind::SysfsFfi,
@@ -51,6 +55,7 @@ impl Kind {
             Kind::V2 => "v2",
             Kind::V1 => "v1",
             Kind::Libgpiod => "libgpiod",
+            Kind::Register => "register",
             Kind::FloorPwrite => "floor-pwrite",
             Kind::Sysfs => "sysfs",
             Kind::SysfsFfi => "sysfs-ffi",
@@ -62,7 +67,8 @@ impl Kind {
     pub fn floor(self) -> Option<Kind> {
         match self {
             Kind::FloorIoctl | Kind::FloorPwrite => None,
-            Kind::V2 | Kind::V1 | Kind::Libgpiod => Some(Kind::FloorIoctl),
+            // The register backend is compared with the ioctl it replaces.
+            Kind::V2 | Kind::V1 | Kind::Libgpiod | Kind::Register => Some(Kind::FloorIoctl),
             Kind::Sysfs | Kind::SysfsFfi | Kind::SysfsNaive => Some(Kind::FloorPwrite),
         }
     }
@@ -103,8 +109,8 @@ impl FromStr for BackendList {
                 .ok_or_else(|| {
                     format!(
                         "unknown backend '{word}' in '{s}': give a comma-separated list of v2, \
-                         v1, libgpiod, sysfs, sysfs-ffi, sysfs-naive, or all (floors are \
-                         measured with their backends)"
+                         v1, libgpiod, register, sysfs, sysfs-ffi, sysfs-naive, or all (floors \
+                         are measured with their backends)"
                     )
                 })?;
             if kinds.contains(&kind) {
@@ -258,6 +264,15 @@ pub fn setup(kind: Kind, lines: &BenchLines, consumer: &str) -> Result<Toggle, S
                 lines,
             ))
         }
+        Kind::Register => {
+            let req = builder()
+                .request_with(&RegisterBackend::new())
+                .map_err(|e| match e {
+                    hw::Error::Register(_) => SetupError::Unavailable(e.to_string()),
+                    e => from_hw(e),
+                })?;
+            Ok(request_toggle(req, lines))
+        }
         Kind::Sysfs | Kind::SysfsFfi => {
             sysfs_present()?;
             let backend = if kind == Kind::Sysfs {
@@ -293,6 +308,10 @@ pub fn detail(kind: Kind) -> Option<String> {
         Kind::FloorIoctl => Some("bare GPIO_V2_LINE_SET_VALUES_IOCTL on the request fd".into()),
         Kind::FloorPwrite => Some("bare pwrite on a held value fd".into()),
         Kind::V1 => Some("through the gpio-cdev crate".into()),
+        Kind::Register => Some(
+            "SET/CLR register stores; QEMU traps each one, so emulated figures are not a board's"
+                .into(),
+        ),
         Kind::V2 | Kind::Sysfs => None,
     }
 }
@@ -366,7 +385,7 @@ mod tests {
         let e = "v2,gpiod".parse::<BackendList>().unwrap_err();
         assert!(e.contains("unknown backend 'gpiod' in 'v2,gpiod'"), "{e}");
         assert!(
-            e.contains("v2, v1, libgpiod, sysfs, sysfs-ffi, sysfs-naive, or all"),
+            e.contains("v2, v1, libgpiod, register, sysfs, sysfs-ffi, sysfs-naive, or all"),
             "{e}"
         );
         let e = "floor-ioctl".parse::<BackendList>().unwrap_err();
