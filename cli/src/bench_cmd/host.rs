@@ -30,7 +30,8 @@ pub struct Facts {
     pub governor: Option<String>,
     /// Its current frequency, MHz.
     pub cpu_mhz: Option<u64>,
-    /// The hypervisor, if one shows itself (`none` if nothing says there is one).
+    /// The hypervisor, if one shows itself (`none` if nothing says there is one: QEMU's
+    /// emulated Raspberry Pi boards do not).
     pub virtualization: String,
     /// SCHED_FIFO with memory locked (`--rt`).
     pub realtime: bool,
@@ -125,7 +126,7 @@ pub(super) fn virtualization(root: &Path) -> String {
             return "unknown hypervisor".into();
         }
     }
-    "none".into()
+    "none detected".into()
 }
 
 #[cfg(test)]
@@ -136,7 +137,7 @@ mod tests {
     fn hypervisors_are_told_by_dmi_device_tree_and_cpu_flags() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        assert_eq!(virtualization(root), "none");
+        assert_eq!(virtualization(root), "none detected");
         fs::create_dir_all(root.join("proc")).unwrap();
         fs::write(root.join("proc/cpuinfo"), "flags\t: fpu sse hypervisor\n").unwrap();
         assert_eq!(virtualization(root), "unknown hypervisor");

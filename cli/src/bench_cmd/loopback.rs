@@ -272,7 +272,7 @@ impl LoopbackReport {
             self.edges
         );
         s.push_str(&format!(
-            "system:  kernel {} ({}), board {}, virtualization: {}\n",
+            "system:  kernel {} ({}), board {}, hypervisor: {}\n",
             self.host.kernel, self.host.arch, self.host.board, self.host.virtualization
         ));
         s.push_str(match self.wire {

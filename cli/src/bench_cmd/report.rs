@@ -266,7 +266,7 @@ impl Report {
         let _ = writeln!(s, "board:   {}", h.board);
         let _ = writeln!(
             s,
-            "system:  kernel {} ({}), SoC {}, uAPI {} on chip '{}', virtualization: {}",
+            "system:  kernel {} ({}), SoC {}, uAPI {} on chip '{}', hypervisor: {}",
             h.kernel,
             h.arch,
             h.soc.as_deref().unwrap_or("unknown (no device tree)"),
@@ -325,11 +325,6 @@ impl Report {
                     .map(|r| format!("{r:.2}"))
                     .unwrap_or_else(|| "floor".into())
             );
-        }
-        for b in self.backends.iter() {
-            if let (Some(d), true) = (&b.detail, b.available) {
-                let _ = writeln!(s, "  {}: {d}", b.backend);
-            }
         }
         for b in self.backends.iter().filter(|b| b.available) {
             if let Some(d) = &b.detail {
