@@ -316,8 +316,15 @@ pub fn detail(kind: Kind) -> Option<String> {
     }
 }
 
-/// A held request's `set_all`, with both value lists made up front (no allocation per toggle).
+/// A held request's `set_value` (one line, as most programs call it) or `set_all`, with both
+/// value lists made up front (no allocation per toggle).
 fn request_toggle(mut req: Request, lines: &BenchLines) -> Toggle {
+    if let [offset] = lines.offsets[..] {
+        return Box::new(move |up| {
+            req.set_value(offset, Value::from(up))
+                .map_err(|e| e.to_string())
+        });
+    }
     let n = lines.offsets.len();
     let (high, low) = (vec![Value::Active; n], vec![Value::Inactive; n]);
     Box::new(move |up| {
