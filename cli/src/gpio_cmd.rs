@@ -9,7 +9,7 @@
 //! C library instead of hw's own character-device code.
 
 mod backend;
-mod lines;
+pub(crate) mod lines;
 
 use std::path::Path;
 use std::process::ExitCode;

@@ -110,7 +110,7 @@ fn an_unknown_shell_names_the_supported_ones() {
 fn visible_commands() -> usize {
     let help = stdout_of(&["--help"]);
     let mut n = 1;
-    for top in ["ffi", "gpio", "pinout", "vm", "completions", "man"] {
+    for top in ["ffi", "gpio", "pinout", "bench", "vm", "completions", "man"] {
         assert!(help.contains(&format!("  {top} ")), "{top} not in {help}");
         n += 1;
     }
