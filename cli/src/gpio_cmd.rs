@@ -13,8 +13,10 @@ mod detect;
 mod find;
 mod get;
 mod info;
+mod interactive;
 mod lines;
 mod mon;
+mod output;
 mod period;
 mod request;
 mod set;
@@ -22,11 +24,11 @@ mod set;
 use std::path::Path;
 
 use clap::{Args, Subcommand};
-use hw::{Edge, LineId, Uapi};
+use hw::{Edge, Uapi};
 
 use crate::CmdResult;
 use backend::BackendChoice;
-use lines::LineResolver;
+use lines::{LineResolver, Lookup};
 use period::seconds;
 use request::check_interface;
 use set::parse_assignment;
@@ -56,7 +58,7 @@ pub struct GpioArgs {
 #[derive(Subcommand)]
 enum GpioCommand {
     /// List the GPIO chips: name, label, number of lines.
-    Detect,
+    Detect(detect::DetectArgs),
     /// Show line info: of all chips, of one chip, or of some lines.
     Info(info::InfoArgs),
     /// Read line values.
@@ -77,8 +79,18 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     /// How LINE arguments are read with these options (`--chip`, `--board`, or detection).
-    pub fn resolver(&self, chip: Option<&str>) -> Result<LineResolver, Box<dyn std::error::Error>> {
-        LineResolver::new(chip, self.board.as_deref(), Path::new("/"), self.uapi)
+    pub fn resolver(
+        &self,
+        chip: Option<&str>,
+        lookup: Lookup,
+    ) -> Result<LineResolver, Box<dyn std::error::Error>> {
+        LineResolver::new(
+            chip,
+            self.board.as_deref(),
+            Path::new("/"),
+            self.uapi,
+            lookup,
+        )
     }
 }
 
@@ -90,7 +102,7 @@ pub fn run(args: GpioArgs) -> CmdResult {
         board: args.board,
     };
     match args.command {
-        GpioCommand::Detect => detect::run(ctx.uapi),
+        GpioCommand::Detect(a) => detect::run(a, ctx.uapi),
         GpioCommand::Info(a) => info::run(a, &ctx),
         GpioCommand::Get(a) => get::run(a, &ctx),
         GpioCommand::Set(a) => set::run(a, &ctx),
@@ -104,31 +116,44 @@ pub fn run(args: GpioArgs) -> CmdResult {
 /// only read as offsets or names, the other lines resolved through the board profile and
 /// `root`'s chips; values, `--hold`, `--timeout`, `--edge` and the interface checked.
 pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let lines = |chip: Option<&str>, lines: &[String]| -> Result<(), Box<dyn std::error::Error>> {
+    let lines = |chip: Option<&str>,
+                 lines: &[String],
+                 lookup: Lookup|
+     -> Result<(), Box<dyn std::error::Error>> {
         match chip {
             Some(_) => {
                 if let Some(b) = &args.board {
                     boards::find_profile(b)?;
                 }
-                for l in lines {
-                    LineId::parse(l);
-                }
                 Ok(())
             }
-            None => LineResolver::Board(lines::BoardLines::load(root, args.board.as_deref())?)
-                .resolve_all(lines)
-                .map(drop),
+            None => LineResolver::Board(
+                lines::BoardLines::load(root, args.board.as_deref())?,
+                lookup,
+            )
+            .resolve_all(lines)
+            .map(drop),
         }
     };
     match &args.command {
-        GpioCommand::Detect | GpioCommand::Find(_) => Ok(()),
-        GpioCommand::Info(a) => match &a.chip {
-            Some(_) => Ok(()),
-            None => lines(None, &a.args),
-        },
+        GpioCommand::Detect(_) | GpioCommand::Find(_) => Ok(()),
+        GpioCommand::Info(a) => {
+            let lookup = Lookup {
+                strict: a.strict,
+                by_name: a.by_name,
+            };
+            match &a.chip {
+                Some(_) => Ok(()),
+                // The first argument may be a chip (hwkit's `info CHIP [LINE]...`).
+                None => lines(None, &a.args, lookup).or_else(|e| match a.args.get(1..) {
+                    Some(rest) => lines(None, rest, lookup),
+                    None => Err(e),
+                }),
+            }
+        }
         GpioCommand::Get(a) => {
             check_interface(a.sysfs, args.backend)?;
-            lines(a.opts.chip.as_deref(), &a.lines)
+            lines(a.opts.chip.as_deref(), &a.lines, a.opts.lookup())
         }
         GpioCommand::Set(a) => {
             check_interface(a.sysfs, args.backend)?;
@@ -138,14 +163,14 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
                 .map(|s| parse_assignment(s).map(|(line, _)| line))
                 .collect::<Result<Vec<_>, _>>()?;
             a.hold.map(|h| seconds("--hold", h)).transpose()?;
-            lines(a.opts.chip.as_deref(), &names)
+            lines(a.opts.chip.as_deref(), &names, a.opts.lookup())
         }
         GpioCommand::Mon(a) => {
             a.timeout.map(|t| seconds("--timeout", t)).transpose()?;
             if a.edge == Edge::None {
                 return Err("--edge none would report nothing: use rising, falling or both".into());
             }
-            lines(a.opts.chip.as_deref(), &a.lines)
+            lines(a.opts.chip.as_deref(), &a.lines, a.opts.lookup())
         }
     }
 }

@@ -271,10 +271,13 @@ fn mon_and_info_take_header_pins() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(
-        lines[0].starts_with(&format!("{} line  17: GPIO17", c.chip_name)),
+        lines[0].starts_with(&format!("{} 17\t\"GPIO17\"", c.chip_name)),
         "{out}"
     );
-    assert!(lines[1].contains("line  23: GPIO23"), "{out}");
+    assert!(
+        lines[1].starts_with(&format!("{} 23\t\"GPIO23\"", c.chip_name)),
+        "{out}"
+    );
 }
 
 #[test]

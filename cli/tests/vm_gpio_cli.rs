@@ -75,14 +75,20 @@ fn info_shows_lines_of_a_chip_and_single_lines() {
         out.starts_with(&format!("{} - 4 lines", s.chips()[0].chip_name)),
         "{out}"
     );
-    assert!(out.contains(&format!("line   1: {name}")), "{out}");
+    assert!(out.contains(&format!("\tline   1:\t\"{name}\"")), "{out}");
     assert!(
         out.lines()
             .any(|l| l.contains("line   3:") && l.contains("output consumer=the-hog")),
         "{out}"
     );
     let one = ok(&hwkit(&["info", "--chip", &chip(&s), "3"]));
-    assert_eq!(one.lines().count(), 2, "{one}");
+    assert_eq!(
+        one,
+        format!(
+            "{} 3\tunnamed         \toutput consumer=the-hog\n",
+            s.chips()[0].chip_name
+        )
+    );
     // A line by name, without a chip.
     let found = ok(&hwkit(&["info", &name]));
     assert!(

@@ -1,38 +1,53 @@
-//! `hwkit gpio get`: read line values.
+//! `hwkit gpio get`: read line values, as `gpioget` does.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use hw::Value;
 
 use super::lines::group_by_chip;
+use super::output::{print_json, values_line, GetJson, ValueJson};
+use super::period::parse_period;
 use super::request::{check_interface, group_builder, send, LineOpts};
 use super::Ctx;
 use crate::CmdResult;
 
+/// Arguments of `hwkit gpio get`.
 #[derive(Args)]
 pub(super) struct GetArgs {
     #[command(flatten)]
     pub opts: LineOpts,
-    /// Request the lines as they are instead of as inputs.
-    #[arg(long)]
+    /// Leave the lines' direction as it is instead of making them inputs.
+    #[arg(long, short = 'a')]
     pub as_is: bool,
-    /// Print 0/1 separated by spaces instead of "LINE"=value.
+    /// Wait this long between requesting the lines and reading them (PERIOD: a whole number
+    /// with unit us, ms, s or m; a bare number is milliseconds).
+    #[arg(long, short = 'p', value_name = "PERIOD", value_parser = parse_period)]
+    pub hold_period: Option<Duration>,
+    /// Print 1 (active) or 0 (inactive), separated by spaces, instead of "LINE"=value.
     #[arg(long)]
     pub numeric: bool,
-    /// Through the legacy /sys/class/gpio interface instead of the character device.
+    /// Print line names without quotes.
+    #[arg(long)]
+    pub unquoted: bool,
+    /// Print one JSON document: {"values":[{"line","chip","offset","active"}]}.
+    #[arg(long, conflicts_with_all = ["numeric", "unquoted"])]
+    pub json: bool,
+    /// hwkit: through the legacy /sys/class/gpio interface instead of the character device.
     #[arg(long)]
     pub sysfs: bool,
-    /// The lines: header pins (pin11, J8:11), GPIO numbers (GPIO17, BCM17), line names or
-    /// chip:offset; with --chip, offsets and line names of that chip.
+    /// The lines: line names; with --chip, offsets and names of that chip; or hwkit's board
+    /// forms: header pins (pin11, J8:11), GPIO numbers (GPIO17, BCM17), chip:offset.
     #[arg(required = true, value_name = "LINE")]
     pub lines: Vec<String>,
 }
+
 /// Runs `hwkit gpio get`.
 pub(super) fn run(a: GetArgs, ctx: &Ctx) -> CmdResult {
     check_interface(a.sysfs, ctx.backend)?;
     let targets = ctx
-        .resolver(a.opts.chip.as_deref())?
+        .resolver(a.opts.chip.as_deref(), a.opts.lookup())?
         .resolve_all(&a.lines)?;
     let mut values = vec![Value::Inactive; targets.len()];
     // One request per chip, each released before the next: values are read chip by chip.
@@ -42,21 +57,28 @@ pub(super) fn run(a: GetArgs, ctx: &Ctx) -> CmdResult {
             b = b.as_input();
         }
         let req = send(b, a.sysfs, ctx)?;
+        if let Some(p) = a.hold_period {
+            std::thread::sleep(p);
+        }
         for ((i, _), v) in g.targets.iter().zip(req.values()?) {
             values[*i] = v;
         }
     }
-    let out: Vec<String> = targets
-        .iter()
-        .zip(&values)
-        .map(|(t, v)| {
-            if a.numeric {
-                u8::from(*v).to_string()
-            } else {
-                format!("\"{}\"={v}", t.arg)
-            }
-        })
-        .collect();
-    println!("{}", out.join(" "));
+    if a.json {
+        let values = targets
+            .iter()
+            .zip(&values)
+            .map(|(t, v)| ValueJson {
+                line: t.arg.clone(),
+                chip: t.chip.clone(),
+                offset: t.offset,
+                active: *v == Value::Active,
+            })
+            .collect();
+        print_json(&GetJson { values })?;
+    } else {
+        let ids = targets.iter().map(|t| t.arg.as_str());
+        println!("{}", values_line(ids.zip(values), a.unquoted, a.numeric));
+    }
     Ok(ExitCode::SUCCESS)
 }

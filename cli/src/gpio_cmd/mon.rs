@@ -41,7 +41,7 @@ pub(super) fn run(a: MonArgs, ctx: &Ctx) -> CmdResult {
         return Err("--edge none would report nothing: use rising, falling or both".into());
     }
     let targets = ctx
-        .resolver(a.opts.chip.as_deref())?
+        .resolver(a.opts.chip.as_deref(), a.opts.lookup())?
         .resolve_all(&a.lines)?;
     // All requested before any is watched: a busy line fails the command with nothing printed.
     let mut watched = Vec::new();

@@ -6,24 +6,44 @@ use clap::Args;
 use hw::{Bias, Request, RequestBuilder, SysfsBackend, Uapi};
 
 use super::backend::BackendChoice;
-use super::lines::ChipGroup;
+use super::lines::{ChipGroup, Lookup};
 use super::Ctx;
 
+/// The options every line command shares, named as libgpiod's tools name them.
 #[derive(Args)]
 pub(super) struct LineOpts {
-    /// The chip (path, name, number or label); LINEs are then its offsets and line names.
-    #[arg(long, short)]
+    /// Restrict the lines to this chip (`0`, `gpiochip0`, `/dev/gpiochip0` or a label): LINEs
+    /// are then its offsets and line names.
+    #[arg(long, short, value_name = "CHIP")]
     pub chip: Option<String>,
     /// Treat the lines as active-low.
     #[arg(long, short = 'l')]
     pub active_low: bool,
-    /// Bias: as-is, pull-up, pull-down or disabled.
-    #[arg(long, short)]
+    /// Bias: pull-up, pull-down or disabled (default: as it is).
+    #[arg(long, short, value_name = "BIAS")]
     pub bias: Option<Bias>,
-    /// Consumer label shown in line info.
-    #[arg(long, default_value = "hwkit")]
+    /// Consumer label of the requested lines, shown in line info.
+    #[arg(long, short = 'C', value_name = "NAME", default_value = "hwkit")]
     pub consumer: String,
+    /// Search every line of the chips for each name and refuse a name two lines share
+    /// (default: the first line of that name, in chip order).
+    #[arg(long, short)]
+    pub strict: bool,
+    /// Read LINEs as names even where they are numbers (they are offsets only with --chip).
+    #[arg(long)]
+    pub by_name: bool,
 }
+
+impl LineOpts {
+    /// How LINEs are read with these options.
+    pub fn lookup(&self) -> Lookup {
+        Lookup {
+            strict: self.strict,
+            by_name: self.by_name,
+        }
+    }
+}
+
 /// `--sysfs` and `--backend` choose different interfaces.
 pub(super) fn check_interface(sysfs: bool, backend: Option<BackendChoice>) -> Result<(), String> {
     match backend {
