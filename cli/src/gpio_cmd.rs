@@ -153,6 +153,10 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
         }
         GpioCommand::Get(a) => {
             check_interface(a.sysfs, args.backend)?;
+            a.hold_period
+                .as_deref()
+                .map(period::parse_period)
+                .transpose()?;
             lines(a.opts.chip.as_deref(), &a.lines, a.opts.lookup())
         }
         GpioCommand::Set(a) => {
@@ -163,6 +167,7 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
                 .map(|s| parse_assignment(s).map(|(line, _)| line))
                 .collect::<Result<Vec<_>, _>>()?;
             a.hold.map(|h| seconds("--hold", h)).transpose()?;
+            set::periods(a)?;
             lines(a.opts.chip.as_deref(), &names, a.opts.lookup())
         }
         GpioCommand::Mon(a) => {

@@ -178,7 +178,7 @@ pub fn fetch(cache: &Path, b: &DebianBins, arch: Arch) -> Result<PathBuf> {
         let _ = fs::remove_dir_all(&dir);
         let debs = dir.join("debs");
         let result = (|| {
-            let files = apt.download_with_dependencies(&[b.package.clone()], &debs)?;
+            let files = apt.download_with_dependencies(std::slice::from_ref(&b.package), &debs)?;
             for deb in &files {
                 crate::kernel::unpack(deb, &dir.join("root"))?;
             }

@@ -1,7 +1,6 @@
 //! `hwkit gpio get`: read line values, as `gpioget` does.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 use hw::Value;
@@ -23,8 +22,8 @@ pub(super) struct GetArgs {
     pub as_is: bool,
     /// Wait this long between requesting the lines and reading them (PERIOD: a whole number
     /// with unit us, ms, s or m; a bare number is milliseconds).
-    #[arg(long, short = 'p', value_name = "PERIOD", value_parser = parse_period)]
-    pub hold_period: Option<Duration>,
+    #[arg(long, short = 'p', value_name = "PERIOD")]
+    pub hold_period: Option<String>,
     /// Print 1 (active) or 0 (inactive), separated by spaces, instead of "LINE"=value.
     #[arg(long)]
     pub numeric: bool,
@@ -46,6 +45,7 @@ pub(super) struct GetArgs {
 /// Runs `hwkit gpio get`.
 pub(super) fn run(a: GetArgs, ctx: &Ctx) -> CmdResult {
     check_interface(a.sysfs, ctx.backend)?;
+    let hold_period = a.hold_period.as_deref().map(parse_period).transpose()?;
     let targets = ctx
         .resolver(a.opts.chip.as_deref(), a.opts.lookup())?
         .resolve_all(&a.lines)?;
@@ -57,7 +57,7 @@ pub(super) fn run(a: GetArgs, ctx: &Ctx) -> CmdResult {
             b = b.as_input();
         }
         let req = send(b, a.sysfs, ctx)?;
-        if let Some(p) = a.hold_period {
+        if let Some(p) = hold_period {
             std::thread::sleep(p);
         }
         for ((i, _), v) in g.targets.iter().zip(req.values()?) {

@@ -55,9 +55,10 @@ fn debounce(d: Duration) -> String {
 
 /// The direction and the attributes that differ from the defaults, in libgpiod 2.2's order:
 /// `input active-low drive=open-drain bias=pull-up edges=both event-clock=realtime
-/// debounce-period=10ms consumer=NAME` (libgpiod 2.2 prints the consumer unquoted; a used
-/// line without one is held by the kernel).
-pub(super) fn attributes(l: &LineInfo) -> String {
+/// debounce-period=10ms consumer="NAME"`. A used line without a consumer is held by the
+/// kernel. gpioinfo 2.2.1 quotes the consumer of a named line only (it passes its
+/// unnamed-line flag on as the consumer's `--unquoted`), and so does this, byte for byte.
+pub(super) fn attributes(l: &LineInfo, unquoted: bool) -> String {
     let mut s = String::from(match l.direction {
         Direction::Output => "output",
         _ => "input",
@@ -96,7 +97,7 @@ pub(super) fn attributes(l: &LineInfo) -> String {
         } else {
             &l.consumer
         };
-        let _ = write!(s, " consumer={c}");
+        let _ = write!(s, " consumer={}", quoted(c, unquoted || l.name.is_empty()));
     }
     s
 }
@@ -107,7 +108,7 @@ pub(super) fn info_row(l: &LineInfo, unquoted: bool) -> String {
         "\tline {:>3}:\t{}{}",
         l.offset,
         name_field(&l.name, unquoted),
-        attributes(l)
+        attributes(l, unquoted)
     )
 }
 
@@ -117,7 +118,7 @@ pub(super) fn info_line(chip: &str, l: &LineInfo, unquoted: bool) -> String {
         "{chip} {}\t{}{}",
         l.offset,
         name_field(&l.name, unquoted),
-        attributes(l)
+        attributes(l, unquoted)
     )
 }
 
@@ -355,6 +356,10 @@ mod tests {
             info_line("gpiochip1", &l, false),
             "gpiochip1 3\tunnamed         \toutput active-low drive=open-drain bias=pull-up consumer=gpioset"
         );
+        // A named line's consumer is quoted, unless --unquoted.
+        l.name = "LED".into();
+        assert!(info_line("gpiochip1", &l, false).ends_with(" consumer=\"gpioset\""));
+        assert!(info_line("gpiochip1", &l, true).ends_with(" consumer=gpioset"));
         // A quoted name past 14 bytes overflows its column; unquoted, past 16.
         assert_eq!(
             name_field("ABCDEFGHIJKLMNO", false),
@@ -373,8 +378,8 @@ mod tests {
         l.bias = Bias::PullDown;
         l.used = true;
         assert_eq!(
-            attributes(&l),
-            "input bias=pull-down edges=both event-clock=realtime debounce-period=10ms consumer=kernel"
+            attributes(&l, false),
+            "input bias=pull-down edges=both event-clock=realtime debounce-period=10ms consumer=\"kernel\""
         );
         assert_eq!(debounce(Duration::from_micros(1500)), "1500us");
         assert_eq!(debounce(Duration::from_secs(2)), "2s");

@@ -15,14 +15,6 @@ use super::request::{check_interface, group_builder, send, LineOpts};
 use super::{interactive, Ctx};
 use crate::CmdResult;
 
-/// `--toggle`'s periods.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Periods(pub Vec<Duration>);
-
-fn toggle_periods(s: &str) -> Result<Periods, String> {
-    parse_periods(s).map(Periods)
-}
-
 /// Arguments of `hwkit gpio set`.
 #[derive(Args)]
 pub(super) struct SetArgs {
@@ -33,12 +25,12 @@ pub(super) struct SetArgs {
     pub drive: Option<Drive>,
     /// The least time to hold the lines at each value, before the first toggle or exit
     /// (PERIOD: a whole number with unit us, ms, s or m; a bare number is milliseconds).
-    #[arg(long, short = 'p', value_name = "PERIOD", value_parser = parse_period)]
-    pub hold_period: Option<Duration>,
+    #[arg(long, short = 'p', value_name = "PERIOD")]
+    pub hold_period: Option<String>,
     /// Toggle the lines after each period in turn, repeating the sequence; if the last period
     /// is 0, exit after the toggles before it (`-t 0`: set and exit).
-    #[arg(long, short = 't', value_name = "PERIOD[,PERIOD]...", value_parser = toggle_periods)]
-    pub toggle: Option<Periods>,
+    #[arg(long, short = 't', value_name = "PERIOD[,PERIOD]...")]
+    pub toggle: Option<String>,
     /// Set the values, then go on in the background, detached from the terminal, holding them.
     #[arg(long, short = 'z')]
     pub daemonize: bool,
@@ -119,9 +111,21 @@ impl Held {
     }
 }
 
+/// `--hold-period` and `--toggle`, read (`None` where not given).
+pub(super) type SetPeriods = (Option<Duration>, Option<Vec<Duration>>);
+
+/// Reads `--hold-period` and `--toggle`.
+pub(super) fn periods(a: &SetArgs) -> Result<SetPeriods, String> {
+    Ok((
+        a.hold_period.as_deref().map(parse_period).transpose()?,
+        a.toggle.as_deref().map(parse_periods).transpose()?,
+    ))
+}
+
 /// Runs `hwkit gpio set`.
 pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
     check_interface(a.sysfs, ctx.backend)?;
+    let (hold_period, toggle) = periods(&a)?;
     let pairs: Vec<(String, Value)> = a
         .values
         .iter()
@@ -167,14 +171,11 @@ pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(Periods(mut periods)) = a.toggle.clone() {
+    if let Some(mut periods) = toggle {
         // As gpioset: no toggle comes sooner than the hold period (but a final 0 stays 0).
         let last = periods.len() - 1;
         for (i, p) in periods.iter_mut().enumerate() {
-            if let Some(h) = a
-                .hold_period
-                .filter(|h| *h > *p && (i != last || !p.is_zero()))
-            {
+            if let Some(h) = hold_period.filter(|h| *h > *p && (i != last || !p.is_zero())) {
                 *p = h;
             }
         }
@@ -197,7 +198,7 @@ pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
             }
         }
     }
-    if let Some(p) = a.hold_period {
+    if let Some(p) = hold_period {
         if wait(Some(p))?.is_some() {
             return Ok(ExitCode::SUCCESS);
         }
