@@ -24,7 +24,7 @@ mod set;
 use std::path::Path;
 
 use clap::{Args, Subcommand};
-use hw::{Edge, Uapi};
+use hw::Uapi;
 
 use crate::CmdResult;
 use backend::BackendChoice;
@@ -171,10 +171,7 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
             lines(a.opts.chip.as_deref(), &names, a.opts.lookup())
         }
         GpioCommand::Mon(a) => {
-            a.timeout.map(|t| seconds("--timeout", t)).transpose()?;
-            if a.edge == Edge::None {
-                return Err("--edge none would report nothing: use rising, falling or both".into());
-            }
+            mon::limits(a)?;
             lines(a.opts.chip.as_deref(), &a.lines, a.opts.lookup())
         }
     }

@@ -677,3 +677,202 @@ fn interactive_mode_edits_completes_and_recalls_on_a_terminal() {
     assert!(status.success());
     assert!(!common::info(&s, 0, 0).used, "released after exit");
 }
+
+#[test]
+fn chips_refusing_access_are_skipped_when_no_chip_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let _g = serial();
+    let name = unique("DUP");
+    let mut a = Bank::new(4, unique("parity-noaccess"));
+    a.name(1, &name);
+    let mut b = Bank::new(4, unique("parity-open"));
+    b.name(2, &name);
+    let s = gpiosim::builder()
+        .with_bank(&a)
+        .with_bank(&b)
+        .live()
+        .unwrap();
+    let mode = |i: usize, m: u32| {
+        std::fs::set_permissions(s.chips()[i].dev_path(), std::fs::Permissions::from_mode(m))
+            .unwrap()
+    };
+    // The first chip is root's only; the second anyone's.
+    mode(0, 0o600);
+    mode(1, 0o666);
+    // An unprivileged user, running a copy of hwkit it can execute.
+    let dir = std::env::temp_dir().join(unique("hwkit-eacces"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.join("hwkit");
+    std::fs::copy(env!("CARGO_BIN_EXE_hwkit"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let nobody = |mut c: Command| c.uid(65534).gid(65534).output().unwrap();
+    let mut ours = Command::new(&exe);
+    ours.args(["gpio", "get", &name]);
+    let ours = nobody(ours);
+    let mut theirs = hwkit_testbed::debian_bins::command("trixie", "gpiod", "gpioget");
+    theirs.arg(&name);
+    let theirs = nobody(theirs);
+    // Named: the chip's refusal is the error.
+    let mut named = Command::new(&exe);
+    named.args(["gpio", "get", "-c", &chip_path(&s, 0), "1"]);
+    let named = nobody(named);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        theirs.status.success(),
+        "gpioget as nobody: {}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    assert!(
+        ours.status.success(),
+        "hwkit as nobody: {}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    assert_eq!(text(&ours), format!("\"{name}\"=inactive\n"));
+    assert_eq!(text(&ours), text(&theirs));
+    let e = common::err(&named);
+    assert!(e.contains("permission denied"), "{e}");
+}
+
+/// Runs a monitor (`cmd`, which exits by itself after its events) on lines `watch` of the
+/// first chip, pulling `pulls` in turn once they are requested; returns its stdout.
+fn monitor(sim: &Sim, mut cmd: Command, watch: &[u32], pulls: &[(u32, Level)]) -> String {
+    let c = &sim.chips()[0];
+    for &o in watch {
+        c.set_pull(o, Level::Low).unwrap();
+    }
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for &o in watch {
+        wait_used(sim, 0, o, true);
+    }
+    // Edge detection is set up a moment after the line shows as used.
+    std::thread::sleep(Duration::from_millis(200));
+    for &(o, l) in pulls {
+        c.set_pull(o, l).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let (status, out, err) = finish(child, "a monitor");
+    assert!(status.success(), "{err}");
+    for &o in watch {
+        wait_used(sim, 0, o, false);
+    }
+    out
+}
+
+fn hwkit_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hwkit"));
+    c.arg("gpio").arg("mon").args(args);
+    c
+}
+
+fn gpiomon_cmd(args: &[&str]) -> Command {
+    let mut c = hwkit_testbed::debian_bins::command("trixie", "gpiod", "gpiomon");
+    c.args(args);
+    c
+}
+
+#[test]
+fn mon_prints_gpiomons_lines() {
+    let _g = serial();
+    let (s, names) = two_chips("m");
+    let chip = chip_path(&s, 0);
+    let (a, b) = (names[0].as_str(), names[1].as_str());
+    let pulls = [
+        (0, Level::High),
+        (1, Level::High),
+        (0, Level::Low),
+        (1, Level::Low),
+    ];
+    let both = |args: &[&str], watch: &[u32], pulls: &[(u32, Level)]| {
+        (
+            monitor(&s, hwkit_cmd(args), watch, pulls),
+            monitor(&s, gpiomon_cmd(args), watch, pulls),
+        )
+    };
+    // Formats without timestamps: the same bytes, events in the same order.
+    for args in [
+        vec!["-n", "4", "-F", "%c %o %l %e %E %% %x [%l]", a, b],
+        vec!["-n", "2", "-e", "falling", "-F", "%o:%E", a, b],
+        vec!["-n", "4", "-c", &chip, "--banner", "-F", "%l %E", "0", "1"],
+        vec!["-n", "2", "-c", &chip, "-F", "%l %E %", "6"],
+    ] {
+        let watch: Vec<u32> = if args.contains(&"6") {
+            vec![6]
+        } else {
+            vec![0, 1]
+        };
+        let pulls: Vec<(u32, Level)> = if watch == [6] {
+            vec![(6, Level::High), (6, Level::Low)]
+        } else {
+            pulls.to_vec()
+        };
+        let (ours, theirs) = both(&args, &watch, &pulls);
+        assert_eq!(ours, theirs, "{args:?}");
+        assert!(!ours.is_empty());
+    }
+    // The default line: the same but for the timestamp, which is each run's own.
+    let tail = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| l.split_once('\t').map_or(l, |(_, t)| t).to_owned())
+            .collect()
+    };
+    for args in [
+        vec!["-n", "4", a, b],
+        vec!["-n", "4", "--unquoted", a, b],
+        vec!["-n", "4", "-c", &chip, "0", b],
+        vec!["-n", "2", "-c", &chip, "6"],
+    ] {
+        let watch: Vec<u32> = if args.contains(&"6") {
+            vec![6]
+        } else {
+            vec![0, 1]
+        };
+        let pulls: Vec<(u32, Level)> = if watch == [6] {
+            vec![(6, Level::High), (6, Level::Low)]
+        } else {
+            pulls.to_vec()
+        };
+        let (ours, theirs) = both(&args, &watch, &pulls);
+        assert_eq!(tail(&ours), tail(&theirs), "{args:?}");
+        // `<sec>.<9 digits>` before the tab, as gpiomon's.
+        let ts = ours.lines().next().unwrap().split('\t').next().unwrap();
+        let (sec, nsec) = ts.split_once('.').unwrap();
+        assert!(sec.parse::<u64>().is_ok() && nsec.len() == 9, "{ours}");
+    }
+    // UTC timestamps: the same shape (`2026-11-30T20:00:00.123456789Z`).
+    let (ours, theirs) = both(&["-n", "1", "--utc", a], &[0], &[(0, Level::High)]);
+    let shape = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_digit() { '9' } else { c })
+            .collect()
+    };
+    assert_eq!(shape(&ours), shape(&theirs));
+    assert!(ours.contains("T") && ours.contains("Z\trising\t"), "{ours}");
+    // Quiet prints nothing; an idle timeout ends both.
+    let (ours, theirs) = both(
+        &["-q", "--idle-timeout", "300ms", a],
+        &[0],
+        &[(0, Level::High)],
+    );
+    assert_eq!((ours.as_str(), theirs.as_str()), ("", ""));
+    // Debounce: both set it, as line info shows.
+    for cmd in [
+        hwkit_cmd(&["-p", "5ms", "--idle-timeout", "1s", a]),
+        gpiomon_cmd(&["-p", "5ms", "--idle-timeout", "1s", a]),
+    ] {
+        let mut cmd = cmd;
+        let child = cmd.stdout(Stdio::null()).spawn().unwrap();
+        wait_used(&s, 0, 0, true);
+        eventually("the debounce period", || {
+            common::info(&s, 0, 0).debounce == Some(Duration::from_millis(5))
+        });
+        let (status, _, _) = finish(child, "mon -p");
+        assert!(status.success());
+        wait_used(&s, 0, 0, false);
+    }
+}
