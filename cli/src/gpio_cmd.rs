@@ -16,6 +16,7 @@ mod info;
 mod interactive;
 mod lines;
 mod mon;
+mod notify;
 mod output;
 mod period;
 mod request;
@@ -67,6 +68,9 @@ enum GpioCommand {
     Set(set::SetArgs),
     /// Print edge events as they happen.
     Mon(mon::MonArgs),
+    /// Print changes to lines' info (requested, released, reconfigured) without requesting
+    /// them.
+    Notify(notify::NotifyArgs),
     /// Find a line by name: prints its chip and offset.
     Find(find::FindArgs),
 }
@@ -107,6 +111,7 @@ pub fn run(args: GpioArgs) -> CmdResult {
         GpioCommand::Get(a) => get::run(a, &ctx),
         GpioCommand::Set(a) => set::run(a, &ctx),
         GpioCommand::Mon(a) => mon::run(a, &ctx),
+        GpioCommand::Notify(a) => notify::run(a, &ctx),
         GpioCommand::Find(a) => find::run(a, ctx.uapi),
     }
 }
@@ -169,6 +174,14 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
             a.hold.map(|h| seconds("--hold", h)).transpose()?;
             set::periods(a)?;
             lines(a.opts.chip.as_deref(), &names, a.opts.lookup())
+        }
+        GpioCommand::Notify(a) => {
+            notify::limits(a)?;
+            let lookup = Lookup {
+                strict: a.strict,
+                by_name: a.by_name,
+            };
+            lines(a.chip.as_deref(), &a.lines, lookup)
         }
         GpioCommand::Mon(a) => {
             mon::limits(a)?;

@@ -876,3 +876,148 @@ fn mon_prints_gpiomons_lines() {
         wait_used(&s, 0, 0, false);
     }
 }
+
+/// Runs a notifier (`cmd`, with `--banner` and an idle timeout among its arguments) on line 0
+/// of the first chip while this process requests it, reconfigures it and releases it;
+/// returns its stdout after the banner.
+fn notifier(sim: &Sim, mut cmd: Command) -> String {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    out.read_line(&mut banner).unwrap();
+    assert!(banner.starts_with("Watching line"), "{banner:?}");
+    let mut req = Request::builder()
+        .on_chip(sim.chips()[0].dev_path())
+        .consumer("parity-n")
+        .with_line(0)
+        .as_output(Value::Active)
+        .request()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    req.set_as_input(0).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(req);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let (status, _, err) = finish(child, "a notifier");
+    assert!(status.success(), "{err}");
+    rest
+}
+
+#[test]
+fn notify_prints_gpionotifys_lines_and_json() {
+    let _g = serial();
+    let (s, names) = two_chips("w");
+    let a = names[0].as_str();
+    let chip = chip_path(&s, 0);
+    let both = |args: &[&str]| {
+        let mut ours = Command::new(env!("CARGO_BIN_EXE_hwkit"));
+        ours.args(["gpio", "notify", "--banner", "--idle-timeout", "5s"])
+            .args(args);
+        let mut theirs = hwkit_testbed::debian_bins::command("trixie", "gpiod", "gpionotify");
+        theirs.args(["--banner", "--idle-timeout", "5s"]).args(args);
+        (notifier(&s, ours), notifier(&s, theirs))
+    };
+    for args in [
+        vec!["-n", "3", "-F", "%c %o %l %e %E [%a] %C %% %x", a],
+        vec!["-n", "3", "--unquoted", "-F", "%a|%C", a],
+        vec!["-n", "1", "-e", "released", "-F", "%E %l", a],
+        vec![
+            "-n",
+            "1",
+            "-e",
+            "reconfigured",
+            "-c",
+            &chip,
+            "-F",
+            "%E %o",
+            "0",
+        ],
+    ] {
+        let (ours, theirs) = both(&args);
+        assert_eq!(ours, theirs, "{args:?}");
+        assert!(!ours.is_empty());
+    }
+    let tail = |out: &str| -> Vec<String> {
+        out.lines()
+            .map(|l| l.split_once('\t').map_or(l, |(_, t)| t).to_owned())
+            .collect()
+    };
+    for args in [
+        vec!["-n", "3", a],
+        vec!["-n", "3", "-c", &chip, "0"],
+        vec!["-n", "3", "--unquoted", a],
+    ] {
+        let (ours, theirs) = both(&args);
+        assert_eq!(tail(&ours), tail(&theirs), "{args:?}");
+        assert_eq!(
+            tail(&ours)
+                .iter()
+                .map(|t| t.split('\t').next().unwrap().to_owned())
+                .collect::<Vec<_>>(),
+            ["requested", "reconfigured", "released"]
+        );
+    }
+
+    #[derive(Deserialize)]
+    struct Change {
+        timestamp_ns: u64,
+        event: String,
+        line: LineDoc,
+    }
+    #[derive(Deserialize)]
+    struct LineDoc {
+        chip: String,
+        offset: u32,
+        name: Option<String>,
+        direction: String,
+        used: bool,
+        consumer: Option<String>,
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hwkit"));
+    cmd.args([
+        "gpio",
+        "notify",
+        "--banner",
+        "--idle-timeout",
+        "5s",
+        "-n",
+        "3",
+        "--json",
+        a,
+    ]);
+    let out = notifier(&s, cmd);
+    let changes: Vec<Change> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(&str, &str, bool, Option<&str>)> = changes
+        .iter()
+        .map(|c| {
+            assert_eq!(
+                (c.line.chip.as_str(), c.line.offset, c.line.name.as_deref()),
+                (chip_name(&s, 0).as_str(), 0, Some(a))
+            );
+            (
+                c.event.as_str(),
+                c.line.direction.as_str(),
+                c.line.used,
+                c.line.consumer.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("requested", "output", true, Some("parity-n")),
+            ("reconfigured", "input", true, Some("parity-n")),
+            ("released", "input", false, None),
+        ]
+    );
+    assert!(changes[0].timestamp_ns <= changes[2].timestamp_ns);
+}

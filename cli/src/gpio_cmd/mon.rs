@@ -95,9 +95,12 @@ pub(super) struct MonArgs {
 
 /// How timestamps are written: gpiomon's raw seconds, UTC or local time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TimeFormat {
+pub(super) enum TimeFormat {
+    /// `sec.nsec`.
     Seconds,
+    /// `2026-11-30T20:00:00.123456789Z`.
     Utc,
+    /// `2026-11-30T21:00:00.123456789`.
     Local,
 }
 
@@ -215,7 +218,7 @@ pub(super) fn run(a: MonArgs, ctx: &Ctx) -> CmdResult {
             writeln!(out, "{l}").map_err(write_err)?;
         }
         if a.banner {
-            writeln!(out, "{}", banner(&a.lines)).map_err(write_err)?;
+            writeln!(out, "{}", banner("Monitoring", &a.lines)).map_err(write_err)?;
         }
         out.flush().map_err(write_err)?;
     }
@@ -315,13 +318,14 @@ fn initial_line(targets: &[Target], values: &[Value], unquoted: bool, numeric: b
     values_line(ids.zip(values.iter().copied()), unquoted, numeric)
 }
 
-/// `gpiomon --banner`'s line: `Monitoring line 'A'...`, `Monitoring lines 'A', and 'B'...`.
-fn banner(ids: &[String]) -> String {
+/// A `--banner` line as libgpiod's tools print it: `Monitoring line 'A'...`,
+/// `Monitoring lines 'A', and 'B'...` (`verb`: `Monitoring`, `Watching`).
+pub(super) fn banner(verb: &str, ids: &[String]) -> String {
     match ids {
-        [one] => format!("Monitoring line '{one}'..."),
+        [one] => format!("{verb} line '{one}'..."),
         [first @ .., last] => {
             let list: String = first.iter().map(|i| format!("'{i}', ")).collect();
-            format!("Monitoring lines {list}and '{last}'...")
+            format!("{verb} lines {list}and '{last}'...")
         }
         [] => String::new(),
     }
@@ -329,7 +333,13 @@ fn banner(ids: &[String]) -> String {
 
 /// The line as gpiomon names it: its name (quoted unless `unquoted`), after the chip and
 /// offset if a chip was named; chip and offset alone if unnamed.
-fn line_id(chip: &str, offset: u32, name: &str, chip_named: bool, unquoted: bool) -> String {
+pub(super) fn line_id(
+    chip: &str,
+    offset: u32,
+    name: &str,
+    chip_named: bool,
+    unquoted: bool,
+) -> String {
     if name.is_empty() {
         format!("{chip} {offset}")
     } else if chip_named {
@@ -374,7 +384,7 @@ fn formatted(fmt: &str, e: &hw::EdgeEvent, chip: &str, name: &str) -> String {
 
 /// A timestamp as gpiomon prints it: `sec.nsec`, or `YYYY-MM-DDTHH:MM:SS.nsec` in UTC (with
 /// a `Z`) or local time.
-fn timestamp(ns: u64, f: TimeFormat) -> String {
+pub(super) fn timestamp(ns: u64, f: TimeFormat) -> String {
     let (secs, nsec) = (ns / 1_000_000_000, ns % 1_000_000_000);
     let t = match f {
         TimeFormat::Seconds => return format!("{secs}.{nsec:09}"),
@@ -445,9 +455,12 @@ mod tests {
             "gpiochip0 22 GPIO22"
         );
         assert_eq!(line_id("gpiochip0", 3, "", false, false), "gpiochip0 3");
-        assert_eq!(banner(&["A".into()]), "Monitoring line 'A'...");
         assert_eq!(
-            banner(&["A".into(), "B".into()]),
+            banner("Monitoring", &["A".into()]),
+            "Monitoring line 'A'..."
+        );
+        assert_eq!(
+            banner("Monitoring", &["A".into(), "B".into()]),
             "Monitoring lines 'A', and 'B'..."
         );
     }

@@ -55,9 +55,8 @@ fn debounce(d: Duration) -> String {
 
 /// The direction and the attributes that differ from the defaults, in libgpiod 2.2's order:
 /// `input active-low drive=open-drain bias=pull-up edges=both event-clock=realtime
-/// debounce-period=10ms consumer="NAME"`. A used line without a consumer is held by the
-/// kernel. gpioinfo 2.2.1 quotes the consumer of a named line only (it passes its
-/// unnamed-line flag on as the consumer's `--unquoted`), and so does this, byte for byte.
+/// debounce-period=10ms consumer="NAME"` (`unquoted`: `consumer=NAME`). A used line without
+/// a consumer is held by the kernel.
 pub(super) fn attributes(l: &LineInfo, unquoted: bool) -> String {
     let mut s = String::from(match l.direction {
         Direction::Output => "output",
@@ -97,9 +96,15 @@ pub(super) fn attributes(l: &LineInfo, unquoted: bool) -> String {
         } else {
             &l.consumer
         };
-        let _ = write!(s, " consumer={}", quoted(c, unquoted || l.name.is_empty()));
+        let _ = write!(s, " consumer={}", quoted(c, unquoted));
     }
     s
+}
+
+/// gpioinfo's attributes: gpioinfo 2.2.1 quotes the consumer of a named line only (it passes
+/// its unnamed-line flag on as the consumer's `--unquoted`), and so does hwkit, byte for byte.
+fn info_attributes(l: &LineInfo, unquoted: bool) -> String {
+    attributes(l, unquoted || l.name.is_empty())
 }
 
 /// A line in a chip's listing: `\tline  17:\t"GPIO17"        \tinput`.
@@ -108,7 +113,7 @@ pub(super) fn info_row(l: &LineInfo, unquoted: bool) -> String {
         "\tline {:>3}:\t{}{}",
         l.offset,
         name_field(&l.name, unquoted),
-        attributes(l, unquoted)
+        info_attributes(l, unquoted)
     )
 }
 
@@ -118,7 +123,7 @@ pub(super) fn info_line(chip: &str, l: &LineInfo, unquoted: bool) -> String {
         "{chip} {}\t{}{}",
         l.offset,
         name_field(&l.name, unquoted),
-        attributes(l, unquoted)
+        info_attributes(l, unquoted)
     )
 }
 
