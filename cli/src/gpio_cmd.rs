@@ -150,9 +150,14 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
             match &a.chip {
                 Some(_) => Ok(()),
                 // The first argument may be a chip (hwkit's `info CHIP [LINE]...`).
-                None => lines(None, &a.args, lookup).or_else(|e| match a.args.get(1..) {
-                    Some(rest) => lines(None, rest, lookup),
-                    None => Err(e),
+                None => lines(None, &a.args, lookup).or_else(|e| match a.args.split_first() {
+                    Some((first, rest))
+                        if lines::BoardLines::load(root, args.board.as_deref())?
+                            .has_chip(first) =>
+                    {
+                        lines(None, rest, lookup)
+                    }
+                    _ => Err(e),
                 }),
             }
         }
@@ -187,5 +192,75 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
             mon::limits(a)?;
             lines(a.opts.chip.as_deref(), &a.lines, a.opts.lookup())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::path::PathBuf;
+
+    use crate::fuzzing::{check_argv, Checked};
+
+    /// What `hwkit gpio ARGS` is told before it acts, against a captured Pi 4.
+    fn refusal(args: &[&str]) -> String {
+        let root =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../boards/tests/fixtures/rpi4-6.6");
+        let argv: Vec<OsString> = std::iter::once("gpio")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        match check_argv(&argv, &root) {
+            Checked::Refused(e) => e,
+            Checked::Usage(u) => panic!("{args:?}: usage: {u}"),
+            Checked::Accepted => panic!("{args:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn periods_and_limits_are_checked_before_anything_is_requested() {
+        let e = refusal(&["get", "-c", "0", "-p", "5x", "1"]);
+        assert!(
+            e.starts_with("invalid period '5x': unknown unit 'x'"),
+            "{e}"
+        );
+        let e = refusal(&["set", "-c", "0", "-t", "1s,soon", "1=1"]);
+        assert!(e.starts_with("invalid period 'soon'"), "{e}");
+        let e = refusal(&["set", "-c", "0", "--hold-period=-1", "1=1"]);
+        assert!(e.starts_with("invalid period '-1'"), "{e}");
+        let e = refusal(&["mon", "-c", "0", "-p", "2h", "1"]);
+        assert!(e.starts_with("invalid period '2h'"), "{e}");
+        let e = refusal(&["mon", "-c", "0", "-p", "5000s", "1"]);
+        assert!(
+            e.contains(
+                "debounce period 5000000000us is too long: the kernel takes at most 4294967295us"
+            ),
+            "{e}"
+        );
+        let e = refusal(&["mon", "-c", "0", "--idle-timeout", "x", "1"]);
+        assert!(e.starts_with("invalid period 'x'"), "{e}");
+        let e = refusal(&["mon", "-c", "0", "-e", "none", "1"]);
+        assert!(e.contains("--edges none would report nothing"), "{e}");
+        let e = refusal(&["notify", "-c", "0", "--idle-timeout", "1.5s", "1"]);
+        assert!(e.starts_with("invalid period '1.5s'"), "{e}");
+        let e = refusal(&["notify", "-c", "0", "--timeout=-2", "1"]);
+        assert!(e.contains("--timeout -2"), "{e}");
+    }
+
+    #[test]
+    fn board_lines_are_checked_for_every_command() {
+        for sub in ["get", "mon", "notify", "info"] {
+            let e = refusal(&[sub, "pin6"]);
+            assert!(e.contains("pin 6 is GND"), "{sub}: {e}");
+        }
+        let e = refusal(&["set", "pin6=1"]);
+        assert!(e.contains("pin 6 is GND"), "{e}");
+        let e = refusal(&["set", "pin11"]);
+        assert!(e.contains("not LINE=VALUE"), "{e}");
+        // `info CHIP LINE...`: a first argument that names a chip is one.
+        let e = refusal(&["info", "gpiochip0", "pin6"]);
+        assert!(e.contains("pin 6 is GND"), "{e}");
+        let e = refusal(&["info", "pinctrl-bcm2711", "pin6"]);
+        assert!(e.contains("pin 6 is GND"), "{e}");
     }
 }

@@ -536,7 +536,7 @@ fn interactive_commands_answer_as_gpiosets_without_a_terminal() {
         .unwrap();
     let script = format!(
         "get\nset {b}=1\nget {b}\ntoggle\nget\nset {b}=2\nsleep\nsleep 1x\nsleep 1 2\nfrob\nget NOPE\nset\n\
-         toggle \"{a}\"\nget \"{a}\"\nexit\n"
+         toggle \"{a}\"\nget \"{a}\"\nget \"{a}\ntoggle {a} {b} {a}\nexit\n"
     );
     child
         .stdin
@@ -554,7 +554,8 @@ fn interactive_commands_answer_as_gpiosets_without_a_terminal() {
              {p}invalid line value: '2'\n{p}a period must be specified\n{p}invalid period: '1x'\n\
              {p}only one period can be specified\n{p}unknown command: 'frob'\nTry the 'help' command\n\
              {p}unknown line: 'NOPE'\n{p}at least one GPIO line value must be specified\n\
-             {p}{p}\"{a}\"=active\n{p}"
+             {p}{p}\"{a}\"=active\n{p}invalid line id: '\"{a}'\n\
+             {p}too many command parameters provided\n{p}"
         )
     );
     wait_used(&s, 0, 0, false);
@@ -718,7 +719,26 @@ fn chips_refusing_access_are_skipped_when_no_chip_is_named() {
     let mut named = Command::new(&exe);
     named.args(["gpio", "get", "-c", &chip_path(&s, 0), "1"]);
     let named = nobody(named);
+    // Listings: the chips that open are listed, the other is reported, and the status fails.
+    let mut listings = Vec::new();
+    for (sub, tool) in [("detect", "gpiodetect"), ("info", "gpioinfo")] {
+        let mut ours = Command::new(&exe);
+        ours.args(["gpio", sub]);
+        let theirs = hwkit_testbed::debian_bins::command("trixie", "gpiod", tool);
+        listings.push((sub, nobody(ours), nobody(theirs)));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
+    for (sub, ours, theirs) in &listings {
+        assert!(!theirs.status.success(), "{sub}");
+        let e = common::err(ours);
+        assert!(e.contains("permission denied"), "{sub}: {e}");
+        assert_eq!(text(ours), text(theirs), "{sub}");
+        let listed = |i: usize| {
+            let head = format!("{} ", chip_name(&s, i));
+            text(ours).lines().any(|l| l.starts_with(&head))
+        };
+        assert!(listed(1) && !listed(0), "{sub}: {}", text(ours));
+    }
     assert!(
         theirs.status.success(),
         "gpioget as nobody: {}",

@@ -106,7 +106,8 @@ pub(super) fn run(held: &mut Held, unquoted: bool) -> CmdResult {
 
 /// Runs one command line, printing its answer: `(exit now, worth keeping in history)`.
 fn command(held: &mut Held, line: &str, unquoted: bool) -> Result<(bool, bool), String> {
-    let words = split_words(line);
+    // Trailing white space (the newline of a piped line) is no part of the last word.
+    let words = split_words(line.trim_end());
     let Some((cmd, args)) = words.split_first() else {
         return Ok((false, false));
     };

@@ -311,6 +311,18 @@ impl BoardLines {
         }))
     }
 
+    /// Whether `spec` names one of the chips (`0`, `gpiochip0`, a path under /dev, a label).
+    pub fn has_chip(&self, spec: &str) -> bool {
+        let name = spec.rsplit('/').next().unwrap_or(spec);
+        let numbered = format!("gpiochip{spec}");
+        self.inventory.chips().iter().any(|c| {
+            c.name == name
+                || c.name == numbered
+                || c.aliases.iter().any(|a| a == name)
+                || c.label.as_deref() == Some(spec)
+        })
+    }
+
     /// Resolves one argument through the profile and the inventory.
     pub fn resolve(&self, arg: &str) -> Result<Target, Box<dyn Error>> {
         if let Some(o) = as_offset(arg) {
