@@ -285,17 +285,21 @@ fn mon_prints_edges_with_sequence_numbers() {
 fn mon_filters_edges_and_times_out() {
     let s = named_sim(&[]);
     let c = &s.chips()[0];
-    let child = spawn(&[
-        "mon",
-        "-c",
-        &chip(&s),
-        "--edges",
-        "falling",
-        "--timeout",
-        "1.5",
-        "0",
-    ]);
-    eventually("the line to be requested", || used(&s, 0));
+    // Watched until the request (edge detection included) is set up: `used` comes first.
+    let child = spawn_requesting(
+        &s,
+        0,
+        &[
+            "mon",
+            "-c",
+            &chip(&s),
+            "--edges",
+            "falling",
+            "--timeout",
+            "1.5",
+            "0",
+        ],
+    );
     c.set_pull(0, Level::High).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     c.set_pull(0, Level::Low).unwrap();

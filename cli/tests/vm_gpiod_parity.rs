@@ -759,19 +759,20 @@ fn chips_refusing_access_are_skipped_when_no_chip_is_named() {
 /// first chip, pulling `pulls` in turn once they are requested; returns its stdout.
 fn monitor(sim: &Sim, mut cmd: Command, watch: &[u32], pulls: &[(u32, Level)]) -> String {
     let c = &sim.chips()[0];
+    // The kernel tells line watchers about a request once its edge detection is set up.
+    let watcher = hw::Chip::open(c.dev_path()).unwrap();
     for &o in watch {
         c.set_pull(o, Level::Low).unwrap();
+        watcher.watch_line_info(o).unwrap();
     }
     let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    for &o in watch {
-        wait_used(sim, 0, o, true);
+    for _ in watch {
+        common::wait_requested(&watcher, "the monitor requested its lines");
     }
-    // Edge detection is set up a moment after the line shows as used.
-    std::thread::sleep(Duration::from_millis(200));
     for &(o, l) in pulls {
         c.set_pull(o, l).unwrap();
         std::thread::sleep(Duration::from_millis(30));
