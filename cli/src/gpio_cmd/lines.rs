@@ -9,6 +9,7 @@
 //! Everything is resolved before any line is requested, so a bad argument fails the whole
 //! command with nothing touched.
 
+use std::cell::OnceCell;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
@@ -65,8 +66,8 @@ pub enum LineResolver {
     OnChip {
         /// The chip.
         chip: Chip,
-        /// Its line names by offset (empty: unnamed).
-        names: Vec<String>,
+        /// Its line names by offset (empty: unnamed), read when a LINE is not an offset.
+        names: OnceCell<Vec<String>>,
         /// `--strict`, `--by-name`.
         lookup: Lookup,
     },
@@ -90,11 +91,9 @@ impl LineResolver {
                     // Checked anyway, so a typo is not silently ignored.
                     find_profile(b)?;
                 }
-                let chip = Chip::find_with(spec, uapi)?;
-                let names = chip.line_infos()?.into_iter().map(|l| l.name).collect();
                 Ok(LineResolver::OnChip {
-                    chip,
-                    names,
+                    chip: Chip::find_with(spec, uapi)?,
+                    names: OnceCell::new(),
                     lookup,
                 })
             }
@@ -141,6 +140,13 @@ impl LineResolver {
                 if let Some(o) = as_offset.filter(|o| *o < info.num_lines) {
                     return Ok(target(o));
                 }
+                let names = match names.get() {
+                    Some(n) => n,
+                    None => {
+                        let read = chip.line_infos()?.into_iter().map(|l| l.name).collect();
+                        names.get_or_init(|| read)
+                    }
+                };
                 let found = by_name(arg, lookup.strict, [(info.name.as_str(), names.as_slice())])?;
                 match (found, as_offset) {
                     (Some((_, o)), _) => Ok(target(o)),
