@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::gpio_cmd::lines::LineResolver;
+use crate::gpio_cmd::lines::{LineResolver, Lookup};
 use crate::CmdResult;
 use backends::{BackendList, BenchLines};
 use report::{Format, Report};
@@ -159,10 +159,10 @@ pub(crate) fn check(args: &BenchArgs, root: &Path) -> Result<(), Box<dyn std::er
     let lines = line_args(args)?;
     if args.chip.is_none() {
         let owned: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-        LineResolver::Board(crate::gpio_cmd::lines::BoardLines::load(
-            root,
-            args.board.as_deref(),
-        )?)
+        LineResolver::Board(
+            crate::gpio_cmd::lines::BoardLines::load(root, args.board.as_deref())?,
+            Lookup::default(),
+        )
         .resolve_all(&owned)?;
     }
     if let Some(p) = &args.plot {
@@ -200,6 +200,7 @@ pub fn run(args: BenchArgs) -> CmdResult {
         args.board.as_deref(),
         Path::new("/"),
         None,
+        Lookup::default(),
     )?;
     let names: Vec<String> = line_args(&args)?.iter().map(|l| l.to_string()).collect();
     let targets = resolver.resolve_all(&names)?;
