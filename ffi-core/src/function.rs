@@ -37,6 +37,8 @@ pub struct Function {
     cif: Cif,
     /// How arguments are converted, chosen once from the argument codes.
     plan: Plan,
+    /// Which way calls go, chosen once from the signature.
+    path: CallPath,
     fun: *const c_void,
     signature: Signature,
     name: Box<str>,
@@ -93,6 +95,7 @@ impl Function {
         Ok(Function {
             cif,
             plan: Plan::for_codes(signature.args()),
+            path: CallPath::Libffi,
             fun,
             signature,
             name,
@@ -193,6 +196,45 @@ impl Function {
     pub fn addr(&self) -> *const c_void {
         self.fun
     }
+
+    /// Which way this function's calls go, chosen once when it was declared.
+    ///
+    /// ```
+    /// use ffi_core::{CallPath, Library};
+    /// let libc = Library::this_process()?;
+    /// let abs = libc.func("i", "abs", "i")?;
+    /// // Either way, a call behaves the same; only its cost differs.
+    /// assert!(matches!(abs.call_path(), CallPath::Registers | CallPath::Libffi));
+    /// assert_eq!(abs.on_libffi().call_path(), CallPath::Libffi);
+    /// # Ok::<(), ffi_core::Error>(())
+    /// ```
+    pub fn call_path(&self) -> CallPath {
+        self.path
+    }
+
+    /// The same function, called through libffi whatever its signature allows: for
+    /// comparing the two paths (ffi-core's differential test) and for benchmarks.
+    pub fn on_libffi(mut self) -> Function {
+        self.path = CallPath::Libffi;
+        self
+    }
+}
+
+/// How a [`Function`]'s calls reach C, chosen once per signature when it is declared.
+///
+/// Both paths convert arguments, copy strings, capture errno, surface callback failures and
+/// report errors identically; ffi-core's differential test calls the same C functions both
+/// ways and compares everything C received and returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallPath {
+    /// Every argument and the return value travel in registers under the platform's C
+    /// calling convention: the call goes through a function pointer of a fixed shape, with
+    /// the argument registers written as that convention requires.
+    Registers,
+    /// Through libffi's `ffi_call`: arguments on the stack, variadic functions, platforms
+    /// without a register path, or forced by [`Function::on_libffi`] or the
+    /// `FFI_CORE_LIBFFI_ONLY` environment variable.
+    Libffi,
 }
 
 impl fmt::Debug for Function {
@@ -345,6 +387,9 @@ impl VariadicFunction {
         Ok(Function {
             cif,
             plan: Plan::for_codes(&codes),
+            // Variadic callees read their arguments differently (the vector register count
+            // in `al` on x86-64, the stack on some ABIs): always libffi.
+            path: CallPath::Libffi,
             fun: self.fun,
             signature,
             name: self.name.clone(),

@@ -86,7 +86,7 @@ pub use call::{ARENA_BYTES, INLINE_ARGS};
 pub use callback::Callback;
 pub use errno::{errno, set_errno};
 pub use error::{Error, Result};
-pub use function::{Function, VariadicFunction};
+pub use function::{CallPath, Function, VariadicFunction};
 pub use library::Library;
 pub use signature::Signature;
 pub use typed::{FnPtr, Typed};
