@@ -9,6 +9,7 @@ use libffi::low::{ffi_cif, ffi_type};
 
 use crate::call::{self, Cif, Plan, Target, INLINE_ARGS};
 use crate::error::{Error, Result};
+use crate::fast::Shape;
 use crate::library::Handle;
 use crate::signature::{codes_to_string, parse_args, Signature};
 use crate::types::TypeCode;
@@ -37,8 +38,8 @@ pub struct Function {
     cif: Cif,
     /// How arguments are converted, chosen once from the argument codes.
     plan: Plan,
-    /// Which way calls go, chosen once from the signature.
-    path: CallPath,
+    /// The register path's shape, chosen once from the signature; `None`: libffi.
+    shape: Option<Shape>,
     fun: *const c_void,
     signature: Signature,
     name: Box<str>,
@@ -95,7 +96,7 @@ impl Function {
         Ok(Function {
             cif,
             plan: Plan::for_codes(signature.args()),
-            path: CallPath::Libffi,
+            shape: Shape::classify(signature.ret(), signature.args()),
             fun,
             signature,
             name,
@@ -112,6 +113,7 @@ impl Function {
             codes: self.signature.args(),
             plan: self.plan,
             ret: self.signature.ret(),
+            shape: self.shape,
         }
     }
 
@@ -209,13 +211,16 @@ impl Function {
     /// # Ok::<(), ffi_core::Error>(())
     /// ```
     pub fn call_path(&self) -> CallPath {
-        self.path
+        match self.shape {
+            Some(_) => CallPath::Registers,
+            None => CallPath::Libffi,
+        }
     }
 
     /// The same function, called through libffi whatever its signature allows: for
     /// comparing the two paths (ffi-core's differential test) and for benchmarks.
     pub fn on_libffi(mut self) -> Function {
-        self.path = CallPath::Libffi;
+        self.shape = None;
         self
     }
 }
@@ -368,6 +373,8 @@ impl VariadicFunction {
             codes,
             plan: Plan::for_codes(codes),
             ret: self.ret,
+            // Variadic: always libffi (see `prepare`).
+            shape: None,
         };
         // SAFETY: the cif was prepared just now for exactly these codes; that they and the
         // arguments match the C function is forwarded from the caller.
@@ -389,7 +396,7 @@ impl VariadicFunction {
             plan: Plan::for_codes(&codes),
             // Variadic callees read their arguments differently (the vector register count
             // in `al` on x86-64, the stack on some ABIs): always libffi.
-            path: CallPath::Libffi,
+            shape: None,
             fun: self.fun,
             signature,
             name: self.name.clone(),

@@ -73,6 +73,7 @@ mod call;
 pub mod callback;
 mod errno;
 pub mod error;
+mod fast;
 pub mod function;
 pub mod library;
 pub mod memory;
