@@ -15,7 +15,6 @@ use libffi::raw;
 use crate::callback;
 use crate::errno;
 use crate::error::{Error, Result};
-use crate::fast::{self, Shape};
 use crate::types::TypeCode;
 use crate::value::{Arg, Value};
 
@@ -575,8 +574,6 @@ pub(crate) struct Target<'t> {
     /// `Plan::for_codes(codes)`.
     pub plan: Plan,
     pub ret: TypeCode,
-    /// The register path's shape, `None` for libffi.
-    pub shape: Option<Shape>,
 }
 
 /// Converts `args`, calls through libffi, converts the result. With `ERRNO`, errno is
@@ -598,10 +595,6 @@ pub(crate) unsafe fn invoke<const ERRNO: bool>(
     args: &[Arg<'_>],
     errno: &mut c_int,
 ) -> Result<Value> {
-    if let Some(shape) = target.shape {
-        // SAFETY: forwarded from the caller; the shape was classified from these codes.
-        return unsafe { fast::invoke::<ERRNO>(target, shape, args, errno) };
-    }
     let n = target.codes.len();
     if args.len() != n || n > INLINE_ARGS {
         // The target goes by value and errno comes back as a value: nothing of this

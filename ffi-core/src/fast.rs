@@ -38,14 +38,15 @@
 //! otherwise, and mixed ones are padded to 2 or all registers of each class. That is 20
 //! shapes (x2 return classes), not the 63 exact combinations.
 
-use std::ffi::{c_char, c_int, c_ulong, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-use crate::call::{self, Arena, Plan, Target, ARENA_BYTES};
+use crate::call::{self, Arena, Plan, ARENA_BYTES};
 use crate::callback;
 use crate::errno;
 use crate::error::Result;
+use crate::function::Function;
 use crate::types::TypeCode;
 use crate::value::{Arg, Value};
 
@@ -61,13 +62,29 @@ pub(crate) const INT_REGS: usize = if cfg!(all(target_os = "linux", target_arch 
 /// Floating-point argument registers of the platform's C convention.
 pub(crate) const FLOAT_REGS: usize = if INT_REGS == 0 { 0 } else { 8 };
 
-/// Which shape a register-path signature is called through: an index into [`SHAPES`] and
-/// the return register's class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a register-path signature is called, worked out once at declaration: the shape (an
+/// index into [`SHAPES`]), the return register's class, and where each argument goes.
+#[derive(Clone, Copy)]
 pub(crate) struct Shape {
+    /// The call: `entry[0]` for `call`, `entry[1]` for `call_with_errno`.
+    pub(crate) entry: [Entry; 2],
     index: u8,
     float_return: bool,
+    /// Whether the shape passes more registers than the signature has arguments (those
+    /// are zeroed before the call).
+    padded: bool,
+    /// Argument i's register: `dest[i] < 8` the integer register `dest[i]`, else the
+    /// vector register `dest[i] - 8` (indices into [`Registers`]).
+    dest: [u8; 16],
 }
+
+/// A register-path call of one shape: converts the arguments, calls, converts the result,
+/// and stores errno (read right after the call) when asked to.
+///
+/// # Safety
+/// As [`Function::call`](crate::Function::call); the function's shape is the one this
+/// entry was chosen for.
+pub(crate) type Entry = unsafe fn(&Function, &[Arg<'_>], &mut c_int) -> Result<Value>;
 
 /// Whether `FFI_CORE_LIBFFI_ONLY` (non-empty, not `0`) puts every function on libffi: read
 /// once per process, so that a test suite can run whole on either path.
@@ -91,7 +108,7 @@ impl Shape {
         if ints > INT_REGS || floats > FLOAT_REGS {
             return None;
         }
-        let (ints, floats) = match (ints, floats) {
+        let (padded_ints, padded_floats) = match (ints, floats) {
             (i, 0) => (i, 0),
             (0, f) if f <= 4 => (0, f),
             (0, _) => (0, 8),
@@ -102,11 +119,30 @@ impl Shape {
         };
         let index = SHAPES
             .iter()
-            .position(|&s| s == (ints as u8, floats as u8))
+            .position(|&s| s == (padded_ints as u8, padded_floats as u8))
             .expect("every padded count has a shape");
+        let mut dest = [0u8; 16];
+        let (mut next_int, mut next_float) = (0u8, 8u8);
+        for (d, code) in dest.iter_mut().zip(args) {
+            let next = if code.is_float() {
+                &mut next_float
+            } else {
+                &mut next_int
+            };
+            *d = *next;
+            *next += 1;
+        }
+        let entry: [Entry; 2] = match (ints, floats) {
+            (i, 0) => INTS[i],
+            (0, f) if f <= 4 => FLOATS[f - 1],
+            _ => [invoke::<false>, invoke::<true>],
+        };
         Some(Shape {
+            entry,
             index: index as u8,
             float_return: ret.is_float(),
+            padded: (padded_ints, padded_floats) != (ints, floats),
+            dest,
         })
     }
 
@@ -117,12 +153,9 @@ impl Shape {
     }
 }
 
-/// The argument registers of one call, in the order of their class.
-struct Registers {
-    ints: [u64; 8],
-    /// Bit patterns: a `double`'s 64 bits or a `float`'s 32 in the low half.
-    floats: [u64; 8],
-}
+/// The argument registers of one call: the 8 integer registers, then the 8 vector
+/// registers' bit patterns (a `double`'s 64 bits, a `float`'s 32 in the low half).
+type Registers = [u64; 16];
 
 /// Declares [`SHAPES`] and [`call_shape`] from one list of shapes, each given as its index
 /// and the indices of the integer and floating-point registers it passes.
@@ -136,7 +169,7 @@ macro_rules! shapes {
         ///
         /// # Safety
         /// `fun` must be a non-variadic C function whose integer-class arguments are
-        /// `regs.ints[..n]` and floating-point ones `regs.floats[..m]` in order, with
+        /// `regs[..n]` and floating-point ones `regs[8..8 + m]` in order, with
         /// `(n, m)` at most shape `index`'s counts, returning a value of that class (or
         /// nothing); see the module's documentation for the ABI facts this relies on.
         #[inline(always)]
@@ -149,8 +182,8 @@ macro_rules! shapes {
             // SAFETY: `fun` is a code address of a function whose arguments of each class
             // fit this shape's registers (the caller's guarantee, established by
             // `Shape::classify`). Under the platform's convention a call through this type
-            // puts `regs.ints[i]` in the i-th integer argument register and `regs.floats[j]`
-            // in the j-th vector register whatever the prototype's interleaving, and reads
+            // puts `regs[i]` in the i-th integer argument register and `regs[8 + j]` in the
+            // j-th vector register whatever the prototype's interleaving, and reads
             // the return register of the declared class; registers beyond the callee's
             // parameters are caller-saved scratch it never reads.
             unsafe {
@@ -159,11 +192,11 @@ macro_rules! shapes {
                         ($n, false) => std::mem::transmute::<
                             *const c_void,
                             unsafe extern "C" fn($(shapes!(@int $i),)* $(shapes!(@float $f),)*) -> u64,
-                        >(fun)($(regs.ints[$i],)* $(f64::from_bits(regs.floats[$f]),)*),
+                        >(fun)($(regs[$i],)* $(f64::from_bits(regs[8 + $f]),)*),
                         ($n, true) => std::mem::transmute::<
                             *const c_void,
                             unsafe extern "C" fn($(shapes!(@int $i),)* $(shapes!(@float $f),)*) -> f64,
-                        >(fun)($(regs.ints[$i],)* $(f64::from_bits(regs.floats[$f]),)*)
+                        >(fun)($(regs[$i],)* $(f64::from_bits(regs[8 + $f]),)*)
                         .to_bits(),
                     )*
                     // Shapes come from `classify`, which indexes SHAPES.
@@ -204,26 +237,64 @@ shapes! {
     19: [0 1 2 3 4 5 6 7] [0 1 2 3 4 5 6 7],
 }
 
-/// Converts every argument into its register word, in the order of its class.
+/// How integer-class words are extended to 64 bits, per code (`TypeCode as usize`): the
+/// shift that drops the bits above the C type's width, and whether the shift back
+/// sign-extends. Pointers are unsigned integers of the platform's width.
+const EXTEND: [(u32, bool); 18] = {
+    let mut table = [(0, false); 18];
+    let mut k = 0;
+    while k < 18 {
+        let code = ALL[k];
+        if code.is_integer() || code.is_pointer() {
+            table[k] = (64 - 8 * code.size() as u32, code.is_signed());
+        }
+        k += 1;
+    }
+    table
+};
+
+/// Every code, in declaration order (`ALL[code as usize] == code`).
+const ALL: [TypeCode; 18] = {
+    use TypeCode::*;
+    [
+        Void, I8, U8, I16, U16, Int, UInt, Long, ULong, I64, U64, Float, Double, Ptr, ConstPtr,
+        Str, Object, Callback,
+    ]
+};
+
+/// `bits` truncated to integer or pointer code `code`'s width and sign- or zero-extended
+/// back, as [`TypeCode::truncate`] does, without a branch per code.
+#[inline(always)]
+fn extend(code: TypeCode, bits: u64) -> u64 {
+    let (shift, signed) = EXTEND[code as usize];
+    if signed {
+        ((bits << shift) as i64 >> shift) as u64
+    } else {
+        (bits << shift) >> shift
+    }
+}
+
+/// Converts every argument into its register word (see [`call::word`]) and stores it in
+/// the register `shape` gives it.
 ///
 /// # Safety
-/// `codes` must fit `regs` (at most 8 of each class, as [`Shape::classify`] ensures) and
-/// `args.len() == codes.len()`; `plan` must be `Plan::for_codes(codes)`.
+/// `shape` must be `Shape::classify` of `codes`, and `args.len() == codes.len()`; `plan`
+/// must be `Plan::for_codes(codes)`.
 #[inline(always)]
 unsafe fn marshal(
     name: &str,
     codes: &[TypeCode],
     plan: Plan,
+    shape: &Shape,
     args: &[Arg<'_>],
-    regs: &mut Registers,
+    regs: *mut u64,
     arena: &mut Arena,
 ) -> Result<()> {
-    let (mut ints, mut floats) = (0usize, 0usize);
-    for (index, (&code, arg)) in codes.iter().zip(args).enumerate() {
+    for (index, ((&code, arg), &dest)) in codes.iter().zip(args).zip(&shape.dest).enumerate() {
         // The plan's own kind first: one tag check (see `Plan`).
         let word = match (plan, arg) {
-            (Plan::Integers, &Arg::Int(v)) => code.truncate(v as u64),
-            (Plan::Integers, &Arg::UInt(v)) => code.truncate(v),
+            (Plan::Integers, &Arg::Int(v)) => extend(code, v as u64),
+            (Plan::Integers, &Arg::UInt(v)) => extend(code, v),
             (Plan::Doubles, &Arg::F64(v)) => v.to_bits(),
             (Plan::Pointers, &Arg::Ptr(p)) => p as usize as u64,
             (Plan::Pointers, &Arg::CStr(s)) if code != TypeCode::Ptr => s.as_ptr() as usize as u64,
@@ -240,16 +311,9 @@ unsafe fn marshal(
                 },
             },
         };
-        // SAFETY: the caller guarantees at most 8 arguments of each class.
-        unsafe {
-            if code.is_float() {
-                *regs.floats.get_unchecked_mut(floats) = word;
-                floats += 1;
-            } else {
-                *regs.ints.get_unchecked_mut(ints) = word;
-                ints += 1;
-            }
-        }
+        // SAFETY: `dest < 16` (classify numbers at most 8 registers of each class), inside
+        // the caller's 16 registers.
+        unsafe { regs.add(usize::from(dest)).write(word) };
     }
     Ok(())
 }
@@ -258,16 +322,16 @@ unsafe fn marshal(
 /// libffi's return buffer: narrow integers truncated and extended per their signedness.
 #[inline(always)]
 fn returned(ret: TypeCode, bits: u64) -> Value {
-    // `long` is the platform's; the casts are real where it is 32 bits.
-    #[allow(clippy::unnecessary_cast)]
+    // Integers first, without a jump per code: the usual return.
+    if ret.is_integer() {
+        let v = extend(ret, bits);
+        return if ret.is_signed() {
+            Value::Int(v as i64)
+        } else {
+            Value::UInt(v)
+        };
+    }
     match ret {
-        TypeCode::Void => Value::None,
-        TypeCode::I8 | TypeCode::I16 | TypeCode::Int | TypeCode::Long | TypeCode::I64 => {
-            Value::Int(ret.truncate(bits) as i64)
-        }
-        TypeCode::U8 | TypeCode::U16 | TypeCode::UInt => Value::UInt(ret.truncate(bits)),
-        TypeCode::ULong => Value::UInt(bits as c_ulong as u64),
-        TypeCode::U64 => Value::UInt(bits),
         TypeCode::Float => Value::Float(f32::from_bits(bits as u32)),
         TypeCode::Double => Value::Double(f64::from_bits(bits)),
         // SAFETY: the caller of `invoke` vouches that an `s` function returns NULL or a
@@ -276,40 +340,43 @@ fn returned(ret: TypeCode, bits: u64) -> Value {
         TypeCode::Ptr | TypeCode::ConstPtr | TypeCode::Object | TypeCode::Callback => {
             Value::Ptr(bits as usize as *mut c_void)
         }
+        _ => Value::None,
     }
 }
 
-/// [`call::invoke`] on the register path: the same conversions, errno capture, string
-/// arena, callback bookkeeping and errors, with a call through the function's shape in
-/// place of `ffi_call`.
+/// The register path for any shape, mixed and padded ones in particular: every argument
+/// converted into its register of a 16-word array, then a call through the shape. The same
+/// conversions, errno capture, string arena, callback bookkeeping and errors as
+/// [`call::invoke`], with the shape's call in place of `ffi_call`.
 ///
 /// # Safety
-/// As [`call::invoke`]; `shape` must be `Shape::classify` of the target's signature.
-#[inline(always)]
-pub(crate) unsafe fn invoke<const ERRNO: bool>(
-    target: &Target<'_>,
-    shape: Shape,
+/// As [`Entry`].
+unsafe fn invoke<const ERRNO: bool>(
+    f: &Function,
     args: &[Arg<'_>],
     errno: &mut c_int,
 ) -> Result<Value> {
-    if args.len() != target.codes.len() {
-        return Err(call::arg_count(target.name, target.codes.len(), args.len()));
+    let (fun, name, codes, plan, ret, shape) = f.register_parts();
+    if args.len() != codes.len() {
+        return Err(call::arg_count(name, codes.len(), args.len()));
     }
     let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
     let mut arena = Arena::new(storage.as_mut_ptr().cast());
-    let mut regs = Registers {
-        ints: [0; 8],
-        floats: [0; 8],
-    };
-    // SAFETY: the shape was classified from these codes: at most 8 of each class; the
-    // argument count was checked.
+    let mut regs = MaybeUninit::<Registers>::uninit();
+    if shape.padded {
+        // The shape reads registers beyond the arguments: they must hold something.
+        regs.write([0; 16]);
+    }
+    // SAFETY: the shape was classified from these codes, and the argument count was
+    // checked; `regs` has room for 16 words.
     unsafe {
         marshal(
-            target.name,
-            target.codes,
-            target.plan,
+            name,
+            codes,
+            plan,
+            shape,
             args,
-            &mut regs,
+            regs.as_mut_ptr().cast(),
             &mut arena,
         )?
     };
@@ -318,14 +385,148 @@ pub(crate) unsafe fn invoke<const ERRNO: bool>(
         errno::set_errno(0);
     }
     // SAFETY: the caller vouches that `fun` has the signature the shape was classified
-    // from; `regs` holds its arguments (and zeros in the padding).
-    let bits = unsafe { call_shape(shape.index, shape.float_return, target.fun, &regs) };
+    // from. Every register the shape reads is initialised: the arguments' were just
+    // written, and a padded shape's others were zeroed (an exact shape reads no others).
+    let bits = unsafe { call_shape(shape.index, shape.float_return, fun, regs.assume_init_ref()) };
     if ERRNO {
         *errno = errno::errno();
     }
-    callback::leave_call(target.name)?;
-    Ok(returned(target.ret, bits))
+    callback::leave_call(name)?;
+    Ok(returned(ret, bits))
 }
+
+/// The word of an argument in an integer or pointer slot: the common kinds inline, the rest
+/// through [`call::word`] and the arena (kept out of line).
+#[inline(always)]
+fn int_word(
+    name: &str,
+    index: usize,
+    code: TypeCode,
+    arg: &Arg<'_>,
+    arena: &mut Arena,
+) -> Result<u64> {
+    match *arg {
+        // An integer in a pointer slot is an address: `extend` treats pointers as
+        // unsigned integers of the platform's width.
+        Arg::Int(v) => Ok(extend(code, v as u64)),
+        Arg::UInt(v) => Ok(extend(code, v)),
+        Arg::Ptr(p) if code.is_pointer() => Ok(p as usize as u64),
+        Arg::Str(s) if code.is_pointer() && code != TypeCode::Callback => match arena.c_str(s) {
+            Some(copy) => Ok(copy as usize as u64),
+            None => Err(call::nul_in_string(name, index, s)),
+        },
+        _ => other_word(name, index, code, arg),
+    }
+}
+
+/// The word of an argument in a floating-point slot: `f64` inline, the rest out of line.
+#[inline(always)]
+fn float_word(name: &str, index: usize, code: TypeCode, arg: &Arg<'_>) -> Result<u64> {
+    match (arg, code) {
+        (&Arg::F64(v), TypeCode::Double) => Ok(v.to_bits()),
+        (&Arg::F64(v), _) => Ok(u64::from((v as f32).to_bits())),
+        _ => other_word(name, index, code, arg),
+    }
+}
+
+/// [`call::word`] for the kinds the inline conversions leave, with its error.
+#[inline(never)]
+fn other_word(name: &str, index: usize, code: TypeCode, arg: &Arg<'_>) -> Result<u64> {
+    call::word(code, arg).map_err(|expected| call::arg_type(name, index, code, expected, arg))
+}
+
+/// Declares the entries of the exact integer-only and float-only shapes: each converts its
+/// `N` arguments unrolled, keeping the words in registers, and calls through a function
+/// pointer with exactly `N` parameters of its class.
+macro_rules! exact_entries {
+    ($table:ident, $entry:ident, $word:ident, $param:ty, $to_param:expr, $max:literal,
+     $( $n:literal: [$($k:literal)*] ),* $(,)?) => {
+        /// The entries for 0 (or 1) to the maximum arguments of this class: `[call,
+        /// call_with_errno]` each.
+        const $table: [[Entry; 2]; $max] = [$( [$entry::<$n, false>, $entry::<$n, true>] ),*];
+
+        /// The register path of an exact shape of `N` arguments of one class.
+        ///
+        /// # Safety
+        /// As [`Entry`].
+        unsafe fn $entry<const N: usize, const ERRNO: bool>(
+            f: &Function,
+            args: &[Arg<'_>],
+            errno: &mut c_int,
+        ) -> Result<Value> {
+            let (fun, name, codes, _, ret, shape) = f.register_parts();
+            if args.len() != N || codes.len() != N {
+                return Err(call::arg_count(name, codes.len(), args.len()));
+            }
+            let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
+            #[allow(unused_mut, unused_variables)]
+            let mut arena = Arena::new(storage.as_mut_ptr().cast());
+            // Unrolled (N is a constant), so the words stay in registers.
+            let mut words = [0u64; 8];
+            for index in 0..N {
+                words[index] = exact_entries!(@word $word, name, index, codes[index], &args[index], arena)?;
+            }
+            callback::enter_call();
+            if ERRNO {
+                errno::set_errno(0);
+            }
+            let to_param = $to_param;
+            // SAFETY: `fun` is a non-variadic C function with exactly N arguments, all of
+            // this class (the caller vouches for the signature, `Shape::classify` chose
+            // this entry from it): a pointer type with N parameters of the class places
+            // them in the N first argument registers of that class, as the prototype
+            // does, and reads the return register of the declared class. See the module
+            // documentation for the ABI facts.
+            let bits = unsafe {
+                match (N, shape.float_return) {
+                    $(
+                        ($n, false) => std::mem::transmute::<
+                            *const c_void,
+                            unsafe extern "C" fn($(exact_entries!(@param $k $param),)*) -> u64,
+                        >(fun)($(to_param(words[$k]),)*),
+                        ($n, true) => std::mem::transmute::<
+                            *const c_void,
+                            unsafe extern "C" fn($(exact_entries!(@param $k $param),)*) -> f64,
+                        >(fun)($(to_param(words[$k]),)*).to_bits(),
+                    )*
+                    // N is one of the listed counts.
+                    _ => std::hint::unreachable_unchecked(),
+                }
+            };
+            if ERRNO {
+                *errno = errno::errno();
+            }
+            callback::leave_call(name)?;
+            Ok(returned(ret, bits))
+        }
+    };
+    (@param $k:literal $param:ty) => { $param };
+    (@word int_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
+        int_word($name, $index, $code, $arg, &mut $arena)
+    };
+    (@word float_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
+        float_word($name, $index, $code, $arg)
+    };
+}
+
+exact_entries!(INTS, ints, int_word, u64, |w: u64| w, 9,
+    0: [],
+    1: [0],
+    2: [0 1],
+    3: [0 1 2],
+    4: [0 1 2 3],
+    5: [0 1 2 3 4],
+    6: [0 1 2 3 4 5],
+    7: [0 1 2 3 4 5 6],
+    8: [0 1 2 3 4 5 6 7],
+);
+
+exact_entries!(FLOATS, floats, float_word, f64, f64::from_bits, 4,
+    1: [0],
+    2: [0 1],
+    3: [0 1 2],
+    4: [0 1 2 3],
+);
 
 #[cfg(test)]
 mod tests {
@@ -337,6 +538,23 @@ mod tests {
             let (i, f) = s.registers();
             (i, f, s.float_return)
         })
+    }
+
+    #[test]
+    fn extension_matches_truncate() {
+        for code in ALL {
+            assert_eq!(ALL[code as usize], code);
+            if code.is_integer() {
+                for bits in [0, 1, 0x7f, 0x80, 0xffff, 0x8000_0000, u64::MAX, 1 << 63] {
+                    assert_eq!(
+                        extend(code, bits),
+                        code.truncate(bits),
+                        "{code:?} {bits:#x}"
+                    );
+                }
+            }
+        }
+        assert_eq!(extend(TypeCode::Ptr, u64::MAX), usize::MAX as u64);
     }
 
     #[test]

@@ -113,7 +113,6 @@ impl Function {
             codes: self.signature.args(),
             plan: self.plan,
             ret: self.signature.ret(),
-            shape: self.shape,
         }
     }
 
@@ -150,9 +149,15 @@ impl Function {
     /// unwind into C, and the library stays loaded while the `Function` lives.
     #[inline]
     pub unsafe fn call(&self, args: &[Arg<'_>]) -> Result<Value> {
-        // SAFETY: the cif was prepared for this signature; that the address has it and
-        // that the arguments satisfy the C contract is forwarded from the caller.
-        unsafe { call::invoke::<false>(&self.target(), args, &mut 0) }
+        // SAFETY: the shape (if any) and the cif were chosen and prepared for this
+        // signature; that the address has it and that the arguments satisfy the C
+        // contract is forwarded from the caller.
+        unsafe {
+            match &self.shape {
+                Some(shape) => (shape.entry[0])(self, args, &mut 0),
+                None => self.call_libffi::<false>(args, &mut 0),
+            }
+        }
     }
 
     /// Like [`call`](Function::call), and also returns `errno` as it was right after the C
@@ -180,8 +185,49 @@ impl Function {
     pub unsafe fn call_with_errno(&self, args: &[Arg<'_>]) -> Result<(Value, c_int)> {
         let mut errno = 0;
         // SAFETY: as in `call`, forwarded from the caller.
-        let value = unsafe { call::invoke::<true>(&self.target(), args, &mut errno) }?;
+        let value = unsafe {
+            match &self.shape {
+                Some(shape) => (shape.entry[1])(self, args, &mut errno),
+                None => self.call_libffi::<true>(args, &mut errno),
+            }
+        }?;
         Ok((value, errno))
+    }
+
+    /// The libffi path, out of line so that `call` stays small enough to inline where the
+    /// register path is taken.
+    ///
+    /// # Safety
+    /// As [`call`](Function::call).
+    #[inline(never)]
+    unsafe fn call_libffi<const ERRNO: bool>(
+        &self,
+        args: &[Arg<'_>],
+        errno: &mut c_int,
+    ) -> Result<Value> {
+        // SAFETY: forwarded from the caller; the cif was prepared for this signature.
+        unsafe { call::invoke::<ERRNO>(&self.target(), args, errno) }
+    }
+
+    /// What the register path reads: code address, name, argument codes, plan, return
+    /// code and shape. Only called on functions that have a shape.
+    #[inline(always)]
+    pub(crate) fn register_parts(
+        &self,
+    ) -> (*const c_void, &str, &[TypeCode], Plan, TypeCode, &Shape) {
+        let shape = match &self.shape {
+            Some(shape) => shape,
+            // SAFETY: the register path's entries are only reached through `self.shape`.
+            None => unsafe { std::hint::unreachable_unchecked() },
+        };
+        (
+            self.fun,
+            &self.name,
+            self.signature.args(),
+            self.plan,
+            self.signature.ret(),
+            shape,
+        )
     }
 
     /// The declared signature.
@@ -373,8 +419,6 @@ impl VariadicFunction {
             codes,
             plan: Plan::for_codes(codes),
             ret: self.ret,
-            // Variadic: always libffi (see `prepare`).
-            shape: None,
         };
         // SAFETY: the cif was prepared just now for exactly these codes; that they and the
         // arguments match the C function is forwarded from the caller.
