@@ -63,9 +63,13 @@
 //! their library loaded), and panics (a panicking callback never unwinds into C).
 //!
 //! # Speed
-//! Declaring prepares libffi's call interface once; a call converts its arguments into
-//! stack slots and calls `ffi_call`, with no heap allocation for up to [`INLINE_ARGS`]
-//! arguments and [`ARENA_BYTES`] of string copies.
+//! Declaring classifies the signature once: where every argument travels in registers
+//! (x86-64 and aarch64 Linux), a call converts its arguments straight into those registers
+//! and calls through a function pointer of a fixed shape ([`CallPath::Registers`]);
+//! otherwise it converts them into stack slots and calls `ffi_call` on libffi's call
+//! interface, prepared at declaration ([`CallPath::Libffi`]). Both behave identically, with
+//! no heap allocation for up to [`INLINE_ARGS`] arguments and [`ARENA_BYTES`] of string
+//! copies.
 
 #![warn(missing_docs)]
 
