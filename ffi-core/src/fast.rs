@@ -51,9 +51,16 @@ use crate::types::TypeCode;
 use crate::value::{Arg, Value};
 
 /// Integer-class argument registers of the platform's C convention (0: no register path).
-pub(crate) const INT_REGS: usize = if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+/// Only where it is tested: 64-bit little-endian Linux (not x32, not aarch64_be).
+pub(crate) const INT_REGS: usize = if !cfg!(all(
+    target_os = "linux",
+    target_pointer_width = "64",
+    target_endian = "little"
+)) {
+    0
+} else if cfg!(target_arch = "x86_64") {
     6
-} else if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
+} else if cfg!(target_arch = "aarch64") {
     8
 } else {
     0
