@@ -95,7 +95,7 @@ pub(crate) type Entry = unsafe fn(&Function, &[Arg<'_>], &mut c_int) -> Result<V
 
 /// Whether `FFI_CORE_LIBFFI_ONLY` (non-empty, not `0`) puts every function on libffi: read
 /// once per process, so that a test suite can run whole on either path.
-fn libffi_only() -> bool {
+pub(crate) fn libffi_only() -> bool {
     static ONLY: OnceLock<bool> = OnceLock::new();
     *ONLY.get_or_init(|| {
         std::env::var_os("FFI_CORE_LIBFFI_ONLY").is_some_and(|v| !v.is_empty() && v != "0")

@@ -82,6 +82,7 @@ pub mod function;
 pub mod library;
 pub mod memory;
 pub mod signature;
+mod trampoline;
 pub mod typed;
 pub mod types;
 pub mod value;

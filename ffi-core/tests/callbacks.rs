@@ -368,3 +368,59 @@ fn code_ptr_can_be_passed_as_an_address() {
         "Signature { ret: Int, args: [Int] }"
     );
 }
+
+/// Whether callbacks of at most 5 integer-class arguments get ffi-core's own trampoline:
+/// on x86-64 Linux, unless `FFI_CORE_LIBFFI_ONLY` forces libffi's closures.
+fn trampolines_expected() -> bool {
+    cfg!(all(target_os = "linux", target_arch = "x86_64"))
+        && std::env::var_os("FFI_CORE_LIBFFI_ONLY").is_none_or(|v| v.is_empty() || v == "0")
+}
+
+#[test]
+fn register_path_callbacks_take_narrow_arguments_and_return_floats() {
+    let lib = testlib();
+    let want = if trampolines_expected() {
+        ffi_core::CallPath::Registers
+    } else {
+        ffi_core::CallPath::Libffi
+    };
+    let ratio = Callback::new("f", "ii", |a: &[Value]| {
+        a[0].as_f64().unwrap() as f32 / a[1].as_f64().unwrap() as f32
+    })
+    .unwrap();
+    assert_eq!(ratio.call_path(), want);
+    let apply_ii_f = lib.func("f", "apply_ii_f", "Cii").unwrap();
+    // SAFETY: `float apply_ii_f(float (*)(int, int), int, int)` calls `ratio`, an "f"/"ii"
+    // callback, once during the call.
+    let r = unsafe { apply_ii_f.call(&[(&ratio).into(), 7.into(), (-2).into()]) }.unwrap();
+    assert_eq!(r, Value::Float(-3.5));
+
+    let seen = std::sync::Mutex::new(Vec::new());
+    let five = Callback::new("B", "bHiqs", |a: &[Value]| {
+        seen.lock().unwrap().extend_from_slice(a);
+        // 0x1ff: returned as uint8_t, C sees 0xff.
+        0x1ff
+    })
+    .unwrap();
+    assert_eq!(five.call_path(), want);
+    let apply_five = lib.func("Q", "apply_five", "C").unwrap();
+    // SAFETY: `uint64_t apply_five(uint8_t (*)(int8_t, uint16_t, int32_t, int64_t, const char
+    // *))` calls `five`, a "B"/"bHiqs" callback, once with a string literal.
+    let r = unsafe { apply_five.call(&[(&five).into()]) }.unwrap();
+    assert_eq!(r, Value::UInt(0xff));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            Value::Int(-2),
+            Value::UInt(65535),
+            Value::Int(-70000),
+            Value::Int(-5_000_000_000),
+            Value::Str("five".into())
+        ]
+    );
+    // Floating-point arguments and more than 5 arguments stay on libffi's closures.
+    let dd = Callback::new("d", "dd", |_: &[Value]| 0.0).unwrap();
+    assert_eq!(dd.call_path(), ffi_core::CallPath::Libffi);
+    let six = Callback::new("i", "iiiiii", |_: &[Value]| 0).unwrap();
+    assert_eq!(six.call_path(), ffi_core::CallPath::Libffi);
+}
