@@ -279,7 +279,13 @@ impl<'f> Callback<'f> {
         // prepared: it is the fallback when no executable page can be had).
         let args = callback.header().signature.args();
         let n = args.len();
-        if n <= trampoline::MAX_ARGS && args.iter().all(|c| !c.is_float()) && !fast::libffi_only() {
+        // (MAX_ARGS is 0 where there are no trampolines: not even a callback without
+        // arguments may take one there.)
+        if trampoline::MAX_ARGS > 0
+            && n <= trampoline::MAX_ARGS
+            && args.iter().all(|c| !c.is_float())
+            && !fast::libffi_only()
+        {
             let float_return = callback.header().signature.ret().is_float();
             if let Some(t) = Trampoline::new(n, inner.cast(), entry::<B>(n, float_return)) {
                 callback.code = t.code();

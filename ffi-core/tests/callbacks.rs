@@ -418,6 +418,9 @@ fn register_path_callbacks_take_narrow_arguments_and_return_floats() {
             Value::Str("five".into())
         ]
     );
+    // No arguments: a trampoline on x86-64, libffi's closure elsewhere (never x86 code).
+    let none = Callback::new("v", "", |_: &[Value]| ()).unwrap();
+    assert_eq!(none.call_path(), want);
     // Floating-point arguments and more than 5 arguments stay on libffi's closures.
     let dd = Callback::new("d", "dd", |_: &[Value]| 0.0).unwrap();
     assert_eq!(dd.call_path(), ffi_core::CallPath::Libffi);
