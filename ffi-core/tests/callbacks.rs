@@ -427,3 +427,67 @@ fn register_path_callbacks_take_narrow_arguments_and_return_floats() {
     let six = Callback::new("i", "iiiiii", |_: &[Value]| 0).unwrap();
     assert_eq!(six.call_path(), ffi_core::CallPath::Libffi);
 }
+
+/// Runs in a child process (see `a_callback_falls_back_to_libffi_without_executable_memory`):
+/// with the address space capped at its current size, no new page can be mapped for a
+/// trampoline, and the callback takes libffi's closure (from the pool the first one made).
+#[test]
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn child_no_new_mappings() {
+    if std::env::var_os("FFI_CORE_CHILD").is_none() {
+        return;
+    }
+    let lib = testlib();
+    let call_n = lib.func("q", "call_n", "Ci").unwrap();
+    let first = Callback::new("i", "i", |_: &[Value]| 1).unwrap();
+    // Room on the heap for the second callback's allocations, freed back to malloc.
+    drop(std::hint::black_box(vec![vec![0u8; 256]; 256]));
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let limit = libc::rlimit {
+        rlim_cur: kb * 1024,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads the struct; lowering the soft limit only makes later mappings fail.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+    let second = Callback::new("i", "i", |args: &[Value]| {
+        args[0].as_i64().unwrap() as i32 * 2
+    })
+    .unwrap();
+    println!("PATHS {:?} {:?}", first.call_path(), second.call_path());
+    let r = call(&call_n, &[(&second).into(), 4.into()]).unwrap();
+    println!("RESULT {r}");
+}
+
+#[test]
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn a_callback_falls_back_to_libffi_without_executable_memory() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_no_new_mappings",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FFI_CORE_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    let first = if trampolines_expected() {
+        "Registers"
+    } else {
+        "Libffi"
+    };
+    assert!(
+        stdout.contains(&format!("PATHS {first} Libffi")),
+        "stdout: {stdout}"
+    );
+    // 0*2 + 1*2 + 2*2 + 3*2: the fallback calls the closure as well.
+    assert!(stdout.contains("RESULT 12"), "stdout: {stdout}");
+}
