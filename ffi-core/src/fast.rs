@@ -140,8 +140,11 @@ impl Shape {
             *next += 1;
         }
         let entry: [Entry; 2] = match (ints, floats) {
-            (i, 0) => INTS[i],
-            (0, f) if f <= 4 => FLOATS[f - 1],
+            // Without a slot that takes a `&str`, the string arena compiles away.
+            (i, 0) if args.iter().any(|c| takes_str(*c)) => INTS[i],
+            (i, 0) => INTS_NO_STR[i],
+            // Float-only signatures have no slot that takes a `&str`.
+            (0, f) if f <= 4 => FLOATS_NO_STR[f - 1],
             _ => [invoke::<false>, invoke::<true>],
         };
         Some(Shape {
@@ -404,8 +407,15 @@ unsafe fn invoke<const ERRNO: bool>(
 
 /// The word of an argument in an integer or pointer slot: the common kinds inline, the rest
 /// through [`call::word`] and the arena (kept out of line).
+/// Whether slot `code` accepts a `&str` (copied into the arena): `p P s O`.
+fn takes_str(code: TypeCode) -> bool {
+    code.is_pointer() && code != TypeCode::Callback
+}
+
+/// `STR`: whether the signature has a slot that takes a `&str`; without one, a `&str` is
+/// refused by [`call::word`] like any other mismatch and the arena is never used.
 #[inline(always)]
-fn int_word(
+fn int_word<const STR: bool>(
     name: &str,
     index: usize,
     code: TypeCode,
@@ -418,7 +428,7 @@ fn int_word(
         Arg::Int(v) => Ok(extend(code, v as u64)),
         Arg::UInt(v) => Ok(extend(code, v)),
         Arg::Ptr(p) if code.is_pointer() => Ok(p as usize as u64),
-        Arg::Str(s) if code.is_pointer() && code != TypeCode::Callback => match arena.c_str(s) {
+        Arg::Str(s) if STR && takes_str(code) => match arena.c_str(s) {
             Some(copy) => Ok(copy as usize as u64),
             None => Err(call::nul_in_string(name, index, s)),
         },
@@ -446,17 +456,23 @@ fn other_word(name: &str, index: usize, code: TypeCode, arg: &Arg<'_>) -> Result
 /// `N` arguments unrolled, keeping the words in registers, and calls through a function
 /// pointer with exactly `N` parameters of its class.
 macro_rules! exact_entries {
-    ($table:ident, $entry:ident, $word:ident, $param:ty, $to_param:expr, $max:literal,
+    ($table:ident, $table_no_str:ident, $entry:ident, $word:ident, $param:ty, $to_param:expr, $max:literal,
      $( $n:literal: [$($k:literal)*] ),* $(,)?) => {
         /// The entries for 0 (or 1) to the maximum arguments of this class: `[call,
         /// call_with_errno]` each.
-        const $table: [[Entry; 2]; $max] = [$( [$entry::<$n, false>, $entry::<$n, true>] ),*];
+        #[allow(dead_code)]
+        const $table: [[Entry; 2]; $max] =
+            [$( [$entry::<$n, false, true>, $entry::<$n, true, true>] ),*];
+        /// As above, for signatures without a slot that takes a `&str`.
+        #[allow(dead_code)]
+        const $table_no_str: [[Entry; 2]; $max] =
+            [$( [$entry::<$n, false, false>, $entry::<$n, true, false>] ),*];
 
         /// The register path of an exact shape of `N` arguments of one class.
         ///
         /// # Safety
         /// As [`Entry`].
-        unsafe fn $entry<const N: usize, const ERRNO: bool>(
+        unsafe fn $entry<const N: usize, const ERRNO: bool, const STR: bool>(
             f: &Function,
             args: &[Arg<'_>],
             errno: &mut c_int,
@@ -509,14 +525,14 @@ macro_rules! exact_entries {
     };
     (@param $k:literal $param:ty) => { $param };
     (@word int_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
-        int_word($name, $index, $code, $arg, &mut $arena)
+        int_word::<STR>($name, $index, $code, $arg, &mut $arena)
     };
     (@word float_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
         float_word($name, $index, $code, $arg)
     };
 }
 
-exact_entries!(INTS, ints, int_word, u64, |w: u64| w, 9,
+exact_entries!(INTS, INTS_NO_STR, ints, int_word, u64, |w: u64| w, 9,
     0: [],
     1: [0],
     2: [0 1],
@@ -528,7 +544,7 @@ exact_entries!(INTS, ints, int_word, u64, |w: u64| w, 9,
     8: [0 1 2 3 4 5 6 7],
 );
 
-exact_entries!(FLOATS, floats, float_word, f64, f64::from_bits, 4,
+exact_entries!(FLOATS, FLOATS_NO_STR, floats, float_word, f64, f64::from_bits, 4,
     1: [0],
     2: [0 1],
     3: [0 1 2],
