@@ -62,12 +62,15 @@ fn set_pin11_drives_line_17_through_the_character_device() {
             Level::Low
         };
         let out = Command::new(env!("CARGO_BIN_EXE_hwkit"))
-            .args(["gpio", "--board", "pi4", "set", "--hold", "0.3"])
+            .args(["gpio", "--board", "pi4", "set", "--hold", "1"])
             .arg(format!("{spelling}={level}"))
             .spawn()
             .unwrap();
-        eventually(spelling, || info(&s, 0, 17).used);
-        assert_eq!(c.get_level(17).unwrap(), want, "{spelling}");
+        // The kernel marks the line used before it applies the direction and value: wait
+        // for both (a level never reached fails after 10 s).
+        eventually(spelling, || {
+            info(&s, 0, 17).used && c.get_level(17).unwrap() == want
+        });
         let (status, _, stderr) = finish(out, "gpio");
         assert!(status.success(), "{spelling}: {stderr}");
     }
