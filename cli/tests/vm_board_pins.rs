@@ -61,6 +61,13 @@ fn set_pin11_drives_line_17_through_the_character_device() {
         } else {
             Level::Low
         };
+        // The line rests at the other level, so only hwkit's drive can make it `want`.
+        let other = if want == Level::High {
+            Level::Low
+        } else {
+            Level::High
+        };
+        c.set_pull(17, other).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_hwkit"))
             .args(["gpio", "--board", "pi4", "set", "--hold", "1"])
             .arg(format!("{spelling}={level}"))
