@@ -179,7 +179,7 @@ fn bad_options_are_one_line_refusals() {
             &["--plot", "/tmp/report.png", "2"],
             "give a path ending in .svg",
         ),
-        (&["9"], "'9' is offset 9, but gpiochip"),
+        (&["9"], "offset 9 is out of range on gpiochip"),
     ];
     for (args, want) in cases {
         let mut all = vec!["--chip", chip.as_str()];

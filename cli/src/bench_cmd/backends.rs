@@ -155,16 +155,6 @@ impl BenchLines {
     pub fn new(target: &Target, count: u32) -> Result<BenchLines, String> {
         let chip = Chip::open(&target.dev_path).map_err(|e| e.to_string())?;
         let num_lines = chip.info().num_lines;
-        if target.offset >= num_lines {
-            return Err(format!(
-                "'{}' is offset {}, but {} has {num_lines} lines (offsets 0 to {}): give one \
-                 of them",
-                target.arg,
-                target.offset,
-                target.chip,
-                num_lines.saturating_sub(1)
-            ));
-        }
         let last = u64::from(target.offset) + u64::from(count) - 1;
         if last >= u64::from(num_lines) {
             return Err(format!(
@@ -174,7 +164,7 @@ impl BenchLines {
                 target.offset,
                 target.chip,
                 num_lines,
-                num_lines - target.offset
+                num_lines.saturating_sub(target.offset)
             ));
         }
         Ok(BenchLines {
