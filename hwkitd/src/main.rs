@@ -1,0 +1,107 @@
+//! `hwkitd`: holds GPIO lines for clients over D-Bus, so that a line keeps its state after
+//! the program that asked for it has exited.
+//!
+//! It speaks libgpiod's `io.gpiod1` interface (gpio-manager's), so `gpiocli` and other
+//! clients written for gpio-manager work with it unchanged. See the README.
+
+mod chip_object;
+mod daemon;
+mod error;
+mod line_config;
+mod line_object;
+mod paths;
+mod registry;
+mod request_object;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use zbus::connection;
+use zbus::fdo::ObjectManager;
+
+use crate::registry::Registry;
+
+/// The well-known name, gpio-manager's.
+const BUS_NAME: &str = "io.gpiod1";
+
+/// Holds GPIO lines for clients over D-Bus (libgpiod's io.gpiod1 interface).
+#[derive(Parser, Debug)]
+#[command(name = "hwkitd", version)]
+struct Args {
+    /// Serve on the session bus instead of the system bus.
+    #[arg(long, conflicts_with = "bus_address")]
+    session: bool,
+
+    /// Serve on the bus at this D-Bus address (e.g. `unix:path=/run/test-bus`) instead of
+    /// the system bus.
+    #[arg(long, value_name = "ADDRESS")]
+    bus_address: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hwkitd: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hwkitd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let (builder, bus) = match (&args.bus_address, args.session) {
+        (Some(a), _) => (connection::Builder::address(a.as_str()), a.clone()),
+        (None, true) => (connection::Builder::session(), "the session bus".to_owned()),
+        (None, false) => (connection::Builder::system(), "the system bus".to_owned()),
+    };
+    let connection = builder
+        .and_then(|b| {
+            b.serve_at(paths::CHIPS, ObjectManager)?
+                .serve_at(paths::REQUESTS, ObjectManager)
+        })
+        .map_err(|e| format!("connecting to {bus}: {e}"))?
+        .build()
+        .await
+        .map_err(|e| format!("connecting to {bus}: {e}"))?;
+    let registry = Arc::new(Registry::default());
+    let server = connection.object_server();
+    daemon::export_chips(server, &registry)
+        .await
+        .map_err(|e| format!("exporting the GPIO chips: {e}"))?;
+    // The name last: a client that sees it finds every chip already there.
+    connection
+        .request_name(BUS_NAME)
+        .await
+        .map_err(|e| format!("taking the name {BUS_NAME} on {bus}: {e}"))?;
+    eprintln!("hwkitd: serving {BUS_NAME} on {bus}");
+    wait_for_stop().await?;
+    eprintln!(
+        "hwkitd: stopping; releasing the lines held (outputs stay where the driver leaves them)"
+    );
+    daemon::release_all(server, &registry).await;
+    Ok(())
+}
+
+/// Waits for SIGTERM (systemd's stop) or SIGINT.
+async fn wait_for_stop() -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("watching SIGTERM: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("watching SIGINT: {e}"))?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
