@@ -1,0 +1,634 @@
+//! hwkitd on a real bus in the VM: `dbus-daemon` with a bus configuration of the test's
+//! own, gpio-sim chips, and `gdbus` (GLib's generic client, not hwkit code) as the client.
+//! Each test starts its own bus and daemon.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use gpiosim::{Bank, Level, Sim};
+
+/// A name no other test in this process uses.
+fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn sim(lines: u32) -> Sim {
+    gpiosim::builder()
+        .with_bank(&Bank::new(lines, unique("dbus")))
+        .live()
+        .expect("gpio-sim chip")
+}
+
+fn level(sim: &Sim, offset: u32) -> Level {
+    sim.chips()[0].get_level(offset).expect("sim level")
+}
+
+/// The daemon's object path of the sim's chip.
+fn chip_path(sim: &Sim) -> String {
+    format!("/io/gpiod1/chips/{}", sim.chips()[0].chip_name)
+}
+
+fn line_path(sim: &Sim, offset: u32) -> String {
+    format!("{}/line{offset}", chip_path(sim))
+}
+
+/// How long anything the test waits for may take: the VM is emulated and may be shared.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A private system bus: `dbus-daemon` with this test's configuration, and hwkitd on it.
+struct Bus {
+    dir: tempfile::TempDir,
+    address: String,
+    bus: Child,
+    daemon: Option<Child>,
+}
+
+impl Bus {
+    /// Starts the bus and the daemon, and waits until the daemon owns `io.gpiod1`.
+    fn start() -> Bus {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("bus");
+        let config = dir.path().join("bus.conf");
+        std::fs::write(&config, bus_config(&socket)).expect("bus config");
+        let mut bus = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon (packed by the test bed from the host's `dbus` package)");
+        let mut first = String::new();
+        BufReader::new(bus.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("dbus-daemon's address");
+        let address = first.trim().to_owned();
+        assert!(
+            address.starts_with("unix:path="),
+            "dbus-daemon said {first:?}"
+        );
+        let mut b = Bus {
+            dir,
+            address,
+            bus,
+            daemon: None,
+        };
+        b.start_daemon();
+        b
+    }
+
+    fn start_daemon(&mut self) {
+        let daemon = Command::new(env!("CARGO_BIN_EXE_hwkitd"))
+            .args(["--bus-address", &self.address])
+            .stderr(std::fs::File::create(self.dir.path().join("hwkitd.log")).expect("log"))
+            .spawn()
+            .expect("hwkitd");
+        self.daemon = Some(daemon);
+        let end = Instant::now() + PATIENCE;
+        loop {
+            let out = self.gdbus_raw(&[
+                "call",
+                "--dest",
+                "org.freedesktop.DBus",
+                "--object-path",
+                "/org/freedesktop/DBus",
+                "--method",
+                "org.freedesktop.DBus.NameHasOwner",
+                "io.gpiod1",
+            ]);
+            if String::from_utf8_lossy(&out.stdout).contains("true") {
+                return;
+            }
+            if let Some(status) = self
+                .daemon
+                .as_mut()
+                .and_then(|d| d.try_wait().ok().flatten())
+            {
+                panic!(
+                    "hwkitd exited with {status} before taking its name:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < end,
+                "hwkitd did not take io.gpiod1 in time:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The daemon's stderr so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("hwkitd.log")).unwrap_or_default()
+    }
+
+    /// Whether the daemon is still running.
+    fn daemon_alive(&mut self) -> bool {
+        matches!(self.daemon.as_mut().map(|d| d.try_wait()), Some(Ok(None)))
+    }
+
+    /// Runs `gdbus ARGS --system` against this bus.
+    fn gdbus_raw(&self, args: &[&str]) -> Output {
+        Command::new("gdbus")
+            .args(&args[..1])
+            .arg("--system")
+            .args(&args[1..])
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &self.address)
+            .stdin(Stdio::null())
+            .output()
+            .expect("gdbus (packed by the test bed from the host's libglib2.0-bin)")
+    }
+
+    /// Calls `method` (`Interface.Method`) on `object` of io.gpiod1; stdout on success,
+    /// the error line on failure.
+    fn call(&self, object: &str, method: &str, args: &[&str]) -> Result<String, String> {
+        let mut all = vec![
+            "call",
+            "--dest",
+            "io.gpiod1",
+            "--object-path",
+            object,
+            "--method",
+            method,
+        ];
+        all.extend_from_slice(args);
+        let out = self.gdbus_raw(&all);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    }
+
+    fn ok(&self, object: &str, method: &str, args: &[&str]) -> String {
+        self.call(object, method, args)
+            .unwrap_or_else(|e| panic!("{method} on {object} {args:?}: {e}\n{}", self.log()))
+    }
+
+    fn err(&self, object: &str, method: &str, args: &[&str]) -> String {
+        match self.call(object, method, args) {
+            Ok(out) => panic!("{method} on {object} {args:?} succeeded: {out}"),
+            Err(e) => e,
+        }
+    }
+
+    /// A property, as gdbus prints it (`(<true>,)`).
+    fn property(&self, object: &str, interface: &str, name: &str) -> String {
+        self.ok(
+            object,
+            "org.freedesktop.DBus.Properties.Get",
+            &[interface, name],
+        )
+    }
+
+    /// `RequestLines` on the sim's chip; the request path.
+    fn request(
+        &self,
+        sim: &Sim,
+        line_config: &str,
+        request_config: &str,
+    ) -> Result<String, String> {
+        self.call(
+            &chip_path(sim),
+            "io.gpiod1.Chip.RequestLines",
+            &[line_config, request_config],
+        )
+        .map(|out| {
+            // (objectpath '/io/gpiod1/requests/request0',)
+            out.split('\'').nth(1).unwrap_or_default().to_owned()
+        })
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            stop(&mut d);
+        }
+        stop(&mut self.bus);
+    }
+}
+
+/// SIGTERM, then a bounded wait, then SIGKILL.
+fn stop(child: &mut Child) {
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A system bus of the test's own: anyone may own names and call anything (access control
+/// is the policy file's test, not these).
+fn bus_config(socket: &Path) -> String {
+    format!(
+        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"#,
+        socket.display()
+    )
+}
+
+fn hold(sim: &Sim, offset: u32, consumer: &str) -> hw::Request {
+    hw::Request::builder()
+        .on_chip(PathBuf::from(sim.chips()[0].dev_path()))
+        .consumer(consumer)
+        .with_line(offset)
+        .as_input()
+        .request()
+        .expect("a request of the test's own")
+}
+
+fn kernel_info(sim: &Sim, offset: u32) -> hw::LineInfo {
+    hw::Chip::open(sim.chips()[0].dev_path())
+        .and_then(|c| c.line_info(offset))
+        .expect("line info")
+}
+
+#[test]
+fn a_line_stays_driven_after_the_client_exits() {
+    let s = sim(8);
+    let bus = Bus::start();
+    let req = bus
+        .request(
+            &s,
+            "([([3, 5], {'direction': <'output'>})], [1, 0])",
+            "{'consumer': <'vm-dbus'>}",
+        )
+        .unwrap_or_else(|e| panic!("RequestLines: {e}\n{}", bus.log()));
+    assert!(req.starts_with("/io/gpiod1/requests/request"), "{req}");
+    // gdbus has exited; the daemon holds the lines and drives them.
+    assert_eq!((level(&s, 3), level(&s, 5)), (Level::High, Level::Low));
+    let info = kernel_info(&s, 3);
+    assert!(info.used && info.consumer == "vm-dbus", "{info:?}");
+    let line = line_path(&s, 3);
+    assert_eq!(
+        bus.property(&line, "io.gpiod1.Line", "Managed"),
+        "(<true>,)"
+    );
+    assert_eq!(
+        bus.property(&line, "io.gpiod1.Line", "RequestPath"),
+        format!("(<objectpath '{req}'>,)")
+    );
+    assert_eq!(
+        bus.property(&line, "io.gpiod1.Line", "Direction"),
+        "(<'output'>,)"
+    );
+    assert_eq!(
+        bus.property(&line, "io.gpiod1.Line", "Consumer"),
+        "(<'vm-dbus'>,)"
+    );
+    assert_eq!(
+        bus.property(&req, "io.gpiod1.Request", "ChipPath"),
+        format!("(<objectpath '{}'>,)", chip_path(&s))
+    );
+    assert_eq!(
+        bus.property(&req, "io.gpiod1.Request", "LinePaths"),
+        format!("(<[objectpath '{}', '{}']>,)", line, line_path(&s, 5))
+    );
+
+    // Still there a moment later, after another client came and went.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(level(&s, 3), Level::High);
+
+    bus.ok(&req, "io.gpiod1.Request.SetValues", &["{3: 0, 5: 1}"]);
+    assert_eq!((level(&s, 3), level(&s, 5)), (Level::Low, Level::High));
+    assert_eq!(
+        bus.ok(&req, "io.gpiod1.Request.GetValues", &["[5, 3]"]),
+        "([1, 0],)"
+    );
+    assert_eq!(
+        bus.ok(&req, "io.gpiod1.Request.GetValues", &["@au []"]),
+        "([0, 1],)"
+    );
+
+    // Reconfigured as an input, line 5 follows the simulator's pull.
+    bus.ok(
+        &req,
+        "io.gpiod1.Request.ReconfigureLines",
+        &["([([5], {'direction': <'input'>, 'bias': <'pull-up'>})], @ai [])"],
+    );
+    assert_eq!(kernel_info(&s, 5).direction, hw::Direction::Input);
+    s.chips()[0].set_pull(5, Level::Low).expect("pull");
+    assert_eq!(
+        bus.ok(&req, "io.gpiod1.Request.GetValues", &["[5]"]),
+        "([0],)"
+    );
+    s.chips()[0].set_pull(5, Level::High).expect("pull");
+    assert_eq!(
+        bus.ok(&req, "io.gpiod1.Request.GetValues", &["[5]"]),
+        "([1],)"
+    );
+    assert_eq!(
+        bus.property(&line_path(&s, 5), "io.gpiod1.Line", "Bias"),
+        "(<'pull-up'>,)"
+    );
+
+    // Release frees the lines and removes the object.
+    bus.ok(&req, "io.gpiod1.Request.Release", &[]);
+    assert!(!kernel_info(&s, 3).used);
+    assert!(!kernel_info(&s, 5).used);
+    assert_eq!(
+        bus.property(&line, "io.gpiod1.Line", "Managed"),
+        "(<false>,)"
+    );
+    assert_eq!(
+        bus.property(&line, "io.gpiod1.Line", "RequestPath"),
+        "(<objectpath '/'>,)"
+    );
+    let e = bus.err(&req, "io.gpiod1.Request.GetValues", &["@au []"]);
+    assert!(e.contains("UnknownObject") && e.contains(&req), "{e}");
+    // The line is free for anyone again.
+    drop(hold(&s, 3, "after"));
+}
+
+#[test]
+fn chips_and_lines_describe_themselves() {
+    let s = gpiosim::builder()
+        .with_bank(Bank::new(4, unique("dbus-props")).name(2, "RELAY"))
+        .live()
+        .expect("gpio-sim chip");
+    let bus = Bus::start();
+    let chip = chip_path(&s);
+    let c = &s.chips()[0];
+    assert_eq!(
+        bus.property(&chip, "io.gpiod1.Chip", "Name"),
+        format!("(<'{}'>,)", c.chip_name)
+    );
+    assert_eq!(
+        bus.property(&chip, "io.gpiod1.Chip", "Label"),
+        format!("(<'{}'>,)", c.config().label)
+    );
+    assert_eq!(
+        bus.property(&chip, "io.gpiod1.Chip", "NumLines"),
+        "(<uint32 4>,)"
+    );
+    // gdbus prints a NUL-terminated byte array as a bytestring.
+    assert_eq!(
+        bus.property(&chip, "io.gpiod1.Chip", "Path"),
+        format!("(<b'{}'>,)", c.dev_path().display())
+    );
+    let relay = line_path(&s, 2);
+    assert_eq!(
+        bus.property(&relay, "io.gpiod1.Line", "Name"),
+        "(<'RELAY'>,)"
+    );
+    assert_eq!(
+        bus.property(&relay, "io.gpiod1.Line", "Offset"),
+        "(<uint32 2>,)"
+    );
+    assert_eq!(bus.property(&relay, "io.gpiod1.Line", "Used"), "(<false>,)");
+
+    // A line another process requests shows as used, by that consumer, not managed.
+    let other = hold(&s, 2, "someone-else");
+    assert_eq!(bus.property(&relay, "io.gpiod1.Line", "Used"), "(<true>,)");
+    assert_eq!(
+        bus.property(&relay, "io.gpiod1.Line", "Consumer"),
+        "(<'someone-else'>,)"
+    );
+    assert_eq!(
+        bus.property(&relay, "io.gpiod1.Line", "Managed"),
+        "(<false>,)"
+    );
+    drop(other);
+    assert_eq!(bus.property(&relay, "io.gpiod1.Line", "Used"), "(<false>,)");
+
+    // The object managers list the chip, its lines and (later) the requests. (gdbus writes
+    // the type of a dictionary's keys on its first key only, so paths are matched quoted.)
+    let objects = bus.ok(
+        "/io/gpiod1/chips",
+        "org.freedesktop.DBus.ObjectManager.GetManagedObjects",
+        &[],
+    );
+    assert!(objects.contains(&format!("'{chip}'")), "{objects}");
+    let lines = bus.ok(
+        &chip,
+        "org.freedesktop.DBus.ObjectManager.GetManagedObjects",
+        &[],
+    );
+    assert!(lines.contains(&format!("'{relay}'")), "{lines}");
+    let req = bus
+        .request(
+            &s,
+            "([([0], {'direction': <'input'>})], @ai [])",
+            "@a{sv} {}",
+        )
+        .expect("RequestLines");
+    let requests = bus.ok(
+        "/io/gpiod1/requests",
+        "org.freedesktop.DBus.ObjectManager.GetManagedObjects",
+        &[],
+    );
+    assert!(requests.contains(&format!("'{req}'")), "{requests}");
+    // With no consumer given, the kernel shows the daemon's.
+    assert_eq!(kernel_info(&s, 0).consumer, "hwkitd");
+}
+
+#[test]
+fn bad_input_is_a_clear_dbus_error_and_the_daemon_serves_on() {
+    let s = sim(8);
+    let mut bus = Bus::start();
+    let out = "{'direction': <'output'>}";
+
+    // An unknown chip, a request that does not exist.
+    let e = bus.err(
+        "/io/gpiod1/chips/gpiochip999",
+        "io.gpiod1.Chip.RequestLines",
+        &["([([0], {})], @ai [])", "@a{sv} {}"],
+    );
+    assert!(
+        e.contains("UnknownObject") && e.contains("gpiochip999"),
+        "{e}"
+    );
+    let e = bus.err(
+        "/io/gpiod1/requests/request77",
+        "io.gpiod1.Request.Release",
+        &[],
+    );
+    assert!(
+        e.contains("UnknownObject") && e.contains("request77"),
+        "{e}"
+    );
+
+    // An offset past the chip's last line.
+    let e = bus
+        .request(&s, &format!("([([99], {out})], [1])"), "@a{sv} {}")
+        .unwrap_err();
+    assert!(
+        e.contains("io.gpiod1.RequestFailed") && e.contains("99") && e.contains("8 lines"),
+        "{e}"
+    );
+
+    // Malformed settings dictionaries.
+    for (cfg, wanted) in [
+        ("([([1], {'direction': <'sideways'>})], @ai [])", "sideways"),
+        (
+            "([([1], {'active-low': <'yes'>})], @ai [])",
+            "must be a boolean (b)",
+        ),
+        (
+            "([([1], {'colour': <'red'>})], @ai [])",
+            "unknown line setting 'colour'",
+        ),
+        (
+            "([([1], {'debounce-period': <uint32 5>})], @ai [])",
+            "signed 64-bit",
+        ),
+        (
+            "([([1], {'direction': <'output'>})], [5])",
+            "expected 0 (inactive) or 1",
+        ),
+        ("([([1, 1], @a{sv} {})], @ai [])", "appears twice"),
+        ("(@a(aua{sv}) [], @ai [])", "lists no lines"),
+    ] {
+        let e = bus.request(&s, cfg, "@a{sv} {}").unwrap_err();
+        assert!(
+            e.contains("org.freedesktop.DBus.Error.InvalidArgs") && e.contains(wanted),
+            "{cfg}: {e}"
+        );
+    }
+    let e = bus
+        .request(&s, "([([1], {})], @ai [])", "{'consumer': <42>}")
+        .unwrap_err();
+    assert!(
+        e.contains("InvalidArgs") && e.contains("'consumer' must be a string"),
+        "{e}"
+    );
+    let e = bus
+        .request(&s, "([([1], {})], @ai [])", "{'owner': <'me'>}")
+        .unwrap_err();
+    assert!(
+        e.contains("InvalidArgs") && e.contains("unknown request setting 'owner'"),
+        "{e}"
+    );
+
+    // A line held by another process, and one the daemon already holds.
+    let other = hold(&s, 6, "other-process");
+    let e = bus
+        .request(&s, &format!("([([6], {out})], [1])"), "@a{sv} {}")
+        .unwrap_err();
+    assert!(
+        e.contains("io.gpiod1.RequestFailed") && e.contains("busy") && e.contains("other-process"),
+        "{e}"
+    );
+    drop(other);
+    let first = bus
+        .request(
+            &s,
+            &format!("([([4], {out})], [1])"),
+            "{'consumer': <'first'>}",
+        )
+        .expect("RequestLines");
+    let e = bus
+        .request(&s, &format!("([([4], {out})], [0])"), "@a{sv} {}")
+        .unwrap_err();
+    assert!(e.contains("RequestFailed") && e.contains("first"), "{e}");
+    assert_eq!(
+        level(&s, 4),
+        Level::High,
+        "the refused request changed nothing"
+    );
+
+    // Values: for an input, not 0/1, for a line not in the request, none at all.
+    let input = bus
+        .request(
+            &s,
+            "([([2], {'direction': <'input'>})], @ai [])",
+            "@a{sv} {}",
+        )
+        .expect("RequestLines");
+    let e = bus.err(&input, "io.gpiod1.Request.SetValues", &["{2: 1}"]);
+    assert!(
+        e.contains("io.gpiod1.SetValuesFailed") && e.contains("is an input"),
+        "{e}"
+    );
+    let e = bus.err(&first, "io.gpiod1.Request.SetValues", &["{4: 2}"]);
+    assert!(
+        e.contains("InvalidArgs") && e.contains("value 2 for line 4"),
+        "{e}"
+    );
+    let e = bus.err(&first, "io.gpiod1.Request.SetValues", &["{7: 1}"]);
+    assert!(
+        e.contains("io.gpiod1.SetValuesFailed") && e.contains('7'),
+        "{e}"
+    );
+    let e = bus.err(&first, "io.gpiod1.Request.SetValues", &["@a{ui} {}"]);
+    assert!(
+        e.contains("InvalidArgs") && e.contains("no values given"),
+        "{e}"
+    );
+    let e = bus.err(&first, "io.gpiod1.Request.GetValues", &["[7]"]);
+    assert!(
+        e.contains("io.gpiod1.GetValuesFailed") && e.contains('7'),
+        "{e}"
+    );
+    let e = bus.err(
+        &first,
+        "io.gpiod1.Request.ReconfigureLines",
+        &["([([4], {'edge': <'sideways'>})], @ai [])"],
+    );
+    assert!(e.contains("InvalidArgs") && e.contains("sideways"), "{e}");
+    let e = bus.err(
+        &first,
+        "io.gpiod1.Request.ReconfigureLines",
+        &["([([7], {'direction': <'input'>})], @ai [])"],
+    );
+    assert!(
+        e.contains("io.gpiod1.ReconfigureFailed") && e.contains('7'),
+        "{e}"
+    );
+    assert_eq!(
+        level(&s, 4),
+        Level::High,
+        "errors left the held output alone"
+    );
+
+    // After all that, the daemon serves on.
+    assert!(bus.daemon_alive(), "{}", bus.log());
+    bus.ok(&first, "io.gpiod1.Request.SetValues", &["{4: 0}"]);
+    assert_eq!(level(&s, 4), Level::Low);
+    assert!(!bus.log().contains("panicked"), "{}", bus.log());
+}
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly() {
+    let s = sim(4);
+    let mut bus = Bus::start();
+    bus.request(&s, "([([1], {'direction': <'output'>})], [1])", "@a{sv} {}")
+        .expect("RequestLines");
+    assert_eq!(level(&s, 1), Level::High);
+    let mut daemon = bus.daemon.take().expect("daemon");
+    stop(&mut daemon);
+    let status = daemon.wait().expect("status");
+    assert!(
+        status.success(),
+        "hwkitd exited with {status}:\n{}",
+        bus.log()
+    );
+    assert!(!kernel_info(&s, 1).used, "the line was released");
+    assert!(bus.log().contains("stopping"), "{}", bus.log());
+}
