@@ -6,7 +6,9 @@ use hw::{Chip, LineConfig, Request};
 use zbus::interface;
 use zbus::object_server::ObjectServer;
 use zbus::zvariant::OwnedObjectPath;
+use zbus::Connection;
 
+use crate::edge_events::EdgeWatcher;
 use crate::error::{Failure, REQUEST_FAILED};
 use crate::line_config::{
     parse_line_config, parse_request_config, DbusLineConfig, DbusRequestConfig,
@@ -59,6 +61,7 @@ impl ChipObject {
         line_config: DbusLineConfig,
         request_config: DbusRequestConfig,
         #[zbus(object_server)] server: &ObjectServer,
+        #[zbus(connection)] connection: &Connection,
     ) -> Result<OwnedObjectPath, Failure> {
         let lines = parse_line_config(&line_config).map_err(Failure::invalid_args)?;
         let options = parse_request_config(&request_config).map_err(Failure::invalid_args)?;
@@ -86,15 +89,27 @@ impl ChipObject {
             .iter()
             .map(|&o| paths::line(&chip_name, o))
             .collect();
+        let request = Arc::new(Mutex::new(Some(request)));
+        let edges = match EdgeWatcher::start(connection.clone(), request.clone(), chip_name.clone())
+        {
+            Ok(w) => Some(w),
+            Err(e) => {
+                // The lines are still worth holding; only their edge signals are lost.
+                eprintln!("hwkitd: {}: no EdgeEvent signals: {e}", path.as_str());
+                None
+            }
+        };
         let object = RequestObject {
             id,
             chip_path: paths::chip(&chip_name),
             line_paths: line_paths.clone(),
-            request: Mutex::new(Some(request)),
+            request,
+            edges: tokio::sync::Mutex::new(edges),
             registry: self.registry.clone(),
         };
         if let Err(e) = server.at(path.as_str(), object).await {
-            // Not served, so not held: the lines go back (the object was dropped with them).
+            // Not served, so not held: the lines go back (the object, dropped, stopped its
+            // watcher task and closed the request).
             self.registry.remove(id);
             return Err(Failure::new(
                 REQUEST_FAILED,

@@ -104,7 +104,7 @@ pub async fn release_all(server: &ObjectServer, registry: &Registry) {
     for (id, _) in registry.all() {
         let path = paths::request(id);
         if let Ok(iface) = server.interface::<_, RequestObject>(path.as_str()).await {
-            iface.get().await.release_lines();
+            iface.get().await.release_lines().await;
         }
         registry.remove(id);
     }

@@ -6,6 +6,7 @@
 
 mod chip_object;
 mod daemon;
+mod edge_events;
 mod error;
 mod line_config;
 mod line_object;

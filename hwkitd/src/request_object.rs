@@ -8,6 +8,7 @@ use zbus::interface;
 use zbus::object_server::ObjectServer;
 use zbus::zvariant::OwnedObjectPath;
 
+use crate::edge_events::EdgeWatcher;
 use crate::error::{Failure, GET_VALUES_FAILED, RECONFIGURE_FAILED, SET_VALUES_FAILED};
 use crate::line_config::{parse_line_config, DbusLineConfig};
 use crate::paths;
@@ -22,7 +23,9 @@ pub struct RequestObject {
     /// The line objects, in request order.
     pub line_paths: Vec<OwnedObjectPath>,
     /// The kernel request; `None` once released.
-    pub request: Mutex<Option<Request>>,
+    pub request: Arc<Mutex<Option<Request>>>,
+    /// The task that turns its edges into signals; stopped before the request is dropped.
+    pub edges: tokio::sync::Mutex<Option<EdgeWatcher>>,
     /// Who holds what.
     pub registry: Arc<Registry>,
 }
@@ -49,7 +52,10 @@ impl RequestObject {
 
     /// Drops the kernel request (releasing its lines) and forgets it; `false` if it was
     /// already gone.
-    pub fn release_lines(&self) -> bool {
+    pub async fn release_lines(&self) -> bool {
+        if let Some(watcher) = self.edges.lock().await.take() {
+            watcher.stop().await;
+        }
         let released = self.lock().take().is_some();
         self.registry.remove(self.id);
         released
@@ -72,7 +78,7 @@ impl RequestObject {
 
     /// Releases the lines and removes this object.
     async fn release(&self, #[zbus(object_server)] server: &ObjectServer) -> Result<(), Failure> {
-        self.release_lines();
+        self.release_lines().await;
         let path = paths::request(self.id);
         eprintln!("hwkitd: released {}", path.as_str());
         server.remove::<RequestObject, _>(path.as_str()).await?;

@@ -632,3 +632,89 @@ fn sigterm_stops_the_daemon_cleanly() {
     assert!(!kernel_info(&s, 1).used, "the line was released");
     assert!(bus.log().contains("stopping"), "{}", bus.log());
 }
+
+/// One `EdgeEvent` as `gdbus monitor` prints it:
+/// `PATH: io.gpiod1.Line.EdgeEvent ((1, uint64 123, uint64 1, uint64 1),)`.
+fn parse_edge_event(line: &str) -> Option<(i32, u64, u64, u64)> {
+    let data = line.split("io.gpiod1.Line.EdgeEvent ((").nth(1)?;
+    let data = data.split(')').next()?;
+    let fields: Vec<&str> = data
+        .split(',')
+        .map(|f| f.trim().trim_start_matches("uint64 "))
+        .collect();
+    match fields.as_slice() {
+        [e, t, s, l] => Some((
+            e.parse().ok()?,
+            t.parse().ok()?,
+            s.parse().ok()?,
+            l.parse().ok()?,
+        )),
+        _ => None,
+    }
+}
+
+#[test]
+fn edge_events_arrive_as_signals_in_order() {
+    let s = sim(4);
+    let bus = Bus::start();
+    bus.request(
+        &s,
+        "([([1], {'direction': <'input'>, 'edge': <'both'>}), ([2], {'direction': <'input'>})], @ai [])",
+        "@a{sv} {}",
+    )
+    .expect("RequestLines");
+    let mut monitor = Command::new("gdbus")
+        .args(["monitor", "--system", "--dest", "io.gpiod1"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gdbus monitor");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = monitor.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let first = rx.recv_timeout(PATIENCE).expect("gdbus monitor started");
+    assert!(first.contains("Monitoring signals"), "{first}");
+    // Its match rule reaches the bus on its own connection: give that a moment.
+    std::thread::sleep(Duration::from_secs(1));
+
+    let chip = &s.chips()[0];
+    for level in [Level::High, Level::Low, Level::High] {
+        chip.set_pull(1, level).expect("pull");
+        // Lets each edge be its own interrupt (see hw's VM tests' `pull`).
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    // An edge on a line without edge detection sends nothing.
+    chip.set_pull(2, Level::High).expect("pull");
+
+    let mut events = Vec::new();
+    let end = Instant::now() + PATIENCE;
+    while events.len() < 3 && Instant::now() < end {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            if let Some(ev) = parse_edge_event(&line) {
+                assert!(line.starts_with(&line_path(&s, 1)), "{line}");
+                events.push(ev);
+            }
+        }
+    }
+    stop(&mut monitor);
+    assert_eq!(events.len(), 3, "{events:?}\n{}", bus.log());
+    assert_eq!(
+        events.iter().map(|e| (e.0, e.2, e.3)).collect::<Vec<_>>(),
+        [(1, 1, 1), (0, 2, 2), (1, 3, 3)],
+        "rising, falling, rising, numbered in order"
+    );
+    assert!(
+        events[0].1 > 0 && events[0].1 < events[1].1 && events[1].1 < events[2].1,
+        "timestamps increase: {events:?}"
+    );
+    // Nothing more arrives (line 2 has no edge detection).
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        assert!(parse_edge_event(&line).is_none(), "{line}");
+    }
+}
