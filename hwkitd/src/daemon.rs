@@ -9,6 +9,7 @@ use std::sync::Arc;
 use zbus::fdo::{ObjectManager, Properties};
 use zbus::object_server::{Interface, ObjectServer};
 use zbus::zvariant::{OwnedObjectPath, Value};
+use zbus::Connection;
 
 use crate::chip_object::ChipObject;
 use crate::line_object::LineObject;
@@ -18,7 +19,7 @@ use crate::request_object::RequestObject;
 
 /// Exports every chip present: a chip that cannot be opened (removed in between, no
 /// permission) is logged and left out, the others are served.
-pub async fn export_chips(server: &ObjectServer, registry: &Arc<Registry>) -> zbus::Result<()> {
+pub async fn export_chips(connection: &Connection, registry: &Arc<Registry>) -> zbus::Result<()> {
     let chip_paths = match hw::chip_paths() {
         Ok(p) => p,
         Err(e) => {
@@ -27,17 +28,18 @@ pub async fn export_chips(server: &ObjectServer, registry: &Arc<Registry>) -> zb
         }
     };
     for path in chip_paths {
-        export_chip(server, registry, &path).await?;
+        export_chip(connection, registry, &path).await?;
     }
     Ok(())
 }
 
 /// Exports one chip and its lines; `Ok(false)` if the chip could not be opened (logged).
 pub async fn export_chip(
-    server: &ObjectServer,
+    connection: &Connection,
     registry: &Arc<Registry>,
     dev: &Path,
 ) -> zbus::Result<bool> {
+    let server = connection.object_server();
     let chip = match hw::Chip::open(dev) {
         Ok(c) => Arc::new(c),
         Err(e) => {
@@ -63,6 +65,10 @@ pub async fn export_chip(
     // the lines below it (gpio-manager's per-chip line manager), not the chip itself.
     server.at(chip_path.as_str(), object).await?;
     server.at(chip_path.as_str(), ObjectManager).await?;
+    if let Err(e) = crate::info_watch::start(connection.clone(), chip.clone()) {
+        // The chip is still served; only changes made by others go unannounced.
+        eprintln!("hwkitd: {name}: line changes will not be signalled: {e}");
+    }
     eprintln!("hwkitd: serving {} as {}", chip.info(), chip_path.as_str());
     Ok(true)
 }

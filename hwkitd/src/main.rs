@@ -8,6 +8,7 @@ mod chip_object;
 mod daemon;
 mod edge_events;
 mod error;
+mod info_watch;
 mod line_config;
 mod line_object;
 mod paths;
@@ -78,7 +79,7 @@ async fn serve(args: Args) -> Result<(), String> {
         .map_err(|e| format!("connecting to {bus}: {e}"))?;
     let registry = Arc::new(Registry::default());
     let server = connection.object_server();
-    daemon::export_chips(server, &registry)
+    daemon::export_chips(&connection, &registry)
         .await
         .map_err(|e| format!("exporting the GPIO chips: {e}"))?;
     // The name last: a client that sees it finds every chip already there.

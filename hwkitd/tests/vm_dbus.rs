@@ -653,6 +653,56 @@ fn parse_edge_event(line: &str) -> Option<(i32, u64, u64, u64)> {
     }
 }
 
+/// `gdbus monitor` of everything io.gpiod1 sends, line by line.
+struct Monitor {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Monitor {
+    fn start(bus: &Bus) -> Monitor {
+        let mut child = Command::new("gdbus")
+            .args(["monitor", "--system", "--dest", "io.gpiod1"])
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("gdbus monitor");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let first = lines.recv_timeout(PATIENCE).expect("gdbus monitor started");
+        assert!(first.contains("Monitoring signals"), "{first}");
+        // Its match rule reaches the bus on its own connection: give that a moment.
+        std::thread::sleep(Duration::from_secs(1));
+        Monitor { child, lines }
+    }
+
+    /// The next line `f` accepts, waiting at most PATIENCE.
+    fn wait_for(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + PATIENCE;
+        while Instant::now() < end {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                if f(&line) {
+                    return line;
+                }
+            }
+        }
+        panic!("no signal {what} arrived in time");
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
 #[test]
 fn edge_events_arrive_as_signals_in_order() {
     let s = sim(4);
@@ -663,26 +713,7 @@ fn edge_events_arrive_as_signals_in_order() {
         "@a{sv} {}",
     )
     .expect("RequestLines");
-    let mut monitor = Command::new("gdbus")
-        .args(["monitor", "--system", "--dest", "io.gpiod1"])
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("gdbus monitor");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = monitor.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let first = rx.recv_timeout(PATIENCE).expect("gdbus monitor started");
-    assert!(first.contains("Monitoring signals"), "{first}");
-    // Its match rule reaches the bus on its own connection: give that a moment.
-    std::thread::sleep(Duration::from_secs(1));
-
+    let monitor = Monitor::start(&bus);
     let chip = &s.chips()[0];
     for level in [Level::High, Level::Low, Level::High] {
         chip.set_pull(1, level).expect("pull");
@@ -692,18 +723,14 @@ fn edge_events_arrive_as_signals_in_order() {
     // An edge on a line without edge detection sends nothing.
     chip.set_pull(2, Level::High).expect("pull");
 
-    let mut events = Vec::new();
-    let end = Instant::now() + PATIENCE;
-    while events.len() < 3 && Instant::now() < end {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
-            if let Some(ev) = parse_edge_event(&line) {
-                assert!(line.starts_with(&line_path(&s, 1)), "{line}");
-                events.push(ev);
-            }
-        }
-    }
-    stop(&mut monitor);
-    assert_eq!(events.len(), 3, "{events:?}\n{}", bus.log());
+    let line = line_path(&s, 1);
+    let events: Vec<(i32, u64, u64, u64)> = (0..3)
+        .map(|_| {
+            let l = monitor.wait_for("EdgeEvent", |l| parse_edge_event(l).is_some());
+            assert!(l.starts_with(&format!("{line}:")), "{l}");
+            parse_edge_event(&l).unwrap()
+        })
+        .collect();
     assert_eq!(
         events.iter().map(|e| (e.0, e.2, e.3)).collect::<Vec<_>>(),
         [(1, 1, 1), (0, 2, 2), (1, 3, 3)],
@@ -714,7 +741,47 @@ fn edge_events_arrive_as_signals_in_order() {
         "timestamps increase: {events:?}"
     );
     // Nothing more arrives (line 2 has no edge detection).
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
-        assert!(parse_edge_event(&line).is_none(), "{line}");
+    while let Ok(l) = monitor.lines.recv_timeout(Duration::from_millis(500)) {
+        assert!(parse_edge_event(&l).is_none(), "{l}");
     }
+}
+
+#[test]
+fn properties_follow_a_line_another_process_requests() {
+    let s = sim(4);
+    let bus = Bus::start();
+    let monitor = Monitor::start(&bus);
+    let changed = format!(
+        "{}: org.freedesktop.DBus.Properties.PropertiesChanged ('io.gpiod1.Line'",
+        line_path(&s, 2)
+    );
+    let other = hold(&s, 2, "someone-else");
+    let l = monitor.wait_for("Used true", |l| {
+        l.starts_with(&changed) && l.contains("'Used': <true>")
+    });
+    assert!(
+        l.contains("'Consumer': <'someone-else'>") && l.contains("'Managed': <false>"),
+        "{l}"
+    );
+    drop(other);
+    monitor.wait_for("Used false", |l| {
+        l.starts_with(&changed) && l.contains("'Used': <false>")
+    });
+
+    // The daemon's own requests: Managed and RequestPath change with them.
+    let req = bus
+        .request(&s, "([([3], {'direction': <'output'>})], [1])", "@a{sv} {}")
+        .expect("RequestLines");
+    let changed3 = changed.replace("/line2:", "/line3:");
+    let l = monitor.wait_for("Managed true", |l| {
+        l.starts_with(&changed3) && l.contains("'Managed': <true>")
+    });
+    assert!(
+        l.contains(&format!("'RequestPath': <objectpath '{req}'>")),
+        "{l}"
+    );
+    bus.ok(&req, "io.gpiod1.Request.Release", &[]);
+    monitor.wait_for("Managed false", |l| {
+        l.starts_with(&changed3) && l.contains("'Managed': <false>")
+    });
 }
