@@ -11,13 +11,14 @@ use std::time::Duration;
 use hw::Chip;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
+use tokio::task::JoinHandle;
 use zbus::Connection;
 
 use crate::paths;
 
 /// Watches every line of `chip` and starts the task that announces their changes. The task
-/// ends by itself when the chip goes (its reads fail).
-pub fn start(connection: Connection, chip: Arc<Chip>) -> hw::Result<()> {
+/// ends by itself when the chip goes (its reads fail); abort it to close its fd at once.
+pub fn start(connection: Connection, chip: Arc<Chip>) -> hw::Result<JoinHandle<()>> {
     for offset in 0..chip.info().num_lines {
         chip.watch_line_info(offset)?;
     }
@@ -36,8 +37,7 @@ pub fn start(connection: Connection, chip: Arc<Chip>) -> hw::Result<()> {
             source: e.into(),
         }
     })?;
-    tokio::spawn(watch(connection, chip, fd));
-    Ok(())
+    Ok(tokio::spawn(watch(connection, chip, fd)))
 }
 
 async fn watch(connection: Connection, chip: Arc<Chip>, fd: AsyncFd<OwnedFd>) {

@@ -8,6 +8,7 @@ mod chip_object;
 mod daemon;
 mod edge_events;
 mod error;
+mod hotplug;
 mod info_watch;
 mod line_config;
 mod line_object;
@@ -22,7 +23,7 @@ use clap::Parser;
 use zbus::connection;
 use zbus::fdo::ObjectManager;
 
-use crate::registry::Registry;
+use crate::daemon::Daemon;
 
 /// The well-known name, gpio-manager's.
 const BUS_NAME: &str = "io.gpiod1";
@@ -77,11 +78,12 @@ async fn serve(args: Args) -> Result<(), String> {
         .build()
         .await
         .map_err(|e| format!("connecting to {bus}: {e}"))?;
-    let registry = Arc::new(Registry::default());
-    let server = connection.object_server();
-    daemon::export_chips(&connection, &registry)
-        .await
-        .map_err(|e| format!("exporting the GPIO chips: {e}"))?;
+    let daemon = Arc::new(Daemon::new(connection.clone()));
+    // Watching first, so that a chip added while the others are exported is not missed.
+    if let Err(e) = hotplug::start(daemon.clone()) {
+        eprintln!("hwkitd: watching /dev: {e}; chips added or removed later will not be seen");
+    }
+    daemon.sync_chips().await;
     // The name last: a client that sees it finds every chip already there.
     connection
         .request_name(BUS_NAME)
@@ -92,7 +94,7 @@ async fn serve(args: Args) -> Result<(), String> {
     eprintln!(
         "hwkitd: stopping; releasing the lines held (outputs stay where the driver leaves them)"
     );
-    daemon::release_all(server, &registry).await;
+    daemon.release_all().await;
     Ok(())
 }
 
