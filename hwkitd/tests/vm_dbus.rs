@@ -66,12 +66,23 @@ struct Bus {
 }
 
 impl Bus {
-    /// Starts the bus and the daemon, and waits until the daemon owns `io.gpiod1`.
+    /// Starts the bus (anyone may do anything) and the daemon, and waits until the daemon
+    /// owns `io.gpiod1`.
     fn start() -> Bus {
+        Bus::start_with(Access::Open)
+    }
+
+    fn start_with(access: Access) -> Bus {
         let dir = tempfile::tempdir().expect("temp dir");
+        // Callers of other users must reach the socket.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
         let socket = dir.path().join("bus");
         let config = dir.path().join("bus.conf");
-        std::fs::write(&config, bus_config(&socket)).expect("bus config");
+        std::fs::write(&config, bus_config(&socket, access)).expect("bus config");
         let mut bus = Command::new("dbus-daemon")
             .arg(format!("--config-file={}", config.display()))
             .args(["--nofork", "--print-address"])
@@ -106,17 +117,8 @@ impl Bus {
         self.daemon = Some(daemon);
         let end = Instant::now() + PATIENCE;
         loop {
-            let out = self.gdbus_raw(&[
-                "call",
-                "--dest",
-                "org.freedesktop.DBus",
-                "--object-path",
-                "/org/freedesktop/DBus",
-                "--method",
-                "org.freedesktop.DBus.NameHasOwner",
-                "io.gpiod1",
-            ]);
-            if String::from_utf8_lossy(&out.stdout).contains("true") {
+            // Logged once the name is taken (cheaper to watch for than a client per try).
+            if self.log().contains("hwkitd: serving io.gpiod1") {
                 return;
             }
             if let Some(status) = self
@@ -148,10 +150,33 @@ impl Bus {
         matches!(self.daemon.as_mut().map(|d| d.try_wait()), Some(Ok(None)))
     }
 
-    /// Runs `gdbus ARGS --system` against this bus.
-    fn gdbus_raw(&self, args: &[&str]) -> Output {
-        Command::new("gdbus")
-            .args(&args[..1])
+    /// Runs `gdbus ARGS --system` against this bus as user `uid` (root if `None`).
+    fn gdbus_as(&self, uid: Option<u32>, args: &[&str]) -> Output {
+        let mut cmd = Command::new("gdbus");
+        if let Some(uid) = uid {
+            // The user's groups as login would set them (the bus reads the caller's
+            // supplementary groups from the socket): its own, and gpio for MEMBER.
+            let groups: Vec<libc::gid_t> = if uid == MEMBER {
+                vec![uid, GPIO_GID]
+            } else {
+                vec![uid]
+            };
+            // SAFETY: setgroups, setgid and setuid are async-signal-safe, as pre_exec needs;
+            // `groups` is moved into the closure and outlives the call.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                    if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                        || libc::setgid(uid) != 0
+                        || libc::setuid(uid) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            cmd.env("HOME", "/");
+        }
+        cmd.args(&args[..1])
             .arg("--system")
             .args(&args[1..])
             .env("DBUS_SYSTEM_BUS_ADDRESS", &self.address)
@@ -163,6 +188,17 @@ impl Bus {
     /// Calls `method` (`Interface.Method`) on `object` of io.gpiod1; stdout on success,
     /// the error line on failure.
     fn call(&self, object: &str, method: &str, args: &[&str]) -> Result<String, String> {
+        self.call_as(None, object, method, args)
+    }
+
+    /// [`Bus::call`] as user `uid`.
+    fn call_as(
+        &self,
+        uid: Option<u32>,
+        object: &str,
+        method: &str,
+        args: &[&str],
+    ) -> Result<String, String> {
         let mut all = vec![
             "call",
             "--dest",
@@ -173,7 +209,7 @@ impl Bus {
             method,
         ];
         all.extend_from_slice(args);
-        let out = self.gdbus_raw(&all);
+        let out = self.gdbus_as(uid, &all);
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
         } else {
@@ -245,9 +281,45 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// A system bus of the test's own: anyone may own names and call anything (access control
-/// is the policy file's test, not these).
-fn bus_config(socket: &Path) -> String {
+/// Who may do what on a test's bus.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Anyone may own names and call anything.
+    Open,
+    /// A system bus's defaults (method calls denied) plus hwkitd's own policy file.
+    Shipped,
+}
+
+/// A system bus of the test's own.
+fn bus_config(socket: &Path, access: Access) -> String {
+    let policy = match access {
+        Access::Open => r#"  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>"#
+            .to_owned(),
+        // What Debian's /usr/share/dbus-1/system.conf denies and allows by default.
+        Access::Shipped => format!(
+            r#"  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+  </policy>
+  <include>{}/data/io.gpiod1.conf</include>"#,
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    };
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -255,12 +327,7 @@ fn bus_config(socket: &Path) -> String {
   <type>system</type>
   <listen>unix:path={}</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
+{policy}
 </busconfig>
 "#,
         socket.display()
@@ -880,4 +947,89 @@ fn chips_come_and_go_while_the_daemon_runs() {
     // The daemon stops (releasing `survivor`) while its chip is still there.
     drop(bus);
     drop(kept);
+}
+
+/// A user outside group gpio, and one in it: added to the guest's /etc/passwd and /etc/group
+/// (the VM's root file system is this run's own).
+const OUTSIDER: u32 = 4242;
+const MEMBER: u32 = 4343;
+const GPIO_GID: u32 = 4444;
+
+fn add_users() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let append = |file: &str, text: &str| {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(file)
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+        };
+        append(
+            "/etc/passwd",
+            &format!(
+                "outsider:x:{OUTSIDER}:{OUTSIDER}::/:/bin/sh\ngpiouser:x:{MEMBER}:{MEMBER}::/:/bin/sh\n"
+            ),
+        );
+        append(
+            "/etc/group",
+            &format!(
+                "outsider:x:{OUTSIDER}:\ngpiouser:x:{MEMBER}:\ngpio:x:{GPIO_GID}:gpiouser\n"
+            ),
+        );
+    });
+}
+
+#[test]
+fn outside_group_gpio_a_caller_may_look_but_not_act() {
+    let _turn = side_by_side();
+    add_users();
+    let s = sim(4);
+    let bus = Bus::start_with(Access::Shipped);
+    let chip = chip_path(&s);
+    let get = ["io.gpiod1.Chip", "NumLines"];
+    let props = "org.freedesktop.DBus.Properties.Get";
+    let request = ["([([1], {'direction': <'output'>})], [1])", "@a{sv} {}"];
+    let request_lines = "io.gpiod1.Chip.RequestLines";
+
+    // Anyone may read properties and list objects.
+    assert_eq!(
+        bus.call_as(Some(OUTSIDER), &chip, props, &get),
+        Ok("(<uint32 4>,)".to_owned())
+    );
+    let listed = bus.call_as(
+        Some(OUTSIDER),
+        "/io/gpiod1/chips",
+        "org.freedesktop.DBus.ObjectManager.GetManagedObjects",
+        &[],
+    );
+    assert!(listed.is_ok_and(|l| l.contains(&chip)));
+
+    // Only root and group gpio may act.
+    let e = bus
+        .call_as(Some(OUTSIDER), &chip, request_lines, &request)
+        .unwrap_err();
+    assert!(e.contains("AccessDenied"), "{e}");
+    assert_eq!(level(&s, 1), Level::Low, "nothing was requested");
+    let out = bus
+        .call_as(Some(MEMBER), &chip, request_lines, &request)
+        .unwrap_or_else(|e| panic!("a member of gpio: {e}\n{}", bus.log()));
+    let req = out.split('\'').nth(1).unwrap_or_default().to_owned();
+    assert_eq!(level(&s, 1), Level::High);
+    let e = bus
+        .call_as(Some(OUTSIDER), &req, "io.gpiod1.Request.Release", &[])
+        .unwrap_err();
+    assert!(e.contains("AccessDenied"), "{e}");
+    let e = bus
+        .call_as(
+            Some(OUTSIDER),
+            &req,
+            "io.gpiod1.Request.GetValues",
+            &["@au []"],
+        )
+        .unwrap_err();
+    assert!(e.contains("AccessDenied"), "{e}");
+    bus.ok(&req, "io.gpiod1.Request.Release", &[]);
+    assert!(!kernel_info(&s, 1).used);
 }
