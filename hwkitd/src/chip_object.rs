@@ -2,16 +2,15 @@
 
 use std::sync::{Arc, Mutex};
 
-use hw::{Chip, LineConfig, Request};
+use hw::{Chip, LineConfig, LineSettings, Offset, Request};
 use zbus::interface;
-use zbus::object_server::ObjectServer;
 use zbus::zvariant::OwnedObjectPath;
 use zbus::Connection;
 
 use crate::edge_events::EdgeWatcher;
 use crate::error::{Failure, REQUEST_FAILED};
 use crate::line_config::{
-    parse_line_config, parse_request_config, DbusLineConfig, DbusRequestConfig,
+    parse_line_config, parse_request_config, DbusLineConfig, DbusRequestConfig, RequestOptions,
 };
 use crate::paths;
 use crate::registry::{Held, Registry};
@@ -60,68 +59,80 @@ impl ChipObject {
         &self,
         line_config: DbusLineConfig,
         request_config: DbusRequestConfig,
-        #[zbus(object_server)] server: &ObjectServer,
         #[zbus(connection)] connection: &Connection,
     ) -> Result<OwnedObjectPath, Failure> {
         let lines = parse_line_config(&line_config).map_err(Failure::invalid_args)?;
         let options = parse_request_config(&request_config).map_err(Failure::invalid_args)?;
-        let config = lines.iter().fold(LineConfig::new(), |c, (o, s)| {
-            c.with_line(*o).with_settings(*s)
-        });
-        let mut builder = Request::builder()
-            .on_chip(self.chip.path())
-            .consumer(options.consumer.clone())
-            .with_config(config);
-        if let Some(n) = options.event_buffer_size {
-            builder = builder.event_buffer_size(n);
-        }
-        let request = builder
-            .request()
-            .map_err(|e| Failure::new(REQUEST_FAILED, e.to_string()))?;
-        let chip_name = self.chip.info().name.clone();
-        let offsets: Vec<u32> = request.offsets().to_vec();
-        let id = self.registry.insert(Held {
-            chip: chip_name.clone(),
-            offsets: offsets.clone(),
-        });
-        let path = paths::request(id);
-        let line_paths: Vec<OwnedObjectPath> = offsets
-            .iter()
-            .map(|&o| paths::line(&chip_name, o))
-            .collect();
-        let request = Arc::new(Mutex::new(Some(request)));
-        let edges = match EdgeWatcher::start(connection.clone(), request.clone(), chip_name.clone())
-        {
-            Ok(w) => Some(w),
-            Err(e) => {
-                // The lines are still worth holding; only their edge signals are lost.
-                eprintln!("hwkitd: {}: no EdgeEvent signals: {e}", path.as_str());
-                None
-            }
-        };
-        let object = RequestObject {
-            id,
-            chip_path: paths::chip(&chip_name),
-            line_paths: line_paths.clone(),
-            request,
-            edges: tokio::sync::Mutex::new(edges),
-            registry: self.registry.clone(),
-        };
-        if let Err(e) = server.at(path.as_str(), object).await {
-            // Not served, so not held: the lines go back (the object, dropped, stopped its
-            // watcher task and closed the request).
-            self.registry.remove(id);
-            return Err(Failure::new(
-                REQUEST_FAILED,
-                format!("exporting {}: {e}", path.as_str()),
-            ));
-        }
-        eprintln!(
-            "hwkitd: {} holds lines {offsets:?} of {chip_name} for '{}'",
-            path.as_str(),
-            options.consumer
-        );
-        crate::daemon::lines_changed(server, &line_paths).await;
-        Ok(path)
+        hold_lines(connection, &self.registry, &self.chip, &lines, &options).await
     }
+}
+
+/// Requests `lines` of `chip` and serves the request object; its path.
+pub async fn hold_lines(
+    connection: &Connection,
+    registry: &Arc<Registry>,
+    chip: &Arc<Chip>,
+    lines: &[(Offset, LineSettings)],
+    options: &RequestOptions,
+) -> Result<OwnedObjectPath, Failure> {
+    let server = connection.object_server();
+    let config = lines.iter().fold(LineConfig::new(), |c, (o, s)| {
+        c.with_line(*o).with_settings(*s)
+    });
+    let mut builder = Request::builder()
+        .on_chip(chip.path())
+        .consumer(options.consumer.clone())
+        .with_config(config);
+    if let Some(n) = options.event_buffer_size {
+        builder = builder.event_buffer_size(n);
+    }
+    let request = builder
+        .request()
+        .map_err(|e| Failure::new(REQUEST_FAILED, e.to_string()))?;
+    let chip_name = chip.info().name.clone();
+    let offsets: Vec<u32> = request.offsets().to_vec();
+    let request = Arc::new(Mutex::new(Some(request)));
+    let edges = match EdgeWatcher::start(connection.clone(), request.clone(), chip_name.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            // The lines are still worth holding; only their edge signals are lost.
+            eprintln!("hwkitd: lines {offsets:?} of {chip_name}: no EdgeEvent signals: {e}");
+            None
+        }
+    };
+    let id = registry.insert(Held {
+        chip: chip_name.clone(),
+        offsets: offsets.clone(),
+    });
+    let path = paths::request(id);
+    let line_paths: Vec<OwnedObjectPath> = offsets
+        .iter()
+        .map(|&o| paths::line(&chip_name, o))
+        .collect();
+    let object = RequestObject {
+        id,
+        chip_path: paths::chip(&chip_name),
+        line_paths: line_paths.clone(),
+        request,
+        edges: tokio::sync::Mutex::new(edges),
+        registry: registry.clone(),
+        consumer: options.consumer.clone(),
+        event_buffer_size: options.event_buffer_size,
+    };
+    if let Err(e) = server.at(path.as_str(), object).await {
+        // Not served, so not held: the lines go back (the object, dropped, stopped its
+        // watcher task and closed the request).
+        registry.remove(id);
+        return Err(Failure::new(
+            REQUEST_FAILED,
+            format!("exporting {}: {e}", path.as_str()),
+        ));
+    }
+    eprintln!(
+        "hwkitd: {} holds lines {offsets:?} of {chip_name} for '{}'",
+        path.as_str(),
+        options.consumer
+    );
+    crate::daemon::lines_changed(server, &line_paths).await;
+    Ok(path)
 }

@@ -13,17 +13,21 @@ use zbus::object_server::{Interface, ObjectServer};
 use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::Connection;
 
-use crate::chip_object::ChipObject;
+use crate::chip_object::{hold_lines, ChipObject};
+use crate::line_config::RequestOptions;
 use crate::line_object::LineObject;
 use crate::paths;
 use crate::registry::Registry;
 use crate::request_object::RequestObject;
+use crate::state::State;
 
-/// A chip on the bus: its kernel name and line count.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A chip on the bus: its kernel name, label and line count, and the open chip.
+#[derive(Clone, Debug)]
 struct Exported {
     name: String,
+    label: String,
     num_lines: u32,
+    chip: Arc<hw::Chip>,
 }
 
 /// The daemon: its connection, who holds what, and the chips it serves (by device path).
@@ -74,7 +78,7 @@ impl Daemon {
             .map(|(p, e)| (p.clone(), e.clone()))
             .collect();
         for (path, chip) in gone {
-            self.unexport_chip(&path, &chip).await;
+            self.unexport_chip(&path, chip).await;
         }
         let mut complete = true;
         for path in present {
@@ -132,7 +136,9 @@ impl Daemon {
             dev.to_owned(),
             Exported {
                 name,
+                label: chip.info().label.clone(),
                 num_lines: chip.info().num_lines,
+                chip: chip.clone(),
             },
         );
         eprintln!("hwkitd: serving {} as {}", chip.info(), chip_path.as_str());
@@ -147,7 +153,13 @@ impl Daemon {
     /// NULL dereference, `gpio_desc_to_lineinfo`; later kernels guard it). So the daemon's
     /// own watching fd is closed first: the watch task ended, and the line and chip objects,
     /// which share that fd, removed.
-    async fn unexport_chip(&self, dev: &Path, chip: &Exported) {
+    async fn unexport_chip(&self, dev: &Path, chip: Exported) {
+        let Exported {
+            name,
+            num_lines,
+            chip: handle,
+            ..
+        } = chip;
         self.chips().remove(dev);
         let server = self.connection.object_server();
         let watcher = self
@@ -159,18 +171,20 @@ impl Daemon {
             task.abort();
             let _ = task.await;
         }
-        for offset in 0..chip.num_lines {
+        for offset in 0..num_lines {
             let _ = server
-                .remove::<LineObject, _>(paths::line(&chip.name, offset).as_str())
+                .remove::<LineObject, _>(paths::line(&name, offset).as_str())
                 .await;
         }
-        let chip_path = paths::chip(&chip.name);
+        let chip_path = paths::chip(&name);
         let _ = server.remove::<ObjectManager, _>(chip_path.as_str()).await;
         if let Err(e) = server.remove::<ChipObject, _>(chip_path.as_str()).await {
             eprintln!("hwkitd: removing {}: {e}", chip_path.as_str());
         }
+        // The last handle on the chip fd (the objects removed above held the others).
+        drop(handle);
         for (id, held) in self.registry.all() {
-            if held.chip != chip.name {
+            if held.chip != name {
                 continue;
             }
             let path = paths::request(id);
@@ -181,17 +195,103 @@ impl Daemon {
             if let Err(e) = server.remove::<RequestObject, _>(path.as_str()).await {
                 eprintln!("hwkitd: removing {}: {e}", path.as_str());
             }
-            eprintln!(
-                "hwkitd: released {} with its chip {}",
-                path.as_str(),
-                chip.name
-            );
+            eprintln!("hwkitd: released {} with its chip {}", path.as_str(), name);
         }
-        eprintln!(
-            "hwkitd: no longer serving {} ({})",
-            chip.name,
-            dev.display()
-        );
+        eprintln!("hwkitd: no longer serving {} ({})", name, dev.display());
+    }
+
+    /// What the daemon holds, as the state file keeps it.
+    pub async fn snapshot(&self) -> State {
+        let server = self.connection.object_server();
+        // Names and labels only: a chip handle held across the awaits below could outlive
+        // the chip's removal (see `unexport_chip`).
+        let chips: Vec<(String, String)> = self
+            .chips()
+            .values()
+            .map(|c| (c.name.clone(), c.label.clone()))
+            .collect();
+        let mut state = State::default();
+        for (id, held) in self.registry.all() {
+            let Some((name, label)) = chips.iter().find(|c| c.0 == held.chip) else {
+                continue;
+            };
+            let path = paths::request(id);
+            if let Ok(iface) = server.interface::<_, RequestObject>(path.as_str()).await {
+                if let Some(saved) = iface.get().await.saved(label, name) {
+                    state.requests.push(saved);
+                }
+            }
+        }
+        state
+    }
+
+    /// Requests again what a state file lists, logging every line restored and every
+    /// request that cannot be (its chip missing, its lines busy): the others still are.
+    pub async fn restore(&self, state: &State) {
+        for saved in &state.requests {
+            let chip = self
+                .chips()
+                .values()
+                .find(|c| {
+                    if saved.chip_label.is_empty() {
+                        c.name == saved.chip_name
+                    } else {
+                        c.label == saved.chip_label
+                    }
+                })
+                .cloned();
+            let Some(chip) = chip else {
+                eprintln!(
+                    "hwkitd: not restoring lines of chip '{}' ({} when saved): no such chip now",
+                    saved.chip_label, saved.chip_name
+                );
+                continue;
+            };
+            let lines: Result<Vec<_>, String> = saved.lines.iter().map(|l| l.settings()).collect();
+            let lines = match lines {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("hwkitd: not restoring a request on {}: {e}", chip.name);
+                    continue;
+                }
+            };
+            let options = RequestOptions {
+                consumer: saved.consumer.clone(),
+                event_buffer_size: saved.event_buffer_size,
+            };
+            match hold_lines(
+                &self.connection,
+                &self.registry,
+                &chip.chip,
+                &lines,
+                &options,
+            )
+            .await
+            {
+                Ok(path) => {
+                    for l in &saved.lines {
+                        let value = if l.is_output() {
+                            format!(", driving {}", l.value)
+                        } else {
+                            String::new()
+                        };
+                        eprintln!(
+                            "hwkitd: restored {}: line {} of {} [{}], {}{value}",
+                            path.as_str(),
+                            l.offset,
+                            chip.name,
+                            chip.label,
+                            l.direction
+                        );
+                    }
+                }
+                Err(e) => eprintln!(
+                    "hwkitd: not restoring lines {:?} of {}: {e}",
+                    saved.lines.iter().map(|l| l.offset).collect::<Vec<_>>(),
+                    chip.name
+                ),
+            }
+        }
     }
 
     /// Releases every request (at shutdown): every chip is unexported, which closes the
@@ -206,7 +306,7 @@ impl Daemon {
             .map(|(p, e)| (p.clone(), e.clone()))
             .collect();
         for (path, chip) in chips {
-            self.unexport_chip(&path, &chip).await;
+            self.unexport_chip(&path, chip).await;
         }
     }
 }

@@ -15,6 +15,7 @@ mod line_object;
 mod paths;
 mod registry;
 mod request_object;
+mod state;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -40,6 +41,11 @@ struct Args {
     /// the system bus.
     #[arg(long, value_name = "ADDRESS")]
     bus_address: Option<String>,
+
+    /// Keep the requests in this file (JSON, written atomically after every change) and
+    /// restore them, with their values, when the daemon starts. Off by default.
+    #[arg(long, value_name = "PATH")]
+    state_file: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -84,6 +90,19 @@ async fn serve(args: Args) -> Result<(), String> {
         eprintln!("hwkitd: watching /dev: {e}; chips added or removed later will not be seen");
     }
     daemon.sync_chips().await;
+    let saver = match &args.state_file {
+        Some(path) => {
+            let state = state::load(path)?;
+            eprintln!(
+                "hwkitd: restoring {} request(s) from {}",
+                state.requests.len(),
+                path.display()
+            );
+            daemon.restore(&state).await;
+            Some(tokio::spawn(keep_state(daemon.clone(), path.clone())))
+        }
+        None => None,
+    };
     // The name last: a client that sees it finds every chip already there.
     connection
         .request_name(BUS_NAME)
@@ -94,8 +113,28 @@ async fn serve(args: Args) -> Result<(), String> {
     eprintln!(
         "hwkitd: stopping; releasing the lines held (outputs stay where the driver leaves them)"
     );
+    // The state file keeps what was held: stopped before the release below empties it.
+    if let Some(saver) = saver {
+        saver.abort();
+        let _ = saver.await;
+        if let Some(path) = &args.state_file {
+            if let Err(e) = state::save(path, &daemon.snapshot().await) {
+                eprintln!("hwkitd: {e}");
+            }
+        }
+    }
     daemon.release_all().await;
     Ok(())
+}
+
+/// Writes the state file after every change of what the daemon holds.
+async fn keep_state(daemon: Arc<Daemon>, path: std::path::PathBuf) {
+    loop {
+        daemon.registry.changed().await;
+        if let Err(e) = state::save(&path, &daemon.snapshot().await) {
+            eprintln!("hwkitd: {e}");
+        }
+    }
 }
 
 /// Waits for SIGTERM (systemd's stop) or SIGINT.

@@ -21,6 +21,7 @@ pub struct Held {
 #[derive(Debug, Default)]
 pub struct Registry {
     requests: Mutex<BTreeMap<u32, Held>>,
+    changed: tokio::sync::Notify,
 }
 
 impl Registry {
@@ -32,15 +33,34 @@ impl Registry {
 
     /// Records a request and returns its id.
     pub fn insert(&self, held: Held) -> u32 {
-        let mut map = self.lock();
-        let id = (0..).find(|i| !map.contains_key(i)).unwrap_or(u32::MAX);
-        map.insert(id, held);
+        let id = {
+            let mut map = self.lock();
+            let id = (0..).find(|i| !map.contains_key(i)).unwrap_or(u32::MAX);
+            map.insert(id, held);
+            id
+        };
+        self.touch();
         id
     }
 
     /// Forgets a request; returns what it held.
     pub fn remove(&self, id: u32) -> Option<Held> {
-        self.lock().remove(&id)
+        let held = self.lock().remove(&id);
+        if held.is_some() {
+            self.touch();
+        }
+        held
+    }
+
+    /// Notes that what the daemon holds changed (a request, a release, values, settings),
+    /// for the state file.
+    pub fn touch(&self) {
+        self.changed.notify_one();
+    }
+
+    /// Waits for the next change (changes while nobody waits are remembered as one).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// The request holding a line, if the daemon holds it.

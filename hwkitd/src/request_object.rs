@@ -13,6 +13,7 @@ use crate::error::{Failure, GET_VALUES_FAILED, RECONFIGURE_FAILED, SET_VALUES_FA
 use crate::line_config::{parse_line_config, DbusLineConfig};
 use crate::paths;
 use crate::registry::Registry;
+use crate::state::{SavedLine, SavedRequest};
 
 /// The request object at `/io/gpiod1/requests/requestN`.
 pub struct RequestObject {
@@ -28,6 +29,10 @@ pub struct RequestObject {
     pub edges: tokio::sync::Mutex<Option<EdgeWatcher>>,
     /// Who holds what.
     pub registry: Arc<Registry>,
+    /// The consumer label it was requested with.
+    pub consumer: String,
+    /// The edge-event buffer size asked for, if any.
+    pub event_buffer_size: Option<u32>,
 }
 
 impl RequestObject {
@@ -48,6 +53,27 @@ impl RequestObject {
             )
         })?;
         f(request).map_err(|e| Failure::new(error, e.to_string()))
+    }
+
+    /// The request as the state file keeps it; `None` once released or if its values
+    /// cannot be read (its chip going).
+    pub fn saved(&self, chip_label: &str, chip_name: &str) -> Option<SavedRequest> {
+        let guard = self.lock();
+        let r = guard.as_ref()?;
+        let values = r.values().ok()?;
+        let lines = r
+            .config()
+            .iter()
+            .zip(values)
+            .map(|((o, s), v)| SavedLine::new(*o, s, v))
+            .collect();
+        Some(SavedRequest {
+            chip_label: chip_label.to_owned(),
+            chip_name: chip_name.to_owned(),
+            consumer: self.consumer.clone(),
+            event_buffer_size: self.event_buffer_size,
+            lines,
+        })
     }
 
     /// Drops the kernel request (releasing its lines) and forgets it; `false` if it was
@@ -97,6 +123,7 @@ impl RequestObject {
             c.with_line(*o).with_settings(*s)
         });
         self.with_request(RECONFIGURE_FAILED, |r| r.reconfigure(&config))?;
+        self.registry.touch();
         crate::daemon::lines_changed(server, &self.line_paths).await;
         Ok(())
     }
@@ -137,6 +164,8 @@ impl RequestObject {
             pairs.push((offset, value));
         }
         pairs.sort_by_key(|p| p.0);
-        self.with_request(SET_VALUES_FAILED, |r| r.set_values(&pairs))
+        self.with_request(SET_VALUES_FAILED, |r| r.set_values(&pairs))?;
+        self.registry.touch();
+        Ok(())
     }
 }

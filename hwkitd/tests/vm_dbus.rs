@@ -63,6 +63,7 @@ struct Bus {
     address: String,
     bus: Child,
     daemon: Option<Child>,
+    daemon_args: Vec<String>,
 }
 
 impl Bus {
@@ -73,6 +74,18 @@ impl Bus {
     }
 
     fn start_with(access: Access) -> Bus {
+        Bus::start_full(access, &[])
+    }
+
+    /// The bus, and the daemon with extra arguments.
+    fn start_full(access: Access, daemon_args: &[&str]) -> Bus {
+        let mut b = Bus::without_daemon(access, daemon_args);
+        b.start_daemon();
+        b
+    }
+
+    /// The bus alone; [`Bus::start_daemon`] starts the daemon with `daemon_args`.
+    fn without_daemon(access: Access, daemon_args: &[&str]) -> Bus {
         let dir = tempfile::tempdir().expect("temp dir");
         // Callers of other users must reach the socket.
         std::fs::set_permissions(
@@ -98,19 +111,41 @@ impl Bus {
             address.starts_with("unix:path="),
             "dbus-daemon said {first:?}"
         );
-        let mut b = Bus {
+        Bus {
             dir,
             address,
             bus,
             daemon: None,
-        };
-        b.start_daemon();
-        b
+            daemon_args: daemon_args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    /// Starts the daemon expecting it to refuse to run: its log once it has exited.
+    fn daemon_refuses(&mut self) -> String {
+        let mut daemon = Command::new(env!("CARGO_BIN_EXE_hwkitd"))
+            .args(["--bus-address", &self.address])
+            .args(&self.daemon_args)
+            .stderr(std::fs::File::create(self.dir.path().join("hwkitd.log")).expect("log"))
+            .spawn()
+            .expect("hwkitd");
+        let end = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(Some(status)) = daemon.try_wait() {
+                assert!(!status.success(), "{}", self.log());
+                return self.log();
+            }
+            if Instant::now() > end {
+                stop(&mut daemon);
+                panic!("hwkitd kept running:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn start_daemon(&mut self) {
         let daemon = Command::new(env!("CARGO_BIN_EXE_hwkitd"))
             .args(["--bus-address", &self.address])
+            .args(&self.daemon_args)
             .stderr(std::fs::File::create(self.dir.path().join("hwkitd.log")).expect("log"))
             .spawn()
             .expect("hwkitd");
@@ -1032,4 +1067,128 @@ fn outside_group_gpio_a_caller_may_look_but_not_act() {
     assert!(e.contains("AccessDenied"), "{e}");
     bus.ok(&req, "io.gpiod1.Request.Release", &[]);
     assert!(!kernel_info(&s, 1).used);
+}
+
+#[test]
+fn a_restarted_daemon_restores_its_lines_from_the_state_file() {
+    let _turn = side_by_side();
+    let s = sim(4);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state.json");
+    let mut bus = Bus::start_full(Access::Open, &["--state-file", &state.to_string_lossy()]);
+    let req = bus
+        .request(
+            &s,
+            "([([1, 2], {'direction': <'output'>}), ([3], {'direction': <'input'>, 'bias': <'pull-up'>})], [0, 1])",
+            "{'consumer': <'relay'>}",
+        )
+        .expect("RequestLines");
+    // Values changed after the request are what is restored.
+    bus.ok(&req, "io.gpiod1.Request.SetValues", &["{1: 1, 2: 0}"]);
+    assert_eq!((level(&s, 1), level(&s, 2)), (Level::High, Level::Low));
+
+    // The daemon stops: the lines are released, the state file keeps them.
+    let mut daemon = bus.daemon.take().expect("daemon");
+    stop(&mut daemon);
+    assert!(!kernel_info(&s, 1).used);
+    assert_eq!(
+        level(&s, 1),
+        Level::Low,
+        "released, the simulator's pull-down wins"
+    );
+    let text = std::fs::read_to_string(&state).expect("state file");
+    assert!(
+        text.contains("\"consumer\": \"relay\"") && text.contains(&s.chips()[0].config().label),
+        "{text}"
+    );
+
+    bus.start_daemon();
+    assert_eq!((level(&s, 1), level(&s, 2)), (Level::High, Level::Low));
+    let info = kernel_info(&s, 1);
+    assert!(info.used && info.consumer == "relay", "{info:?}");
+    let input = kernel_info(&s, 3);
+    assert_eq!(
+        (input.direction, input.bias),
+        (hw::Direction::Input, hw::Bias::PullUp)
+    );
+    assert_eq!(
+        bus.property(&line_path(&s, 1), "io.gpiod1.Line", "Managed"),
+        "(<true>,)"
+    );
+    let log = bus.log();
+    let chip = &s.chips()[0].chip_name;
+    for wanted in [
+        format!("line 1 of {chip} ["),
+        "output, driving 1".to_owned(),
+        format!("line 3 of {chip} ["),
+    ] {
+        assert!(log.contains(&wanted), "{wanted}:\n{log}");
+    }
+    // And the restored request is an ordinary one.
+    let restored = bus
+        .property(&line_path(&s, 1), "io.gpiod1.Line", "RequestPath")
+        .split('\'')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    bus.ok(&restored, "io.gpiod1.Request.Release", &[]);
+    assert!(!kernel_info(&s, 1).used);
+}
+
+#[test]
+fn state_files_that_cannot_be_restored() {
+    let _turn = side_by_side();
+    let s = sim(2);
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // A file that is not a state: the daemon refuses to start (and so to overwrite it).
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"requests\": 5}").expect("write");
+    let log = Bus::without_daemon(Access::Open, &["--state-file", &bad.to_string_lossy()])
+        .daemon_refuses();
+    assert!(
+        log.contains("bad.json is not valid") && log.contains("fix or remove it"),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(&bad).unwrap(),
+        "{\"requests\": 5}",
+        "left as it was"
+    );
+
+    // A chip that is not there, and a line someone else holds: logged, the rest served.
+    let label = &s.chips()[0].config().label;
+    let other = hold(&s, 0, "other-process");
+    let missing = dir.path().join("missing.json");
+    std::fs::write(
+        &missing,
+        format!(
+            r#"{{"requests": [
+  {{"chip-label": "no-such-chip", "chip-name": "gpiochip99", "consumer": "x", "lines": [
+    {{"offset": 0, "direction": "output", "bias": "as-is", "drive": "push-pull", "edge": "none", "event-clock": "monotonic", "value": 1}}]}},
+  {{"chip-label": "{label}", "chip-name": "", "consumer": "x", "lines": [
+    {{"offset": 0, "direction": "output", "bias": "as-is", "drive": "push-pull", "edge": "none", "event-clock": "monotonic", "value": 1}}]}},
+  {{"chip-label": "{label}", "chip-name": "", "consumer": "x", "lines": [
+    {{"offset": 1, "direction": "output", "bias": "as-is", "drive": "push-pull", "edge": "none", "event-clock": "monotonic", "value": 1}}]}}
+]}}"#
+        ),
+    )
+    .expect("write");
+    let bus = Bus::start_full(Access::Open, &["--state-file", &missing.to_string_lossy()]);
+    let log = bus.log();
+    assert!(
+        log.contains("chip 'no-such-chip' (gpiochip99 when saved): no such chip now"),
+        "{log}"
+    );
+    assert!(
+        log.contains("not restoring lines [0]") && log.contains("other-process"),
+        "{log}"
+    );
+    assert_eq!(
+        level(&s, 1),
+        Level::High,
+        "the restorable line was restored"
+    );
+    drop(other);
 }
