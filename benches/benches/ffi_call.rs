@@ -2,6 +2,9 @@
 //! a raw libffi `ffi_call` with a pre-prepared cif, ffi-core's dynamic call, and ffi-core's
 //! typed binding.
 //!
+//! ffi-core's dynamic call is measured on the path it chooses (registers, where the
+//! signature allows: every workload here) and forced onto libffi (`Function::on_libffi`).
+//!
 //! W1 `int add(int, int)`, W2 `double addd(double, double)`, W3 `int64_t sum(const
 //! int32_t *, size_t)` over 1000 elements, W4 `strlen` of a 13-character string, W5 a
 //! qsort comparator (reported per comparator call: each sample's time is divided by the
@@ -93,6 +96,7 @@ fn benchlib() -> Library {
 fn w1_int_add(c: &mut Criterion) {
     let lib = benchlib();
     let f = lib.func("i", "add", "ii").unwrap();
+    let f_libffi = lib.func("i", "add", "ii").unwrap().on_libffi();
     // SAFETY: add's C signature.
     let typed = unsafe { lib.typed::<unsafe extern "C" fn(c_int, c_int) -> c_int>("add") }.unwrap();
     let mut cif = RawCif::new(sint32(), &[sint32(), sint32()]);
@@ -120,6 +124,12 @@ fn w1_int_add(c: &mut Criterion) {
             unsafe { f.call(&[black_box(20).into(), black_box(22).into()]) }.unwrap()
         })
     });
+    g.bench_function("ffi-core dynamic, libffi path", |b| {
+        b.iter(|| {
+            // SAFETY: as above.
+            unsafe { f_libffi.call(&[black_box(20).into(), black_box(22).into()]) }.unwrap()
+        })
+    });
     g.bench_function("ffi-core typed", |b| {
         // SAFETY: called with its true signature while the library is open.
         b.iter(|| unsafe { typed(black_box(20), black_box(22)) })
@@ -135,6 +145,7 @@ fn w1_int_add(c: &mut Criterion) {
 fn w2_double_add(c: &mut Criterion) {
     let lib = benchlib();
     let f = lib.func("d", "addd", "dd").unwrap();
+    let f_libffi = lib.func("d", "addd", "dd").unwrap().on_libffi();
     // SAFETY: addd's C signature.
     let typed = unsafe { lib.typed::<unsafe extern "C" fn(f64, f64) -> f64>("addd") }.unwrap();
     let mut cif = RawCif::new(double(), &[double(), double()]);
@@ -162,6 +173,12 @@ fn w2_double_add(c: &mut Criterion) {
             unsafe { f.call(&[black_box(1.5).into(), black_box(2.25).into()]) }.unwrap()
         })
     });
+    g.bench_function("ffi-core dynamic, libffi path", |b| {
+        b.iter(|| {
+            // SAFETY: as above.
+            unsafe { f_libffi.call(&[black_box(1.5).into(), black_box(2.25).into()]) }.unwrap()
+        })
+    });
     g.bench_function("ffi-core typed", |b| {
         // SAFETY: called with its true signature while the library is open.
         b.iter(|| unsafe { typed(black_box(1.5), black_box(2.25)) })
@@ -177,6 +194,7 @@ fn w2_double_add(c: &mut Criterion) {
 fn w3_sum_1000(c: &mut Criterion) {
     let lib = benchlib();
     let f = lib.func("q", "sum", "PL").unwrap();
+    let f_libffi = lib.func("q", "sum", "PL").unwrap().on_libffi();
     // SAFETY: sum's C signature.
     let typed =
         unsafe { lib.typed::<unsafe extern "C" fn(*const i32, usize) -> i64>("sum") }.unwrap();
@@ -208,6 +226,13 @@ fn w3_sum_1000(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    g.bench_function("ffi-core dynamic, libffi path", |b| {
+        b.iter(|| {
+            // SAFETY: as above.
+            unsafe { f_libffi.call(&[black_box(&values[..]).into(), black_box(1000usize).into()]) }
+                .unwrap()
+        })
+    });
     g.bench_function("ffi-core typed", |b| {
         // SAFETY: called with its true signature while the library is open.
         b.iter(|| unsafe { typed(black_box(values.as_ptr()), black_box(1000)) })
@@ -225,6 +250,7 @@ fn w4_strlen(c: &mut Criterion) {
     const CTEXT: &CStr = c"Hello, World!";
     let libc = Library::this_process().unwrap();
     let f = libc.func("L", "strlen", "s").unwrap();
+    let f_libffi = libc.func("L", "strlen", "s").unwrap().on_libffi();
     // SAFETY: strlen's C signature.
     let typed =
         unsafe { libc.typed::<unsafe extern "C" fn(*const c_char) -> usize>("strlen") }.unwrap();
@@ -250,6 +276,10 @@ fn w4_strlen(c: &mut Criterion) {
         // SAFETY: strlen is `size_t strlen(const char *)`; the &str is passed as a
         // NUL-terminated copy.
         b.iter(|| unsafe { f.call(&[black_box(TEXT).into()]) }.unwrap())
+    });
+    g.bench_function("ffi-core dynamic &str, libffi path", |b| {
+        // SAFETY: as above.
+        b.iter(|| unsafe { f_libffi.call(&[black_box(TEXT).into()]) }.unwrap())
     });
     g.bench_function("ffi-core dynamic &CStr", |b| {
         // SAFETY: strlen on a NUL-terminated &CStr.

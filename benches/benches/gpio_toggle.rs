@@ -9,6 +9,9 @@
 //!   backend (ffi-core's dynamic call);
 //! * `libgpiod-typed-call`: the same C function through ffi-core's typed binding (a plain
 //!   function-pointer call, no libffi): libgpiod's own cost, for telling it from the FFI's;
+//! * `floor-bare-ioctl`, `floor-bare-pwrite`: the floors, the bare system calls with nothing
+//!   around them; the v2 and sysfs backends' ratios to them are printed (issue 10's target:
+//!   within 10%);
 //! * `sysfs-naive-open-write-close`: the anchor, what shell scripts and older crates do:
 //!   open `value`, write, close, every toggle.
 //!
@@ -47,7 +50,10 @@ struct Subject {
 
 fn sim() -> Result<Sim, String> {
     gpiosim::builder()
-        .with_bank(&Bank::new(8, format!("hwkit-bench-{}", std::process::id())))
+        .with_bank(&Bank::new(
+            10,
+            format!("hwkit-bench-{}", std::process::id()),
+        ))
         .live()
         .map_err(|e| format!("cannot create a gpio-sim chip: {e}"))
 }
@@ -178,10 +184,73 @@ impl Drop for ChipGuard {
     }
 }
 
+/// `struct gpio_v2_line_values` of `linux/gpio.h`.
+#[repr(C)]
+struct LineValues {
+    bits: u64,
+    mask: u64,
+}
+
+/// `GPIO_V2_LINE_SET_VALUES_IOCTL`: `_IOWR(0xB4, 0x0F, struct gpio_v2_line_values)`.
+const SET_VALUES_IOCTL: libc::c_ulong = (3 << 30) | (16 << 16) | (0xB4 << 8) | 0x0F;
+
+/// The character device's floor: the bare ioctl on a uAPI v2 request's fd, nothing around it.
+fn floor_ioctl(sim: &Sim, offset: u32) -> Result<Subject, String> {
+    use std::os::fd::AsRawFd;
+    let req = Request::builder()
+        .on_chip(sim.chips()[0].dev_path())
+        .consumer("gpio-toggle-bench")
+        .with_line(offset)
+        .as_output(Value::Inactive)
+        .with_uapi(Uapi::V2)
+        .request()
+        .map_err(|e| format!("floor-bare-ioctl: {e}"))?;
+    let fd = req.as_raw_fd();
+    Ok(Subject {
+        id: "floor-bare-ioctl",
+        toggle: Box::new(move |high| {
+            let _held = &req;
+            let mut v = LineValues {
+                bits: u64::from(high),
+                mask: 1,
+            };
+            // SAFETY: `fd` is the line request fd `req` keeps open; `v` has the kernel's
+            // layout for this ioctl, which reads it and may write it back.
+            let rc = unsafe { libc::ioctl(fd, SET_VALUES_IOCTL as _, &mut v) };
+            assert_eq!(rc, 0, "GPIO_V2_LINE_SET_VALUES_IOCTL");
+        }),
+    })
+}
+
+/// sysfs's floor: a bare `pwrite` on a held `value` fd.
+fn floor_pwrite(sim: &Sim, offset: u32) -> Result<Subject, String> {
+    use std::os::unix::fs::FileExt;
+    let label = sim.chips()[0].config().label.clone();
+    let mut line = Sysfs::new()
+        .open_line(label.as_str(), offset, IoPath::Native)
+        .map_err(|e| format!("floor-bare-pwrite: {e}"))?;
+    line.set_output(false)
+        .map_err(|e| format!("floor-bare-pwrite: {e}"))?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(line.dir().join("value"))
+        .map_err(|e| format!("floor-bare-pwrite: {e}"))?;
+    Ok(Subject {
+        id: "floor-bare-pwrite",
+        toggle: Box::new(move |high| {
+            let _exported = &line;
+            file.write_at(if high { b"1" } else { b"0" }, 0)
+                .expect("pwrite");
+        }),
+    })
+}
+
 fn subjects(sim: &Sim) -> Result<Vec<Subject>, String> {
     let gpiod = LibgpiodBackend::open_version(LibgpiodVersion::V1).map_err(|e| e.to_string())?;
     Ok(vec![
         held(sim, 0, "uapi-v2-ioctl", |b| b.with_uapi(Uapi::V2).request())?,
+        floor_ioctl(sim, 7)?,
+        floor_pwrite(sim, 8)?,
         held(sim, 1, "uapi-v1-gpio-cdev", |b| {
             b.with_uapi(Uapi::V1).request()
         })?,
@@ -256,6 +325,18 @@ fn main() -> ExitCode {
         .iter()
         .map(|s| (s.id, median_ns(&out, s.id)))
         .collect();
+    let median = |id: &str| medians.iter().find(|m| m.0 == id).and_then(|m| m.1);
+    for (backend, floor) in [
+        ("uapi-v2-ioctl", "floor-bare-ioctl"),
+        ("sysfs-native", "floor-bare-pwrite"),
+    ] {
+        if let (Some(b), Some(f)) = (median(backend), median(floor)) {
+            println!(
+                "{backend} over {floor}: x{:.3} (target: at most x1.10)",
+                b / f
+            );
+        }
+    }
     if let Some(Some(base)) = medians.first().map(|m| m.1) {
         println!("gpio_toggle medians (ratio to uapi-v2-ioctl):");
         for (id, m) in &medians {

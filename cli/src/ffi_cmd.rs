@@ -57,6 +57,11 @@ struct CallArgs {
     /// Print `{"return": ..., "errno": ..., "buffers": [...]}` instead.
     #[arg(long)]
     json: bool,
+    /// Also say how the call was made: `registers` (a fixed function-pointer shape chosen at
+    /// declaration) or `libffi` (stack arguments, variadic calls): on stderr, or as the JSON
+    /// field `call_path`.
+    #[arg(long, short)]
+    verbose: bool,
     /// Return type code: one of vbBhHiIlLqQfdpPsOC.
     #[arg(value_name = "RET")]
     ret: String,
@@ -160,6 +165,10 @@ fn call(args: CallArgs) -> CmdResult {
     // codes, count, kinds and NULs, and buffers given as `buf:N` live in `parsed` across
     // the call.
     let (value, errno) = unsafe { function.call_with_errno(&call_args) }?;
+    let path = match function.call_path() {
+        ffi_core::CallPath::Registers => "registers",
+        ffi_core::CallPath::Libffi => "libffi",
+    };
     drop(call_args);
     let buffers: Vec<&[u8]> = parsed
         .iter()
@@ -173,9 +182,16 @@ fn call(args: CallArgs) -> CmdResult {
             r#return: value_json(&value),
             errno,
             buffers: buffers.iter().map(|b| buffer_json(b)).collect(),
+            call_path: args.verbose.then_some(path),
         };
         println!("{}", serde_json::to_string(&out)?);
     } else {
+        if args.verbose {
+            eprintln!(
+                "hwkit: {} {}({}) called through {path}",
+                args.ret, args.name, args.argtypes
+            );
+        }
         println!("{value}");
         for b in buffers {
             println!("{}", String::from_utf8_lossy(until_nul(b)));
@@ -210,6 +226,9 @@ struct CallJson {
     r#return: serde_json::Value,
     errno: i32,
     buffers: Vec<serde_json::Value>,
+    /// With `--verbose`: `registers` or `libffi`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_path: Option<&'static str>,
 }
 
 /// An argument parsed from the command line, owning its text or buffer.

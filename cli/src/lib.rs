@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench_cmd;
 mod docs_cmd;
 mod ffi_cmd;
 mod gpio_cmd;
@@ -30,17 +31,19 @@ pub type CmdResult = Result<ExitCode, Box<dyn std::error::Error>>;
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub(crate) enum Command {
     /// Call C functions, read C globals and look up symbols at run time.
     Ffi(ffi_cmd::FfiArgs),
     /// Drive GPIO lines through the kernel character device or sysfs.
     Gpio(gpio_cmd::GpioArgs),
     /// Show the board's header: pin numbers, names, roles and live line state.
     Pinout(pinout_cmd::PinoutArgs),
+    /// Measure how fast a line toggles through every GPIO backend, against each one's floor.
+    Bench(bench_cmd::BenchArgs),
     /// Boot a QEMU VM with simulated GPIO chips and run a command inside it.
     Vm(vm_cmd::VmArgs),
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Gpio(args) => gpio_cmd::run(args),
         Command::Pinout(args) => pinout_cmd::run(args),
         Command::Vm(args) => vm_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
         Command::Completions(args) => docs_cmd::completions(args),
         Command::Man(args) => docs_cmd::man(args),
     };
@@ -105,6 +109,7 @@ pub mod fuzzing {
             Command::Gpio(args) => gpio_cmd::check(&args, root),
             Command::Pinout(args) => pinout_cmd::check(&args, root),
             Command::Vm(args) => vm_cmd::check(&args),
+            Command::Bench(args) => bench_cmd::check(&args, root),
             // Both only print or write text made from the command definitions.
             Command::Completions(_) => Ok(()),
             Command::Man(args) => docs_cmd::check(&args),

@@ -113,6 +113,23 @@ fn cross_hwkit_path(workspace: &Path, arch: Arch) -> PathBuf {
         .join("release/hwkit")
 }
 
+/// The host's libgpiod, which `hwkit gpio --backend libgpiod` and `hwkit bench` open with
+/// dlopen (so `ldd` does not bring it), when the guest runs the host's architecture.
+fn dlopened_libraries(guest: Arch) -> Vec<PathBuf> {
+    if guest != Arch::host() {
+        return Vec::new();
+    }
+    let dir = format!("/usr/lib/{}-linux-gnu", std::env::consts::ARCH);
+    [
+        hw::backend::libgpiod::SONAME_V1,
+        hw::backend::libgpiod::SONAME_V2,
+    ]
+    .iter()
+    .map(|so| Path::new(&dir).join(so))
+    .filter(|p| p.exists())
+    .collect()
+}
+
 /// Turns the arguments into the test bed's options (no VM yet).
 fn options(args: VmArgs) -> Result<VmOptions, Box<dyn std::error::Error>> {
     // On a board there is real GPIO, and the bed's QEMU and kernels are x86-64 hosts' tools:
@@ -131,7 +148,7 @@ fn options(args: VmArgs) -> Result<VmOptions, Box<dyn std::error::Error>> {
         machine,
         chips,
         binaries: vec![GuestBinary::named(exe, "hwkit")],
-        include: Vec::new(),
+        include: dlopened_libraries(machine.arch()),
         command: args.command,
         timeout: Duration::from_secs(args.timeout),
         boot_timeout: run::BOOT_ALLOWANCE,
@@ -401,5 +418,18 @@ mod tests {
     fn a_command_is_required() {
         let err = parse(&[]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_hosts_libgpiod_goes_to_guests_of_its_architecture_only() {
+        // The host has libgpiod 1.x (scripts/install-deps.sh).
+        let libs = dlopened_libraries(Arch::X86_64);
+        assert!(
+            libs.iter()
+                .any(|p| p.ends_with(hw::backend::libgpiod::SONAME_V1)),
+            "{libs:?}"
+        );
+        assert!(dlopened_libraries(Arch::Aarch64).is_empty());
     }
 }

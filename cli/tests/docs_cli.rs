@@ -46,7 +46,7 @@ fn bash_completes_subcommands_and_options() {
     let script = stdout_of(&["completions", "bash"]);
     assert_eq!(bash_completes(&script, &["hwkit", "gp"]), ["gpio"]);
     let gpio = bash_completes(&script, &["hwkit", "gpio", ""]);
-    for sub in ["detect", "info", "get", "set", "mon", "find"] {
+    for sub in ["detect", "info", "get", "set", "mon", "notify", "find"] {
         assert!(gpio.iter().any(|w| w == sub), "{sub} not in {gpio:?}");
     }
     let get = bash_completes(&script, &["hwkit", "gpio", "get", "--"]);
@@ -110,7 +110,7 @@ fn an_unknown_shell_names_the_supported_ones() {
 fn visible_commands() -> usize {
     let help = stdout_of(&["--help"]);
     let mut n = 1;
-    for top in ["ffi", "gpio", "pinout", "vm", "completions", "man"] {
+    for top in ["ffi", "gpio", "pinout", "bench", "vm", "completions", "man"] {
         assert!(help.contains(&format!("  {top} ")), "{top} not in {help}");
         n += 1;
     }
@@ -176,7 +176,7 @@ fn a_page_for_an_unknown_command_names_the_known_ones() {
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
         "hwkit: `hwkit gpio` has no subcommand `toggle`; its subcommands are: \
-         detect, info, get, set, mon, find\n"
+         detect, info, get, set, mon, notify, find\n"
     );
     let out = hwkit(&["man", "ffi", "call", "x"]);
     assert_eq!(

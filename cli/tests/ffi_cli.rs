@@ -338,3 +338,55 @@ fn errors_are_one_line() {
     assert!(fails(&["ffi", "addr", "--lib", "libm.so.6", "no_such_sym"])
         .contains("not found in libm.so.6"));
 }
+
+#[test]
+fn verbose_says_which_call_path_was_taken() {
+    // Register-only on 64-bit Linux; a variadic call and 13 arguments stay on libffi.
+    let register_path = cfg!(all(
+        target_os = "linux",
+        target_pointer_width = "64",
+        target_endian = "little",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ));
+    let out = common::hwkit(&[
+        "ffi",
+        "call",
+        "-v",
+        "--lib",
+        "libm.so.6",
+        "d",
+        "sqrt",
+        "d",
+        "16",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "4.0\n");
+    let want = if register_path { "registers" } else { "libffi" };
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("hwkit: d sqrt(d) called through {want}\n")
+    );
+    // Forced onto libffi (what stack-argument and variadic calls take), and said so.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hwkit"))
+        .args([
+            "ffi",
+            "call",
+            "--json",
+            "--verbose",
+            "l",
+            "strlen",
+            "s",
+            "abc",
+        ])
+        .env("FFI_CORE_LIBFFI_ONLY", "1")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["return"].as_i64(), &v["call_path"]),
+        (Some(3), &serde_json::json!("libffi"))
+    );
+    // Without --verbose the document keeps its three fields.
+    let out = ok(&["ffi", "call", "--json", "l", "strlen", "s", "abc"]);
+    assert_eq!(out, "{\"return\":3,\"errno\":0,\"buffers\":[]}\n");
+}

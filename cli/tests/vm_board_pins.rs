@@ -61,13 +61,23 @@ fn set_pin11_drives_line_17_through_the_character_device() {
         } else {
             Level::Low
         };
+        // The line rests at the other level, so only hwkit's drive can make it `want`.
+        let other = if want == Level::High {
+            Level::Low
+        } else {
+            Level::High
+        };
+        c.set_pull(17, other).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_hwkit"))
-            .args(["gpio", "--board", "pi4", "set", "--hold", "0.3"])
+            .args(["gpio", "--board", "pi4", "set", "--hold", "1"])
             .arg(format!("{spelling}={level}"))
             .spawn()
             .unwrap();
-        eventually(spelling, || info(&s, 0, 17).used);
-        assert_eq!(c.get_level(17).unwrap(), want, "{spelling}");
+        // The kernel marks the line used before it applies the direction and value: wait
+        // for both (a level never reached fails after 10 s).
+        eventually(spelling, || {
+            info(&s, 0, 17).used && c.get_level(17).unwrap() == want
+        });
         let (status, _, stderr) = finish(out, "gpio");
         assert!(status.success(), "{spelling}: {stderr}");
     }
@@ -213,17 +223,19 @@ fn lines_on_two_chips_are_requested_and_watched_per_chip() {
     ax.set_pull(1, Level::Low).unwrap();
     let (status, stdout, stderr) = finish(child, "gpio");
     assert!(status.success(), "{stderr}");
+    // As gpiomon: `<sec.nsec>\t<edge>\t<line>`, a line by its name, an unnamed one by chip
+    // and offset.
     let mut seen: Vec<(String, String)> = stdout
         .lines()
         .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f[1].to_owned(), f[2].to_owned())
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[2].to_owned(), f[1].to_owned())
         })
         .collect();
     seen.sort();
     let mut want = vec![
-        ("pin11".to_owned(), "rising".to_owned()),
-        (aux1.clone(), "falling".to_owned()),
+        ("\"GPIO17\"".to_owned(), "rising".to_owned()),
+        (format!("{} 1", ax.chip_name), "falling".to_owned()),
     ];
     want.sort();
     assert_eq!(seen, want, "{stdout}");
@@ -259,11 +271,11 @@ fn mon_and_info_take_header_pins() {
     assert!(status.success(), "{stderr}");
     let kinds: Vec<Vec<&str>> = stdout
         .lines()
-        .map(|l| l.split(' ').skip(1).take(2).collect())
+        .map(|l| l.split('\t').skip(1).collect())
         .collect();
     assert_eq!(
         kinds,
-        [["pin15", "rising"], ["pin15", "falling"]],
+        [["rising", "\"GPIO22\""], ["falling", "\"GPIO22\""]],
         "{stdout}"
     );
 
@@ -271,10 +283,13 @@ fn mon_and_info_take_header_pins() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(
-        lines[0].starts_with(&format!("{} line  17: GPIO17", c.chip_name)),
+        lines[0].starts_with(&format!("{} 17\t\"GPIO17\"", c.chip_name)),
         "{out}"
     );
-    assert!(lines[1].contains("line  23: GPIO23"), "{out}");
+    assert!(
+        lines[1].starts_with(&format!("{} 23\t\"GPIO23\"", c.chip_name)),
+        "{out}"
+    );
 }
 
 #[test]

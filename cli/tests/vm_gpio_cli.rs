@@ -75,14 +75,20 @@ fn info_shows_lines_of_a_chip_and_single_lines() {
         out.starts_with(&format!("{} - 4 lines", s.chips()[0].chip_name)),
         "{out}"
     );
-    assert!(out.contains(&format!("line   1: {name}")), "{out}");
+    assert!(out.contains(&format!("\tline   1:\t\"{name}\"")), "{out}");
     assert!(
         out.lines()
             .any(|l| l.contains("line   3:") && l.contains("output consumer=the-hog")),
         "{out}"
     );
     let one = ok(&hwkit(&["info", "--chip", &chip(&s), "3"]));
-    assert_eq!(one.lines().count(), 2, "{one}");
+    assert_eq!(
+        one,
+        format!(
+            "{} 3\tunnamed         \toutput consumer=the-hog\n",
+            s.chips()[0].chip_name
+        )
+    );
     // A line by name, without a chip.
     let found = ok(&hwkit(&["info", &name]));
     assert!(
@@ -211,31 +217,67 @@ fn mon_prints_edges_with_sequence_numbers() {
         let s = named_sim(&[(3, &btn)]);
         let c = &s.chips()[0];
         c.set_pull(3, Level::Low).unwrap();
-        let child = spawn_requesting(
-            &s,
-            3,
-            &["--backend", backend, "mon", "--num-events", "2", &btn],
-        );
-        c.set_pull(3, Level::High).unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-        c.set_pull(3, Level::Low).unwrap();
-        let (status, stdout, stderr) = finish(child, backend);
-        assert!(status.success(), "{backend}: {stderr}");
-        let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines.len(), 2, "{backend}: {lines:?} {stderr}");
-        let f: Vec<Vec<&str>> = lines.iter().map(|l| l.split(' ').collect()).collect();
-        assert_eq!(
-            &f[0][1..],
-            &[btn.as_str(), "rising", "seqno=1", "line_seqno=1"],
-            "{backend}"
-        );
-        assert_eq!(
-            &f[1][1..],
-            &[btn.as_str(), "falling", "seqno=2", "line_seqno=2"],
-            "{backend}"
-        );
-        let ts: Vec<f64> = f.iter().map(|x| x[0].parse().unwrap()).collect();
-        assert!(ts[1] >= ts[0]);
+        for json in [false, true] {
+            let mut args = vec!["--backend", backend, "mon", "--num-events", "2", &btn];
+            if json {
+                args.push("--json");
+            }
+            let child = spawn_requesting(&s, 3, &args);
+            c.set_pull(3, Level::High).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            c.set_pull(3, Level::Low).unwrap();
+            let (status, stdout, stderr) = finish(child, backend);
+            assert!(status.success(), "{backend}: {stderr}");
+            let lines: Vec<&str> = stdout.lines().collect();
+            assert_eq!(lines.len(), 2, "{backend}: {lines:?} {stderr}");
+            if !json {
+                // gpiomon's line: `<sec.nsec>\t<edge>\t"<name>"`.
+                let f: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
+                let quoted = format!("\"{btn}\"");
+                assert_eq!(&f[0][1..], ["rising", quoted.as_str()], "{backend}");
+                assert_eq!(&f[1][1..], ["falling", quoted.as_str()], "{backend}");
+                let ts: Vec<f64> = f.iter().map(|x| x[0].parse().unwrap()).collect();
+                assert!(ts[1] >= ts[0]);
+                continue;
+            }
+            #[derive(serde::Deserialize)]
+            struct Event {
+                timestamp_ns: u64,
+                chip: String,
+                offset: u32,
+                name: Option<String>,
+                edge: String,
+                seqno: u32,
+                line_seqno: u32,
+            }
+            let e: Vec<Event> = lines
+                .iter()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            for (i, (e, edge)) in e.iter().zip(["rising", "falling"]).enumerate() {
+                let n = i as u32 + 1;
+                assert_eq!(
+                    (
+                        e.chip.as_str(),
+                        e.offset,
+                        e.name.as_deref(),
+                        e.edge.as_str(),
+                        e.seqno,
+                        e.line_seqno
+                    ),
+                    (
+                        s.chips()[0].chip_name.as_str(),
+                        3,
+                        Some(btn.as_str()),
+                        edge,
+                        n,
+                        n
+                    ),
+                    "{backend}"
+                );
+            }
+            assert!(e[1].timestamp_ns >= e[0].timestamp_ns);
+        }
     }
 }
 
@@ -243,24 +285,31 @@ fn mon_prints_edges_with_sequence_numbers() {
 fn mon_filters_edges_and_times_out() {
     let s = named_sim(&[]);
     let c = &s.chips()[0];
-    let child = spawn(&[
-        "mon",
-        "-c",
-        &chip(&s),
-        "--edge",
-        "falling",
-        "--timeout",
-        "1.5",
-        "0",
-    ]);
-    eventually("the line to be requested", || used(&s, 0));
+    // Watched until the request (edge detection included) is set up: `used` comes first.
+    let child = spawn_requesting(
+        &s,
+        0,
+        &[
+            "mon",
+            "-c",
+            &chip(&s),
+            "--edges",
+            "falling",
+            "--timeout",
+            "1.5",
+            "0",
+        ],
+    );
     c.set_pull(0, Level::High).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     c.set_pull(0, Level::Low).unwrap();
-    let (status, text, stderr) = finish(child, "mon --edge falling");
+    let (status, text, stderr) = finish(child, "mon --edges falling");
     assert!(status.success(), "{stderr}");
     assert_eq!(text.lines().count(), 1, "{text}");
-    assert!(text.contains(" 0 falling seqno=1"), "{text}");
+    assert!(
+        text.ends_with(&format!("\tfalling\t{} 0\n", s.chips()[0].chip_name)),
+        "{text}"
+    );
 }
 
 #[test]
@@ -315,7 +364,9 @@ fn errors_are_one_actionable_line() {
     let e = err(&hwkit(&["set", "-c", &p, "0=maybe"]));
     assert!(e.contains("is not a value"), "{e}");
     let e = err(&hwkit(&["mon", "-c", &p, "--edge", "none", "0"]));
-    assert!(e.contains("--edge none"), "{e}");
+    assert!(e.contains("--edges none"), "{e}");
+    let e = err(&hwkit(&["mon", "-c", &p, "-p", "10x", "0"]));
+    assert!(e.contains("invalid period '10x'"), "{e}");
     if v1 {
         let e = err(&hwkit(&[
             "--backend",

@@ -261,3 +261,45 @@ fn pin_11_is_driven_and_read_back_through_sysfs() {
         assert!(!dir.exists(), "get --sysfs unexports what it exported");
     }
 }
+
+#[test]
+fn bench_toggles_pin_11_through_the_registers_and_the_kernel() {
+    let _one = one_at_a_time();
+    let out = common::hwkit(&[
+        "bench",
+        "--backend",
+        "v2,register",
+        "--duration",
+        "0.2",
+        "--warmup",
+        "0.02",
+        "--json",
+        "pin11",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(doc["lines"]["offsets"], serde_json::json!([GPIO17]));
+    assert!(
+        doc["host"]["board"]
+            .as_str()
+            .unwrap()
+            .contains("Raspberry Pi 3"),
+        "{doc}"
+    );
+    assert_eq!(doc["host"]["soc"], "brcm,bcm2837");
+    let backends = doc["backends"].as_array().unwrap();
+    let names: Vec<&str> = backends
+        .iter()
+        .map(|b| b["backend"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["floor-ioctl", "v2", "register"]);
+    for b in backends {
+        assert_eq!(b["available"], true, "{b}");
+        assert!(b["toggles"].as_u64().unwrap() > 0, "{b}");
+    }
+    // Put back as found: free, and an input as the Pi's GPIO17 starts.
+    let info = hw::Chip::open(pi_chip().dev)
+        .unwrap()
+        .line_info(GPIO17)
+        .unwrap();
+    assert!(!info.used, "{info:?}");
+}

@@ -93,3 +93,10 @@ uint8_t ret_u8_max(void) { return 255; }
 
 /* An absolute symbol whose address is 0: dlsym finds it and returns NULL. */
 __asm__(".globl null_symbol\n.set null_symbol, 0\n");
+
+/* Callbacks of the register path's shapes: a float return from integer arguments, and
+ * five narrow and wide integer-class arguments (the most a trampoline forwards). */
+float apply_ii_f(float (*f)(int, int), int a, int b) { return f(a, b); }
+uint64_t apply_five(uint8_t (*f)(int8_t, uint16_t, int32_t, int64_t, const char *)) {
+    return f(-2, 65535, -70000, -5000000000LL, "five");
+}

@@ -119,6 +119,64 @@ pub(crate) unsafe fn write<const DST: u8>(
     Ok(())
 }
 
+/// Converts `arg` for slot `code` into the 64-bit word a register holds under the register
+/// path's conventions (see [`fast`](crate::fast)): integers truncated to the slot's width and
+/// sign- or zero-extended to 64 bits, a `float` as its 32 bits (upper half 0), a `double` as
+/// its 64 bits, pointers and callbacks as addresses. The rules and errors are exactly
+/// [`write()`]'s (`&str` is left to the caller as a mismatch); the differential test
+/// (tests/differential.rs) calls through both and compares what C receives.
+#[inline(always)]
+pub(crate) fn word(code: TypeCode, arg: &Arg<'_>) -> Result<u64, &'static str> {
+    /// Integer bits into an integer slot (truncated, extended) or a pointer slot (an
+    /// address of the platform's width).
+    #[inline(always)]
+    fn bits(code: TypeCode, bits: u64) -> u64 {
+        if code.is_pointer() {
+            bits as usize as u64
+        } else {
+            code.truncate(bits)
+        }
+    }
+    let float = |v: f32| u64::from(v.to_bits());
+    Ok(match *arg {
+        // Through a double first, as in `write`.
+        Arg::Int(v) => match code {
+            TypeCode::Float => float(v as f64 as f32),
+            TypeCode::Double => (v as f64).to_bits(),
+            _ => bits(code, v as u64),
+        },
+        Arg::UInt(v) => match code {
+            TypeCode::Float => float(v as f64 as f32),
+            TypeCode::Double => (v as f64).to_bits(),
+            _ => bits(code, v),
+        },
+        Arg::Bool(v) => match code {
+            TypeCode::Float => float(u8::from(v).into()),
+            TypeCode::Double => f64::from(u8::from(v)).to_bits(),
+            _ if code.is_integer() => u64::from(v),
+            _ => return Err(expected(code)),
+        },
+        Arg::F64(v) => match code {
+            TypeCode::Double => v.to_bits(),
+            TypeCode::Float => float(v as f32),
+            _ => return Err(expected(code)),
+        },
+        Arg::F32(v) => match code {
+            TypeCode::Float => float(v),
+            TypeCode::Double => f64::from(v).to_bits(),
+            _ => return Err(expected(code)),
+        },
+        Arg::Null if !code.is_float() => 0,
+        Arg::Ptr(p) if code.is_pointer() => p as usize as u64,
+        Arg::Callback(cb) if code.is_pointer() => cb.code_ptr() as usize as u64,
+        Arg::CStr(s) if takes_read_only(code) => s.as_ptr() as usize as u64,
+        Arg::Buffer(ref b) if takes_read_only(code) || b.is_writable() && code == TypeCode::Ptr => {
+            b.as_ptr() as usize as u64
+        }
+        _ => return Err(expected(code)),
+    })
+}
+
 /// Whether slot `code` accepts read-only memory (`&CStr`, `&[T]`): the data pointers C
 /// does not write through (`P s O`).
 #[inline(always)]
@@ -223,7 +281,7 @@ pub(crate) unsafe fn load<const WIDENED: bool>(code: TypeCode, src: *const c_voi
 /// # Safety
 /// `s` must be NULL or point to a NUL-terminated string.
 #[inline(never)]
-unsafe fn load_str(s: *const c_char) -> Value {
+pub(crate) unsafe fn load_str(s: *const c_char) -> Value {
     if s.is_null() {
         Value::None
     } else {
@@ -233,7 +291,7 @@ unsafe fn load_str(s: *const c_char) -> Value {
 }
 
 /// Stack storage for the NUL-terminated copies of `&str` arguments of one call.
-struct Arena {
+pub(crate) struct Arena {
     base: *mut u8,
     used: usize,
     /// Heap copies of strings that did not fit; `None` (one word) until the first.
@@ -243,7 +301,7 @@ struct Arena {
 impl Arena {
     /// An empty arena over `ARENA_BYTES` bytes at `base`.
     #[inline(always)]
-    fn new(base: *mut u8) -> Arena {
+    pub(crate) fn new(base: *mut u8) -> Arena {
         Arena {
             base,
             used: 0,
@@ -254,7 +312,7 @@ impl Arena {
     /// Copies `s` with a trailing NUL; the pointer stays valid while the arena lives.
     /// `None` if `s` contains a NUL byte (C would see a shorter string).
     #[inline(always)]
-    fn c_str(&mut self, s: &str) -> Option<*mut c_void> {
+    pub(crate) fn c_str(&mut self, s: &str) -> Option<*mut c_void> {
         let s = s.as_bytes();
         let need = s.len() + 1;
         if ARENA_BYTES - self.used < need {
@@ -489,7 +547,7 @@ pub(crate) fn arg_type(
 }
 
 #[cold]
-fn nul_in_string(name: &str, index: usize, s: &str) -> Error {
+pub(crate) fn nul_in_string(name: &str, index: usize, s: &str) -> Error {
     Error::NulInString {
         function: name.to_owned(),
         index,
@@ -498,7 +556,7 @@ fn nul_in_string(name: &str, index: usize, s: &str) -> Error {
 }
 
 #[cold]
-fn arg_count(name: &str, expected: usize, got: usize) -> Error {
+pub(crate) fn arg_count(name: &str, expected: usize, got: usize) -> Error {
     Error::ArgCount {
         function: name.to_owned(),
         expected,

@@ -28,7 +28,10 @@ use libffi::raw;
 
 use crate::call::{self, Cif};
 use crate::error::{Error, Result};
+use crate::fast;
+use crate::function::CallPath;
 use crate::signature::Signature;
+use crate::trampoline::{self, Trampoline};
 use crate::types::TypeCode;
 use crate::value::{Arg, Value};
 
@@ -94,6 +97,9 @@ struct Header {
     locked: bool,
     /// The libffi closure whose userdata this is; freed with the last reference.
     closure: *mut ffi_closure,
+    /// The register path's trampoline, when the callback has one (its code is then the
+    /// callback's code pointer); unmapped with the last reference.
+    trampoline: Option<Trampoline>,
     /// References to the userdata: one held by the `Callback`, one per running invocation.
     refs: AtomicUsize,
 }
@@ -237,12 +243,13 @@ impl<'f> Callback<'f> {
                 all_pointers,
                 locked,
                 closure,
+                trampoline: None,
                 refs: AtomicUsize::new(1),
             },
             body,
         }));
         // From here on, dropping `callback` frees both the closure and `inner`.
-        let callback = Callback {
+        let mut callback = Callback {
             code: code.as_mut_ptr(),
             inner: inner.cast(),
             release: release::<B>,
@@ -268,7 +275,36 @@ impl<'f> Callback<'f> {
                 reason: format!("ffi_prep_closure_loc returned status {status}"),
             });
         }
+        // The register path where the signature allows it (the libffi closure stays
+        // prepared: it is the fallback when no executable page can be had).
+        let args = callback.header().signature.args();
+        let n = args.len();
+        // (MAX_ARGS is 0 where there are no trampolines: not even a callback without
+        // arguments may take one there.)
+        if trampoline::MAX_ARGS > 0
+            && n <= trampoline::MAX_ARGS
+            && args.iter().all(|c| !c.is_float())
+            && !fast::libffi_only()
+        {
+            let float_return = callback.header().signature.ret().is_float();
+            if let Some(t) = Trampoline::new(n, inner.cast(), entry::<B>(n, float_return)) {
+                callback.code = t.code();
+                // SAFETY: `inner` is live and not shared yet (no code pointer was handed
+                // out); the trampoline is dropped with it, after its last use.
+                unsafe { (*inner).header.trampoline = Some(t) };
+            }
+        }
         Ok(callback)
+    }
+
+    /// Which way C reaches the closure: [`CallPath::Registers`] through ffi-core's own
+    /// trampoline (x86-64 Linux, at most 5 integer or pointer arguments), else through a
+    /// libffi closure. Both behave identically.
+    pub fn call_path(&self) -> CallPath {
+        match self.header().trampoline {
+            Some(_) => CallPath::Registers,
+            None => CallPath::Libffi,
+        }
     }
 
     fn header(&self) -> &Header {
@@ -444,6 +480,66 @@ unsafe extern "C" fn trampoline<B: Body>(
         let _ = unsafe { call::write::<{ call::dest::RETURN }>(ret_code, &zero, ret) };
     }
     report(failure, header);
+}
+
+/// The register-path entry for a callback with closure type `B`, `n` integer-class
+/// arguments and a return of the given class (see [`trampoline`](crate::trampoline)).
+fn entry<B: Body>(n: usize, float_return: bool) -> *const c_void {
+    /// Runs the callback on its arguments' register words, as libffi's dispatcher would:
+    /// through [`trampoline`] with pointers to the words (a narrow argument is the low
+    /// bytes of its register on this little-endian target) and a zeroed return word
+    /// (a `float` return fills its low half, the return register's).
+    ///
+    /// # Safety
+    /// `data` is the live `Inner<B>` of a callback with these `words.len()` arguments.
+    #[inline(always)]
+    unsafe fn run<B: Body>(words: &mut [u64], data: *mut c_void) -> u64 {
+        let mut ptrs = [std::ptr::null_mut::<c_void>(); 8];
+        for (p, w) in ptrs.iter_mut().zip(words.iter_mut()) {
+            *p = (w as *mut u64).cast();
+        }
+        let mut ret = 0u64;
+        // SAFETY: one pointer per argument, each to its word, and an 8-byte return buffer:
+        // what the trampoline reads and writes; it does not use the cif.
+        unsafe {
+            trampoline::<B>(
+                std::ptr::null_mut(),
+                (&mut ret as *mut u64).cast(),
+                ptrs.as_mut_ptr(),
+                data,
+            )
+        };
+        ret
+    }
+    macro_rules! entries {
+        ($($n:literal: [$($a:ident)*]),*) => {
+            match (n, float_return) {
+                $(
+                    ($n, false) => {
+                        /// C calls this through the trampoline, `data` in the register
+                        /// after the arguments.
+                        unsafe extern "C" fn e<B: Body>($($a: u64,)* data: *mut c_void) -> u64 {
+                            let mut words: [u64; $n] = [$($a),*];
+                            // SAFETY: the trampoline passes the callback's own userdata.
+                            unsafe { run::<B>(&mut words, data) }
+                        }
+                        e::<B> as *const c_void
+                    }
+                    ($n, true) => {
+                        /// As above, for a `float` or `double` return.
+                        unsafe extern "C" fn e<B: Body>($($a: u64,)* data: *mut c_void) -> f64 {
+                            let mut words: [u64; $n] = [$($a),*];
+                            // SAFETY: as above.
+                            f64::from_bits(unsafe { run::<B>(&mut words, data) })
+                        }
+                        e::<B> as *const c_void
+                    }
+                )*
+                _ => unreachable!("at most 5 register-path callback arguments, got {n}"),
+            }
+        };
+    }
+    entries!(0: [], 1: [a0], 2: [a0 a1], 3: [a0 a1 a2], 4: [a0 a1 a2 a3], 5: [a0 a1 a2 a3 a4])
 }
 
 /// Converts the closure's result per the return code into libffi's return buffer.

@@ -9,6 +9,7 @@ use libffi::low::{ffi_cif, ffi_type};
 
 use crate::call::{self, Cif, Plan, Target, INLINE_ARGS};
 use crate::error::{Error, Result};
+use crate::fast::Shape;
 use crate::library::Handle;
 use crate::signature::{codes_to_string, parse_args, Signature};
 use crate::types::TypeCode;
@@ -37,6 +38,8 @@ pub struct Function {
     cif: Cif,
     /// How arguments are converted, chosen once from the argument codes.
     plan: Plan,
+    /// The register path's shape, chosen once from the signature; `None`: libffi.
+    shape: Option<Shape>,
     fun: *const c_void,
     signature: Signature,
     name: Box<str>,
@@ -93,6 +96,7 @@ impl Function {
         Ok(Function {
             cif,
             plan: Plan::for_codes(signature.args()),
+            shape: Shape::classify(signature.ret(), signature.args()),
             fun,
             signature,
             name,
@@ -145,9 +149,15 @@ impl Function {
     /// unwind into C, and the library stays loaded while the `Function` lives.
     #[inline]
     pub unsafe fn call(&self, args: &[Arg<'_>]) -> Result<Value> {
-        // SAFETY: the cif was prepared for this signature; that the address has it and
-        // that the arguments satisfy the C contract is forwarded from the caller.
-        unsafe { call::invoke::<false>(&self.target(), args, &mut 0) }
+        // SAFETY: the shape (if any) and the cif were chosen and prepared for this
+        // signature; that the address has it and that the arguments satisfy the C
+        // contract is forwarded from the caller.
+        unsafe {
+            match &self.shape {
+                Some(shape) => (shape.entry[0])(self, args, &mut 0),
+                None => self.call_libffi::<false>(args, &mut 0),
+            }
+        }
     }
 
     /// Like [`call`](Function::call), and also returns `errno` as it was right after the C
@@ -175,8 +185,49 @@ impl Function {
     pub unsafe fn call_with_errno(&self, args: &[Arg<'_>]) -> Result<(Value, c_int)> {
         let mut errno = 0;
         // SAFETY: as in `call`, forwarded from the caller.
-        let value = unsafe { call::invoke::<true>(&self.target(), args, &mut errno) }?;
+        let value = unsafe {
+            match &self.shape {
+                Some(shape) => (shape.entry[1])(self, args, &mut errno),
+                None => self.call_libffi::<true>(args, &mut errno),
+            }
+        }?;
         Ok((value, errno))
+    }
+
+    /// The libffi path, out of line so that `call` stays small enough to inline where the
+    /// register path is taken.
+    ///
+    /// # Safety
+    /// As [`call`](Function::call).
+    #[inline(never)]
+    unsafe fn call_libffi<const ERRNO: bool>(
+        &self,
+        args: &[Arg<'_>],
+        errno: &mut c_int,
+    ) -> Result<Value> {
+        // SAFETY: forwarded from the caller; the cif was prepared for this signature.
+        unsafe { call::invoke::<ERRNO>(&self.target(), args, errno) }
+    }
+
+    /// What the register path reads: code address, name, argument codes, plan, return
+    /// code and shape. Only called on functions that have a shape.
+    #[inline(always)]
+    pub(crate) fn register_parts(
+        &self,
+    ) -> (*const c_void, &str, &[TypeCode], Plan, TypeCode, &Shape) {
+        let shape = match &self.shape {
+            Some(shape) => shape,
+            // SAFETY: the register path's entries are only reached through `self.shape`.
+            None => unsafe { std::hint::unreachable_unchecked() },
+        };
+        (
+            self.fun,
+            &self.name,
+            self.signature.args(),
+            self.plan,
+            self.signature.ret(),
+            shape,
+        )
     }
 
     /// The declared signature.
@@ -193,6 +244,48 @@ impl Function {
     pub fn addr(&self) -> *const c_void {
         self.fun
     }
+
+    /// Which way this function's calls go, chosen once when it was declared.
+    ///
+    /// ```
+    /// use ffi_core::{CallPath, Library};
+    /// let libc = Library::this_process()?;
+    /// let abs = libc.func("i", "abs", "i")?;
+    /// // Either way, a call behaves the same; only its cost differs.
+    /// assert!(matches!(abs.call_path(), CallPath::Registers | CallPath::Libffi));
+    /// assert_eq!(abs.on_libffi().call_path(), CallPath::Libffi);
+    /// # Ok::<(), ffi_core::Error>(())
+    /// ```
+    pub fn call_path(&self) -> CallPath {
+        match self.shape {
+            Some(_) => CallPath::Registers,
+            None => CallPath::Libffi,
+        }
+    }
+
+    /// The same function, called through libffi whatever its signature allows: for
+    /// comparing the two paths (ffi-core's differential test) and for benchmarks.
+    pub fn on_libffi(mut self) -> Function {
+        self.shape = None;
+        self
+    }
+}
+
+/// How a [`Function`]'s calls reach C, chosen once per signature when it is declared.
+///
+/// Both paths convert arguments, copy strings, capture errno, surface callback failures and
+/// report errors identically; ffi-core's differential test calls the same C functions both
+/// ways and compares everything C received and returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallPath {
+    /// Every argument and the return value travel in registers under the platform's C
+    /// calling convention: the call goes through a function pointer of a fixed shape, with
+    /// the argument registers written as that convention requires.
+    Registers,
+    /// Through libffi's `ffi_call`: arguments on the stack, variadic functions, platforms
+    /// without a register path, or forced by [`Function::on_libffi`] or the
+    /// `FFI_CORE_LIBFFI_ONLY` environment variable.
+    Libffi,
 }
 
 impl fmt::Debug for Function {
@@ -345,6 +438,9 @@ impl VariadicFunction {
         Ok(Function {
             cif,
             plan: Plan::for_codes(&codes),
+            // Variadic callees read their arguments differently (the vector register count
+            // in `al` on x86-64, the stack on some ABIs): always libffi.
+            shape: None,
             fun: self.fun,
             signature,
             name: self.name.clone(),

@@ -63,9 +63,13 @@
 //! their library loaded), and panics (a panicking callback never unwinds into C).
 //!
 //! # Speed
-//! Declaring prepares libffi's call interface once; a call converts its arguments into
-//! stack slots and calls `ffi_call`, with no heap allocation for up to [`INLINE_ARGS`]
-//! arguments and [`ARENA_BYTES`] of string copies.
+//! Declaring classifies the signature once: where every argument travels in registers
+//! (x86-64 and aarch64 Linux), a call converts its arguments straight into those registers
+//! and calls through a function pointer of a fixed shape ([`CallPath::Registers`]);
+//! otherwise it converts them into stack slots and calls `ffi_call` on libffi's call
+//! interface, prepared at declaration ([`CallPath::Libffi`]). Both behave identically, with
+//! no heap allocation for up to [`INLINE_ARGS`] arguments and [`ARENA_BYTES`] of string
+//! copies.
 
 #![warn(missing_docs)]
 
@@ -73,10 +77,12 @@ mod call;
 pub mod callback;
 mod errno;
 pub mod error;
+mod fast;
 pub mod function;
 pub mod library;
 pub mod memory;
 pub mod signature;
+mod trampoline;
 pub mod typed;
 pub mod types;
 pub mod value;
@@ -86,7 +92,7 @@ pub use call::{ARENA_BYTES, INLINE_ARGS};
 pub use callback::Callback;
 pub use errno::{errno, set_errno};
 pub use error::{Error, Result};
-pub use function::{Function, VariadicFunction};
+pub use function::{CallPath, Function, VariadicFunction};
 pub use library::Library;
 pub use signature::Signature;
 pub use typed::{FnPtr, Typed};

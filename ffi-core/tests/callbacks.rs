@@ -368,3 +368,126 @@ fn code_ptr_can_be_passed_as_an_address() {
         "Signature { ret: Int, args: [Int] }"
     );
 }
+
+/// Whether callbacks of at most 5 integer-class arguments get ffi-core's own trampoline:
+/// on x86-64 Linux, unless `FFI_CORE_LIBFFI_ONLY` forces libffi's closures.
+fn trampolines_expected() -> bool {
+    cfg!(all(target_os = "linux", target_arch = "x86_64"))
+        && std::env::var_os("FFI_CORE_LIBFFI_ONLY").is_none_or(|v| v.is_empty() || v == "0")
+}
+
+#[test]
+fn register_path_callbacks_take_narrow_arguments_and_return_floats() {
+    let lib = testlib();
+    let want = if trampolines_expected() {
+        ffi_core::CallPath::Registers
+    } else {
+        ffi_core::CallPath::Libffi
+    };
+    let ratio = Callback::new("f", "ii", |a: &[Value]| {
+        a[0].as_f64().unwrap() as f32 / a[1].as_f64().unwrap() as f32
+    })
+    .unwrap();
+    assert_eq!(ratio.call_path(), want);
+    let apply_ii_f = lib.func("f", "apply_ii_f", "Cii").unwrap();
+    // SAFETY: `float apply_ii_f(float (*)(int, int), int, int)` calls `ratio`, an "f"/"ii"
+    // callback, once during the call.
+    let r = unsafe { apply_ii_f.call(&[(&ratio).into(), 7.into(), (-2).into()]) }.unwrap();
+    assert_eq!(r, Value::Float(-3.5));
+
+    let seen = std::sync::Mutex::new(Vec::new());
+    let five = Callback::new("B", "bHiqs", |a: &[Value]| {
+        seen.lock().unwrap().extend_from_slice(a);
+        // 0x1ff: returned as uint8_t, C sees 0xff.
+        0x1ff
+    })
+    .unwrap();
+    assert_eq!(five.call_path(), want);
+    let apply_five = lib.func("Q", "apply_five", "C").unwrap();
+    // SAFETY: `uint64_t apply_five(uint8_t (*)(int8_t, uint16_t, int32_t, int64_t, const char
+    // *))` calls `five`, a "B"/"bHiqs" callback, once with a string literal.
+    let r = unsafe { apply_five.call(&[(&five).into()]) }.unwrap();
+    assert_eq!(r, Value::UInt(0xff));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            Value::Int(-2),
+            Value::UInt(65535),
+            Value::Int(-70000),
+            Value::Int(-5_000_000_000),
+            Value::Str("five".into())
+        ]
+    );
+    // No arguments: a trampoline on x86-64, libffi's closure elsewhere (never x86 code).
+    let none = Callback::new("v", "", |_: &[Value]| ()).unwrap();
+    assert_eq!(none.call_path(), want);
+    // Floating-point arguments and more than 5 arguments stay on libffi's closures.
+    let dd = Callback::new("d", "dd", |_: &[Value]| 0.0).unwrap();
+    assert_eq!(dd.call_path(), ffi_core::CallPath::Libffi);
+    let six = Callback::new("i", "iiiiii", |_: &[Value]| 0).unwrap();
+    assert_eq!(six.call_path(), ffi_core::CallPath::Libffi);
+}
+
+/// Runs in a child process (see `a_callback_falls_back_to_libffi_without_executable_memory`):
+/// with the address space capped at its current size, no new page can be mapped for a
+/// trampoline, and the callback takes libffi's closure (from the pool the first one made).
+#[test]
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn child_no_new_mappings() {
+    if std::env::var_os("FFI_CORE_CHILD").is_none() {
+        return;
+    }
+    let lib = testlib();
+    let call_n = lib.func("q", "call_n", "Ci").unwrap();
+    let first = Callback::new("i", "i", |_: &[Value]| 1).unwrap();
+    // Room on the heap for the second callback's allocations, freed back to malloc.
+    drop(std::hint::black_box(vec![vec![0u8; 256]; 256]));
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let limit = libc::rlimit {
+        rlim_cur: kb * 1024,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads the struct; lowering the soft limit only makes later mappings fail.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+    let second = Callback::new("i", "i", |args: &[Value]| {
+        args[0].as_i64().unwrap() as i32 * 2
+    })
+    .unwrap();
+    println!("PATHS {:?} {:?}", first.call_path(), second.call_path());
+    let r = call(&call_n, &[(&second).into(), 4.into()]).unwrap();
+    println!("RESULT {r}");
+}
+
+#[test]
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn a_callback_falls_back_to_libffi_without_executable_memory() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_no_new_mappings",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FFI_CORE_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    let first = if trampolines_expected() {
+        "Registers"
+    } else {
+        "Libffi"
+    };
+    assert!(
+        stdout.contains(&format!("PATHS {first} Libffi")),
+        "stdout: {stdout}"
+    );
+    // 0*2 + 1*2 + 2*2 + 3*2: the fallback calls the closure as well.
+    assert!(stdout.contains("RESULT 12"), "stdout: {stdout}");
+}

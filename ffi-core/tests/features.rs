@@ -218,6 +218,8 @@ fn variadic_snprintf() {
     // Prepared once, called many times.
     let fmt_int = snprintf.prepare("i").unwrap();
     assert_eq!(fmt_int.signature().args_string(), "pLsi");
+    // A variadic callee reads its arguments differently: never the register path.
+    assert_eq!(fmt_int.call_path(), ffi_core::CallPath::Libffi);
     for i in [0, 5, -17] {
         let mut buf = [0u8; 16];
         // SAFETY: as above: buf is 16 bytes, the size passed, and "<%d>" reads the one int.

@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use ffi_core::{Callback, Library, Value};
+use ffi_core::{CallPath, Callback, Library, Value};
 
 struct Counting;
 
@@ -230,4 +230,92 @@ fn typed_calls_do_not_allocate() {
     // SAFETY: called with its true signature while libm is open.
     let (r, n) = allocations(|| unsafe { sqrt(6.25) });
     assert_eq!((r, n), (2.5, 0));
+}
+
+/// Whether functions whose arguments all fit in registers take the register path here:
+/// on x86-64 and aarch64 Linux, unless `FFI_CORE_LIBFFI_ONLY` forces libffi.
+fn register_path_expected() -> bool {
+    cfg!(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )) && std::env::var_os("FFI_CORE_LIBFFI_ONLY").is_none_or(|v| v.is_empty() || v == "0")
+}
+
+#[test]
+fn the_register_path_does_not_allocate() {
+    let libc = Library::this_process().unwrap();
+    // SAFETY: libm is the system's C maths library; its initialisers are sound.
+    let libm = unsafe { Library::open("libm.so.6") }.unwrap();
+    // SAFETY: testlib.c, built by this crate's build script, has no initialisers.
+    let testlib = unsafe { Library::open(env!("FFI_TEST_LIB_TESTLIB")) }.unwrap();
+    let strlen = libc.func("L", "strlen", "s").unwrap();
+    let open = libc.func("i", "open", "si").unwrap();
+    let qsort = libc.func("v", "qsort", "pLLC").unwrap();
+    let fma = libm.func("d", "fma", "ddd").unwrap();
+    let ldexpf = libm.func("f", "ldexpf", "fi").unwrap();
+    let apply_dd = testlib.func("d", "apply_dd", "Cdd").unwrap();
+    let add = Callback::new("d", "dd", |a: &[Value]| {
+        a[0].as_f64().unwrap() + a[1].as_f64().unwrap()
+    })
+    .unwrap();
+    let cmp = Callback::new("i", "PP", |args: &[Value]| {
+        // SAFETY: qsort passes pointers to two bytes of the array.
+        let (a, b) = unsafe {
+            (
+                *args[0].as_ptr().unwrap().cast::<u8>(),
+                *args[1].as_ptr().unwrap().cast::<u8>(),
+            )
+        };
+        i32::from(a) - i32::from(b)
+    })
+    .unwrap();
+    let want = if register_path_expected() {
+        CallPath::Registers
+    } else {
+        CallPath::Libffi
+    };
+    for f in [&strlen, &open, &qsort, &fma, &ldexpf, &apply_dd] {
+        assert_eq!(f.call_path(), want, "{f:?}");
+    }
+    // The comparator runs through ffi-core's own trampoline where there is one (x86-64).
+    let trampoline = if cfg!(target_arch = "x86_64") {
+        want
+    } else {
+        CallPath::Libffi
+    };
+    assert_eq!(cmp.call_path(), trampoline);
+    let mut bytes: Vec<u8> = (0..64u8).rev().collect();
+    let (r, n) = allocations(|| {
+        // SAFETY: `size_t strlen(const char *)` reads the NUL-terminated copy.
+        let len = unsafe { strlen.call(&["Hello, World!".into()]) }.unwrap();
+        // SAFETY: open's fixed parameters are `const char *` and `int`; with O_RDONLY (0) it
+        // reads no mode argument, and the path is a NUL-terminated copy.
+        let (fd, errno) =
+            unsafe { open.call_with_errno(&["/no/such/file".into(), 0.into()]) }.unwrap();
+        // SAFETY: `void qsort(void *, size_t, size_t, int (*)(const void *, const void *))`;
+        // bytes holds 64 elements of 1 byte, cmp compares two of them and outlives the call.
+        unsafe { qsort.call(&[(&mut bytes).into(), 64.into(), 1.into(), (&cmp).into()]) }.unwrap();
+        // SAFETY: `double fma(double, double, double)` and `float ldexpf(float, int)` take
+        // any values.
+        let fused = unsafe { fma.call(&[2.0.into(), 3.0.into(), 0.5.into()]) }.unwrap();
+        // SAFETY: as above.
+        let scaled = unsafe { ldexpf.call(&[1.5f32.into(), 4.into()]) }.unwrap();
+        // SAFETY: `double apply_dd(double (*)(double, double), double, double)` calls `add`,
+        // a "d"/"dd" callback, once during the call.
+        let added = unsafe { apply_dd.call(&[(&add).into(), 1.5.into(), 2.into()]) }.unwrap();
+        (len, fd, errno, fused, scaled, added)
+    });
+    assert_eq!(n, 0);
+    assert_eq!(
+        r,
+        (
+            Value::UInt(13),
+            Value::Int(-1),
+            libc::ENOENT,
+            Value::Double(6.5),
+            Value::Float(24.0),
+            Value::Double(3.5)
+        )
+    );
+    assert!(bytes.windows(2).all(|w| w[0] <= w[1]));
 }

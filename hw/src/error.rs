@@ -139,6 +139,10 @@ pub enum Error {
         limit: Option<u64>,
     },
 
+    /// The register backend cannot drive these lines here: why, and what would work.
+    #[error("register backend: {0}")]
+    Register(String),
+
     /// Any other system error, with what was being done.
     #[error("{action}: {source}")]
     Io {

@@ -394,9 +394,21 @@ impl Request {
 
     /// Drives some output lines at once.
     pub fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
+        let lines = self.lines.lines();
         for (o, _) in values {
-            self.check(*o)?;
-            if self.settings(*o)?.direction == Direction::Input {
+            // One scan per line: the backend keeps its lines in request order, as `offsets`.
+            let i =
+                self.offsets
+                    .iter()
+                    .position(|x| x == o)
+                    .ok_or_else(|| Error::NotRequested {
+                        offset: *o,
+                        requested: self.offsets.clone(),
+                    })?;
+            if lines
+                .get(i)
+                .is_some_and(|l| l.1.direction == Direction::Input)
+            {
                 return Err(Error::InvalidConfig(format!(
                     "line {o} is an input; reconfigure it as an output before setting its value"
                 )));
@@ -414,13 +426,32 @@ impl Request {
                 self.offsets.len()
             )));
         }
-        let pairs: Vec<(Offset, Value)> = self
-            .offsets
-            .iter()
-            .copied()
-            .zip(values.iter().copied())
-            .collect();
-        self.set_values(&pairs)
+        // Pairs on the stack for every request the character device can make (at most 64
+        // lines; a small buffer for the usual few), so that toggling allocates nothing;
+        // larger sysfs requests use the heap.
+        match values.len() {
+            0..=4 => self.set_pairs::<4>(values),
+            5..=64 => self.set_pairs::<64>(values),
+            _ => {
+                let pairs: Vec<_> = self
+                    .offsets
+                    .iter()
+                    .copied()
+                    .zip(values.iter().copied())
+                    .collect();
+                self.set_values(&pairs)
+            }
+        }
+    }
+
+    /// `set_all` through a stack buffer of `N >= values.len()` pairs.
+    fn set_pairs<const N: usize>(&mut self, values: &[Value]) -> Result<()> {
+        let mut buf = [(0, Value::Inactive); N];
+        let pairs = self.offsets.iter().copied().zip(values.iter().copied());
+        for (slot, pair) in buf.iter_mut().zip(pairs) {
+            *slot = pair;
+        }
+        self.set_values(&buf[..values.len()])
     }
 
     /// Changes the settings of some lines while keeping them all held. Lines not in `config`

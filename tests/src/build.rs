@@ -75,6 +75,9 @@ pub struct Built {
     /// Other Debian releases' libraries the packages ask for in
     /// `[package.metadata.hwkit-testbed] debian-libs` (see [`crate::debian_libs`]).
     pub debian_libs: Vec<crate::debian_libs::DebianLib>,
+    /// Other Debian releases' programs the packages ask for in
+    /// `[package.metadata.hwkit-testbed] debian-bins` (see [`crate::debian_bins`]).
+    pub debian_bins: Vec<crate::debian_bins::DebianBins>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +118,8 @@ pub struct VmPackage {
     pub arch_includes: BTreeMap<String, Vec<PathBuf>>,
     /// Its `debian-libs` entries, `SUITE/PACKAGE/SONAME` (see [`crate::debian_libs`]).
     pub debian_libs: Vec<String>,
+    /// Its `debian-bins` entries, `SUITE/PACKAGE` (see [`crate::debian_bins`]).
+    pub debian_bins: Vec<String>,
 }
 
 impl VmPackage {
@@ -210,6 +215,7 @@ pub fn vm_packages(workspace: &Path) -> Result<Vec<VmPackage>> {
                 })
                 .collect(),
             debian_libs: strings_of(p, "debian-libs"),
+            debian_bins: strings_of(p, "debian-bins"),
         })
         .filter(|p| !p.tests.is_empty())
         .collect())
@@ -399,6 +405,12 @@ pub fn build(req: &BuildRequest) -> Result<Built> {
             built.debian_libs.push(lib);
         }
     }
+    for entry in chosen.iter().flat_map(|p| &p.debian_bins) {
+        let bins = entry.parse()?;
+        if !built.debian_bins.contains(&bins) {
+            built.debian_bins.push(bins);
+        }
+    }
     if built.tests.is_empty() {
         return Err(Error::Build("cargo built no VM test executable".into()));
     }
@@ -467,6 +479,7 @@ mod tests {
                 includes: vec![],
                 arch_includes: BTreeMap::new(),
                 debian_libs: vec![],
+                debian_bins: vec![],
             },
             VmPackage {
                 name: "hwkit-testbed".into(),
@@ -474,6 +487,7 @@ mod tests {
                 includes: vec![],
                 arch_includes: BTreeMap::new(),
                 debian_libs: vec![],
+                debian_bins: vec![],
             },
         ]
     }
@@ -486,6 +500,7 @@ mod tests {
             includes: vec!["/usr/lib/{gnu}/libgpiod.so.2".into()],
             arch_includes: [("armv7".to_string(), vec![])].into_iter().collect(),
             debian_libs: vec![],
+            debian_bins: vec![],
         });
         all
     }

@@ -30,6 +30,8 @@ export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root TERM=dumb RU
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# Pseudo-terminals, for tests that drive a program's terminal interface (a prompt).
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null
 # No tmpfs on /tmp or /run: the root is already in memory, and a mount there would hide a
 # workspace or target directory packed under /tmp.
 chmod 1777 /tmp

@@ -22,6 +22,7 @@ pub mod buildroot;
 pub mod cache;
 pub mod cli_args;
 pub mod cpio;
+pub mod debian_bins;
 pub mod debian_libs;
 pub mod error;
 pub mod foreign_apt;

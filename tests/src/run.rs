@@ -425,6 +425,7 @@ fn run_built(opts: &TestOptions, built: &Built) -> Result<(Kernel, TestReport)> 
     let (_scratch, initrd, marker, mut ird) = session.initramfs(true)?;
     pack_build(&mut ird, built)?;
     crate::debian_libs::pack(&mut ird, &built.debian_libs, &session.cache)?;
+    crate::debian_bins::pack(&mut ird, &built.debian_bins, &session.cache)?;
     ird.tree(&opts.build.workspace)?;
     let job = test_job(&built.tests, &opts.libtest_args, opts.binary_timeout);
     ird.bytes("/testbed/job.sh", 0o644, job.as_bytes())?;

@@ -269,7 +269,7 @@ fn bad_machines_are_refused_before_anything_is_built_or_booted() {
         "`vm_pi_raspi3b` needs the Raspberry Pi's real GPIO driver (vm_pi_* targets): run it with --machine raspi3b, not on virt",
     );
     refused(
-        &["test", "--machine", "raspi3b", "-p", "hw"],
+        &["test", "--machine", "raspi3b", "-p", "sysfs-gpio"],
         "nothing to run on raspi3b: the selected packages have no `vm_pi_*` targets",
     );
 }

@@ -1,10 +1,15 @@
-//! LINE arguments of `hwkit gpio` to (chip, offset): header pins (`pin11`, `P1-11`, `J8:11`),
-//! board numbers (`BCM17`, `GPIO17`), line names and `chip:offset` through the `boards`
-//! crate's [`Resolver`]; plain offsets and names on the chip of `--chip` through `hw`.
+//! LINE arguments of `hwkit gpio` to (chip, offset), as libgpiod 2's tools read them first:
+//! without `--chip` every LINE is a line name, looked up on every chip in number order (chips
+//! that cannot be opened, e.g. for EACCES, are skipped); with `--chip`, a whole number below
+//! the chip's line count is an offset (unless `--by-name`), anything else a name on that chip;
+//! `--strict` checks every line for a second one of the same name. What is not a line name
+//! then gets hwkit's board forms through the `boards` crate's [`Resolver`]: header pins
+//! (`pin11`, `P1-11`, `J8:11`), board numbers (`BCM17`, `GPIO17`) and `chip:offset`.
 //!
 //! Everything is resolved before any line is requested, so a bad argument fails the whole
 //! command with nothing touched.
 
+use std::cell::OnceCell;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +17,16 @@ use boards::{
     detect_with_chips, find_profile, ChipInfo, ChipInventory, MatchedBy, Profile, ResolveError,
     Resolver,
 };
-use hw::{Chip, LineId, Uapi};
+use hw::{Chip, Uapi};
+
+/// How LINE arguments are read: libgpiod's `--strict` and `--by-name`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lookup {
+    /// Check every line of every chip searched: a name given to two lines is an error.
+    pub strict: bool,
+    /// With `--chip`, read numbers as names too.
+    pub by_name: bool,
+}
 
 /// One LINE argument bound to a chip and an offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,12 +59,20 @@ impl ChipGroup<'_> {
     }
 }
 
-/// How LINE arguments are read: on the chip of `--chip`, or through the board profile.
+/// How LINE arguments are read: on the chip of `--chip`, or on every chip and through the
+/// board profile.
 pub enum LineResolver {
     /// `--chip` given: offsets and line names of that chip, as libgpiod's tools read them.
-    OnChip(Chip),
-    /// No `--chip`: every form the board profile knows.
-    Board(BoardLines),
+    OnChip {
+        /// The chip.
+        chip: Chip,
+        /// Its line names by offset (empty: unnamed), read when a LINE is not an offset.
+        names: OnceCell<Vec<String>>,
+        /// `--strict`, `--by-name`.
+        lookup: Lookup,
+    },
+    /// No `--chip`: line names on every chip, then every form the board profile knows.
+    Board(BoardLines, Lookup),
 }
 
 impl LineResolver {
@@ -61,6 +83,7 @@ impl LineResolver {
         board: Option<&str>,
         root: &Path,
         uapi: Option<Uapi>,
+        lookup: Lookup,
     ) -> Result<LineResolver, Box<dyn Error>> {
         match chip {
             Some(spec) => {
@@ -68,9 +91,13 @@ impl LineResolver {
                     // Checked anyway, so a typo is not silently ignored.
                     find_profile(b)?;
                 }
-                Ok(LineResolver::OnChip(Chip::find_with(spec, uapi)?))
+                Ok(LineResolver::OnChip {
+                    chip: Chip::find_with(spec, uapi)?,
+                    names: OnceCell::new(),
+                    lookup,
+                })
             }
-            None => Ok(LineResolver::Board(BoardLines::load(root, board)?)),
+            None => Ok(LineResolver::Board(BoardLines::load(root, board)?, lookup)),
         }
     }
 
@@ -97,21 +124,92 @@ impl LineResolver {
     /// Resolves one argument.
     pub fn resolve(&self, arg: &str) -> Result<Target, Box<dyn Error>> {
         match self {
-            LineResolver::OnChip(chip) => {
-                let offset = match LineId::parse(arg) {
-                    LineId::Offset(o) => o,
-                    LineId::Name(n) => chip.line_offset(&n)?,
-                };
-                Ok(Target {
+            LineResolver::OnChip {
+                chip,
+                names,
+                lookup,
+            } => {
+                let info = chip.info();
+                let target = |offset| Target {
                     arg: arg.to_owned(),
-                    chip: chip.info().name.clone(),
+                    chip: info.name.clone(),
                     dev_path: chip.path().to_owned(),
                     offset,
-                })
+                };
+                let as_offset = (!lookup.by_name).then(|| as_offset(arg)).flatten();
+                if let Some(o) = as_offset.filter(|o| *o < info.num_lines) {
+                    return Ok(target(o));
+                }
+                let names = match names.get() {
+                    Some(n) => n,
+                    None => {
+                        let read = chip.line_infos()?.into_iter().map(|l| l.name).collect();
+                        names.get_or_init(|| read)
+                    }
+                };
+                let found = by_name(arg, lookup.strict, [(info.name.as_str(), names.as_slice())])?;
+                match (found, as_offset) {
+                    (Some((_, o)), _) => Ok(target(o)),
+                    (None, Some(o)) => Err(format!(
+                        "offset {o} is out of range on {}: it has {} lines (0-{})",
+                        info.describe(),
+                        info.num_lines,
+                        info.num_lines.saturating_sub(1)
+                    )
+                    .into()),
+                    (None, None) => Err(format!(
+                        "cannot find line '{arg}' on {}: give one of its line names, or an \
+                         offset (0-{})",
+                        info.describe(),
+                        info.num_lines.saturating_sub(1)
+                    )
+                    .into()),
+                }
             }
-            LineResolver::Board(b) => b.resolve(arg),
+            LineResolver::Board(b, lookup) => match b.by_name(arg, lookup.strict)? {
+                Some(t) => Ok(t),
+                None => b.resolve(arg),
+            },
         }
     }
+}
+
+/// A LINE read as an offset, as libgpiod reads one: digits only, at most `i32::MAX`.
+fn as_offset(arg: &str) -> Option<u32> {
+    if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    arg.parse::<u32>().ok().filter(|o| *o <= i32::MAX as u32)
+}
+
+/// The first line named `name` on `chips` (in order) as `(chip index, offset)`; with
+/// `strict`, a second line of that name anywhere is an error.
+fn by_name<'a>(
+    name: &str,
+    strict: bool,
+    chips: impl IntoIterator<Item = (&'a str, &'a [String])>,
+) -> Result<Option<(usize, u32)>, String> {
+    let mut first: Option<(usize, &str, u32)> = None;
+    for (i, (chip, names)) in chips.into_iter().enumerate() {
+        for (o, n) in names.iter().enumerate() {
+            // An unnamed line has no name to match (its empty one included).
+            if n.is_empty() || n != name {
+                continue;
+            }
+            let o = o as u32;
+            match first {
+                None if !strict => return Ok(Some((i, o))),
+                None => first = Some((i, chip, o)),
+                Some((_, c, o1)) => {
+                    return Err(format!(
+                        "line '{name}' is not unique: {c} offset {o1} and {chip} offset {o} \
+                         both have that name (--strict); give --chip CHIP and an offset"
+                    ))
+                }
+            }
+        }
+    }
+    Ok(first.map(|(i, _, o)| (i, o)))
 }
 
 /// Groups targets by chip, chips in order of first mention.
@@ -128,6 +226,13 @@ pub fn group_by_chip(targets: &[Target]) -> Vec<ChipGroup<'_>> {
         }
     }
     groups
+}
+
+/// `gpiochipN`'s N, for ordering chips as libgpiod does (`gpiochip10` after `gpiochip9`).
+pub fn chip_number(name: &str) -> u64 {
+    name.strip_prefix("gpiochip")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX)
 }
 
 /// The board profile and the system's chips, for resolving pin names.
@@ -180,9 +285,53 @@ impl BoardLines {
         })
     }
 
+    /// The line named `arg` on the chips that could be read, in chip-number order, as
+    /// libgpiod's tools find it (`strict`: a second line of the name is an error).
+    pub fn by_name(&self, arg: &str, strict: bool) -> Result<Option<Target>, String> {
+        let mut chips: Vec<(&boards::Chip, &Path, Vec<String>)> = self
+            .inventory
+            .chips()
+            .iter()
+            .filter_map(|c| {
+                let names = c
+                    .line_names
+                    .iter()
+                    .map(|n| n.clone().unwrap_or_default())
+                    .collect();
+                c.dev_path.as_deref().map(|p| (c, p, names))
+            })
+            .collect();
+        chips.sort_by_key(|(c, _, _)| chip_number(&c.name));
+        let found = by_name(
+            arg,
+            strict,
+            chips
+                .iter()
+                .map(|(c, _, n)| (c.name.as_str(), n.as_slice())),
+        )?;
+        Ok(found.map(|(i, offset)| Target {
+            arg: arg.to_owned(),
+            chip: chips[i].0.name.clone(),
+            dev_path: chips[i].1.to_owned(),
+            offset,
+        }))
+    }
+
+    /// Whether `spec` names one of the chips (`0`, `gpiochip0`, a path under /dev, a label).
+    pub fn has_chip(&self, spec: &str) -> bool {
+        let name = spec.rsplit('/').next().unwrap_or(spec);
+        let numbered = format!("gpiochip{spec}");
+        self.inventory.chips().iter().any(|c| {
+            c.name == name
+                || c.name == numbered
+                || c.aliases.iter().any(|a| a == name)
+                || c.label.as_deref() == Some(spec)
+        })
+    }
+
     /// Resolves one argument through the profile and the inventory.
     pub fn resolve(&self, arg: &str) -> Result<Target, Box<dyn Error>> {
-        if let LineId::Offset(o) = LineId::parse(arg) {
+        if let Some(o) = as_offset(arg) {
             return Err(format!(
                 "line '{o}' is an offset, which needs a chip: give --chip CHIP, or name a \
                  header pin (pin{o}) or a GPIO (GPIO{o})"
@@ -360,16 +509,22 @@ mod tests {
 
     #[test]
     fn a_mistyped_board_is_refused_even_with_a_chip() {
-        let e = LineResolver::new(Some("gpiochip0"), Some("pi9"), Path::new("/"), None)
-            .err()
-            .unwrap()
-            .to_string();
+        let e = LineResolver::new(
+            Some("gpiochip0"),
+            Some("pi9"),
+            Path::new("/"),
+            None,
+            Lookup::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(e.contains("unknown board `pi9`"), "{e}");
     }
 
     #[test]
     fn the_same_line_twice_is_refused_and_chips_are_grouped() {
-        let r = LineResolver::Board(board("rpi4-6.6", None));
+        let r = LineResolver::Board(board("rpi4-6.6", None), Lookup::default());
         let e = r
             .resolve_all(&["pin11".into(), "GPIO17".into()])
             .unwrap_err()
@@ -400,5 +555,41 @@ mod tests {
         );
         assert_eq!(groups[1].chip, "gpiochip1");
         assert_eq!(groups[1].offsets(), [2, 0]);
+    }
+
+    #[test]
+    fn names_are_found_as_libgpiod_finds_them() {
+        let a: Vec<String> = ["", "LED", "BTN", "LED"].map(String::from).to_vec();
+        let b: Vec<String> = ["BTN", "X"].map(String::from).to_vec();
+        let chips = || [("gpiochip0", a.as_slice()), ("gpiochip1", b.as_slice())];
+        // The first in chip order, then offset order.
+        assert_eq!(by_name("BTN", false, chips()).unwrap(), Some((0, 2)));
+        assert_eq!(by_name("X", false, chips()).unwrap(), Some((1, 1)));
+        assert_eq!(by_name("Y", true, chips()).unwrap(), None);
+        assert_eq!(by_name("X", true, chips()).unwrap(), Some((1, 1)));
+        // --strict: a name two lines share is refused, on one chip or across chips.
+        let e = by_name("LED", true, chips()).unwrap_err();
+        assert!(
+            e.starts_with("line 'LED' is not unique: gpiochip0 offset 1 and gpiochip0 offset 3"),
+            "{e}"
+        );
+        let e = by_name("BTN", true, chips()).unwrap_err();
+        assert!(
+            e.contains("gpiochip0 offset 2 and gpiochip1 offset 0"),
+            "{e}"
+        );
+        // Unnamed lines have no name, not an empty one.
+        assert_eq!(by_name("", false, chips()).unwrap(), None);
+    }
+
+    #[test]
+    fn offsets_are_whole_numbers_as_libgpiod_reads_them() {
+        assert_eq!(as_offset("17"), Some(17));
+        assert_eq!(as_offset("007"), Some(7));
+        for bad in ["", "-1", "+1", "1.0", "0x1", " 1", "GPIO17", "2147483648"] {
+            assert_eq!(as_offset(bad), None, "{bad}");
+        }
+        assert_eq!(chip_number("gpiochip10"), 10);
+        assert!(chip_number("gpiochip9") < chip_number("gpiochip10"));
     }
 }

@@ -4,6 +4,7 @@
 
 mod event_fds;
 pub mod libgpiod;
+pub mod register;
 pub mod sysfs;
 mod v1;
 mod v2;

@@ -643,16 +643,26 @@ impl Lines for Libgpiod2Lines {
     }
 
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
-        let mut offsets = Vec::with_capacity(values.len());
-        let mut levels = Vec::with_capacity(values.len());
-        for &(o, v) in values {
+        // A request holds at most LINES_MAX lines, each named once: the arrays live on the
+        // stack, so that a toggle allocates nothing.
+        let n = values.len();
+        if n > uv2::LINES_MAX {
+            return Err(Error::InvalidConfig(format!(
+                "{n} values given; a request holds at most {} lines",
+                uv2::LINES_MAX
+            )));
+        }
+        let mut offsets: [Offset; uv2::LINES_MAX] = [0; uv2::LINES_MAX];
+        let mut levels = [0i32; uv2::LINES_MAX];
+        for (k, &(o, v)) in values.iter().enumerate() {
             let i = self.index(o)?;
             if self.lines[i].1.direction == Direction::Input {
                 return Err(super::super::not_an_output(o));
             }
-            offsets.push(o);
-            levels.push(i32::from(v.is_active()));
+            offsets[k] = o;
+            levels[k] = i32::from(v.is_active());
         }
+        let (offsets, levels) = (&offsets[..n], &levels[..n]);
         // SAFETY: `int gpiod_line_request_set_values_subset(struct gpiod_line_request *,
         // size_t num_values, const unsigned int *offsets, const enum gpiod_line_value *)`
         // on the live request; both arrays hold `values.len()` elements.
@@ -660,8 +670,8 @@ impl Lines for Libgpiod2Lines {
             self.api.request_set_values.call_with_errno(&[
                 Arg::Ptr(self.request),
                 Arg::UInt(values.len() as u64),
-                (&offsets[..]).into(),
-                (&levels[..]).into(),
+                offsets.into(),
+                levels.into(),
             ])
         }
         .map_err(|e| ffi_err(e, "gpiod_line_request_set_values_subset"))?;

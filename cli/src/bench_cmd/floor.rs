@@ -1,0 +1,95 @@
+//! The floors: the cheapest system call that sets a line through each kernel interface, with
+//! no abstraction around it, and the naive sysfs way that scripts use.
+//!
+//! A backend's figures mean something next to its floor: the kernel's own cost is the same for
+//! both, so the ratio is what the backend adds.
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+
+use hw::Request;
+use sysfs_gpio::SysfsLine;
+
+use super::backends::Toggle;
+
+/// `struct gpio_v2_line_values` of `linux/gpio.h`: bit i is the i-th line of the request.
+#[repr(C)]
+struct LineValues {
+    bits: u64,
+    mask: u64,
+}
+
+// GPIO_V2_LINE_SET_VALUES_IOCTL = _IOWR(0xB4, 0x0F, struct gpio_v2_line_values).
+nix::ioctl_readwrite!(gpio_v2_line_set_values, 0xB4, 0x0F, LineValues);
+
+/// The bare ioctl on the line request fd of `req` (a uAPI v2 request of `count` lines, kept
+/// alive by the toggle).
+pub fn ioctl_toggle(req: Request, count: usize) -> Result<Toggle, String> {
+    if req.backend() != "cdev-v2" {
+        return Err(format!(
+            "the ioctl floor needs a uAPI v2 request, not {}",
+            req.backend()
+        ));
+    }
+    let fd: RawFd = req.as_raw_fd();
+    let mask = if count >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << count) - 1
+    };
+    Ok(Box::new(move |up| {
+        let _held = &req;
+        let mut values = LineValues {
+            bits: if up { mask } else { 0 },
+            mask,
+        };
+        // SAFETY: `fd` is the line request fd of `req`, which this closure owns, so it stays
+        // open; `values` is a live `gpio_v2_line_values` of the kernel's layout (two u64s)
+        // that the ioctl reads and may write back.
+        unsafe { gpio_v2_line_set_values(fd, &mut values) }
+            .map(drop)
+            .map_err(|e| format!("GPIO_V2_LINE_SET_VALUES_IOCTL: {e}"))
+    }))
+}
+
+/// The `value` files of exported lines, kept with the lines (which unexport when dropped).
+fn value_paths(lines: &[SysfsLine]) -> Vec<PathBuf> {
+    lines.iter().map(|l| l.dir().join("value")).collect()
+}
+
+/// One `pwrite` per line on `value` fds held open.
+pub fn pwrite_toggle(lines: Vec<SysfsLine>) -> Result<Toggle, String> {
+    let files = value_paths(&lines)
+        .iter()
+        .map(|p| {
+            OpenOptions::new()
+                .write(true)
+                .open(p)
+                .map_err(|e| format!("opening {}: {e}", p.display()))
+        })
+        .collect::<Result<Vec<File>, String>>()?;
+    Ok(Box::new(move |up| {
+        let _exported = &lines;
+        let byte: &[u8] = if up { b"1" } else { b"0" };
+        for f in &files {
+            f.write_at(byte, 0)
+                .map_err(|e| format!("pwrite on a sysfs value file: {e}"))?;
+        }
+        Ok(())
+    }))
+}
+
+/// open, write and close of each `value` file per toggle.
+pub fn naive_toggle(lines: Vec<SysfsLine>) -> Result<Toggle, String> {
+    let paths = value_paths(&lines);
+    Ok(Box::new(move |up| {
+        let _exported = &lines;
+        let byte: &[u8] = if up { b"1" } else { b"0" };
+        for p in &paths {
+            std::fs::write(p, byte).map_err(|e| format!("writing {}: {e}", p.display()))?;
+        }
+        Ok(())
+    }))
+}

@@ -1,0 +1,620 @@
+//! The register path: calls whose every argument and return value travel in registers
+//! under the platform's C calling convention go through a function pointer of a fixed
+//! shape instead of libffi's `ffi_call`.
+//!
+//! # Why this is sound
+//! On x86-64 System V and AArch64 AAPCS64 (Linux), a non-variadic function takes its
+//! integer-class arguments (integers, pointers) in the integer argument registers in order
+//! (`rdi rsi rdx rcx r8 r9`; `x0`-`x7`) and its floating-point arguments in the vector
+//! registers in order (`xmm0`-`xmm7`; `v0`-`v7`), each class counted on its own: where the
+//! two classes interleave in the C prototype does not change which register an argument is
+//! in. So `int f(double, int, double)` is called correctly through
+//! `extern "C" fn(u64, f64, f64) -> u64`: the int in `rdi`/`x0`, the doubles in the first
+//! two vector registers, the result in `rax`/`x0`. A signature is on this path only when
+//! every argument finds a register (at most [`INT_REGS`] integer-class and [`FLOAT_REGS`]
+//! floating-point arguments), so nothing goes on the stack.
+//!
+//! The words are written as the convention and MicroPython's conversions require, and as
+//! libffi writes them: integers narrower than 64 bits sign- or zero-extended to the whole
+//! register per their signedness (GCC and Clang callees rely on the extension of 8- and
+//! 16-bit arguments), a `float` as its 32 bits in the low half of its vector register (the
+//! callee reads only those), a `double` as its 64 bits, pointers and callbacks as
+//! addresses. A register the callee does not have a parameter for (a shape is padded to
+//! cover several counts) holds 0 and is never read: argument registers are caller-saved
+//! scratch registers. The return comes back as the whole `rax`/`x0` (narrow integers are
+//! truncated and extended per the return code, as libffi does: the bits above the type's
+//! width are unspecified) or the whole first vector register (a `float` is its low half).
+//! A `void` function leaves the return register with garbage, which is never read.
+//!
+//! Variadic functions never take this path (a variadic callee on x86-64 reads the count of
+//! vector registers in `al`), nor do signatures with stack arguments, armv7 (its 64-bit
+//! integers take register pairs and its `float`s back-fill single-precision halves), or
+//! any other platform: they stay on libffi.
+//!
+//! # Shapes
+//! One monomorphic function-pointer type per shape: integer-only signatures get the exact
+//! count (0 to [`INT_REGS`] arguments: most C APIs take only integers and pointers, and
+//! every padding register costs an instruction), float-only ones 1 to 4 exactly and 8
+//! otherwise, and mixed ones are padded to 2 or all registers of each class. That is 20
+//! shapes (x2 return classes), not the 63 exact combinations.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+use crate::call::{self, Arena, Plan, ARENA_BYTES};
+use crate::callback;
+use crate::errno;
+use crate::error::Result;
+use crate::function::Function;
+use crate::types::TypeCode;
+use crate::value::{Arg, Value};
+
+/// Integer-class argument registers of the platform's C convention (0: no register path).
+/// Only where it is tested: 64-bit little-endian Linux (not x32, not aarch64_be).
+pub(crate) const INT_REGS: usize = if !cfg!(all(
+    target_os = "linux",
+    target_pointer_width = "64",
+    target_endian = "little"
+)) {
+    0
+} else if cfg!(target_arch = "x86_64") {
+    6
+} else if cfg!(target_arch = "aarch64") {
+    8
+} else {
+    0
+};
+
+/// Floating-point argument registers of the platform's C convention.
+pub(crate) const FLOAT_REGS: usize = if INT_REGS == 0 { 0 } else { 8 };
+
+/// How a register-path signature is called, worked out once at declaration: the shape (an
+/// index into [`SHAPES`]), the return register's class, and where each argument goes.
+#[derive(Clone, Copy)]
+pub(crate) struct Shape {
+    /// The call: `entry[0]` for `call`, `entry[1]` for `call_with_errno`.
+    pub(crate) entry: [Entry; 2],
+    index: u8,
+    float_return: bool,
+    /// Whether the shape passes more registers than the signature has arguments (those
+    /// are zeroed before the call).
+    padded: bool,
+    /// Argument i's register: `dest[i] < 8` the integer register `dest[i]`, else the
+    /// vector register `dest[i] - 8` (indices into [`Registers`]).
+    dest: [u8; 16],
+}
+
+/// A register-path call of one shape: converts the arguments, calls, converts the result,
+/// and stores errno (read right after the call) when asked to.
+///
+/// # Safety
+/// As [`Function::call`](crate::Function::call); the function's shape is the one this
+/// entry was chosen for.
+pub(crate) type Entry = unsafe fn(&Function, &[Arg<'_>], &mut c_int) -> Result<Value>;
+
+/// Whether `FFI_CORE_LIBFFI_ONLY` (non-empty, not `0`) puts every function on libffi: read
+/// once per process, so that a test suite can run whole on either path.
+pub(crate) fn libffi_only() -> bool {
+    static ONLY: OnceLock<bool> = OnceLock::new();
+    *ONLY.get_or_init(|| {
+        std::env::var_os("FFI_CORE_LIBFFI_ONLY").is_some_and(|v| !v.is_empty() && v != "0")
+    })
+}
+
+impl Shape {
+    /// The shape for a non-variadic signature, or `None` when it stays on libffi (an
+    /// argument would go on the stack, the platform has no register path, or
+    /// `FFI_CORE_LIBFFI_ONLY` is set).
+    pub(crate) fn classify(ret: TypeCode, args: &[TypeCode]) -> Option<Shape> {
+        if INT_REGS == 0 || libffi_only() {
+            return None;
+        }
+        let floats = args.iter().filter(|c| c.is_float()).count();
+        let ints = args.len() - floats;
+        if ints > INT_REGS || floats > FLOAT_REGS {
+            return None;
+        }
+        let (padded_ints, padded_floats) = match (ints, floats) {
+            (i, 0) => (i, 0),
+            (0, f) if f <= 4 => (0, f),
+            (0, _) => (0, 8),
+            (i, f) => (
+                if i <= 2 { 2 } else { INT_REGS },
+                if f <= 2 { 2 } else { 8 },
+            ),
+        };
+        let index = SHAPES
+            .iter()
+            .position(|&s| s == (padded_ints as u8, padded_floats as u8))
+            .expect("every padded count has a shape");
+        let mut dest = [0u8; 16];
+        let (mut next_int, mut next_float) = (0u8, 8u8);
+        for (d, code) in dest.iter_mut().zip(args) {
+            let next = if code.is_float() {
+                &mut next_float
+            } else {
+                &mut next_int
+            };
+            *d = *next;
+            *next += 1;
+        }
+        let entry: [Entry; 2] = match (ints, floats) {
+            // Without a slot that takes a `&str`, the string arena compiles away.
+            (i, 0) if args.iter().any(|c| takes_str(*c)) => INTS[i],
+            (i, 0) => INTS_NO_STR[i],
+            // Float-only signatures have no slot that takes a `&str`.
+            (0, f) if f <= 4 => FLOATS_NO_STR[f - 1],
+            _ => [invoke::<false>, invoke::<true>],
+        };
+        Some(Shape {
+            entry,
+            index: index as u8,
+            float_return: ret.is_float(),
+            padded: (padded_ints, padded_floats) != (ints, floats),
+            dest,
+        })
+    }
+
+    /// (integer registers, floating-point registers) of this shape.
+    #[cfg(test)]
+    fn registers(self) -> (u8, u8) {
+        SHAPES[self.index as usize]
+    }
+}
+
+/// The argument registers of one call: the 8 integer registers, then the 8 vector
+/// registers' bit patterns (a `double`'s 64 bits, a `float`'s 32 in the low half).
+type Registers = [u64; 16];
+
+/// Declares [`SHAPES`] and [`call_shape`] from one list of shapes, each given as its index
+/// and the indices of the integer and floating-point registers it passes.
+macro_rules! shapes {
+    ($( $n:literal: [$($i:literal)*] [$($f:literal)*] ),* $(,)?) => {
+        /// (integer registers, floating-point registers) of every shape, by index.
+        const SHAPES: &[(u8, u8)] = &[$( (shapes!(@count $($i)*), shapes!(@count $($f)*)) ),*];
+
+        /// Calls `fun` through shape `index` with the words in `regs`; returns the integer
+        /// return register, or the bits of the first vector register when `float_return`.
+        ///
+        /// # Safety
+        /// `fun` must be a non-variadic C function whose integer-class arguments are
+        /// `regs[..n]` and floating-point ones `regs[8..8 + m]` in order, with
+        /// `(n, m)` at most shape `index`'s counts, returning a value of that class (or
+        /// nothing); see the module's documentation for the ABI facts this relies on.
+        #[inline(always)]
+        unsafe fn call_shape(
+            index: u8,
+            float_return: bool,
+            fun: *const c_void,
+            regs: &Registers,
+        ) -> u64 {
+            // SAFETY: `fun` is a code address of a function whose arguments of each class
+            // fit this shape's registers (the caller's guarantee, established by
+            // `Shape::classify`). Under the platform's convention a call through this type
+            // puts `regs[i]` in the i-th integer argument register and `regs[8 + j]` in the
+            // j-th vector register whatever the prototype's interleaving, and reads
+            // the return register of the declared class; registers beyond the callee's
+            // parameters are caller-saved scratch it never reads.
+            unsafe {
+                match (index, float_return) {
+                    $(
+                        ($n, false) => std::mem::transmute::<
+                            *const c_void,
+                            unsafe extern "C" fn($(shapes!(@int $i),)* $(shapes!(@float $f),)*) -> u64,
+                        >(fun)($(regs[$i],)* $(f64::from_bits(regs[8 + $f]),)*),
+                        ($n, true) => std::mem::transmute::<
+                            *const c_void,
+                            unsafe extern "C" fn($(shapes!(@int $i),)* $(shapes!(@float $f),)*) -> f64,
+                        >(fun)($(regs[$i],)* $(f64::from_bits(regs[8 + $f]),)*)
+                        .to_bits(),
+                    )*
+                    // Shapes come from `classify`, which indexes SHAPES.
+                    _ => std::hint::unreachable_unchecked(),
+                }
+            }
+        }
+    };
+    (@count) => { 0 };
+    (@count $x:literal $($rest:literal)*) => { 1 + shapes!(@count $($rest)*) };
+    (@int $i:literal) => { u64 };
+    (@float $f:literal) => { f64 };
+}
+
+shapes! {
+    // Integers and pointers only: exact counts.
+    0: [] [],
+    1: [0] [],
+    2: [0 1] [],
+    3: [0 1 2] [],
+    4: [0 1 2 3] [],
+    5: [0 1 2 3 4] [],
+    6: [0 1 2 3 4 5] [],
+    7: [0 1 2 3 4 5 6] [],
+    8: [0 1 2 3 4 5 6 7] [],
+    // Floating-point only: exact up to 4, then all 8.
+    9: [] [0],
+    10: [] [0 1],
+    11: [] [0 1 2],
+    12: [] [0 1 2 3],
+    13: [] [0 1 2 3 4 5 6 7],
+    // Mixed: 2 or all of each class.
+    14: [0 1] [0 1],
+    15: [0 1] [0 1 2 3 4 5 6 7],
+    16: [0 1 2 3 4 5] [0 1],
+    17: [0 1 2 3 4 5] [0 1 2 3 4 5 6 7],
+    18: [0 1 2 3 4 5 6 7] [0 1],
+    19: [0 1 2 3 4 5 6 7] [0 1 2 3 4 5 6 7],
+}
+
+/// How integer-class words are extended to 64 bits, per code (`TypeCode as usize`): the
+/// shift that drops the bits above the C type's width, and whether the shift back
+/// sign-extends. Pointers are unsigned integers of the platform's width.
+const EXTEND: [(u32, bool); 18] = {
+    let mut table = [(0, false); 18];
+    let mut k = 0;
+    while k < 18 {
+        let code = ALL[k];
+        if code.is_integer() || code.is_pointer() {
+            table[k] = (64 - 8 * code.size() as u32, code.is_signed());
+        }
+        k += 1;
+    }
+    table
+};
+
+/// Every code, in declaration order (`ALL[code as usize] == code`).
+const ALL: [TypeCode; 18] = {
+    use TypeCode::*;
+    [
+        Void, I8, U8, I16, U16, Int, UInt, Long, ULong, I64, U64, Float, Double, Ptr, ConstPtr,
+        Str, Object, Callback,
+    ]
+};
+
+/// `bits` truncated to integer or pointer code `code`'s width and sign- or zero-extended
+/// back, as [`TypeCode::truncate`] does, without a branch per code.
+#[inline(always)]
+fn extend(code: TypeCode, bits: u64) -> u64 {
+    let (shift, signed) = EXTEND[code as usize];
+    if signed {
+        ((bits << shift) as i64 >> shift) as u64
+    } else {
+        (bits << shift) >> shift
+    }
+}
+
+/// Converts every argument into its register word (see [`call::word`]) and stores it in
+/// the register `shape` gives it.
+///
+/// # Safety
+/// `shape` must be `Shape::classify` of `codes`, and `args.len() == codes.len()`; `plan`
+/// must be `Plan::for_codes(codes)`.
+#[inline(always)]
+unsafe fn marshal(
+    name: &str,
+    codes: &[TypeCode],
+    plan: Plan,
+    shape: &Shape,
+    args: &[Arg<'_>],
+    regs: *mut u64,
+    arena: &mut Arena,
+) -> Result<()> {
+    for (index, ((&code, arg), &dest)) in codes.iter().zip(args).zip(&shape.dest).enumerate() {
+        // The plan's own kind first: one tag check (see `Plan`).
+        let word = match (plan, arg) {
+            (Plan::Integers, &Arg::Int(v)) => extend(code, v as u64),
+            (Plan::Integers, &Arg::UInt(v)) => extend(code, v),
+            (Plan::Doubles, &Arg::F64(v)) => v.to_bits(),
+            (Plan::Pointers, &Arg::Ptr(p)) => p as usize as u64,
+            (Plan::Pointers, &Arg::CStr(s)) if code != TypeCode::Ptr => s.as_ptr() as usize as u64,
+            _ => match call::word(code, arg) {
+                Ok(word) => word,
+                // A `&str` is the one kind `word` leaves to the arena.
+                Err(expected) => match arg {
+                    Arg::Str(s) if code.is_pointer() && code != TypeCode::Callback => arena
+                        .c_str(s)
+                        .ok_or_else(|| call::nul_in_string(name, index, s))?
+                        as usize
+                        as u64,
+                    _ => return Err(call::arg_type(name, index, code, expected, arg)),
+                },
+            },
+        };
+        // SAFETY: `dest < 16` (classify numbers at most 8 registers of each class), inside
+        // the caller's 16 registers.
+        unsafe { regs.add(usize::from(dest)).write(word) };
+    }
+    Ok(())
+}
+
+/// The value of return code `ret` from its return register's bits, as [`call::load`] reads
+/// libffi's return buffer: narrow integers truncated and extended per their signedness.
+#[inline(always)]
+fn returned(ret: TypeCode, bits: u64) -> Value {
+    // Integers first, without a jump per code: the usual return.
+    if ret.is_integer() {
+        let v = extend(ret, bits);
+        return if ret.is_signed() {
+            Value::Int(v as i64)
+        } else {
+            Value::UInt(v)
+        };
+    }
+    match ret {
+        TypeCode::Float => Value::Float(f32::from_bits(bits as u32)),
+        TypeCode::Double => Value::Double(f64::from_bits(bits)),
+        // SAFETY: the caller of `invoke` vouches that an `s` function returns NULL or a
+        // NUL-terminated string.
+        TypeCode::Str => unsafe { call::load_str(bits as usize as *const c_char) },
+        TypeCode::Ptr | TypeCode::ConstPtr | TypeCode::Object | TypeCode::Callback => {
+            Value::Ptr(bits as usize as *mut c_void)
+        }
+        _ => Value::None,
+    }
+}
+
+/// The register path for any shape, mixed and padded ones in particular: every argument
+/// converted into its register of a 16-word array, then a call through the shape. The same
+/// conversions, errno capture, string arena, callback bookkeeping and errors as
+/// [`call::invoke`], with the shape's call in place of `ffi_call`.
+///
+/// # Safety
+/// As [`Entry`].
+unsafe fn invoke<const ERRNO: bool>(
+    f: &Function,
+    args: &[Arg<'_>],
+    errno: &mut c_int,
+) -> Result<Value> {
+    let (fun, name, codes, plan, ret, shape) = f.register_parts();
+    if args.len() != codes.len() {
+        return Err(call::arg_count(name, codes.len(), args.len()));
+    }
+    let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
+    let mut arena = Arena::new(storage.as_mut_ptr().cast());
+    let mut regs = MaybeUninit::<Registers>::uninit();
+    if shape.padded {
+        // The shape reads registers beyond the arguments: they must hold something.
+        regs.write([0; 16]);
+    }
+    // SAFETY: the shape was classified from these codes, and the argument count was
+    // checked; `regs` has room for 16 words.
+    unsafe {
+        marshal(
+            name,
+            codes,
+            plan,
+            shape,
+            args,
+            regs.as_mut_ptr().cast(),
+            &mut arena,
+        )?
+    };
+    callback::enter_call();
+    if ERRNO {
+        errno::set_errno(0);
+    }
+    // SAFETY: the caller vouches that `fun` has the signature the shape was classified
+    // from. Every register the shape reads is initialised: the arguments' were just
+    // written, and a padded shape's others were zeroed (an exact shape reads no others).
+    let bits = unsafe { call_shape(shape.index, shape.float_return, fun, regs.assume_init_ref()) };
+    if ERRNO {
+        *errno = errno::errno();
+    }
+    callback::leave_call(name)?;
+    Ok(returned(ret, bits))
+}
+
+/// The word of an argument in an integer or pointer slot: the common kinds inline, the rest
+/// through [`call::word`] and the arena (kept out of line).
+/// Whether slot `code` accepts a `&str` (copied into the arena): `p P s O`.
+fn takes_str(code: TypeCode) -> bool {
+    code.is_pointer() && code != TypeCode::Callback
+}
+
+/// `STR`: whether the signature has a slot that takes a `&str`; without one, a `&str` is
+/// refused by [`call::word`] like any other mismatch and the arena is never used.
+#[inline(always)]
+fn int_word<const STR: bool>(
+    name: &str,
+    index: usize,
+    code: TypeCode,
+    arg: &Arg<'_>,
+    arena: &mut Arena,
+) -> Result<u64> {
+    match *arg {
+        // An integer in a pointer slot is an address: `extend` treats pointers as
+        // unsigned integers of the platform's width.
+        Arg::Int(v) => Ok(extend(code, v as u64)),
+        Arg::UInt(v) => Ok(extend(code, v)),
+        Arg::Ptr(p) if code.is_pointer() => Ok(p as usize as u64),
+        Arg::Str(s) if STR && takes_str(code) => match arena.c_str(s) {
+            Some(copy) => Ok(copy as usize as u64),
+            None => Err(call::nul_in_string(name, index, s)),
+        },
+        _ => other_word(name, index, code, arg),
+    }
+}
+
+/// The word of an argument in a floating-point slot: `f64` inline, the rest out of line.
+#[inline(always)]
+fn float_word(name: &str, index: usize, code: TypeCode, arg: &Arg<'_>) -> Result<u64> {
+    match (arg, code) {
+        (&Arg::F64(v), TypeCode::Double) => Ok(v.to_bits()),
+        (&Arg::F64(v), _) => Ok(u64::from((v as f32).to_bits())),
+        _ => other_word(name, index, code, arg),
+    }
+}
+
+/// [`call::word`] for the kinds the inline conversions leave, with its error.
+#[inline(never)]
+fn other_word(name: &str, index: usize, code: TypeCode, arg: &Arg<'_>) -> Result<u64> {
+    call::word(code, arg).map_err(|expected| call::arg_type(name, index, code, expected, arg))
+}
+
+/// Declares the entries of the exact integer-only and float-only shapes: each converts its
+/// `N` arguments unrolled, keeping the words in registers, and calls through a function
+/// pointer with exactly `N` parameters of its class.
+macro_rules! exact_entries {
+    ($table:ident, $table_no_str:ident, $entry:ident, $word:ident, $param:ty, $to_param:expr, $max:literal,
+     $( $n:literal: [$($k:literal)*] ),* $(,)?) => {
+        /// The entries for 0 (or 1) to the maximum arguments of this class: `[call,
+        /// call_with_errno]` each.
+        #[allow(dead_code)]
+        const $table: [[Entry; 2]; $max] =
+            [$( [$entry::<$n, false, true>, $entry::<$n, true, true>] ),*];
+        /// As above, for signatures without a slot that takes a `&str`.
+        #[allow(dead_code)]
+        const $table_no_str: [[Entry; 2]; $max] =
+            [$( [$entry::<$n, false, false>, $entry::<$n, true, false>] ),*];
+
+        /// The register path of an exact shape of `N` arguments of one class.
+        ///
+        /// # Safety
+        /// As [`Entry`].
+        unsafe fn $entry<const N: usize, const ERRNO: bool, const STR: bool>(
+            f: &Function,
+            args: &[Arg<'_>],
+            errno: &mut c_int,
+        ) -> Result<Value> {
+            let (fun, name, codes, _, ret, shape) = f.register_parts();
+            if args.len() != N || codes.len() != N {
+                return Err(call::arg_count(name, codes.len(), args.len()));
+            }
+            let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
+            #[allow(unused_mut, unused_variables)]
+            let mut arena = Arena::new(storage.as_mut_ptr().cast());
+            // Unrolled (N is a constant), so the words stay in registers.
+            let mut words = [0u64; 8];
+            for index in 0..N {
+                words[index] = exact_entries!(@word $word, name, index, codes[index], &args[index], arena)?;
+            }
+            callback::enter_call();
+            if ERRNO {
+                errno::set_errno(0);
+            }
+            let to_param = $to_param;
+            // SAFETY: `fun` is a non-variadic C function with exactly N arguments, all of
+            // this class (the caller vouches for the signature, `Shape::classify` chose
+            // this entry from it): a pointer type with N parameters of the class places
+            // them in the N first argument registers of that class, as the prototype
+            // does, and reads the return register of the declared class. See the module
+            // documentation for the ABI facts.
+            let bits = unsafe {
+                match (N, shape.float_return) {
+                    $(
+                        ($n, false) => std::mem::transmute::<
+                            *const c_void,
+                            unsafe extern "C" fn($(exact_entries!(@param $k $param),)*) -> u64,
+                        >(fun)($(to_param(words[$k]),)*),
+                        ($n, true) => std::mem::transmute::<
+                            *const c_void,
+                            unsafe extern "C" fn($(exact_entries!(@param $k $param),)*) -> f64,
+                        >(fun)($(to_param(words[$k]),)*).to_bits(),
+                    )*
+                    // N is one of the listed counts.
+                    _ => std::hint::unreachable_unchecked(),
+                }
+            };
+            if ERRNO {
+                *errno = errno::errno();
+            }
+            callback::leave_call(name)?;
+            Ok(returned(ret, bits))
+        }
+    };
+    (@param $k:literal $param:ty) => { $param };
+    (@word int_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
+        int_word::<STR>($name, $index, $code, $arg, &mut $arena)
+    };
+    (@word float_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
+        float_word($name, $index, $code, $arg)
+    };
+}
+
+exact_entries!(INTS, INTS_NO_STR, ints, int_word, u64, |w: u64| w, 9,
+    0: [],
+    1: [0],
+    2: [0 1],
+    3: [0 1 2],
+    4: [0 1 2 3],
+    5: [0 1 2 3 4],
+    6: [0 1 2 3 4 5],
+    7: [0 1 2 3 4 5 6],
+    8: [0 1 2 3 4 5 6 7],
+);
+
+exact_entries!(FLOATS, FLOATS_NO_STR, floats, float_word, f64, f64::from_bits, 4,
+    1: [0],
+    2: [0 1],
+    3: [0 1 2],
+    4: [0 1 2 3],
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TypeCode::*;
+
+    fn registers(ret: TypeCode, args: &[TypeCode]) -> Option<(u8, u8, bool)> {
+        Shape::classify(ret, args).map(|s| {
+            let (i, f) = s.registers();
+            (i, f, s.float_return)
+        })
+    }
+
+    #[test]
+    fn extension_matches_truncate() {
+        for code in ALL {
+            assert_eq!(ALL[code as usize], code);
+            if code.is_integer() {
+                for bits in [0, 1, 0x7f, 0x80, 0xffff, 0x8000_0000, u64::MAX, 1 << 63] {
+                    assert_eq!(
+                        extend(code, bits),
+                        code.truncate(bits),
+                        "{code:?} {bits:#x}"
+                    );
+                }
+            }
+        }
+        assert_eq!(extend(TypeCode::Ptr, u64::MAX), usize::MAX as u64);
+    }
+
+    #[test]
+    fn every_shape_is_reachable_and_listed_once() {
+        for (k, a) in SHAPES.iter().enumerate() {
+            assert!(SHAPES[k + 1..].iter().all(|b| a != b), "{a:?} twice");
+        }
+    }
+
+    #[test]
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    fn signatures_classify_by_register_counts() {
+        if libffi_only() {
+            return assert_eq!(registers(Int, &[Int, Int]), None);
+        }
+        let n = INT_REGS;
+        assert_eq!(registers(Int, &[Int, Int]), Some((2, 0, false)));
+        assert_eq!(registers(Void, &[]), Some((0, 0, false)));
+        assert_eq!(registers(Double, &[Double, Double]), Some((0, 2, true)));
+        assert_eq!(registers(Float, &[Float; 5]), Some((0, 8, true)));
+        assert_eq!(registers(Str, &[Ptr, Double, Int]), Some((2, 2, false)));
+        assert_eq!(
+            registers(Int, &[Ptr, Int, Long, Double]),
+            Some((n as u8, 2, false))
+        );
+        assert_eq!(
+            registers(Int, &[Ptr, Int, Float, Float, Double]),
+            Some((2, 8, false))
+        );
+        let all_ints = vec![Int; n];
+        assert_eq!(registers(U64, &all_ints), Some((n as u8, 0, false)));
+        let too_many_ints = vec![Int; n + 1];
+        assert_eq!(registers(Int, &too_many_ints), None);
+        assert_eq!(registers(Int, &[Double; 9]), None);
+        assert_eq!(registers(Int, &[Double; 8]), Some((0, 8, false)));
+    }
+}
