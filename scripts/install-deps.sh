@@ -9,6 +9,9 @@ need+=(qemu-system-x86 busybox-static xz-utils libelf1 cpio)
 need+=(valgrind jq)
 # hwkit's completion scripts and manual pages are checked by their shells' parsers and groff.
 need+=(zsh fish groff-base)
+# hwkitd's VM test (hwkitd/tests/vm_dbus.rs): a bus of its own (dbus-daemon) and a generic
+# client (gdbus), packed into the guest from the host.
+need+=(dbus libglib2.0-bin)
 # .ci/run lints the shell scripts.
 need+=(shellcheck)
 # What the test bed, the build root and the package scripts would otherwise install on first
