@@ -26,11 +26,9 @@ use crate::arch::Arch;
 use crate::cache::{CacheLock, PREPARE_LOCK};
 use crate::debian_libs::GUEST_DIR;
 use crate::error::{io_err, Error, Result};
-use crate::foreign_apt::{version_of, ForeignApt, LISTS_MAX_AGE};
+use crate::foreign_apt::ForeignApt;
 use crate::initramfs::{needed_closure, Initramfs};
-
-/// Marks a version directory as complete.
-const DONE: &str = ".complete";
+use crate::package_cache::{self, Choice, DONE};
 
 /// One `debian-bins` entry: the programs of a package of a suite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,35 +135,10 @@ pub fn fetch(cache: &Path, b: &DebianBins, arch: Arch) -> Result<PathBuf> {
     // The same lock as kernel preparation: the private lists may be shared with it.
     let _lock = CacheLock::exclusive(cache, PREPARE_LOCK, "another run is preparing the cache")?;
     let apt = ForeignApt::new(cache, &b.suite, arch);
-    let base = cache
-        .join("debian-bins")
-        .join(format!("{}-{}", b.suite, arch.debian()))
-        .join(&b.package);
-    let fresh = apt.lists_age().is_some_and(|a| a < LISTS_MAX_AGE);
-    let version = (if fresh { Ok(()) } else { apt.update() })
-        .and_then(|()| apt.show(&b.package, None))
-        .and_then(|text| {
-            version_of(&text).ok_or_else(|| {
-                Error::Build(format!(
-                    "Debian {} has no package {} for {}",
-                    b.suite,
-                    b.package,
-                    arch.debian()
-                ))
-            })
-        });
-    let version = match version {
-        Ok(v) => v,
-        Err(e) => {
-            let cached = newest_complete(&base).ok_or(e)?;
-            eprintln!(
-                "testbed: warning: cannot ask apt about {}/{}, using the cached {}",
-                b.suite,
-                b.package,
-                cached.display()
-            );
-            return Ok(cached.join("root"));
-        }
+    let base = package_cache::base(cache, "debian-bins", &b.suite, arch, &b.package);
+    let version = match package_cache::choose(&apt, &base, &b.suite, &b.package, arch)? {
+        Choice::Current(v) => v,
+        Choice::Cached(dir) => return Ok(dir.join("root")),
     };
     let dir = base.join(&version);
     if !dir.join(DONE).exists() {
@@ -189,28 +162,9 @@ pub fn fetch(cache: &Path, b: &DebianBins, arch: Arch) -> Result<PathBuf> {
             let _ = fs::remove_dir_all(&dir);
             return Err(e);
         }
-        prune(&base, &version);
+        package_cache::prune(&base, &version);
     }
     Ok(dir.join("root"))
-}
-
-/// The most recently completed version directory under `base`.
-fn newest_complete(base: &Path) -> Option<PathBuf> {
-    fs::read_dir(base)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join(DONE).exists())
-        .max_by_key(|p| fs::metadata(p.join(DONE)).and_then(|m| m.modified()).ok())
-}
-
-/// Removes every version directory but `keep`'s.
-fn prune(base: &Path, keep: &str) {
-    for entry in fs::read_dir(base).into_iter().flatten().flatten() {
-        if entry.file_name() != keep {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -18,22 +18,16 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::arch::Arch;
 use crate::cache::{CacheLock, PREPARE_LOCK};
 use crate::error::{io_err, Error, Result};
-use crate::foreign_apt::{version_of, ForeignApt};
+use crate::foreign_apt::ForeignApt;
 use crate::initramfs::Initramfs;
+use crate::package_cache::{self, Choice, DONE};
 
 /// Where the guest holds the libraries: `<GUEST_DIR>/<suite>/<file>`.
 pub const GUEST_DIR: &str = "/opt/hwkit-testbed/debian";
-
-/// Lists older than this are refreshed first (sid changes daily).
-const LISTS_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
-
-/// Marks a version directory as complete.
-const DONE: &str = ".complete";
 
 /// Where the guest finds file `file` (e.g. `libgpiod.so.3`) of a package of Debian `suite`.
 pub fn guest_path(suite: &str, file: &str) -> PathBuf {
@@ -104,40 +98,15 @@ pub fn fetch(cache: &Path, lib: &DebianLib, arch: Arch) -> Result<Vec<PathBuf>> 
     // The same lock as kernel preparation: the private lists may be shared with it.
     let _lock = CacheLock::exclusive(cache, PREPARE_LOCK, "another run is preparing the cache")?;
     let apt = ForeignApt::new(cache, &lib.suite, arch);
-    let base = cache
-        .join("debian-libs")
-        .join(format!("{}-{}", lib.suite, arch.debian()))
-        .join(&lib.package);
-    let fresh = apt.lists_age().is_some_and(|a| a < LISTS_MAX_AGE);
-    let version = (if fresh { Ok(()) } else { apt.update() })
-        .and_then(|()| apt.show(&lib.package, None))
-        .and_then(|text| {
-            version_of(&text).ok_or_else(|| {
-                Error::Build(format!(
-                    "Debian {} has no package {} for {}",
-                    lib.suite,
-                    lib.package,
-                    arch.debian()
-                ))
-            })
-        });
-    let version = match version {
-        Ok(v) => v,
-        Err(e) => {
-            let cached = newest_complete(&base).ok_or(e)?;
-            eprintln!(
-                "testbed: warning: cannot ask apt about {}/{}, using the cached {}",
-                lib.suite,
-                lib.package,
-                cached.display()
-            );
-            return files_of(&cached);
-        }
+    let base = package_cache::base(cache, "debian-libs", &lib.suite, arch, &lib.package);
+    let version = match package_cache::choose(&apt, &base, &lib.suite, &lib.package, arch)? {
+        Choice::Current(v) => v,
+        Choice::Cached(dir) => return files_of(&dir),
     };
     let dir = base.join(&version);
     if !dir.join(DONE).exists() {
         download(&apt, lib, &version, arch, &base, &dir)?;
-        prune(&base, &version);
+        package_cache::prune(&base, &version);
     }
     files_of(&dir)
 }
@@ -209,26 +178,6 @@ fn files_of(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The most recently completed version directory under `base`.
-fn newest_complete(base: &Path) -> Option<PathBuf> {
-    fs::read_dir(base)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join(DONE).exists())
-        .max_by_key(|p| fs::metadata(p.join(DONE)).and_then(|m| m.modified()).ok())
-}
-
-/// Removes every version directory but `keep`'s.
-fn prune(base: &Path, keep: &str) {
-    for entry in fs::read_dir(base).into_iter().flatten().flatten() {
-        let name = entry.file_name();
-        if name != keep && !name.to_string_lossy().starts_with(".work-") {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,26 +226,13 @@ mod tests {
     }
 
     #[test]
-    fn the_newest_complete_version_is_the_fallback_and_pruning_keeps_one() {
-        let base = std::env::temp_dir().join(format!("tb-debian-libs-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&base);
-        for v in ["2.2.1-1", "2.2.5-1", "2.3-1"] {
-            fs::create_dir_all(base.join(v)).unwrap();
-        }
-        fs::write(base.join("2.2.1-1").join(DONE), "").unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-        fs::write(base.join("2.2.5-1").join(DONE), "").unwrap();
-        fs::write(base.join("2.2.5-1/libgpiod.so.3"), "x").unwrap();
-        fs::write(base.join("2.2.5-1/libgpiod.so.3.1.4"), "x").unwrap();
-        // 2.3-1 is incomplete (a download that died): never the fallback.
-        assert_eq!(newest_complete(&base), Some(base.join("2.2.5-1")));
-        assert_eq!(
-            files_of(&base.join("2.2.5-1")).unwrap(),
-            vec![base.join("2.2.5-1/libgpiod.so.3")]
-        );
-        prune(&base, "2.2.5-1");
-        let left: Vec<_> = fs::read_dir(&base).unwrap().flatten().collect();
-        assert_eq!(left.len(), 1);
-        fs::remove_dir_all(&base).unwrap();
+    fn only_the_sonames_of_a_version_are_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = dir.path().join("2.2.5-1");
+        fs::create_dir_all(&v).unwrap();
+        fs::write(v.join(DONE), "").unwrap();
+        fs::write(v.join("libgpiod.so.3"), "x").unwrap();
+        fs::write(v.join("libgpiod.so.3.1.4"), "x").unwrap();
+        assert_eq!(files_of(&v).unwrap(), vec![v.join("libgpiod.so.3")]);
     }
 }

@@ -29,6 +29,7 @@ pub mod foreign_apt;
 pub mod host;
 pub mod initramfs;
 pub mod kernel;
+pub mod package_cache;
 pub mod qemu;
 pub mod run;
 pub mod sid_kernel;
