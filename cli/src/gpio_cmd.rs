@@ -21,6 +21,7 @@ mod output;
 mod period;
 mod request;
 mod set;
+mod watch;
 
 use std::path::Path;
 

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::lines::{group_by_chip, Target};
 use super::output::{quoted, values_line};
-use super::period::{parse_period, seconds};
+use super::period::parse_period;
 use super::request::{group_builder, send, LineOpts};
+use super::watch::WatchOpts;
 use super::Ctx;
 use crate::CmdResult;
 
@@ -53,24 +54,8 @@ pub(super) struct MonArgs {
     /// UTC, %L as local time, %% a percent sign.
     #[arg(long, short = 'F', value_name = "FMT")]
     pub format: Option<String>,
-    /// Exit after this many events.
-    #[arg(long, short, value_name = "N")]
-    pub num_events: Option<u64>,
-    /// Exit when no event has come for this long (PERIOD as for --debounce-period).
-    #[arg(long, value_name = "PERIOD")]
-    pub idle_timeout: Option<String>,
-    /// hwkit: exit after this many seconds in all.
-    #[arg(long, short, value_name = "SECS")]
-    pub timeout: Option<f64>,
-    /// Print timestamps as local time.
-    #[arg(long, conflicts_with = "utc")]
-    pub localtime: bool,
-    /// Print timestamps as UTC (the default for the realtime clock).
-    #[arg(long)]
-    pub utc: bool,
-    /// Print nothing (exit statuses only, e.g. with -n).
-    #[arg(long, short, alias = "silent")]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub watch: WatchOpts,
     /// Print the lines' values once they are requested, as get prints them.
     #[arg(long, short = 'I')]
     pub initial_state: bool,
@@ -143,11 +128,8 @@ pub(super) fn limits(a: &MonArgs) -> Result<MonLimits, String> {
             u32::MAX
         ));
     }
-    Ok((
-        debounce,
-        a.idle_timeout.as_deref().map(parse_period).transpose()?,
-        a.timeout.map(|t| seconds("--timeout", t)).transpose()?,
-    ))
+    let (idle, timeout) = a.watch.limits()?;
+    Ok((debounce, idle, timeout))
 }
 
 /// A line being watched: its chip's name, its name, how the user named it.
@@ -161,14 +143,16 @@ pub(super) fn run(a: MonArgs, ctx: &Ctx) -> CmdResult {
     let (debounce, idle, timeout) = limits(&a)?;
     // As gpiomon: --utc or --localtime alone means the realtime clock; the realtime clock
     // alone is printed as UTC.
-    let clock = a.event_clock.unwrap_or(if a.utc || a.localtime {
-        EventClock::Realtime
-    } else {
-        EventClock::Monotonic
-    });
-    let time_format = if a.localtime {
+    let clock = a
+        .event_clock
+        .unwrap_or(if a.watch.utc || a.watch.localtime {
+            EventClock::Realtime
+        } else {
+            EventClock::Monotonic
+        });
+    let time_format = if a.watch.localtime {
         TimeFormat::Local
-    } else if a.utc || clock == EventClock::Realtime {
+    } else if a.watch.utc || clock == EventClock::Realtime {
         TimeFormat::Utc
     } else {
         TimeFormat::Seconds
@@ -213,7 +197,7 @@ pub(super) fn run(a: MonArgs, ctx: &Ctx) -> CmdResult {
     }
     let mut out = std::io::stdout().lock();
     let write_err = |e: std::io::Error| format!("writing to stdout: {e}");
-    if !a.quiet {
+    if !a.watch.quiet {
         for l in &initial {
             writeln!(out, "{l}").map_err(write_err)?;
         }
@@ -252,7 +236,7 @@ pub(super) fn run(a: MonArgs, ctx: &Ctx) -> CmdResult {
     // A deadline too far to represent is no deadline.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut seen = 0u64;
-    while a.num_events.is_none_or(|n| seen < n) {
+    while a.watch.num_events.is_none_or(|n| seen < n) {
         let now = Instant::now();
         let wait = [deadline.map(|d| d.saturating_duration_since(now)), idle]
             .into_iter()
@@ -296,7 +280,7 @@ pub(super) fn run(a: MonArgs, ctx: &Ctx) -> CmdResult {
                 line_id(chip_name, e.offset, name, a.opts.chip.is_some(), a.unquoted)
             )
         };
-        if !a.quiet {
+        if !a.watch.quiet {
             writeln!(out, "{text}").map_err(write_err)?;
             out.flush().map_err(write_err)?;
         }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::lines::group_by_chip;
 use super::mon::{banner, line_id, timestamp, TimeFormat};
 use super::output::{attributes, LineJson};
-use super::period::{parse_period, seconds};
+use super::watch::WatchOpts;
 use super::Ctx;
 use crate::CmdResult;
 
@@ -62,25 +62,8 @@ pub(super) struct NotifyArgs {
     /// %% a percent sign.
     #[arg(long, short = 'F', value_name = "FMT")]
     pub format: Option<String>,
-    /// Exit after this many changes.
-    #[arg(long, short, value_name = "N")]
-    pub num_events: Option<u64>,
-    /// Exit when no change has come for this long (PERIOD: a whole number with unit us, ms,
-    /// s or m; a bare number is milliseconds).
-    #[arg(long, value_name = "PERIOD")]
-    pub idle_timeout: Option<String>,
-    /// hwkit: exit after this many seconds in all.
-    #[arg(long, short, value_name = "SECS")]
-    pub timeout: Option<f64>,
-    /// Print timestamps as local time.
-    #[arg(long, conflicts_with = "utc")]
-    pub localtime: bool,
-    /// Print timestamps as UTC.
-    #[arg(long)]
-    pub utc: bool,
-    /// Print nothing.
-    #[arg(long, short, alias = "silent")]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub watch: WatchOpts,
     /// Print line and consumer names without quotes.
     #[arg(long)]
     pub unquoted: bool,
@@ -112,10 +95,7 @@ pub struct NotifyJson {
 pub(super) fn limits(
     a: &NotifyArgs,
 ) -> Result<(Option<std::time::Duration>, Option<std::time::Duration>), String> {
-    Ok((
-        a.idle_timeout.as_deref().map(parse_period).transpose()?,
-        a.timeout.map(|t| seconds("--timeout", t)).transpose()?,
-    ))
+    a.watch.limits()
 }
 
 fn kind_name(k: InfoChangeKind) -> &'static str {
@@ -155,7 +135,7 @@ pub(super) fn run(a: NotifyArgs, ctx: &Ctx) -> CmdResult {
     }
     let mut out = std::io::stdout().lock();
     let write_err = |e: std::io::Error| format!("writing to stdout: {e}");
-    if a.banner && !a.quiet {
+    if a.banner && !a.watch.quiet {
         writeln!(out, "{}", banner("Watching", &a.lines)).map_err(write_err)?;
         out.flush().map_err(write_err)?;
     }
@@ -171,16 +151,16 @@ pub(super) fn run(a: NotifyArgs, ctx: &Ctx) -> CmdResult {
         });
     }
     drop(tx);
-    let time_format = if a.localtime {
+    let time_format = if a.watch.localtime {
         TimeFormat::Local
-    } else if a.utc {
+    } else if a.watch.utc {
         TimeFormat::Utc
     } else {
         TimeFormat::Seconds
     };
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut seen = 0u64;
-    while a.num_events.is_none_or(|n| seen < n) {
+    while a.watch.num_events.is_none_or(|n| seen < n) {
         let now = Instant::now();
         let wait = [deadline.map(|d| d.saturating_duration_since(now)), idle]
             .into_iter()
@@ -201,7 +181,7 @@ pub(super) fn run(a: NotifyArgs, ctx: &Ctx) -> CmdResult {
             continue;
         }
         seen += 1;
-        if a.quiet {
+        if a.watch.quiet {
             continue;
         }
         let text = if a.json {
