@@ -104,7 +104,11 @@ stage "host tests under valgrind memcheck" scripts/valgrind.sh
 stage "build the test bed" cargo build --release -p hwkit-testbed
 export testbed=target/release/testbed
 bg_stage "fuzzing, ARM host tests and package builds" bash -c build_lane
-stage "GPIO tests, x86-64 VM (Debian 12, 13 and sid kernels)" "$testbed" test --kernel all
+stage "GPIO tests, x86-64 VM (Debian 12, 13 and sid kernels)" "$testbed" test --kernel all \
+  -p hw -p sysfs-gpio -p boards -p hwkit -p hwkit-testbed
+# hwkitd is user space over hw (whose kernel matrix is above): its D-Bus tests, two minutes a
+# kernel, run on Debian 12's 6.1, the kernel whose line-info bug the daemon works around.
+stage "hwkitd's D-Bus tests, x86-64 VM (Debian 12)" "$testbed" test -p hwkitd
 # The libraries' VM tests on arm64 (ioctl layouts, FFI through libgpiod, sysfs, the kernel's
 # ARM build); hwkit's own VM tests run on the three x86 kernels, and the installed hwkit
 # drives arm64 lines in the packages' VM test below.
