@@ -77,9 +77,13 @@ impl Mapping {
             ))
         })?;
         let source = format!("/dev/mem at {phys:#x}");
-        let offset = i64::try_from(phys).map_err(|_| {
+        // off_t is 32 bits in 32-bit ARM processes: a block above 2 GiB (BCM2711's) cannot be
+        // named through /dev/mem from one.
+        let offset = libc::off_t::try_from(phys).map_err(|_| {
             register_error(format!(
-                "the GPIO block's address {phys:#x} is beyond /dev/mem"
+                "the GPIO block's address {phys:#x} is beyond what /dev/mem can map from this \
+                 process (off_t is {} bits): use a kernel with {gpiomem} (Raspberry Pi OS)",
+                8 * std::mem::size_of::<libc::off_t>()
             ))
         })?;
         Self::map(&f, offset, len, source).map_err(|e| match e {
@@ -95,7 +99,7 @@ impl Mapping {
         })
     }
 
-    fn map(file: &File, offset: i64, len: usize, source: String) -> Result<Mapping> {
+    fn map(file: &File, offset: libc::off_t, len: usize, source: String) -> Result<Mapping> {
         let length =
             NonZeroUsize::new(len).ok_or_else(|| register_error("an empty mapping".into()))?;
         // SAFETY: a new shared mapping chosen by the kernel (no address hint), of a device
