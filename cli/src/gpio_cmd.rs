@@ -144,10 +144,7 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
     match &args.command {
         GpioCommand::Detect(_) | GpioCommand::Find(_) => Ok(()),
         GpioCommand::Info(a) => {
-            let lookup = Lookup {
-                strict: a.strict,
-                by_name: a.by_name,
-            };
+            let lookup = a.lookup;
             match &a.chip {
                 Some(_) => Ok(()),
                 // The first argument may be a chip (hwkit's `info CHIP [LINE]...`).
@@ -168,7 +165,7 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
                 .as_deref()
                 .map(period::parse_period)
                 .transpose()?;
-            lines(a.opts.chip.as_deref(), &a.lines, a.opts.lookup())
+            lines(a.opts.chip.as_deref(), &a.lines, a.opts.lookup)
         }
         GpioCommand::Set(a) => {
             check_interface(a.sysfs, args.backend)?;
@@ -179,19 +176,16 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
                 .collect::<Result<Vec<_>, _>>()?;
             a.hold.map(|h| seconds("--hold", h)).transpose()?;
             set::periods(a)?;
-            lines(a.opts.chip.as_deref(), &names, a.opts.lookup())
+            lines(a.opts.chip.as_deref(), &names, a.opts.lookup)
         }
         GpioCommand::Notify(a) => {
             notify::limits(a)?;
-            let lookup = Lookup {
-                strict: a.strict,
-                by_name: a.by_name,
-            };
+            let lookup = a.lookup;
             lines(a.chip.as_deref(), &a.lines, lookup)
         }
         GpioCommand::Mon(a) => {
             mon::limits(a)?;
-            lines(a.opts.chip.as_deref(), &a.lines, a.opts.lookup())
+            lines(a.opts.chip.as_deref(), &a.lines, a.opts.lookup)
         }
     }
 }

@@ -47,7 +47,7 @@ pub(super) fn run(a: GetArgs, ctx: &Ctx) -> CmdResult {
     check_interface(a.sysfs, ctx.backend)?;
     let hold_period = a.hold_period.as_deref().map(parse_period).transpose()?;
     let targets = ctx
-        .resolver(a.opts.chip.as_deref(), a.opts.lookup())?
+        .resolver(a.opts.chip.as_deref(), a.opts.lookup)?
         .resolve_all(&a.lines)?;
     let mut values = vec![Value::Inactive; targets.len()];
     // One request per chip, each released before the next: values are read chip by chip.

@@ -20,12 +20,8 @@ pub(super) struct InfoArgs {
     /// are then its offsets and line names.
     #[arg(long, short, value_name = "CHIP")]
     pub chip: Option<String>,
-    /// Search every line of the chips for each name, not only up to the first match.
-    #[arg(long, short)]
-    pub strict: bool,
-    /// Read LINEs as names even where they are numbers (they are offsets only with --chip).
-    #[arg(long)]
-    pub by_name: bool,
+    #[command(flatten)]
+    pub lookup: Lookup,
     /// Print line names without quotes.
     #[arg(long)]
     pub unquoted: bool,
@@ -41,10 +37,7 @@ pub(super) struct InfoArgs {
 
 /// Runs `hwkit gpio info`.
 pub(super) fn run(a: InfoArgs, ctx: &Ctx) -> CmdResult {
-    let lookup = Lookup {
-        strict: a.strict,
-        by_name: a.by_name,
-    };
+    let lookup = a.lookup;
     let mut chip = a.chip.clone();
     let mut lines = a.args.as_slice();
     if chip.is_none() {

@@ -19,12 +19,16 @@ use boards::{
 };
 use hw::{Chip, Uapi};
 
-/// How LINE arguments are read: libgpiod's `--strict` and `--by-name`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How LINE arguments are read: libgpiod's `--strict` and `--by-name`, the options of every
+/// command that names lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
 pub struct Lookup {
-    /// Check every line of every chip searched: a name given to two lines is an error.
+    /// Search every line of the chips for each name and refuse a name two lines share
+    /// (default: the first line of that name, in chip order).
+    #[arg(long, short)]
     pub strict: bool,
-    /// With `--chip`, read numbers as names too.
+    /// Read LINEs as names even where they are numbers (they are offsets only with --chip).
+    #[arg(long)]
     pub by_name: bool,
 }
 

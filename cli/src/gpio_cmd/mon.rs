@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use hw::{Chip, Edge, EdgeKind, EventClock, Value};
@@ -15,7 +15,7 @@ use super::lines::{group_by_chip, Target};
 use super::output::{quoted, values_line};
 use super::period::parse_period;
 use super::request::{group_builder, send, LineOpts};
-use super::watch::WatchOpts;
+use super::watch::{self, WatchOpts};
 use super::Ctx;
 use crate::CmdResult;
 
@@ -158,7 +158,7 @@ pub(super) fn run(a: MonArgs, ctx: &Ctx) -> CmdResult {
         TimeFormat::Seconds
     };
     let targets = ctx
-        .resolver(a.opts.chip.as_deref(), a.opts.lookup())?
+        .resolver(a.opts.chip.as_deref(), a.opts.lookup)?
         .resolve_all(&a.lines)?;
     let mut values = vec![Value::Inactive; targets.len()];
     let mut initial = Vec::new();
@@ -233,25 +233,11 @@ pub(super) fn run(a: MonArgs, ctx: &Ctx) -> CmdResult {
         });
     }
     drop(tx);
-    // A deadline too far to represent is no deadline.
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let deadline = watch::deadline(timeout);
     let mut seen = 0u64;
     while a.watch.num_events.is_none_or(|n| seen < n) {
-        let now = Instant::now();
-        let wait = [deadline.map(|d| d.saturating_duration_since(now)), idle]
-            .into_iter()
-            .flatten()
-            .min();
-        let next = match wait {
-            Some(w) => match rx.recv_timeout(w) {
-                Ok(next) => next,
-                // Time is up, or every reader stopped (each sends its error before it stops).
-                Err(_) => break,
-            },
-            None => match rx.recv() {
-                Ok(next) => next,
-                Err(mpsc::RecvError) => break,
-            },
+        let Some(next) = watch::next(&rx, deadline, idle) else {
+            break;
         };
         let (e, chip) = next?;
         let line = lines_of[chip]

@@ -6,16 +6,15 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::mpsc;
-use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use hw::{Chip, InfoChangeEvent, InfoChangeKind};
 use serde::{Deserialize, Serialize};
 
-use super::lines::group_by_chip;
+use super::lines::{group_by_chip, Lookup};
 use super::mon::{banner, line_id, timestamp, TimeFormat};
 use super::output::{attributes, LineJson};
-use super::watch::WatchOpts;
+use super::watch::{self, WatchOpts};
 use super::Ctx;
 use crate::CmdResult;
 
@@ -47,12 +46,8 @@ pub(super) struct NotifyArgs {
     /// are then its offsets and line names.
     #[arg(long, short, value_name = "CHIP")]
     pub chip: Option<String>,
-    /// Search every line of the chips for each name and refuse a name two lines share.
-    #[arg(long, short)]
-    pub strict: bool,
-    /// Read LINEs as names even where they are numbers (they are offsets only with --chip).
-    #[arg(long)]
-    pub by_name: bool,
+    #[command(flatten)]
+    pub lookup: Lookup,
     /// Report only this kind of change (default: all).
     #[arg(long, short, value_name = "EVENT")]
     pub event: Option<EventKind>,
@@ -117,10 +112,7 @@ fn kind_number(k: InfoChangeKind) -> u8 {
 /// Runs `hwkit gpio notify`.
 pub(super) fn run(a: NotifyArgs, ctx: &Ctx) -> CmdResult {
     let (idle, timeout) = limits(&a)?;
-    let lookup = super::lines::Lookup {
-        strict: a.strict,
-        by_name: a.by_name,
-    };
+    let lookup = a.lookup;
     let targets = ctx
         .resolver(a.chip.as_deref(), lookup)?
         .resolve_all(&a.lines)?;
@@ -158,23 +150,11 @@ pub(super) fn run(a: NotifyArgs, ctx: &Ctx) -> CmdResult {
     } else {
         TimeFormat::Seconds
     };
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let deadline = watch::deadline(timeout);
     let mut seen = 0u64;
     while a.watch.num_events.is_none_or(|n| seen < n) {
-        let now = Instant::now();
-        let wait = [deadline.map(|d| d.saturating_duration_since(now)), idle]
-            .into_iter()
-            .flatten()
-            .min();
-        let next = match wait {
-            Some(w) => match rx.recv_timeout(w) {
-                Ok(next) => next,
-                Err(_) => break,
-            },
-            None => match rx.recv() {
-                Ok(next) => next,
-                Err(mpsc::RecvError) => break,
-            },
+        let Some(next) = watch::next(&rx, deadline, idle) else {
+            break;
         };
         let (e, chip) = next?;
         if a.event.is_some_and(|k| k.kind() != e.kind) {

@@ -25,24 +25,11 @@ pub(super) struct LineOpts {
     /// Consumer label of the requested lines, shown in line info.
     #[arg(long, short = 'C', value_name = "NAME", default_value = "hwkit")]
     pub consumer: String,
-    /// Search every line of the chips for each name and refuse a name two lines share
-    /// (default: the first line of that name, in chip order).
-    #[arg(long, short)]
-    pub strict: bool,
-    /// Read LINEs as names even where they are numbers (they are offsets only with --chip).
-    #[arg(long)]
-    pub by_name: bool,
+    #[command(flatten)]
+    pub lookup: Lookup,
 }
 
-impl LineOpts {
-    /// How LINEs are read with these options.
-    pub fn lookup(&self) -> Lookup {
-        Lookup {
-            strict: self.strict,
-            by_name: self.by_name,
-        }
-    }
-}
+impl LineOpts {}
 
 /// `--sysfs` and `--backend` choose different interfaces.
 pub(super) fn check_interface(sysfs: bool, backend: Option<BackendChoice>) -> Result<(), String> {

@@ -134,7 +134,7 @@ pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
     let hold = a.hold.map(|h| seconds("--hold", h)).transpose()?;
     let names: Vec<String> = pairs.iter().map(|p| p.0.clone()).collect();
     let targets = ctx
-        .resolver(a.opts.chip.as_deref(), a.opts.lookup())?
+        .resolver(a.opts.chip.as_deref(), a.opts.lookup)?
         .resolve_all(&names)?;
     // Blocked before any line is driven, so Ctrl-C or SIGTERM at any moment ends in the release
     // below (which matters for sysfs: the kernel keeps sysfs exports after the process dies).
