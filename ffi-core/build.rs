@@ -42,6 +42,7 @@ fn main() {
     );
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build/differential.rs");
+    println!("cargo:rerun-if-changed=build/splitmix.rs");
 }
 
 /// Compiles `src` into the shared object `so` and exports its path as `FFI_TEST_LIB_<var>`.

@@ -11,28 +11,15 @@
 
 use std::fmt::Write as _;
 
+#[path = "splitmix.rs"]
+mod splitmix;
+use splitmix::Rng;
+
 /// How many signatures the library has.
 const SIGNATURES: usize = 400;
 /// The argument codes (every code but `v`) and the return codes (all 18).
 const ARG_CODES: &[u8] = b"bBhHiIlLqQfdpPsOC";
 const RET_CODES: &[u8] = b"vbBhHiIlLqQfdpPsOC";
-
-/// splitmix64: a tiny deterministic generator (no dependency for a build script).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn c_type(code: u8) -> &'static str {
     match code {
