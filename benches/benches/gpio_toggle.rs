@@ -184,19 +184,9 @@ impl Drop for ChipGuard {
     }
 }
 
-/// `struct gpio_v2_line_values` of `linux/gpio.h`.
-#[repr(C)]
-struct LineValues {
-    bits: u64,
-    mask: u64,
-}
-
-/// `GPIO_V2_LINE_SET_VALUES_IOCTL`: `_IOWR(0xB4, 0x0F, struct gpio_v2_line_values)`.
-const SET_VALUES_IOCTL: libc::c_ulong = (3 << 30) | (16 << 16) | (0xB4 << 8) | 0x0F;
-
 /// The character device's floor: the bare ioctl on a uAPI v2 request's fd, nothing around it.
 fn floor_ioctl(sim: &Sim, offset: u32) -> Result<Subject, String> {
-    use std::os::fd::AsRawFd;
+    use std::os::fd::AsFd;
     let req = Request::builder()
         .on_chip(sim.chips()[0].dev_path())
         .consumer("gpio-toggle-bench")
@@ -205,19 +195,16 @@ fn floor_ioctl(sim: &Sim, offset: u32) -> Result<Subject, String> {
         .with_uapi(Uapi::V2)
         .request()
         .map_err(|e| format!("floor-bare-ioctl: {e}"))?;
-    let fd = req.as_raw_fd();
+    let fd = req
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("floor-bare-ioctl: {e}"))?;
     Ok(Subject {
         id: "floor-bare-ioctl",
         toggle: Box::new(move |high| {
             let _held = &req;
-            let mut v = LineValues {
-                bits: u64::from(high),
-                mask: 1,
-            };
-            // SAFETY: `fd` is the line request fd `req` keeps open; `v` has the kernel's
-            // layout for this ioctl, which reads it and may write it back.
-            let rc = unsafe { libc::ioctl(fd, SET_VALUES_IOCTL as _, &mut v) };
-            assert_eq!(rc, 0, "GPIO_V2_LINE_SET_VALUES_IOCTL");
+            hw::raw::set_line_values(fd.as_fd(), u64::from(high), 1)
+                .expect("GPIO_V2_LINE_SET_VALUES_IOCTL");
         }),
     })
 }

@@ -45,6 +45,7 @@ pub mod event;
 pub mod hal;
 pub mod line;
 pub mod line_info;
+pub mod raw;
 pub mod request;
 pub mod settings;
 mod uapi;

@@ -5,7 +5,7 @@
 //! both, so the ratio is what the backend adds.
 
 use std::fs::{File, OpenOptions};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
@@ -13,16 +13,6 @@ use hw::Request;
 use sysfs_gpio::SysfsLine;
 
 use super::backends::Toggle;
-
-/// `struct gpio_v2_line_values` of `linux/gpio.h`: bit i is the i-th line of the request.
-#[repr(C)]
-struct LineValues {
-    bits: u64,
-    mask: u64,
-}
-
-// GPIO_V2_LINE_SET_VALUES_IOCTL = _IOWR(0xB4, 0x0F, struct gpio_v2_line_values).
-nix::ioctl_readwrite!(gpio_v2_line_set_values, 0xB4, 0x0F, LineValues);
 
 /// The bare ioctl on the line request fd of `req` (a uAPI v2 request of `count` lines, kept
 /// alive by the toggle).
@@ -33,23 +23,20 @@ pub fn ioctl_toggle(req: Request, count: usize) -> Result<Toggle, String> {
             req.backend()
         ));
     }
-    let fd: RawFd = req.as_raw_fd();
     let mask = if count >= 64 {
         u64::MAX
     } else {
         (1u64 << count) - 1
     };
+    // A duplicate of the request's fd (the same kernel request), so that the loop holds
+    // the bare fd and not the request's layers; `req` keeps the lines held.
+    let fd = req
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("duplicating the line request fd: {e}"))?;
     Ok(Box::new(move |up| {
         let _held = &req;
-        let mut values = LineValues {
-            bits: if up { mask } else { 0 },
-            mask,
-        };
-        // SAFETY: `fd` is the line request fd of `req`, which this closure owns, so it stays
-        // open; `values` is a live `gpio_v2_line_values` of the kernel's layout (two u64s)
-        // that the ioctl reads and may write back.
-        unsafe { gpio_v2_line_set_values(fd, &mut values) }
-            .map(drop)
+        hw::raw::set_line_values(fd.as_fd(), if up { mask } else { 0 }, mask)
             .map_err(|e| format!("GPIO_V2_LINE_SET_VALUES_IOCTL: {e}"))
     }))
 }
