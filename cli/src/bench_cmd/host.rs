@@ -62,7 +62,8 @@ impl Facts {
                 Some(Ok(p)) => format!("{} (--board)", p.name),
                 _ => detection.message(),
             },
-            soc: soc(Path::new("/")),
+            // The last `compatible` entry is the SoC's (`brcm,bcm2711`).
+            soc: detection.info.compatible.last().cloned(),
             kernel: read_trimmed("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".into()),
             arch: std::env::consts::ARCH,
             uapi: chip.as_ref().map(|c| c.uapi().to_string()),
@@ -77,14 +78,6 @@ impl Facts {
             pinned_cpu: tuning.cpu,
         }
     }
-}
-
-/// The SoC from the device tree: the last `compatible` entry is the SoC's (`brcm,bcm2711`).
-fn soc(root: &Path) -> Option<String> {
-    let raw = fs::read(root.join("proc/device-tree/compatible")).ok()?;
-    raw.split(|&b| b == 0)
-        .rfind(|s| !s.is_empty())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
 }
 
 /// Signs of a hypervisor: systemd's and the kernel's own, in the order of how much they say.
@@ -154,19 +147,5 @@ mod tests {
         fs::create_dir_all(root.join("sys/hypervisor")).unwrap();
         fs::write(root.join("sys/hypervisor/type"), "xen\n").unwrap();
         assert_eq!(virtualization(root), "xen");
-    }
-
-    #[test]
-    fn the_soc_is_the_last_compatible_entry() {
-        let dir = tempfile::tempdir().unwrap();
-        let dt = dir.path().join("proc/device-tree");
-        assert_eq!(soc(dir.path()), None);
-        fs::create_dir_all(&dt).unwrap();
-        fs::write(
-            dt.join("compatible"),
-            b"raspberrypi,4-model-b\0brcm,bcm2711\0",
-        )
-        .unwrap();
-        assert_eq!(soc(dir.path()).as_deref(), Some("brcm,bcm2711"));
     }
 }
