@@ -119,13 +119,13 @@ fn dlopened_libraries(guest: Arch) -> Vec<PathBuf> {
     if guest != Arch::host() {
         return Vec::new();
     }
-    let dir = format!("/usr/lib/{}-linux-gnu", std::env::consts::ARCH);
+    let dir = Path::new("/usr/lib").join(guest.gnu());
     [
         hw::backend::libgpiod::SONAME_V1,
         hw::backend::libgpiod::SONAME_V2,
     ]
     .iter()
-    .map(|so| Path::new(&dir).join(so))
+    .map(|so| dir.join(so))
     .filter(|p| p.exists())
     .collect()
 }
