@@ -6,6 +6,7 @@
 //! output level of OUT to the pull of IN) and the report says so, since that thread's polling
 //! is then part of what is measured.
 
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -75,15 +76,30 @@ impl SimWire {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
+            // Both attributes held open and read or written at offset 0 (as sysfs wants):
+            // the wire's polling is in the figures, so it opens and allocates nothing per look.
+            let open = |p: PathBuf, write: bool| {
+                std::fs::OpenOptions::new()
+                    .read(!write)
+                    .write(write)
+                    .open(p)
+            };
+            let (Ok(value), Ok(pull)) = (
+                open(out_dir.join("value"), false),
+                open(in_dir.join("pull"), true),
+            ) else {
+                return;
+            };
+            let mut level = [0u8; 2];
             let mut last = None;
             while !flag.load(Ordering::Relaxed) {
-                let Ok(level) = std::fs::read(out_dir.join("value")) else {
+                if value.read_at(&mut level, 0).is_err() {
                     return;
-                };
-                let high = level.first() == Some(&b'1');
+                }
+                let high = level[0] == b'1';
                 if last != Some(high) {
-                    let pull: &[u8] = if high { b"pull-up" } else { b"pull-down" };
-                    if std::fs::write(in_dir.join("pull"), pull).is_err() {
+                    let wanted: &[u8] = if high { b"pull-up" } else { b"pull-down" };
+                    if pull.write_at(wanted, 0).is_err() {
                         return;
                     }
                     last = Some(high);
