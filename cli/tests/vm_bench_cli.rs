@@ -335,3 +335,41 @@ fn loopback_on_gpio_sim_measures_edges_over_a_wire_it_says_is_simulated() {
     let e = err(&hwkit(&["bench", "--chip", &chip, "--loopback", "1,1"]));
     assert!(e.contains("are the same line"), "{e}");
 }
+
+#[test]
+fn lines_n_requests_every_line_and_rt_cpu_are_applied_and_reported() {
+    let s = sim(4);
+    let chip = chip_path(&s);
+    let watcher = hw::Chip::open(&chip).unwrap();
+    for o in 1..4 {
+        watcher.watch_line_info(o).unwrap();
+    }
+    let out = bench(&[
+        "--json",
+        "--backend",
+        "v2",
+        "--rt",
+        "--cpu",
+        "0",
+        "--chip",
+        &chip,
+        "--lines",
+        "3",
+        "1",
+    ]);
+    let doc: Json = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(doc["lines"]["offsets"], serde_json::json!([1, 2, 3]));
+    assert_eq!(doc["host"]["realtime"], true, "{doc}");
+    assert_eq!(doc["host"]["pinned_cpu"], 0, "{doc}");
+    // Every one of the three lines was requested by the run, not only the first.
+    let mut requested = std::collections::BTreeSet::new();
+    while let Some(e) = watcher
+        .read_info_event_timeout(Duration::from_millis(200))
+        .unwrap()
+    {
+        if e.kind == hw::InfoChangeKind::Requested {
+            requested.insert(e.info.offset);
+        }
+    }
+    assert_eq!(requested.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
+}
