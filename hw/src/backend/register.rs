@@ -58,7 +58,12 @@ impl RegisterBackend {
 
 /// The GPIO block of chip `name` labelled `label`, or why the register backend cannot drive it.
 pub fn block_of_chip(name: &str, label: &str) -> Result<Block> {
-    let block = devtree::block_of(name, Path::new("/sys")).map_err(|e| {
+    block_of_chip_in(name, label, Path::new("/sys"))
+}
+
+/// [`block_of_chip`] with sysfs at `sys`.
+fn block_of_chip_in(name: &str, label: &str, sys: &Path) -> Result<Block> {
+    let block = devtree::block_of(name, sys).map_err(|e| {
         Error::Register(match e {
             devtree::NoBlock::NoNode => format!(
                 "{name} ('{label}') has no device-tree node, so its SoC is unknown: the \
@@ -275,5 +280,38 @@ impl RegisterLines {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(compatible: &[u8], label: &str, chip: &str) -> String {
+        let t = devtree::tests::tree(compatible, 1, &[0x7e00_0000, 0x3f00_0000, 0x0100_0000]);
+        block_of_chip_in(chip, label, t.path())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn chips_that_are_not_a_known_soc_block_are_refused_with_the_reason() {
+        let e = refusal(b"brcm,bcm2835-gpio\0", "pinctrl-bcm2711", "gpiochip0");
+        assert!(e.contains("is labelled 'pinctrl-bcm2711'"), "{e}");
+        assert!(e.contains("BCM2835/2836/2837 GPIO block"), "{e}");
+        let e = refusal(b"arm,pl061\0", "pl061", "gpiochip0");
+        assert!(e.contains("is a 'arm,pl061' block"), "{e}");
+        let e = refusal(b"brcm,bcm2835-gpio\0", "gpio-sim", "gpiochip5");
+        assert!(
+            e.contains("gpiochip5 ('gpio-sim') has no device-tree node"),
+            "{e}"
+        );
+        let t = devtree::tests::tree(
+            b"brcm,bcm2835-gpio\0",
+            1,
+            &[0x7e00_0000, 0x3f00_0000, 0x0100_0000],
+        );
+        let b = block_of_chip_in("gpiochip0", "pinctrl-bcm2835", t.path()).unwrap();
+        assert_eq!((b.soc, b.phys), (Soc::Bcm2835, Some(0x3f20_0000)));
     }
 }

@@ -102,7 +102,7 @@ pub fn block_of(chip: &str, sys: &Path) -> Result<Block, NoBlock> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
@@ -112,7 +112,11 @@ mod tests {
 
     /// A sysfs tree with one chip whose node is `base/soc/gpio@7e200000`, its bus `soc`
     /// mapping `0x7e000000` to `soc_to` with `root_cells` address cells at the root.
-    fn tree(compatible: &[u8], root_cells: u32, ranges: &[u32]) -> tempfile::TempDir {
+    pub(in crate::backend::register) fn tree(
+        compatible: &[u8],
+        root_cells: u32,
+        ranges: &[u32],
+    ) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let sys = dir.path();
         let base = sys.join("firmware/devicetree/base");
