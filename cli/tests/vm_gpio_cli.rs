@@ -391,6 +391,7 @@ fn permission_denied_explains_the_fix() {
     use std::os::unix::process::CommandExt;
     let s = gpiosim::builder()
         .with_bank(&Bank::new(2, unique("perm")))
+        .with_bank(&Bank::new(2, unique("perm2")))
         .live()
         .unwrap();
     // An unprivileged user, running a copy of hwkit it can execute.
@@ -406,13 +407,26 @@ fn permission_denied_explains_the_fix() {
         std::fs::Permissions::from_mode(0o600),
     )
     .unwrap();
-    let out = Command::new(&exe)
-        .args(["gpio", "get", "--chip", &chip(&s), "0"])
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new(&exe)
+            .args(args)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+    };
+    let out = as_nobody(&["gpio", "get", "--chip", &chip(&s), "0"]);
+    // detect meets every chip refused (devtmpfs makes them root's): one line names them all,
+    // with the remedy once.
+    let detect = as_nobody(&["gpio", "detect"]);
     std::fs::remove_dir_all(&dir).unwrap();
+    assert!(!detect.status.success());
+    let d = String::from_utf8_lossy(&detect.stderr).into_owned();
+    assert_eq!(d.lines().count(), 1, "{d}");
+    for c in s.chips() {
+        assert!(d.contains(c.dev_path().to_str().unwrap()), "{d}");
+    }
+    assert_eq!(d.matches("usermod -aG gpio").count(), 1, "{d}");
     let e = err(&out);
     assert!(e.contains("permission denied opening"), "{e}");
     assert!(
