@@ -45,6 +45,8 @@ pub mod event;
 pub mod hal;
 pub mod line;
 pub mod line_info;
+#[cfg(feature = "managed")]
+pub mod managed;
 pub mod raw;
 pub mod request;
 pub mod settings;
