@@ -17,10 +17,10 @@ mod interactive;
 pub(crate) mod lines;
 mod mon;
 mod notify;
-mod output;
-mod period;
+pub(crate) mod output;
+pub(crate) mod period;
 mod request;
-mod set;
+pub(crate) mod set;
 mod watch;
 
 use std::path::Path;
