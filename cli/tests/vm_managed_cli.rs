@@ -256,3 +256,83 @@ fn managed_request_by_chip_and_its_errors() {
     assert!(!info(&s, 0, 0).used && !info(&s, 0, 1).used);
     assert!(bus.log().contains("hwkitd: released"), "{}", bus.log());
 }
+
+/// A user outside group gpio (the VM's root file system is this run's own).
+const OUTSIDER: u32 = 4545;
+
+/// Runs `hwkit managed SUB --bus-address ADDRESS ARGS` as user [`OUTSIDER`], with no groups.
+fn managed_as_outsider(bus: &PrivateBus, sub: &str, args: &[&str]) -> Output {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open("/etc/passwd")
+            .and_then(|mut f| {
+                f.write_all(
+                    format!("managed-outsider:x:{OUTSIDER}:{OUTSIDER}::/:/bin/sh\n").as_bytes(),
+                )
+            })
+            .expect("/etc/passwd");
+    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hwkit"));
+    // SAFETY: setgroups, setgid and setuid are async-signal-safe, as pre_exec needs; the
+    // group list is a local array that outlives the call.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let groups = [OUTSIDER as libc::gid_t];
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                || libc::setgid(OUTSIDER) != 0
+                || libc::setuid(OUTSIDER) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.args(["managed", sub, "--bus-address", &bus.address])
+        .args(args)
+        .env("HOME", "/")
+        .output()
+        .expect("run hwkit as the outsider")
+}
+
+#[test]
+fn outside_group_gpio_hwkit_lists_requests_but_may_not_act() {
+    let (s, label) = plain_sim(2);
+    // hwkitd's shipped policy: everyone reads, root and group gpio call methods.
+    let policy =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hwkitd/data/io.gpiod1.conf");
+    let mut bus = PrivateBus::start(&Access::Policy(policy));
+    bus.start_daemon(&hwkitd_beside_test(), &[]);
+    let name = ok(&managed(
+        &bus,
+        "request",
+        &["--chip", &label, "-C", "kept", "0=1"],
+    ))
+    .trim()
+    .to_owned();
+
+    // Listed for anyone; the values, a method call, are not read for the outsider.
+    let table = ok(&managed_as_outsider(&bus, "requests", &[]));
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&name))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("kept") && row.trim_end().ends_with('?'),
+        "{row}"
+    );
+    let json = ok(&managed_as_outsider(&bus, "requests", &["--json"]));
+    assert!(json.contains("\"value\":null"), "{json}");
+
+    // Acting is refused, naming the group.
+    let e = err(&managed_as_outsider(&bus, "release", &[&name]));
+    assert!(
+        e.contains("the bus refused the call") && e.contains("group gpio"),
+        "{e}"
+    );
+    assert_eq!(level(&s, 0), Level::High, "still held");
+    ok(&managed(&bus, "release", &[&name]));
+    assert!(!info(&s, 0, 0).used);
+}

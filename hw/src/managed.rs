@@ -94,6 +94,16 @@ pub enum Error {
         message: String,
     },
 
+    /// The bus's policy refused the call: methods are for root and group `gpio`.
+    #[error(
+        "the bus refused the call: {message}; calls to io.gpiod1's methods are for root and \
+        group gpio (`sudo usermod -aG gpio $USER`, then log in again)"
+    )]
+    AccessDenied {
+        /// The bus's message.
+        message: String,
+    },
+
     /// No request has this object path (released, or never made).
     #[error("no managed request {path}: it was released or never made (`hwkit managed requests` lists them)")]
     UnknownRequest {
@@ -449,6 +459,7 @@ impl Client {
             | "org.freedesktop.DBus.Error.NameHasNoOwner" => Error::DaemonNotRunning {
                 bus: self.bus.clone(),
             },
+            "org.freedesktop.DBus.Error.AccessDenied" => Error::AccessDenied { message },
             _ => Error::Refused { name, message },
         }
     }
@@ -737,6 +748,13 @@ mod tests {
             bus: "the system bus".into(),
         };
         assert!(e.to_string().contains("systemctl start hwkitd"), "{e}");
+        let e = Error::AccessDenied {
+            message: "Rejected send message".into(),
+        };
+        assert!(
+            e.to_string().contains("group gpio") && e.to_string().contains("usermod"),
+            "{e}"
+        );
         let e = Error::Refused {
             name: "io.gpiod1.RequestFailed".into(),
             message: "line 3 is busy".into(),

@@ -118,8 +118,7 @@ fn describe(client: &Client, r: &RequestEntry) -> Result<RequestJson, ManagedErr
             }
         }
         // Listing is for everyone; reading values is a method call the policy may refuse.
-        Err(ManagedError::Refused { name, .. })
-            if name == "org.freedesktop.DBus.Error.AccessDenied" => {}
+        Err(ManagedError::AccessDenied { .. }) => {}
         Err(e) => return Err(e),
     }
     Ok(RequestJson {
