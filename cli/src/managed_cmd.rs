@@ -169,3 +169,62 @@ pub(crate) fn check(args: &ManagedArgs, root: &Path) -> Result<(), Box<dyn Error
         ManagedCommand::Requests(_) => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::path::PathBuf;
+
+    use crate::fuzzing::{check_argv, Checked};
+
+    /// What `hwkit managed ARGS` is told before it asks the daemon, against a captured Pi 4.
+    fn checked(args: &[&str]) -> Checked {
+        let root =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../boards/tests/fixtures/rpi4-6.6");
+        let argv: Vec<OsString> = std::iter::once("managed")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        check_argv(&argv, &root)
+    }
+
+    fn refusal(args: &[&str]) -> String {
+        match checked(args) {
+            Checked::Refused(e) => e,
+            Checked::Usage(u) => panic!("{args:?}: usage: {u}"),
+            Checked::Accepted => panic!("{args:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn lines_values_and_settings_are_checked_before_the_daemon_is_asked() {
+        let e = refusal(&["request", "pin6=1"]);
+        assert!(e.contains("pin 6 is GND"), "{e}");
+        let e = refusal(&["request", "-d", "input", "pin11=1"]);
+        assert!(e.contains("an input takes no value"), "{e}");
+        let e = refusal(&["request", "-e", "both", "pin11=1"]);
+        assert!(
+            e.contains("edge detection needs the line to be an input"),
+            "{e}"
+        );
+        let e = refusal(&["request", "--debounce", "5x", "pin11"]);
+        assert!(e.starts_with("invalid period '5x'"), "{e}");
+        let e = refusal(&["set", "pin11"]);
+        assert!(e.contains("not LINE=VALUE"), "{e}");
+        let e = refusal(&["get", "pin6"]);
+        assert!(e.contains("pin 6 is GND"), "{e}");
+        let e = refusal(&["reconfigure", "request0", "-d", "input", "pin11=1"]);
+        assert!(e.contains("an input takes no value"), "{e}");
+        // Request names are not lines; lines beside them are checked.
+        let e = refusal(&["release", "request0", "pin6"]);
+        assert!(e.contains("pin 6 is GND"), "{e}");
+        for ok in [
+            &["release", "request0", "/io/gpiod1/requests/request1"][..],
+            &["request", "pin11=1", "GPIO27"],
+            &["set", "pin11=0"],
+            &["requests", "--json"],
+        ] {
+            assert!(matches!(checked(ok), Checked::Accepted), "{ok:?}");
+        }
+    }
+}

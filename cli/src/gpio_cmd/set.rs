@@ -9,6 +9,7 @@ use clap::Args;
 use hw::{Drive, LineSettings, Request, Value};
 use nix::sys::signal::{SigSet, Signal};
 
+use super::backend::BackendChoice;
 use super::lines::{group_by_chip, Target};
 use super::period::{parse_period, parse_periods, seconds};
 use super::request::{check_interface, group_builder, send, LineOpts};
@@ -133,6 +134,7 @@ pub(super) fn periods(a: &SetArgs) -> Result<SetPeriods, String> {
 /// Runs `hwkit gpio set`.
 pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
     check_interface(a.sysfs, ctx.backend)?;
+    check_persist(&a, ctx.backend)?;
     let (hold_period, toggle) = periods(&a)?;
     let pairs: Vec<(String, Value)> = a
         .values
@@ -145,7 +147,7 @@ pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
         .resolver(a.opts.chip.as_deref(), a.opts.lookup)?
         .resolve_all(&names)?;
     if a.persist {
-        return persist(&a, ctx, &targets, &pairs);
+        return persist(&a, &targets, &pairs);
     }
     // Blocked before any line is driven, so Ctrl-C or SIGTERM at any moment ends in the release
     // below (which matters for sysfs: the kernel keeps sysfs exports after the process dies).
@@ -237,15 +239,20 @@ pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--persist`: the daemon requests the lines, one request per chip, and holds them.
-fn persist(a: &SetArgs, ctx: &Ctx, targets: &[Target], pairs: &[(String, Value)]) -> CmdResult {
-    if let Some(b) = ctx.backend {
-        return Err(format!(
+/// `--persist` hands the lines to the daemon, which requests them its own way: no
+/// `--backend` to choose.
+pub(super) fn check_persist(a: &SetArgs, backend: Option<BackendChoice>) -> Result<(), String> {
+    match backend {
+        Some(b) if a.persist => Err(format!(
             "--persist and --backend {b}: the daemon requests the lines through its own \
              backend; drop one of them"
-        )
-        .into());
+        )),
+        _ => Ok(()),
     }
+}
+
+/// `--persist`: the daemon requests the lines, one request per chip, and holds them.
+fn persist(a: &SetArgs, targets: &[Target], pairs: &[(String, Value)]) -> CmdResult {
     let settings: Vec<LineSettings> = pairs
         .iter()
         .map(|(_, v)| LineSettings {
