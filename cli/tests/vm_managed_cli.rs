@@ -336,3 +336,53 @@ fn outside_group_gpio_hwkit_lists_requests_but_may_not_act() {
     ok(&managed(&bus, "release", &[&name]));
     assert!(!info(&s, 0, 0).used);
 }
+
+#[test]
+fn a_request_over_two_chips_is_all_or_nothing() {
+    let (first, second) = (unique("mA"), unique("mB"));
+    let mut a = Bank::new(2, unique("managed"));
+    a.name(0, &first);
+    let mut b = Bank::new(2, unique("managed"));
+    b.name(0, &second);
+    let s = gpiosim::builder()
+        .with_bank(&a)
+        .with_bank(&b)
+        .live()
+        .expect("gpio-sim chips");
+    let bus = with_daemon();
+    let other = hw::Request::builder()
+        .on_chip(s.chips()[1].dev_path())
+        .consumer("second-owner")
+        .with_line(0)
+        .as_input()
+        .request()
+        .unwrap();
+    // By line name, one on each chip: the second chip's line is busy, so the first chip's
+    // request, already made, is released again.
+    let e = err(&managed(
+        &bus,
+        "request",
+        &[&format!("{first}=1"), &format!("{second}=1")],
+    ));
+    assert!(e.contains("busy") && e.contains("second-owner"), "{e}");
+    assert!(!info(&s, 0, 0).used, "the first chip's line was let go");
+    assert!(ok(&managed(&bus, "requests", &["--json"])).contains("\"requests\":[]"));
+    drop(other);
+    // Both free: one request per chip, each printed.
+    let out = ok(&managed(
+        &bus,
+        "request",
+        &[&format!("{first}=1"), &format!("{second}=1")],
+    ));
+    let names: Vec<&str> = out.lines().collect();
+    assert_eq!(names.len(), 2, "{out}");
+    assert_eq!(
+        (
+            s.chips()[0].get_level(0).unwrap(),
+            s.chips()[1].get_level(0).unwrap()
+        ),
+        (Level::High, Level::High)
+    );
+    ok(&managed(&bus, "release", &names));
+    assert!(!info(&s, 0, 0).used && !info(&s, 1, 0).used);
+}
