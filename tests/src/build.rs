@@ -120,10 +120,10 @@ pub struct VmPackage {
     pub debian_libs: Vec<String>,
     /// Its `debian-bins` entries, `SUITE/PACKAGE` (see [`crate::debian_bins`]).
     pub debian_bins: Vec<String>,
-    /// Its `bins` entries: other workspace packages whose binaries its tests run (cargo
-    /// builds only a test's own package's binaries); the bed builds them and packs them
-    /// beside the test executables' profile directory (`target/<profile>/<bin>`).
-    pub bins: Vec<String>,
+    /// Its `bins` table: for a test target, the other workspace packages whose binaries it
+    /// runs (cargo builds only a test's own package's binaries); the bed builds them when the
+    /// test is chosen and packs them in the tests' profile directory (`target/<profile>/`).
+    pub bins: BTreeMap<String, Vec<String>>,
 }
 
 impl VmPackage {
@@ -220,7 +220,7 @@ pub fn vm_packages(workspace: &Path) -> Result<Vec<VmPackage>> {
                 .collect(),
             debian_libs: strings_of(p, "debian-libs"),
             debian_bins: strings_of(p, "debian-bins"),
-            bins: strings_of(p, "bins"),
+            bins: bins_of(p),
         })
         .filter(|p| !p.tests.is_empty())
         .collect())
@@ -236,6 +236,32 @@ fn strings_of(p: &Package, key: &str) -> Vec<String> {
             a.iter()
                 .filter_map(|s| s.as_str())
                 .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `bins = { vm_test = ["package", ...] }`.
+fn bins_of(p: &Package) -> BTreeMap<String, Vec<String>> {
+    p.metadata
+        .as_ref()
+        .and_then(|m| m.get("hwkit-testbed"))
+        .and_then(|m| m.get("bins"))
+        .and_then(|v| v.as_object())
+        .map(|o| {
+            o.iter()
+                .map(|(test, list)| {
+                    let names = list
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str())
+                                .map(String::from)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (test.clone(), names)
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -325,12 +351,16 @@ pub fn cargo_command(req: &BuildRequest, chosen: &[VmPackage]) -> Result<Command
     Ok(cmd)
 }
 
-/// The packages in `chosen`'s `bins` lists whose binary the test build has not already
-/// made (it has when the package's own tests are in the run: a binary named as its package,
-/// as hwkitd's is), each once.
+/// The packages the chosen tests list in `bins` whose binary the test build has not
+/// already made (it has when the package's own tests are in the run: a binary named as its
+/// package, as hwkitd's is), each once.
 pub fn bins_to_build(chosen: &[VmPackage], built: &Built) -> Vec<String> {
     let mut bins: Vec<String> = Vec::new();
-    for b in chosen.iter().flat_map(|p| &p.bins) {
+    let wanted = chosen
+        .iter()
+        .flat_map(|p| p.tests.iter().filter_map(|t| p.bins.get(t)))
+        .flatten();
+    for b in wanted {
         let built_already = built
             .bins
             .iter()
@@ -551,7 +581,7 @@ mod tests {
                 arch_includes: BTreeMap::new(),
                 debian_libs: vec![],
                 debian_bins: vec![],
-                bins: vec![],
+                bins: BTreeMap::new(),
             },
             VmPackage {
                 name: "hwkit-testbed".into(),
@@ -560,7 +590,7 @@ mod tests {
                 arch_includes: BTreeMap::new(),
                 debian_libs: vec![],
                 debian_bins: vec![],
-                bins: vec![],
+                bins: BTreeMap::new(),
             },
         ]
     }
@@ -574,7 +604,7 @@ mod tests {
             arch_includes: [("armv7".to_string(), vec![])].into_iter().collect(),
             debian_libs: vec![],
             debian_bins: vec![],
-            bins: vec![],
+            bins: BTreeMap::new(),
         });
         all
     }
@@ -732,8 +762,14 @@ mod tests {
     #[test]
     fn other_packages_binaries_are_built_once_unless_built_already() {
         let mut chosen = pkgs();
-        chosen[0].bins = vec!["hwkitd".into()];
-        chosen[1].bins = vec!["hwkitd".into(), "other".into()];
+        let t0 = chosen[0].tests[0].clone();
+        let t1 = chosen[1].tests[0].clone();
+        chosen[0].bins = [(t0, vec!["hwkitd".into()])].into();
+        chosen[1].bins = [
+            (t1, vec!["hwkitd".into(), "other".into()]),
+            ("vm_not_chosen".into(), vec!["unwanted".into()]),
+        ]
+        .into();
         let mut built = Built::default();
         assert_eq!(bins_to_build(&chosen, &built), ["hwkitd", "other"]);
         built.bins.push("/t/release/hwkitd".into());
@@ -751,6 +787,19 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "build --bins --message-format=json-render-diagnostics --release -p hwkitd"
+        );
+    }
+
+    #[test]
+    fn bins_are_read_per_test() {
+        let p: Package = serde_json::from_str(
+            r#"{"id":"x","name":"hwkit","manifest_path":"/w/cli/Cargo.toml","targets":[],
+                "metadata":{"hwkit-testbed":{"bins":{"vm_managed_cli":["hwkitd"]}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            bins_of(&p),
+            BTreeMap::from([("vm_managed_cli".to_owned(), vec!["hwkitd".to_owned()])])
         );
     }
 

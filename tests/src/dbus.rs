@@ -229,7 +229,7 @@ pub fn bus_config(socket: &Path, access: &Access) -> String {
 }
 
 /// The `hwkitd` binary built beside the running test executable (`target/<profile>/hwkitd`
-/// for `target/<profile>/deps/<test>`), where the test bed puts it for packages that list
+/// for `target/<profile>/deps/<test>`), where the test bed puts it for a test that lists
 /// `hwkitd` in `[package.metadata.hwkit-testbed] bins` (cargo gives a test only its own
 /// package's binaries as `CARGO_BIN_EXE_*`).
 ///
@@ -244,9 +244,9 @@ pub fn hwkitd_beside_test() -> PathBuf {
         .expect("the test's profile directory");
     assert!(
         path.is_file(),
-        "{} is not built: the test bed builds it (bins = [\"hwkitd\"] in the test package's \
-         [package.metadata.hwkit-testbed]); outside it, `cargo build -p hwkitd` with the \
-         test's profile",
+        "{} is not built: the test bed builds it (bins = {{ TEST = [\"hwkitd\"] }} in the \
+         test package's [package.metadata.hwkit-testbed]); outside it, `cargo build -p \
+         hwkitd` with the test's profile",
         path.display()
     );
     path
