@@ -543,7 +543,7 @@ impl ManagedRequest {
 fn line_config(lines: &[(Offset, LineSettings)]) -> Result<LineConfigArg> {
     if lines.is_empty() {
         return Err(Error::InvalidConfig(
-            "no lines given: add at least one with `with_line`".into(),
+            "no lines given: name at least one line, with its settings".into(),
         ));
     }
     let mut mappings = Vec::with_capacity(lines.len());
