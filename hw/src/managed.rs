@@ -94,7 +94,8 @@ pub enum Error {
         message: String,
     },
 
-    /// The bus's policy refused the call: methods are for root and group `gpio`.
+    /// The bus's policy refused the call (methods are for root and group `gpio`). The
+    /// daemon's own refusals (a request that is another user's) are [`Error::Refused`].
     #[error(
         "the bus refused the call: {message}; calls to io.gpiod1's methods are for root and \
         group gpio (`sudo usermod -aG gpio $USER`, then log in again)"
@@ -454,14 +455,26 @@ impl Client {
                 }
             }
         };
-        match name.as_str() {
-            "org.freedesktop.DBus.Error.ServiceUnknown"
-            | "org.freedesktop.DBus.Error.NameHasNoOwner" => Error::DaemonNotRunning {
-                bus: self.bus.clone(),
-            },
-            "org.freedesktop.DBus.Error.AccessDenied" => Error::AccessDenied { message },
-            _ => Error::Refused { name, message },
+        dbus_error(name, message, &self.bus)
+    }
+}
+
+/// A D-Bus error reply `name` saying `message`, from a call on `bus`, as the user should
+/// read it.
+fn dbus_error(name: String, message: String, bus: &str) -> Error {
+    match name.as_str() {
+        "org.freedesktop.DBus.Error.ServiceUnknown"
+        | "org.freedesktop.DBus.Error.NameHasNoOwner" => Error::DaemonNotRunning {
+            bus: bus.to_owned(),
+        },
+        // The bus's own refusal ("Rejected send message, ..."); the daemon's AccessDenied
+        // (another user's request) says itself what is wrong.
+        "org.freedesktop.DBus.Error.AccessDenied"
+            if message.starts_with("Rejected send message") =>
+        {
+            Error::AccessDenied { message }
         }
+        _ => Error::Refused { name, message },
     }
 }
 
@@ -769,6 +782,42 @@ mod tests {
             e.to_string(),
             "the daemon has no GPIO chip 'nope'; chips it serves: gpiochip0 [a] (8 lines)"
         );
+    }
+
+    #[test]
+    fn dbus_errors_are_told_apart() {
+        let err = |name: &str, message: &str| dbus_error(name.into(), message.into(), "the bus");
+        assert!(matches!(
+            err(
+                "org.freedesktop.DBus.Error.ServiceUnknown",
+                "The name is not activatable"
+            ),
+            Error::DaemonNotRunning { .. }
+        ));
+        assert!(matches!(
+            err(
+                "org.freedesktop.DBus.Error.AccessDenied",
+                "Rejected send message, 1 matched rules"
+            ),
+            Error::AccessDenied { .. }
+        ));
+        // The daemon's own refusal keeps its words.
+        let e = err(
+            "org.freedesktop.DBus.Error.AccessDenied",
+            "request0 belongs to user a (uid 1000): only its owner or root may release it",
+        );
+        assert_eq!(
+            e.dbus_name(),
+            Some("org.freedesktop.DBus.Error.AccessDenied")
+        );
+        assert!(
+            e.to_string().starts_with("request0 belongs to user a"),
+            "{e}"
+        );
+        assert!(matches!(
+            err("io.gpiod1.RequestFailed", "busy"),
+            Error::Refused { .. }
+        ));
     }
 
     #[test]
