@@ -764,6 +764,21 @@ pub(crate) fn leave_call(function: &str) -> Result<()> {
     take_pending_slow(function, state / ONE_CALL + 1)
 }
 
+/// [`leave_call`] with the function's name worked out only when a callback failed (the
+/// name's pointer and length need not be kept across the C call).
+#[inline(always)]
+pub(crate) fn leave_call_of<'n>(function: impl FnOnce() -> &'n str) -> Result<()> {
+    let state = STATE.with(|s| {
+        let state = s.get() - ONE_CALL;
+        s.set(state & !PENDING_BIT);
+        state
+    });
+    if state & PENDING_BIT == 0 {
+        return Ok(());
+    }
+    take_pending_slow(function(), state / ONE_CALL + 1)
+}
+
 /// Takes the failure of the call at `depth` (the one ending), leaving those of outer calls.
 #[cold]
 fn take_pending_slow(function: &str, depth: usize) -> Result<()> {

@@ -37,6 +37,17 @@
 //! every padding register costs an instruction), float-only ones 1 to 4 exactly and 8
 //! otherwise, and mixed ones are padded to 2 or all registers of each class. That is 20
 //! shapes (x2 return classes), not the 63 exact combinations.
+//!
+//! # What is decided at declaration
+//! [`Shape::classify`] fixes everything the signature fixes: the entry
+//! ([`Function::call`](crate::Function::call) is one indirect call to it, with no test of
+//! the path), each argument's register, the narrowing and widening of each integer
+//! argument and of the return as a mask and a sign bit ([`Extension`]), which slots take
+//! raw pointers, `&str`s and `float`s (bit sets), and which [`Value`] the return becomes.
+//! Per call, the exact entries convert only the usual kinds inline (integers, `f64`, raw
+//! pointers, `&str`s into the arena), one tag compare each; any other kind, or a refusal,
+//! hands the whole call to the general conversions ([`invoke`], the mixed shapes' path),
+//! so conversions and errors stay those of [`call::word`] on every path.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::mem::MaybeUninit;
@@ -70,28 +81,112 @@ pub(crate) const INT_REGS: usize = if !cfg!(all(
 pub(crate) const FLOAT_REGS: usize = if INT_REGS == 0 { 0 } else { 8 };
 
 /// How a register-path signature is called, worked out once at declaration: the shape (an
-/// index into [`SHAPES`]), the return register's class, and where each argument goes.
+/// index into [`SHAPES`]), where each argument goes, how each integer argument and the
+/// return value are narrowed and widened, and which slots take which argument kinds
+/// without the general conversion. Nothing of this is looked up per call by type code.
 #[derive(Clone, Copy)]
 pub(crate) struct Shape {
-    /// The call: `entry[0]` for `call`, `entry[1]` for `call_with_errno`.
-    pub(crate) entry: [Entry; 2],
+    /// The call: [`Function::call`] and [`Function::call_with_errno`] jump straight here.
+    pub(crate) entry: Entry,
+    pub(crate) errno_entry: ErrnoEntry,
     index: u8,
     float_return: bool,
     /// Whether the shape passes more registers than the signature has arguments (those
     /// are zeroed before the call).
     padded: bool,
+    /// How the return register becomes a [`Value`].
+    ret: Return,
+    /// The return's narrowing and widening (integer returns).
+    ret_ext: Extension,
     /// Argument i's register: `dest[i] < 8` the integer register `dest[i]`, else the
     /// vector register `dest[i] - 8` (indices into [`Registers`]).
     dest: [u8; 16],
+    /// Argument i's narrowing and widening, for the first 8 arguments (integer-only
+    /// shapes have at most 8).
+    ext: [Extension; 8],
+    /// Bit i: argument i is a pointer slot (`p P s O C`), which takes a raw pointer.
+    ptr_slots: u16,
+    /// Bit i: argument i takes a `&str`, copied into the arena (`p P s O`).
+    str_slots: u16,
+    /// Bit i: argument i is a `float` (else a `double`, in float-only shapes).
+    f32_slots: u16,
 }
 
-/// A register-path call of one shape: converts the arguments, calls, converts the result,
-/// and stores errno (read right after the call) when asked to.
+/// A register-path call of one shape: converts the arguments, calls, converts the result.
 ///
 /// # Safety
 /// As [`Function::call`](crate::Function::call); the function's shape is the one this
 /// entry was chosen for.
-pub(crate) type Entry = unsafe fn(&Function, &[Arg<'_>], &mut c_int) -> Result<Value>;
+pub(crate) type Entry = unsafe fn(&Function, &[Arg<'_>]) -> Result<Value>;
+
+/// [`Entry`] that also stores errno (cleared before the call, read right after it).
+///
+/// # Safety
+/// As [`Entry`].
+pub(crate) type ErrnoEntry = unsafe fn(&Function, &[Arg<'_>], &mut c_int) -> Result<Value>;
+
+/// How an integer-class word is narrowed to its C type and widened back to 64 bits, as
+/// [`TypeCode::truncate`] does and the convention requires of narrow arguments and
+/// libffi does to narrow returns: `((word & mask) ^ sign) - sign`, where `sign` is the
+/// type's sign bit for a signed type narrower than 64 bits (0 otherwise). Three
+/// operations, with no branch on the type code per call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Extension {
+    mask: u64,
+    sign: u64,
+}
+
+impl Extension {
+    /// Leaves the word as it is (64-bit integers, pointers, floating-point codes).
+    const NONE: Extension = Extension {
+        mask: u64::MAX,
+        sign: 0,
+    };
+
+    /// The extension of integer or pointer code `code` (pointers are unsigned integers of
+    /// the platform's width); [`Extension::NONE`] for the others.
+    const fn of(code: TypeCode) -> Extension {
+        let bits = 8 * code.size() as u32;
+        if !(code.is_integer() || code.is_pointer()) || bits >= 64 {
+            return Extension::NONE;
+        }
+        Extension {
+            mask: (1 << bits) - 1,
+            sign: if code.is_signed() { 1 << (bits - 1) } else { 0 },
+        }
+    }
+
+    #[inline(always)]
+    fn apply(self, word: u64) -> u64 {
+        ((word & self.mask) ^ self.sign).wrapping_sub(self.sign)
+    }
+}
+
+/// Which [`Value`] a register-path return becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Return {
+    Int,
+    UInt,
+    Double,
+    Ptr,
+    Void,
+    Float,
+    Str,
+}
+
+impl Return {
+    fn of(code: TypeCode) -> Return {
+        match code {
+            _ if code.is_integer() && code.is_signed() => Return::Int,
+            _ if code.is_integer() => Return::UInt,
+            TypeCode::Double => Return::Double,
+            TypeCode::Float => Return::Float,
+            TypeCode::Str => Return::Str,
+            TypeCode::Void => Return::Void,
+            _ => Return::Ptr,
+        }
+    }
+}
 
 /// Whether `FFI_CORE_LIBFFI_ONLY` (non-empty, not `0`) puts every function on libffi: read
 /// once per process, so that a test suite can run whole on either path.
@@ -139,20 +234,37 @@ impl Shape {
             *d = *next;
             *next += 1;
         }
-        let entry: [Entry; 2] = match (ints, floats) {
+        let (mut ext, mut ptr_slots, mut str_slots, mut f32_slots) =
+            ([Extension::NONE; 8], 0u16, 0u16, 0u16);
+        for (i, &code) in args.iter().enumerate() {
+            if let Some(e) = ext.get_mut(i) {
+                *e = Extension::of(code);
+            }
+            ptr_slots |= u16::from(code.is_pointer()) << i;
+            str_slots |= u16::from(takes_str(code)) << i;
+            f32_slots |= u16::from(code == TypeCode::Float) << i;
+        }
+        let (entry, errno_entry): (Entry, ErrnoEntry) = match (ints, floats) {
             // Without a slot that takes a `&str`, the string arena compiles away.
-            (i, 0) if args.iter().any(|c| takes_str(*c)) => INTS[i],
+            (i, 0) if str_slots != 0 => INTS[i],
             (i, 0) => INTS_NO_STR[i],
             // Float-only signatures have no slot that takes a `&str`.
-            (0, f) if f <= 4 => FLOATS_NO_STR[f - 1],
-            _ => [invoke::<false>, invoke::<true>],
+            (0, f) if f <= 4 => FLOATS[f - 1],
+            _ => (mixed, invoke::<true>),
         };
         Some(Shape {
             entry,
+            errno_entry,
             index: index as u8,
             float_return: ret.is_float(),
             padded: (padded_ints, padded_floats) != (ints, floats),
+            ret: Return::of(ret),
+            ret_ext: Extension::of(ret),
             dest,
+            ext,
+            ptr_slots,
+            str_slots,
+            f32_slots,
         })
     }
 
@@ -247,17 +359,13 @@ shapes! {
     19: [0 1 2 3 4 5 6 7] [0 1 2 3 4 5 6 7],
 }
 
-/// How integer-class words are extended to 64 bits, per code (`TypeCode as usize`): the
-/// shift that drops the bits above the C type's width, and whether the shift back
-/// sign-extends. Pointers are unsigned integers of the platform's width.
-const EXTEND: [(u32, bool); 18] = {
-    let mut table = [(0, false); 18];
+/// The [`Extension`] of every code, by `TypeCode as usize` (for the mixed shapes, which
+/// convert through the codes).
+const EXTENSIONS: [Extension; 18] = {
+    let mut table = [Extension::NONE; 18];
     let mut k = 0;
     while k < 18 {
-        let code = ALL[k];
-        if code.is_integer() || code.is_pointer() {
-            table[k] = (64 - 8 * code.size() as u32, code.is_signed());
-        }
+        table[k] = Extension::of(ALL[k]);
         k += 1;
     }
     table
@@ -276,12 +384,7 @@ const ALL: [TypeCode; 18] = {
 /// back, as [`TypeCode::truncate`] does, without a branch per code.
 #[inline(always)]
 fn extend(code: TypeCode, bits: u64) -> u64 {
-    let (shift, signed) = EXTEND[code as usize];
-    if signed {
-        ((bits << shift) as i64 >> shift) as u64
-    } else {
-        (bits << shift) >> shift
-    }
+    EXTENSIONS[code as usize].apply(bits)
 }
 
 /// Converts every argument into its register word (see [`call::word`]) and stores it in
@@ -328,29 +431,33 @@ unsafe fn marshal(
     Ok(())
 }
 
-/// The value of return code `ret` from its return register's bits, as [`call::load`] reads
-/// libffi's return buffer: narrow integers truncated and extended per their signedness.
+/// The value of the return register's bits, as [`call::load`] reads libffi's return
+/// buffer: narrow integers truncated and extended per their signedness. The kind and the
+/// extension were worked out at declaration; the usual kinds are tested first.
 #[inline(always)]
-fn returned(ret: TypeCode, bits: u64) -> Value {
-    // Integers first, without a jump per code: the usual return.
-    if ret.is_integer() {
-        let v = extend(ret, bits);
-        return if ret.is_signed() {
-            Value::Int(v as i64)
-        } else {
-            Value::UInt(v)
-        };
+fn returned(shape: &Shape, bits: u64) -> Value {
+    match shape.ret {
+        Return::Int => Value::Int(shape.ret_ext.apply(bits) as i64),
+        Return::UInt => Value::UInt(shape.ret_ext.apply(bits)),
+        Return::Double => Value::Double(f64::from_bits(bits)),
+        _ => returned_other(shape.ret, bits),
     }
+}
+
+/// [`returned`] for the less usual kinds, out of line (inlined, the whole match becomes
+/// a jump table: more instructions for the usual kinds).
+#[inline(never)]
+fn returned_other(ret: Return, bits: u64) -> Value {
     match ret {
-        TypeCode::Float => Value::Float(f32::from_bits(bits as u32)),
-        TypeCode::Double => Value::Double(f64::from_bits(bits)),
-        // SAFETY: the caller of `invoke` vouches that an `s` function returns NULL or a
-        // NUL-terminated string.
-        TypeCode::Str => unsafe { call::load_str(bits as usize as *const c_char) },
-        TypeCode::Ptr | TypeCode::ConstPtr | TypeCode::Object | TypeCode::Callback => {
-            Value::Ptr(bits as usize as *mut c_void)
-        }
-        _ => Value::None,
+        Return::Int => Value::Int(bits as i64),
+        Return::UInt => Value::UInt(bits),
+        Return::Double => Value::Double(f64::from_bits(bits)),
+        Return::Float => Value::Float(f32::from_bits(bits as u32)),
+        Return::Ptr => Value::Ptr(bits as usize as *mut c_void),
+        Return::Void => Value::None,
+        // SAFETY: the caller of `Function::call` vouches that an `s` function returns NULL
+        // or a NUL-terminated string.
+        Return::Str => unsafe { call::load_str(bits as usize as *const c_char) },
     }
 }
 
@@ -360,13 +467,14 @@ fn returned(ret: TypeCode, bits: u64) -> Value {
 /// [`call::invoke`], with the shape's call in place of `ffi_call`.
 ///
 /// # Safety
-/// As [`Entry`].
+/// As [`ErrnoEntry`].
+#[inline(never)]
 unsafe fn invoke<const ERRNO: bool>(
     f: &Function,
     args: &[Arg<'_>],
     errno: &mut c_int,
 ) -> Result<Value> {
-    let (fun, name, codes, plan, ret, shape) = f.register_parts();
+    let (fun, name, codes, plan, shape) = f.register_parts();
     if args.len() != codes.len() {
         return Err(call::arg_count(name, codes.len(), args.len()));
     }
@@ -402,92 +510,146 @@ unsafe fn invoke<const ERRNO: bool>(
         *errno = errno::errno();
     }
     callback::leave_call(name)?;
-    Ok(returned(ret, bits))
+    Ok(returned(shape, bits))
 }
 
-/// The word of an argument in an integer or pointer slot: the common kinds inline, the rest
-/// through [`call::word`] and the arena (kept out of line).
+/// [`Entry`] of the mixed and padded shapes.
+///
+/// # Safety
+/// As [`Entry`].
+unsafe fn mixed(f: &Function, args: &[Arg<'_>]) -> Result<Value> {
+    // SAFETY: forwarded from the caller.
+    unsafe { invoke::<false>(f, args, &mut 0) }
+}
+
 /// Whether slot `code` accepts a `&str` (copied into the arena): `p P s O`.
 fn takes_str(code: TypeCode) -> bool {
     code.is_pointer() && code != TypeCode::Callback
 }
 
-/// `STR`: whether the signature has a slot that takes a `&str`; without one, a `&str` is
-/// refused by [`call::word`] like any other mismatch and the arena is never used.
+/// The word of integer-class argument `index` for the kinds converted inline (see
+/// [`call::word`]): integers, raw pointers in pointer slots and (with `STR`, the signature
+/// having a slot that takes one) `&str`s copied into the arena, with the slot's extension
+/// and kinds from `shape`. `None` for every other kind, and for a `&str` with a NUL: the
+/// caller then takes the general conversions, which convert or refuse it.
+///
+/// # Safety
+/// `arena` is `Some` when `STR`.
 #[inline(always)]
-fn int_word<const STR: bool>(
-    name: &str,
+unsafe fn int_word<const STR: bool>(
+    shape: &Shape,
     index: usize,
-    code: TypeCode,
     arg: &Arg<'_>,
-    arena: &mut Arena,
-) -> Result<u64> {
+    arena: &mut Option<Arena>,
+) -> Option<u64> {
+    // Integers first, with one compare: an integer in a pointer slot is an address, and
+    // the extension of a pointer slot leaves the word as it is.
+    if let Some(bits) = arg.integer_bits() {
+        return Some(shape.ext[index].apply(bits));
+    }
     match *arg {
-        // An integer in a pointer slot is an address: `extend` treats pointers as
-        // unsigned integers of the platform's width.
-        Arg::Int(v) => Ok(extend(code, v as u64)),
-        Arg::UInt(v) => Ok(extend(code, v)),
-        Arg::Ptr(p) if code.is_pointer() => Ok(p as usize as u64),
-        Arg::Str(s) if STR && takes_str(code) => match arena.c_str(s) {
-            Some(copy) => Ok(copy as usize as u64),
-            None => Err(call::nul_in_string(name, index, s)),
-        },
-        _ => other_word(name, index, code, arg),
+        Arg::Ptr(p) if shape.ptr_slots >> index & 1 != 0 => Some(p as usize as u64),
+        Arg::Str(s) if STR && shape.str_slots >> index & 1 != 0 => {
+            // SAFETY: `STR`, so the caller made the arena.
+            let arena = unsafe { arena.as_mut().unwrap_unchecked() };
+            arena.c_str(s).map(|copy| copy as usize as u64)
+        }
+        _ => None,
     }
 }
 
-/// The word of an argument in a floating-point slot: `f64` inline, the rest out of line.
+/// The word of floating-point argument `index` for an `f64` (rounded to a `float` where
+/// the slot is one); `None` for the other kinds, left to the general conversions.
+///
+/// # Safety
+/// None; `unsafe` only to share [`int_word`]'s call in the entries' macro.
 #[inline(always)]
-fn float_word(name: &str, index: usize, code: TypeCode, arg: &Arg<'_>) -> Result<u64> {
-    match (arg, code) {
-        (&Arg::F64(v), TypeCode::Double) => Ok(v.to_bits()),
-        (&Arg::F64(v), _) => Ok(u64::from((v as f32).to_bits())),
-        _ => other_word(name, index, code, arg),
+unsafe fn float_word<const STR: bool>(
+    shape: &Shape,
+    index: usize,
+    arg: &Arg<'_>,
+    _arena: &mut Option<Arena>,
+) -> Option<u64> {
+    match *arg {
+        Arg::F64(v) if shape.f32_slots >> index & 1 != 0 => Some(u64::from((v as f32).to_bits())),
+        Arg::F64(v) => Some(v.to_bits()),
+        _ => None,
     }
-}
-
-/// [`call::word`] for the kinds the inline conversions leave, with its error.
-#[inline(never)]
-fn other_word(name: &str, index: usize, code: TypeCode, arg: &Arg<'_>) -> Result<u64> {
-    call::word(code, arg).map_err(|expected| call::arg_type(name, index, code, expected, arg))
 }
 
 /// Declares the entries of the exact integer-only and float-only shapes: each converts its
 /// `N` arguments unrolled, keeping the words in registers, and calls through a function
 /// pointer with exactly `N` parameters of its class.
 macro_rules! exact_entries {
-    ($table:ident, $table_no_str:ident, $entry:ident, $word:ident, $param:ty, $to_param:expr, $max:literal,
-     $( $n:literal: [$($k:literal)*] ),* $(,)?) => {
-        /// The entries for 0 (or 1) to the maximum arguments of this class: `[call,
-        /// call_with_errno]` each.
+    ($table:ident, $table_no_str:ident, $entry:ident, $entry_errno:ident, $body:ident, $word:ident, $param:ty,
+     $to_param:expr, $max:literal, $( $n:literal: [$($k:literal)*] ),* $(,)?) => {
+        /// The entries for 0 (or 1) to the maximum arguments of this class: `(call,
+        /// call_with_errno)` each.
         #[allow(dead_code)]
-        const $table: [[Entry; 2]; $max] =
-            [$( [$entry::<$n, false, true>, $entry::<$n, true, true>] ),*];
+        const $table: [(Entry, ErrnoEntry); $max] =
+            [$( ($entry::<$n, true>, $entry_errno::<$n, true>) ),*];
         /// As above, for signatures without a slot that takes a `&str`.
         #[allow(dead_code)]
-        const $table_no_str: [[Entry; 2]; $max] =
-            [$( [$entry::<$n, false, false>, $entry::<$n, true, false>] ),*];
+        const $table_no_str: [(Entry, ErrnoEntry); $max] =
+            [$( ($entry::<$n, false>, $entry_errno::<$n, false>) ),*];
 
-        /// The register path of an exact shape of `N` arguments of one class.
+        /// [`Entry`] of an exact shape of `N` arguments of this class.
         ///
         /// # Safety
         /// As [`Entry`].
-        unsafe fn $entry<const N: usize, const ERRNO: bool, const STR: bool>(
+        unsafe fn $entry<const N: usize, const STR: bool>(
+            f: &Function,
+            args: &[Arg<'_>],
+        ) -> Result<Value> {
+            // SAFETY: forwarded from the caller.
+            unsafe { $body::<N, false, STR>(f, args, &mut 0) }
+        }
+
+        /// [`ErrnoEntry`] of an exact shape of `N` arguments of this class.
+        ///
+        /// # Safety
+        /// As [`ErrnoEntry`].
+        unsafe fn $entry_errno<const N: usize, const STR: bool>(
             f: &Function,
             args: &[Arg<'_>],
             errno: &mut c_int,
         ) -> Result<Value> {
-            let (fun, name, codes, _, ret, shape) = f.register_parts();
-            if args.len() != N || codes.len() != N {
-                return Err(call::arg_count(name, codes.len(), args.len()));
+            // SAFETY: forwarded from the caller.
+            unsafe { $body::<N, true, STR>(f, args, errno) }
+        }
+
+        /// The register path of an exact shape of `N` arguments of one class; with
+        /// `STR`, the signature has a slot that takes a `&str` (and the call an arena).
+        ///
+        /// # Safety
+        /// As [`ErrnoEntry`].
+        #[inline(always)]
+        unsafe fn $body<const N: usize, const ERRNO: bool, const STR: bool>(
+            f: &Function,
+            args: &[Arg<'_>],
+            errno: &mut c_int,
+        ) -> Result<Value> {
+            let (fun, shape) = f.register_shape();
+            if args.len() != N {
+                return Err(call::arg_count(f.name(), N, args.len()));
             }
             let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
+            // Without a slot that takes a `&str`, no arena: `None` is known at compile
+            // time, so neither its setup nor its drop is left in the code.
             #[allow(unused_mut, unused_variables)]
-            let mut arena = Arena::new(storage.as_mut_ptr().cast());
+            let mut arena = if STR { Some(Arena::new(storage.as_mut_ptr().cast())) } else { None };
             // Unrolled (N is a constant), so the words stay in registers.
             let mut words = [0u64; 8];
             for index in 0..N {
-                words[index] = exact_entries!(@word $word, name, index, codes[index], &args[index], arena)?;
+                // SAFETY: `index < N == args.len()`; the arena is `Some` when `STR`.
+                match unsafe { $word::<STR>(shape, index, args.get_unchecked(index), &mut arena) } {
+                    Some(word) => words[index] = word,
+                    // Any other kind (or a refusal) takes the general conversions of the
+                    // mixed shapes' path, with their errors: this path needs no `Result`
+                    // per argument and keeps no error state across the call.
+                    // SAFETY: forwarded from the caller; `invoke` serves every shape.
+                    None => return unsafe { invoke::<ERRNO>(f, args, errno) },
+                }
             }
             callback::enter_call();
             if ERRNO {
@@ -519,20 +681,15 @@ macro_rules! exact_entries {
             if ERRNO {
                 *errno = errno::errno();
             }
-            callback::leave_call(name)?;
-            Ok(returned(ret, bits))
+            // The name is looked up only when a callback failed during the call.
+            callback::leave_call_of(|| f.name())?;
+            Ok(returned(shape, bits))
         }
     };
     (@param $k:literal $param:ty) => { $param };
-    (@word int_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
-        int_word::<STR>($name, $index, $code, $arg, &mut $arena)
-    };
-    (@word float_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
-        float_word($name, $index, $code, $arg)
-    };
 }
 
-exact_entries!(INTS, INTS_NO_STR, ints, int_word, u64, |w: u64| w, 9,
+exact_entries!(INTS, INTS_NO_STR, ints, ints_errno, ints_body, int_word, u64, |w: u64| w, 9,
     0: [],
     1: [0],
     2: [0 1],
@@ -544,7 +701,7 @@ exact_entries!(INTS, INTS_NO_STR, ints, int_word, u64, |w: u64| w, 9,
     8: [0 1 2 3 4 5 6 7],
 );
 
-exact_entries!(FLOATS, FLOATS_NO_STR, floats, float_word, f64, f64::from_bits, 4,
+exact_entries!(FLOATS_WITH_STR, FLOATS, floats, floats_errno, floats_body, float_word, f64, f64::from_bits, 4,
     1: [0],
     2: [0 1],
     3: [0 1 2],

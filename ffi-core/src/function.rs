@@ -9,7 +9,7 @@ use libffi::low::{ffi_cif, ffi_type};
 
 use crate::call::{self, Cif, Plan, Target, INLINE_ARGS};
 use crate::error::{Error, Result};
-use crate::fast::Shape;
+use crate::fast::{Entry, ErrnoEntry, Shape};
 use crate::library::Handle;
 use crate::signature::{codes_to_string, parse_args, Signature};
 use crate::types::TypeCode;
@@ -40,6 +40,11 @@ pub struct Function {
     plan: Plan,
     /// The register path's shape, chosen once from the signature; `None`: libffi.
     shape: Option<Shape>,
+    /// What [`call`](Function::call) runs: the shape's entry, or libffi's. One indirect
+    /// call, no test of the path per call.
+    entry: Entry,
+    /// What [`call_with_errno`](Function::call_with_errno) runs.
+    errno_entry: ErrnoEntry,
     fun: *const c_void,
     signature: Signature,
     name: Box<str>,
@@ -93,10 +98,13 @@ impl Function {
                 args: signature.args_string(),
                 reason,
             })?;
+        let shape = Shape::classify(signature.ret(), signature.args());
         Ok(Function {
             cif,
             plan: Plan::for_codes(signature.args()),
-            shape: Shape::classify(signature.ret(), signature.args()),
+            shape,
+            entry: shape.map_or(LIBFFI.0, |s| s.entry),
+            errno_entry: shape.map_or(LIBFFI.1, |s| s.errno_entry),
             fun,
             signature,
             name,
@@ -152,12 +160,7 @@ impl Function {
         // SAFETY: the shape (if any) and the cif were chosen and prepared for this
         // signature; that the address has it and that the arguments satisfy the C
         // contract is forwarded from the caller.
-        unsafe {
-            match &self.shape {
-                Some(shape) => (shape.entry[0])(self, args, &mut 0),
-                None => self.call_libffi::<false>(args, &mut 0),
-            }
-        }
+        unsafe { (self.entry)(self, args) }
     }
 
     /// Like [`call`](Function::call), and also returns `errno` as it was right after the C
@@ -185,49 +188,28 @@ impl Function {
     pub unsafe fn call_with_errno(&self, args: &[Arg<'_>]) -> Result<(Value, c_int)> {
         let mut errno = 0;
         // SAFETY: as in `call`, forwarded from the caller.
-        let value = unsafe {
-            match &self.shape {
-                Some(shape) => (shape.entry[1])(self, args, &mut errno),
-                None => self.call_libffi::<true>(args, &mut errno),
-            }
-        }?;
+        let value = unsafe { (self.errno_entry)(self, args, &mut errno) }?;
         Ok((value, errno))
     }
 
-    /// The libffi path, out of line so that `call` stays small enough to inline where the
-    /// register path is taken.
-    ///
-    /// # Safety
-    /// As [`call`](Function::call).
-    #[inline(never)]
-    unsafe fn call_libffi<const ERRNO: bool>(
-        &self,
-        args: &[Arg<'_>],
-        errno: &mut c_int,
-    ) -> Result<Value> {
-        // SAFETY: forwarded from the caller; the cif was prepared for this signature.
-        unsafe { call::invoke::<ERRNO>(&self.target(), args, errno) }
+    /// What the register path's mixed shapes read: code address, name, argument codes,
+    /// plan and shape. Only called on functions that have a shape.
+    #[inline(always)]
+    pub(crate) fn register_parts(&self) -> (*const c_void, &str, &[TypeCode], Plan, &Shape) {
+        let (fun, shape) = self.register_shape();
+        (fun, &self.name, self.signature.args(), self.plan, shape)
     }
 
-    /// What the register path reads: code address, name, argument codes, plan, return
-    /// code and shape. Only called on functions that have a shape.
+    /// The code address and the shape. Only called on functions that have a shape.
     #[inline(always)]
-    pub(crate) fn register_parts(
-        &self,
-    ) -> (*const c_void, &str, &[TypeCode], Plan, TypeCode, &Shape) {
+    pub(crate) fn register_shape(&self) -> (*const c_void, &Shape) {
         let shape = match &self.shape {
             Some(shape) => shape,
-            // SAFETY: the register path's entries are only reached through `self.shape`.
+            // SAFETY: the register path's entries are only reached through `self.entry` and
+            // `self.errno_entry`, which are a shape's only when `self.shape` is that shape.
             None => unsafe { std::hint::unreachable_unchecked() },
         };
-        (
-            self.fun,
-            &self.name,
-            self.signature.args(),
-            self.plan,
-            self.signature.ret(),
-            shape,
-        )
+        (self.fun, shape)
     }
 
     /// The declared signature.
@@ -267,8 +249,31 @@ impl Function {
     /// comparing the two paths (ffi-core's differential test) and for benchmarks.
     pub fn on_libffi(mut self) -> Function {
         self.shape = None;
+        (self.entry, self.errno_entry) = LIBFFI;
         self
     }
+}
+
+/// The libffi path's entries, `(call, call_with_errno)`: out of line, like the register
+/// path's, so that `Function::call` is one indirect call wherever it is inlined.
+const LIBFFI: (Entry, ErrnoEntry) = (libffi_call, libffi_call_errno);
+
+/// [`Entry`] through libffi.
+///
+/// # Safety
+/// As [`Function::call`].
+unsafe fn libffi_call(f: &Function, args: &[Arg<'_>]) -> Result<Value> {
+    // SAFETY: forwarded from the caller; the cif was prepared for this signature.
+    unsafe { call::invoke::<false>(&f.target(), args, &mut 0) }
+}
+
+/// [`ErrnoEntry`] through libffi.
+///
+/// # Safety
+/// As [`Function::call`].
+unsafe fn libffi_call_errno(f: &Function, args: &[Arg<'_>], errno: &mut c_int) -> Result<Value> {
+    // SAFETY: as above.
+    unsafe { call::invoke::<true>(&f.target(), args, errno) }
 }
 
 /// How a [`Function`]'s calls reach C, chosen once per signature when it is declared.
@@ -441,6 +446,8 @@ impl VariadicFunction {
             // Variadic callees read their arguments differently (the vector register count
             // in `al` on x86-64, the stack on some ABIs): always libffi.
             shape: None,
+            entry: LIBFFI.0,
+            errno_entry: LIBFFI.1,
             fun: self.fun,
             signature,
             name: self.name.clone(),
