@@ -298,8 +298,8 @@ impl<'f> Callback<'f> {
     }
 
     /// Which way C reaches the closure: [`CallPath::Registers`] through ffi-core's own
-    /// trampoline (x86-64 Linux, at most 5 integer or pointer arguments), else through a
-    /// libffi closure. Both behave identically.
+    /// trampoline (x86-64 and aarch64 Linux, at most 5 integer or pointer arguments), else
+    /// through a libffi closure. Both behave identically.
     pub fn call_path(&self) -> CallPath {
         match self.header().trampoline {
             Some(_) => CallPath::Registers,

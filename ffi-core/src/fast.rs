@@ -710,6 +710,14 @@ exact_entries!(FLOATS_WITH_STR, FLOATS, floats, floats_errno, floats_body, float
 
 #[cfg(test)]
 mod tests {
+    // The register-path tests run on x86-64 and aarch64 Linux only.
+    #![cfg_attr(
+        not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )),
+        allow(unused_imports, dead_code)
+    )]
     use super::*;
     use TypeCode::*;
 
