@@ -104,12 +104,8 @@ pub(crate) struct Shape {
     /// Argument i's narrowing and widening, for the first 8 arguments (integer-only
     /// shapes have at most 8).
     ext: [Extension; 8],
-    /// Bit i: argument i is a pointer slot (`p P s O C`), which takes a raw pointer.
-    ptr_slots: u16,
-    /// Bit i: argument i takes a `&str`, copied into the arena (`p P s O`).
-    str_slots: u16,
-    /// Bit i: argument i is a `float` (else a `double`, in float-only shapes).
-    f32_slots: u16,
+    /// Which argument slots take which kinds without conversion, a bit per argument.
+    slots: Slots,
 }
 
 /// A register-path call of one shape: converts the arguments, calls, converts the result.
@@ -160,6 +156,49 @@ impl Extension {
     fn apply(self, word: u64) -> u64 {
         ((word & self.mask) ^ self.sign).wrapping_sub(self.sign)
     }
+}
+
+/// Sets of argument slots (bit i: argument i), for the kinds [`call::word`] accepts in only
+/// some slots, so that a call tests one bit where the general conversion matches the code.
+#[derive(Clone, Copy, Default)]
+struct Slots {
+    /// Integer slots (`b B h H i I l L q Q`), which take a bool as 0 or 1.
+    integer: u16,
+    /// Pointer slots (`p P s O C`), which take raw pointers and callbacks.
+    pointer: u16,
+    /// Slots for memory C only reads (`P s O`), which take C strings and read-only buffers.
+    read_only: u16,
+    /// `p` slots, which take writable buffers (as the read-only ones do).
+    writable: u16,
+    /// Slots that take a `&str`, copied into the arena (`p P s O`).
+    string: u16,
+    /// `float` slots (the other floating-point slots are `double`).
+    float32: u16,
+}
+
+impl Slots {
+    fn of(args: &[TypeCode]) -> Slots {
+        let mut slots = Slots::default();
+        for (i, &code) in args.iter().enumerate().take(16) {
+            let bit = |yes: bool| u16::from(yes) << i;
+            slots.integer |= bit(code.is_integer());
+            slots.pointer |= bit(code.is_pointer());
+            slots.read_only |= bit(matches!(
+                code,
+                TypeCode::ConstPtr | TypeCode::Str | TypeCode::Object
+            ));
+            slots.writable |= bit(code == TypeCode::Ptr);
+            slots.string |= bit(takes_str(code));
+            slots.float32 |= bit(code == TypeCode::Float);
+        }
+        slots
+    }
+}
+
+/// Whether bit `index` of `set` is set.
+#[inline(always)]
+fn has(set: u16, index: usize) -> bool {
+    set >> index & 1 != 0
 }
 
 /// Which [`Value`] a register-path return becomes.
@@ -234,19 +273,14 @@ impl Shape {
             *d = *next;
             *next += 1;
         }
-        let (mut ext, mut ptr_slots, mut str_slots, mut f32_slots) =
-            ([Extension::NONE; 8], 0u16, 0u16, 0u16);
-        for (i, &code) in args.iter().enumerate() {
-            if let Some(e) = ext.get_mut(i) {
-                *e = Extension::of(code);
-            }
-            ptr_slots |= u16::from(code.is_pointer()) << i;
-            str_slots |= u16::from(takes_str(code)) << i;
-            f32_slots |= u16::from(code == TypeCode::Float) << i;
+        let mut ext = [Extension::NONE; 8];
+        for (e, &code) in ext.iter_mut().zip(args) {
+            *e = Extension::of(code);
         }
+        let slots = Slots::of(args);
         let (entry, errno_entry): (Entry, ErrnoEntry) = match (ints, floats) {
             // Without a slot that takes a `&str`, the string arena compiles away.
-            (i, 0) if str_slots != 0 => INTS[i],
+            (i, 0) if slots.string != 0 => INTS[i],
             (i, 0) => INTS_NO_STR[i],
             // Float-only signatures have no slot that takes a `&str`.
             (0, f) if f <= 4 => FLOATS[f - 1],
@@ -262,9 +296,7 @@ impl Shape {
             ret_ext: Extension::of(ret),
             dest,
             ext,
-            ptr_slots,
-            str_slots,
-            f32_slots,
+            slots,
         })
     }
 
@@ -527,54 +559,91 @@ fn takes_str(code: TypeCode) -> bool {
     code.is_pointer() && code != TypeCode::Callback
 }
 
-/// The word of integer-class argument `index` for the kinds converted inline (see
-/// [`call::word`]): integers, raw pointers in pointer slots and (with `STR`, the signature
-/// having a slot that takes one) `&str`s copied into the arena, with the slot's extension
-/// and kinds from `shape`. `None` for every other kind, and for a `&str` with a NUL: the
-/// caller then takes the general conversions, which convert or refuse it.
-///
-/// # Safety
-/// `arena` is `Some` when `STR`.
-#[inline(always)]
-unsafe fn int_word<const STR: bool>(
-    shape: &Shape,
-    index: usize,
-    arg: &Arg<'_>,
-    arena: &mut Option<Arena>,
-) -> Option<u64> {
-    // Integers first, with one compare: an integer in a pointer slot is an address, and
-    // the extension of a pointer slot leaves the word as it is.
-    if let Some(bits) = arg.integer_bits() {
-        return Some(shape.ext[index].apply(bits));
-    }
-    match *arg {
-        Arg::Ptr(p) if shape.ptr_slots >> index & 1 != 0 => Some(p as usize as u64),
-        Arg::Str(s) if STR && shape.str_slots >> index & 1 != 0 => {
-            // SAFETY: `STR`, so the caller made the arena.
-            let arena = unsafe { arena.as_mut().unwrap_unchecked() };
-            arena.c_str(s).map(|copy| copy as usize as u64)
+/// The word of integer-class argument `$index`, converted inline as [`call::word`] does
+/// (integers extended per the slot, raw pointers, and with `STR`, the signature having a
+/// slot that takes one, a `&str` copied into the arena; the less usual kinds through
+/// [`other_int_word`]), with the slot's extension and kinds from `$shape`. Where
+/// [`call::word`] refuses the kind, and for a `&str` with a NUL, it evaluates `$refused`
+/// (which leaves the entry: the general conversions then report the error). A macro, so
+/// that every way out is a word or that exit, with no `Option` to merge and test.
+macro_rules! int_word {
+    ($shape:expr, $index:expr, $arg:expr, $arena:expr, $refused:expr) => {{
+        let (shape, index, arg): (&Shape, usize, &Arg<'_>) = ($shape, $index, $arg);
+        // Integers first, with one compare: an integer in a pointer slot is an address,
+        // and the extension of a pointer slot leaves the word as it is.
+        match arg.integer_bits() {
+            Some(bits) => shape.ext[index].apply(bits),
+            None => match *arg {
+                Arg::Ptr(p) if has(shape.slots.pointer, index) => p as usize as u64,
+                Arg::Str(s) if STR && has(shape.slots.string, index) => {
+                    // SAFETY: `STR`, so the entry made the arena.
+                    let arena = unsafe { $arena.as_mut().unwrap_unchecked() };
+                    match arena.c_str(s) {
+                        Some(copy) => copy as usize as u64,
+                        None => $refused,
+                    }
+                }
+                _ => match other_int_word(&shape.slots, index, arg) {
+                    Some(word) => word,
+                    None => $refused,
+                },
+            },
         }
+    }};
+}
+
+/// [`int_word!`] for the less usual kinds, out of line (the word comes back in registers).
+#[inline(never)]
+fn other_int_word(slots: &Slots, index: usize, arg: &Arg<'_>) -> Option<u64> {
+    match *arg {
+        Arg::CStr(s) if has(slots.read_only, index) => Some(s.as_ptr() as usize as u64),
+        Arg::Buffer(ref b)
+            if has(slots.read_only, index) || b.is_writable() && has(slots.writable, index) =>
+        {
+            Some(b.as_ptr() as usize as u64)
+        }
+        Arg::Callback(cb) if has(slots.pointer, index) => Some(cb.code_ptr() as usize as u64),
+        Arg::Null => Some(0),
+        Arg::Bool(v) if has(slots.integer, index) => Some(u64::from(v)),
         _ => None,
     }
 }
 
-/// The word of floating-point argument `index` for an `f64` (rounded to a `float` where
-/// the slot is one); `None` for the other kinds, left to the general conversions.
-///
-/// # Safety
-/// None; `unsafe` only to share [`int_word`]'s call in the entries' macro.
-#[inline(always)]
-unsafe fn float_word<const STR: bool>(
-    shape: &Shape,
-    index: usize,
-    arg: &Arg<'_>,
-    _arena: &mut Option<Arena>,
-) -> Option<u64> {
-    match *arg {
-        Arg::F64(v) if shape.f32_slots >> index & 1 != 0 => Some(u64::from((v as f32).to_bits())),
-        Arg::F64(v) => Some(v.to_bits()),
-        _ => None,
-    }
+/// The word of floating-point argument `$index`: a `double` inline (rounded to a `float`
+/// where the slot is one), the other numbers through [`other_float_word`]; `$refused`
+/// where [`call::word`] refuses the kind (see [`int_word`]).
+macro_rules! float_word {
+    ($shape:expr, $index:expr, $arg:expr, $arena:expr, $refused:expr) => {{
+        let (shape, index, arg): (&Shape, usize, &Arg<'_>) = ($shape, $index, $arg);
+        match *arg {
+            Arg::F64(v) if has(shape.slots.float32, index) => u64::from((v as f32).to_bits()),
+            Arg::F64(v) => v.to_bits(),
+            _ => match other_float_word(&shape.slots, index, arg) {
+                Some(word) => word,
+                None => $refused,
+            },
+        }
+    }};
+}
+
+/// [`float_word!`] for the other kinds, out of line.
+#[inline(never)]
+fn other_float_word(slots: &Slots, index: usize, arg: &Arg<'_>) -> Option<u64> {
+    let float32 = has(slots.float32, index);
+    let double = match *arg {
+        Arg::F64(v) => v,
+        Arg::F32(v) if float32 => return Some(u64::from(v.to_bits())),
+        Arg::F32(v) => f64::from(v),
+        Arg::Int(v) => v as f64,
+        Arg::UInt(v) => v as f64,
+        Arg::Bool(v) => f64::from(u8::from(v)),
+        _ => return None,
+    };
+    Some(if float32 {
+        u64::from((double as f32).to_bits())
+    } else {
+        double.to_bits()
+    })
 }
 
 /// Declares the entries of the exact integer-only and float-only shapes: each converts its
@@ -641,15 +710,15 @@ macro_rules! exact_entries {
             // Unrolled (N is a constant), so the words stay in registers.
             let mut words = [0u64; 8];
             for index in 0..N {
-                // SAFETY: `index < N == args.len()`; the arena is `Some` when `STR`.
-                match unsafe { $word::<STR>(shape, index, args.get_unchecked(index), &mut arena) } {
-                    Some(word) => words[index] = word,
-                    // Any other kind (or a refusal) takes the general conversions of the
-                    // mixed shapes' path, with their errors: this path needs no `Result`
-                    // per argument and keeps no error state across the call.
-                    // SAFETY: forwarded from the caller; `invoke` serves every shape.
-                    None => return unsafe { invoke::<ERRNO>(f, args, errno) },
-                }
+                // SAFETY: `index < N == args.len()`.
+                let arg = unsafe { args.get_unchecked(index) };
+                // A kind refused (or a `&str` with a NUL) takes the general conversions of
+                // the mixed shapes' path, which report the error: this path needs no
+                // `Result` per argument and keeps no error state across the call.
+                // SAFETY (of the refusal's call): forwarded from the caller; `invoke`
+                // serves every shape.
+                words[index] = $word!(shape, index, arg, arena,
+                    return unsafe { invoke::<ERRNO>(f, args, errno) });
             }
             callback::enter_call();
             if ERRNO {
