@@ -753,30 +753,33 @@ pub(crate) fn enter_call() {
 /// that ran during it, as an error.
 #[inline(always)]
 pub(crate) fn leave_call(function: &str) -> Result<()> {
-    let state = STATE.with(|s| {
-        let state = s.get() - ONE_CALL;
-        s.set(state & !PENDING_BIT);
-        state
-    });
-    if state & PENDING_BIT == 0 {
-        return Ok(());
-    }
-    take_pending_slow(function, state / ONE_CALL + 1)
+    leave_call_of(|| function)
 }
 
 /// [`leave_call`] with the function's name worked out only when a callback failed (the
 /// name's pointer and length need not be kept across the C call).
 #[inline(always)]
 pub(crate) fn leave_call_of<'n>(function: impl FnOnce() -> &'n str) -> Result<()> {
+    // One subtraction and a test on the usual path; the pending bit is cleared only when
+    // it is set (`take_pending_slow` sets it again if outer calls still have failures).
     let state = STATE.with(|s| {
         let state = s.get() - ONE_CALL;
-        s.set(state & !PENDING_BIT);
+        s.set(state);
         state
     });
     if state & PENDING_BIT == 0 {
         return Ok(());
     }
-    take_pending_slow(function(), state / ONE_CALL + 1)
+    leave_pending(function(), state)
+}
+
+/// The rest of [`leave_call_of`] when a failure is pending: clears the bit and takes the
+/// failure of the call ending, if it is this call's.
+#[cold]
+#[inline(never)]
+fn leave_pending(function: &str, state: usize) -> Result<()> {
+    STATE.with(|s| s.set(state & !PENDING_BIT));
+    take_pending_slow(function, state / ONE_CALL + 1)
 }
 
 /// Takes the failure of the call at `depth` (the one ending), leaving those of outer calls.
