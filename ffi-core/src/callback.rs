@@ -760,25 +760,37 @@ pub(crate) fn leave_call(function: &str) -> Result<()> {
 /// name's pointer and length need not be kept across the C call).
 #[inline(always)]
 pub(crate) fn leave_call_of<'n>(function: impl FnOnce() -> &'n str) -> Result<()> {
-    // One subtraction and a test on the usual path; the pending bit is cleared only when
-    // it is set (`take_pending_slow` sets it again if outer calls still have failures).
+    if leave_call_pending() {
+        take_left_pending(function())
+    } else {
+        Ok(())
+    }
+}
+
+/// The usual part of [`leave_call`]: one subtraction, and a test of whether a callback
+/// failure is pending on this thread. If so, [`take_left_pending`] must follow before the
+/// thread makes another call.
+#[inline(always)]
+pub(crate) fn leave_call_pending() -> bool {
     let state = STATE.with(|s| {
         let state = s.get() - ONE_CALL;
         s.set(state);
         state
     });
-    if state & PENDING_BIT == 0 {
-        return Ok(());
-    }
-    leave_pending(function(), state)
+    state & PENDING_BIT != 0
 }
 
-/// The rest of [`leave_call_of`] when a failure is pending: clears the bit and takes the
-/// failure of the call ending, if it is this call's.
+/// The rest of [`leave_call`] after [`leave_call_pending`] said a failure is pending:
+/// clears the bit and takes the failure of the call that ended, if it is that call's
+/// (`take_pending_slow` sets the bit again if outer calls still have failures).
 #[cold]
 #[inline(never)]
-fn leave_pending(function: &str, state: usize) -> Result<()> {
-    STATE.with(|s| s.set(state & !PENDING_BIT));
+pub(crate) fn take_left_pending(function: &str) -> Result<()> {
+    let state = STATE.with(|s| {
+        let state = s.get();
+        s.set(state & !PENDING_BIT);
+        state
+    });
     take_pending_slow(function, state / ONE_CALL + 1)
 }
 

@@ -95,7 +95,7 @@ pub(crate) struct Shape {
     /// are zeroed before the call).
     padded: bool,
     /// How the return register becomes a [`Value`].
-    ret: Return,
+    ret: Returned,
     /// The return's narrowing and widening (integer returns).
     ret_ext: Extension,
     /// Argument i's register: `dest[i] < 8` the integer register `dest[i]`, else the
@@ -108,12 +108,54 @@ pub(crate) struct Shape {
     slots: Slots,
 }
 
-/// A register-path call of one shape: converts the arguments, calls, converts the result.
+/// A register-path call of one shape: converts the arguments, calls, and hands back the
+/// return register's bits, narrowed and widened, with what they are ([`Raw`]): two words,
+/// returned in registers, from which [`Function::call`](crate::Function::call), inlined
+/// into its caller, builds the `Result<Value>` there. (A `Result<Value>` returned from the
+/// entry goes through memory, and a caller that copies it with wider loads than the entry's
+/// stores stalls on store forwarding: that cost more than the whole conversion.)
 ///
 /// # Safety
 /// As [`Function::call`](crate::Function::call); the function's shape is the one this
 /// entry was chosen for.
-pub(crate) type Entry = unsafe fn(&Function, &[Arg<'_>]) -> Result<Value>;
+pub(crate) type Entry = unsafe fn(&Function, &[Arg<'_>]) -> Raw;
+
+/// What an [`Entry`] hands back: the return register's bits and what they stand for, or
+/// what remains to be done.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Raw {
+    pub(crate) kind: Returned,
+    /// The return register's bits; integers narrowed and widened per the return code.
+    pub(crate) bits: u64,
+}
+
+/// What a [`Raw`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Returned {
+    /// `Value::Int(bits)`.
+    Int,
+    /// `Value::UInt(bits)`.
+    UInt,
+    /// `Value::Double` of the bits.
+    Double,
+    /// `Value::Ptr` of the bits.
+    Ptr,
+    /// `Value::None`.
+    Void,
+    /// `Value::Float` of the low 32 bits.
+    Float,
+    /// A copy of the C string at the bits' address (`Value::None` for NULL).
+    Str,
+    /// Not called: an argument is of a kind the entry does not convert (or is refused), or
+    /// the shape has no exact entry; the general conversions of the register path take
+    /// the whole call, and report the error if there is one.
+    General,
+    /// Called (the bits are the return), and a callback failure is pending on this thread:
+    /// [`callback::take_left_pending`] says whether it is this call's.
+    Pending,
+    /// Not called: the function is on libffi.
+    Libffi,
+}
 
 /// [`Entry`] that also stores errno (cleared before the call, read right after it).
 ///
@@ -201,28 +243,17 @@ fn has(set: u16, index: usize) -> bool {
     set >> index & 1 != 0
 }
 
-/// Which [`Value`] a register-path return becomes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Return {
-    Int,
-    UInt,
-    Double,
-    Ptr,
-    Void,
-    Float,
-    Str,
-}
-
-impl Return {
-    fn of(code: TypeCode) -> Return {
+impl Returned {
+    /// Which [`Value`] a return of `code` becomes.
+    fn of(code: TypeCode) -> Returned {
         match code {
-            _ if code.is_integer() && code.is_signed() => Return::Int,
-            _ if code.is_integer() => Return::UInt,
-            TypeCode::Double => Return::Double,
-            TypeCode::Float => Return::Float,
-            TypeCode::Str => Return::Str,
-            TypeCode::Void => Return::Void,
-            _ => Return::Ptr,
+            _ if code.is_integer() && code.is_signed() => Returned::Int,
+            _ if code.is_integer() => Returned::UInt,
+            TypeCode::Double => Returned::Double,
+            TypeCode::Float => Returned::Float,
+            TypeCode::Str => Returned::Str,
+            TypeCode::Void => Returned::Void,
+            _ => Returned::Ptr,
         }
     }
 }
@@ -279,6 +310,10 @@ impl Shape {
         }
         let slots = Slots::of(args);
         let (entry, errno_entry): (Entry, ErrnoEntry) = match (ints, floats) {
+            // A returned string is copied after the entry has returned (see `Raw`), when
+            // the arena is gone: where C may return a pointer into it (a `&str` argument's
+            // copy, as `echo` does), the general path, which copies it before, takes it.
+            (_, 0) if slots.string != 0 && ret == TypeCode::Str => (mixed, invoke::<true>),
             // Without a slot that takes a `&str`, the string arena compiles away.
             (i, 0) if slots.string != 0 => INTS[i],
             (i, 0) => INTS_NO_STR[i],
@@ -292,7 +327,7 @@ impl Shape {
             index: index as u8,
             float_return: ret.is_float(),
             padded: (padded_ints, padded_floats) != (ints, floats),
-            ret: Return::of(ret),
+            ret: Returned::of(ret),
             ret_ext: Extension::of(ret),
             dest,
             ext,
@@ -469,27 +504,55 @@ unsafe fn marshal(
 #[inline(always)]
 fn returned(shape: &Shape, bits: u64) -> Value {
     match shape.ret {
-        Return::Int => Value::Int(shape.ret_ext.apply(bits) as i64),
-        Return::UInt => Value::UInt(shape.ret_ext.apply(bits)),
-        Return::Double => Value::Double(f64::from_bits(bits)),
+        Returned::Int => Value::Int(shape.ret_ext.apply(bits) as i64),
+        Returned::UInt => Value::UInt(shape.ret_ext.apply(bits)),
+        Returned::Double => Value::Double(f64::from_bits(bits)),
         _ => returned_other(shape.ret, bits),
     }
 }
 
 /// [`returned`] for the less usual kinds, out of line (inlined, the whole match becomes
-/// a jump table: more instructions for the usual kinds).
+/// a jump table: more instructions for the usual kinds); the [`Value`] of a [`Raw`] of a
+/// return kind.
 #[inline(never)]
-fn returned_other(ret: Return, bits: u64) -> Value {
+pub(crate) fn returned_other(ret: Returned, bits: u64) -> Value {
     match ret {
-        Return::Int => Value::Int(bits as i64),
-        Return::UInt => Value::UInt(bits),
-        Return::Double => Value::Double(f64::from_bits(bits)),
-        Return::Float => Value::Float(f32::from_bits(bits as u32)),
-        Return::Ptr => Value::Ptr(bits as usize as *mut c_void),
-        Return::Void => Value::None,
+        Returned::Int => Value::Int(bits as i64),
+        Returned::UInt => Value::UInt(bits),
+        Returned::Double => Value::Double(f64::from_bits(bits)),
+        Returned::Float => Value::Float(f32::from_bits(bits as u32)),
+        Returned::Ptr => Value::Ptr(bits as usize as *mut c_void),
         // SAFETY: the caller of `Function::call` vouches that an `s` function returns NULL
         // or a NUL-terminated string.
-        Return::Str => unsafe { call::load_str(bits as usize as *const c_char) },
+        Returned::Str => unsafe { call::load_str(bits as usize as *const c_char) },
+        // `Returned::of` gives only the kinds above; the others carry no value.
+        Returned::Void | Returned::General | Returned::Pending | Returned::Libffi => Value::None,
+    }
+}
+
+/// Ends a register-path call from its entry's [`Raw`] when [`Function::call`] does not
+/// build the value inline: the less usual return kinds, a pending callback failure (the
+/// call's error if it is this call's), and the calls the entry left to the general
+/// conversions ([`invoke`], which converts or reports the error exactly as
+/// [`call::word`] does).
+///
+/// # Safety
+/// As [`ErrnoEntry`]; `raw` comes from an entry of `f`'s shape, for these `args`.
+#[inline(never)]
+pub(crate) unsafe fn finish<const ERRNO: bool>(
+    f: &Function,
+    args: &[Arg<'_>],
+    raw: Raw,
+    errno: &mut c_int,
+) -> Result<Value> {
+    match raw.kind {
+        // SAFETY: forwarded from the caller.
+        Returned::General | Returned::Libffi => unsafe { invoke::<ERRNO>(f, args, errno) },
+        Returned::Pending => {
+            callback::take_left_pending(f.name())?;
+            Ok(returned(f.register_shape().1, raw.bits))
+        }
+        kind => Ok(returned_other(kind, raw.bits)),
     }
 }
 
@@ -545,13 +608,15 @@ unsafe fn invoke<const ERRNO: bool>(
     Ok(returned(shape, bits))
 }
 
-/// [`Entry`] of the mixed and padded shapes.
+/// [`Entry`] of the mixed and padded shapes: the general conversions take the call.
 ///
 /// # Safety
-/// As [`Entry`].
-unsafe fn mixed(f: &Function, args: &[Arg<'_>]) -> Result<Value> {
-    // SAFETY: forwarded from the caller.
-    unsafe { invoke::<false>(f, args, &mut 0) }
+/// None; `unsafe` for the [`Entry`] type.
+unsafe fn mixed(_: &Function, _: &[Arg<'_>]) -> Raw {
+    Raw {
+        kind: Returned::General,
+        bits: 0,
+    }
 }
 
 /// Whether slot `code` accepts a `&str` (copied into the arena): `p P s O`.
@@ -666,10 +731,7 @@ macro_rules! exact_entries {
         ///
         /// # Safety
         /// As [`Entry`].
-        unsafe fn $entry<const N: usize, const STR: bool>(
-            f: &Function,
-            args: &[Arg<'_>],
-        ) -> Result<Value> {
+        unsafe fn $entry<const N: usize, const STR: bool>(f: &Function, args: &[Arg<'_>]) -> Raw {
             // SAFETY: forwarded from the caller.
             unsafe { $body::<N, false, STR>(f, args, &mut 0) }
         }
@@ -683,8 +745,17 @@ macro_rules! exact_entries {
             args: &[Arg<'_>],
             errno: &mut c_int,
         ) -> Result<Value> {
-            // SAFETY: forwarded from the caller.
-            unsafe { $body::<N, true, STR>(f, args, errno) }
+            // SAFETY: forwarded from the caller (twice: `finish` takes what the entry
+            // left, for the same call).
+            unsafe {
+                let raw = $body::<N, true, STR>(f, args, errno);
+                match raw.kind {
+                    Returned::Int => Ok(Value::Int(raw.bits as i64)),
+                    Returned::UInt => Ok(Value::UInt(raw.bits)),
+                    Returned::Double => Ok(Value::Double(f64::from_bits(raw.bits))),
+                    _ => finish::<true>(f, args, raw, errno),
+                }
+            }
         }
 
         /// The register path of an exact shape of `N` arguments of one class; with
@@ -697,10 +768,15 @@ macro_rules! exact_entries {
             f: &Function,
             args: &[Arg<'_>],
             errno: &mut c_int,
-        ) -> Result<Value> {
+        ) -> Raw {
+            const GENERAL: Raw = Raw {
+                kind: Returned::General,
+                bits: 0,
+            };
             let (fun, shape) = f.register_shape();
             if args.len() != N {
-                return Err(call::arg_count(f.name(), N, args.len()));
+                // The general conversions report the count.
+                return GENERAL;
             }
             let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
             // Without a slot that takes a `&str`, no arena: `None` is known at compile
@@ -712,13 +788,10 @@ macro_rules! exact_entries {
             for index in 0..N {
                 // SAFETY: `index < N == args.len()`.
                 let arg = unsafe { args.get_unchecked(index) };
-                // A kind refused (or a `&str` with a NUL) takes the general conversions of
-                // the mixed shapes' path, which report the error: this path needs no
-                // `Result` per argument and keeps no error state across the call.
-                // SAFETY (of the refusal's call): forwarded from the caller; `invoke`
-                // serves every shape.
-                words[index] = $word!(shape, index, arg, arena,
-                    return unsafe { invoke::<ERRNO>(f, args, errno) });
+                // A kind refused (or a `&str` with a NUL) is left, before the call, to the
+                // general conversions of the mixed shapes' path, which report the error:
+                // this path needs no `Result` per argument and keeps no error state.
+                words[index] = $word!(shape, index, arg, arena, return GENERAL);
             }
             callback::enter_call();
             if ERRNO {
@@ -750,9 +823,16 @@ macro_rules! exact_entries {
             if ERRNO {
                 *errno = errno::errno();
             }
-            // The name is looked up only when a callback failed during the call.
-            callback::leave_call_of(|| f.name())?;
-            Ok(returned(shape, bits))
+            let kind = if callback::leave_call_pending() {
+                Returned::Pending
+            } else {
+                shape.ret
+            };
+            // The extension of a return that is not an integer leaves the bits as they are.
+            Raw {
+                kind,
+                bits: shape.ret_ext.apply(bits),
+            }
         }
     };
     (@param $k:literal $param:ty) => { $param };

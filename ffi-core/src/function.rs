@@ -9,7 +9,7 @@ use libffi::low::{ffi_cif, ffi_type};
 
 use crate::call::{self, Cif, Plan, Target, INLINE_ARGS};
 use crate::error::{Error, Result};
-use crate::fast::{Entry, ErrnoEntry, Shape};
+use crate::fast::{self, Entry, ErrnoEntry, Raw, Returned, Shape};
 use crate::library::Handle;
 use crate::signature::{codes_to_string, parse_args, Signature};
 use crate::types::TypeCode;
@@ -160,7 +160,35 @@ impl Function {
         // SAFETY: the shape (if any) and the cif were chosen and prepared for this
         // signature; that the address has it and that the arguments satisfy the C
         // contract is forwarded from the caller.
-        unsafe { (self.entry)(self, args) }
+        let raw = unsafe { (self.entry)(self, args) };
+        // The usual returns are built here, in the caller, from the two words the entry
+        // returned in registers (see `fast::Entry`); the rest out of line.
+        match raw.kind {
+            Returned::Int => Ok(Value::Int(raw.bits as i64)),
+            Returned::UInt => Ok(Value::UInt(raw.bits)),
+            Returned::Double => Ok(Value::Double(f64::from_bits(raw.bits))),
+            Returned::Ptr => Ok(Value::Ptr(raw.bits as usize as *mut c_void)),
+            Returned::Void => Ok(Value::None),
+            // SAFETY: as above; `raw` is this call's.
+            _ => unsafe { self.call_rest(raw, args) },
+        }
+    }
+
+    /// The rest of [`call`](Function::call): the less usual returns, callback failures,
+    /// the calls the register path leaves to its general conversions, and libffi.
+    ///
+    /// # Safety
+    /// As [`call`](Function::call); `raw` is what `self.entry` returned for `args`.
+    #[inline(never)]
+    unsafe fn call_rest(&self, raw: Raw, args: &[Arg<'_>]) -> Result<Value> {
+        // SAFETY: forwarded from the caller; the cif was prepared for this signature, and a
+        // register-path kind comes from an entry of this function's shape.
+        unsafe {
+            match raw.kind {
+                Returned::Libffi => call::invoke::<false>(&self.target(), args, &mut 0),
+                _ => fast::finish::<false>(self, args, raw, &mut 0),
+            }
+        }
     }
 
     /// Like [`call`](Function::call), and also returns `errno` as it was right after the C
@@ -258,13 +286,16 @@ impl Function {
 /// path's, so that `Function::call` is one indirect call wherever it is inlined.
 const LIBFFI: (Entry, ErrnoEntry) = (libffi_call, libffi_call_errno);
 
-/// [`Entry`] through libffi.
+/// [`Entry`] of the libffi path: hands the call to [`Function::call`]'s out-of-line part,
+/// which calls `ffi_call`.
 ///
 /// # Safety
-/// As [`Function::call`].
-unsafe fn libffi_call(f: &Function, args: &[Arg<'_>]) -> Result<Value> {
-    // SAFETY: forwarded from the caller; the cif was prepared for this signature.
-    unsafe { call::invoke::<false>(&f.target(), args, &mut 0) }
+/// None; `unsafe` for the [`Entry`] type.
+unsafe fn libffi_call(_: &Function, _: &[Arg<'_>]) -> Raw {
+    Raw {
+        kind: Returned::Libffi,
+        bits: 0,
+    }
 }
 
 /// [`ErrnoEntry`] through libffi.
