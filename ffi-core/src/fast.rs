@@ -153,8 +153,6 @@ pub(crate) enum Returned {
     /// Called (the bits are the return), and a callback failure is pending on this thread:
     /// [`callback::take_left_pending`] says whether it is this call's.
     Pending,
-    /// Not called: the function is on libffi.
-    Libffi,
 }
 
 /// [`Entry`] that also stores errno (cleared before the call, read right after it).
@@ -526,7 +524,7 @@ pub(crate) fn returned_other(ret: Returned, bits: u64) -> Value {
         // or a NUL-terminated string.
         Returned::Str => unsafe { call::load_str(bits as usize as *const c_char) },
         // `Returned::of` gives only the kinds above; the others carry no value.
-        Returned::Void | Returned::General | Returned::Pending | Returned::Libffi => Value::None,
+        Returned::Void | Returned::General | Returned::Pending => Value::None,
     }
 }
 
@@ -547,7 +545,7 @@ pub(crate) unsafe fn finish<const ERRNO: bool>(
 ) -> Result<Value> {
     match raw.kind {
         // SAFETY: forwarded from the caller.
-        Returned::General | Returned::Libffi => unsafe { invoke::<ERRNO>(f, args, errno) },
+        Returned::General => unsafe { invoke::<ERRNO>(f, args, errno) },
         Returned::Pending => {
             callback::take_left_pending(f.name())?;
             Ok(returned(f.register_shape().1, raw.bits))

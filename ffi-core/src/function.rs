@@ -40,9 +40,10 @@ pub struct Function {
     plan: Plan,
     /// The register path's shape, chosen once from the signature; `None`: libffi.
     shape: Option<Shape>,
-    /// What [`call`](Function::call) runs: the shape's entry, or libffi's. One indirect
-    /// call, no test of the path per call.
-    entry: Entry,
+    /// What [`call`](Function::call) runs: the shape's entry; `None`: libffi (tested
+    /// per call: cheaper than an entry of its own, whose result would have to be built
+    /// out of line).
+    entry: Option<Entry>,
     /// What [`call_with_errno`](Function::call_with_errno) runs.
     errno_entry: ErrnoEntry,
     fun: *const c_void,
@@ -103,8 +104,8 @@ impl Function {
             cif,
             plan: Plan::for_codes(signature.args()),
             shape,
-            entry: shape.map_or(LIBFFI.0, |s| s.entry),
-            errno_entry: shape.map_or(LIBFFI.1, |s| s.errno_entry),
+            entry: shape.map(|s| s.entry),
+            errno_entry: shape.map_or(LIBFFI_ERRNO, |s| s.errno_entry),
             fun,
             signature,
             name,
@@ -160,7 +161,12 @@ impl Function {
         // SAFETY: the shape (if any) and the cif were chosen and prepared for this
         // signature; that the address has it and that the arguments satisfy the C
         // contract is forwarded from the caller.
-        let raw = unsafe { (self.entry)(self, args) };
+        let raw = unsafe {
+            match self.entry {
+                Some(entry) => entry(self, args),
+                None => return self.call_libffi(args),
+            }
+        };
         // The usual returns are built here, in the caller, from the two words the entry
         // returned in registers (see `fast::Entry`); the rest out of line.
         match raw.kind {
@@ -174,21 +180,26 @@ impl Function {
         }
     }
 
-    /// The rest of [`call`](Function::call): the less usual returns, callback failures,
-    /// the calls the register path leaves to its general conversions, and libffi.
+    /// The rest of [`call`](Function::call) on the register path: the less usual returns,
+    /// callback failures, and the calls its entry left to the general conversions.
     ///
     /// # Safety
     /// As [`call`](Function::call); `raw` is what `self.entry` returned for `args`.
     #[inline(never)]
     unsafe fn call_rest(&self, raw: Raw, args: &[Arg<'_>]) -> Result<Value> {
-        // SAFETY: forwarded from the caller; the cif was prepared for this signature, and a
-        // register-path kind comes from an entry of this function's shape.
-        unsafe {
-            match raw.kind {
-                Returned::Libffi => call::invoke::<false>(&self.target(), args, &mut 0),
-                _ => fast::finish::<false>(self, args, raw, &mut 0),
-            }
-        }
+        // SAFETY: forwarded from the caller; `raw` comes from an entry of this function's
+        // shape.
+        unsafe { fast::finish::<false>(self, args, raw, &mut 0) }
+    }
+
+    /// [`call`](Function::call) through libffi, out of line.
+    ///
+    /// # Safety
+    /// As [`call`](Function::call).
+    #[inline(never)]
+    unsafe fn call_libffi(&self, args: &[Arg<'_>]) -> Result<Value> {
+        // SAFETY: forwarded from the caller; the cif was prepared for this signature.
+        unsafe { call::invoke::<false>(&self.target(), args, &mut 0) }
     }
 
     /// Like [`call`](Function::call), and also returns `errno` as it was right after the C
@@ -277,26 +288,13 @@ impl Function {
     /// comparing the two paths (ffi-core's differential test) and for benchmarks.
     pub fn on_libffi(mut self) -> Function {
         self.shape = None;
-        (self.entry, self.errno_entry) = LIBFFI;
+        (self.entry, self.errno_entry) = (None, LIBFFI_ERRNO);
         self
     }
 }
 
-/// The libffi path's entries, `(call, call_with_errno)`: out of line, like the register
-/// path's, so that `Function::call` is one indirect call wherever it is inlined.
-const LIBFFI: (Entry, ErrnoEntry) = (libffi_call, libffi_call_errno);
-
-/// [`Entry`] of the libffi path: hands the call to [`Function::call`]'s out-of-line part,
-/// which calls `ffi_call`.
-///
-/// # Safety
-/// None; `unsafe` for the [`Entry`] type.
-unsafe fn libffi_call(_: &Function, _: &[Arg<'_>]) -> Raw {
-    Raw {
-        kind: Returned::Libffi,
-        bits: 0,
-    }
-}
+/// [`Function::call_with_errno`]'s entry on libffi.
+const LIBFFI_ERRNO: ErrnoEntry = libffi_call_errno;
 
 /// [`ErrnoEntry`] through libffi.
 ///
@@ -477,8 +475,8 @@ impl VariadicFunction {
             // Variadic callees read their arguments differently (the vector register count
             // in `al` on x86-64, the stack on some ABIs): always libffi.
             shape: None,
-            entry: LIBFFI.0,
-            errno_entry: LIBFFI.1,
+            entry: None,
+            errno_entry: LIBFFI_ERRNO,
             fun: self.fun,
             signature,
             name: self.name.clone(),
