@@ -40,14 +40,17 @@
 //!
 //! # What is decided at declaration
 //! [`Shape::classify`] fixes everything the signature fixes: the entry
-//! ([`Function::call`](crate::Function::call) is one indirect call to it, with no test of
-//! the path), each argument's register, the narrowing and widening of each integer
-//! argument and of the return as a mask and a sign bit ([`Extension`]), which slots take
-//! raw pointers, `&str`s and `float`s (bit sets), and which [`Value`] the return becomes.
-//! Per call, the exact entries convert only the usual kinds inline (integers, `f64`, raw
-//! pointers, `&str`s into the arena), one tag compare each; any other kind, or a refusal,
-//! hands the whole call to the general conversions ([`invoke`], the mixed shapes' path),
-//! so conversions and errors stay those of [`call::word`] on every path.
+//! ([`Function::call`](crate::Function::call) calls it through one function pointer), each
+//! argument's register, the narrowing and widening of each integer argument and of the
+//! return as a mask and a sign bit ([`Extension`]), which slots take raw pointers, `&str`s,
+//! C strings, buffers, bools and `float`s (bit sets, [`Slots`]), and which [`Value`] the
+//! return becomes ([`Returned`]). Per call, the exact entries convert every kind
+//! [`call::word`] accepts inline (integers first, with one tag compare; the less usual
+//! kinds out of line); a refusal, before the call, hands the whole call to the general
+//! conversions ([`invoke`], the mixed shapes' path), which report it, so conversions and
+//! errors stay those of [`call::word`] on every path. The entry returns the return
+//! register's bits and their kind in two registers ([`Raw`]); `Function::call`, inlined
+//! into its caller, builds the `Result<Value>` there.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::mem::MaybeUninit;
