@@ -4,6 +4,9 @@
 //!
 //! ffi-core's dynamic call is measured on the path it chooses (registers, where the
 //! signature allows: every workload here) and forced onto libffi (`Function::on_libffi`).
+//! The dynamic call is measured returning its `Value` (which the harness copies: a 24-byte
+//! enum in memory) and with the value read in place (`.as_i64()`, `.as_f64()`), as a
+//! program that uses the result does.
 //!
 //! W1 `int add(int, int)`, W2 `double addd(double, double)`, W3 `int64_t sum(const
 //! int32_t *, size_t)` over 1000 elements, W4 `strlen` of a 13-character string, W5 a
@@ -124,6 +127,14 @@ fn w1_int_add(c: &mut Criterion) {
             unsafe { f.call(&[black_box(20).into(), black_box(22).into()]) }.unwrap()
         })
     });
+    g.bench_function("ffi-core dynamic, .as_i64()", |b| {
+        b.iter(|| {
+            // SAFETY: as above.
+            unsafe { f.call(&[black_box(20).into(), black_box(22).into()]) }
+                .unwrap()
+                .as_i64()
+        })
+    });
     g.bench_function("ffi-core dynamic, libffi path", |b| {
         b.iter(|| {
             // SAFETY: as above.
@@ -171,6 +182,14 @@ fn w2_double_add(c: &mut Criterion) {
         b.iter(|| {
             // SAFETY: addd is `double addd(double, double)` and takes any values.
             unsafe { f.call(&[black_box(1.5).into(), black_box(2.25).into()]) }.unwrap()
+        })
+    });
+    g.bench_function("ffi-core dynamic, .as_f64()", |b| {
+        b.iter(|| {
+            // SAFETY: as above.
+            unsafe { f.call(&[black_box(1.5).into(), black_box(2.25).into()]) }
+                .unwrap()
+                .as_f64()
         })
     });
     g.bench_function("ffi-core dynamic, libffi path", |b| {
@@ -276,6 +295,14 @@ fn w4_strlen(c: &mut Criterion) {
         // SAFETY: strlen is `size_t strlen(const char *)`; the &str is passed as a
         // NUL-terminated copy.
         b.iter(|| unsafe { f.call(&[black_box(TEXT).into()]) }.unwrap())
+    });
+    g.bench_function("ffi-core dynamic &str (copied), .as_i64()", |b| {
+        // SAFETY: as above.
+        b.iter(|| {
+            unsafe { f.call(&[black_box(TEXT).into()]) }
+                .unwrap()
+                .as_i64()
+        })
     });
     g.bench_function("ffi-core dynamic &str, libffi path", |b| {
         // SAFETY: as above.

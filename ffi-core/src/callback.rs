@@ -298,8 +298,8 @@ impl<'f> Callback<'f> {
     }
 
     /// Which way C reaches the closure: [`CallPath::Registers`] through ffi-core's own
-    /// trampoline (x86-64 Linux, at most 5 integer or pointer arguments), else through a
-    /// libffi closure. Both behave identically.
+    /// trampoline (x86-64 and aarch64 Linux, at most 5 integer or pointer arguments), else
+    /// through a libffi closure. Both behave identically.
     pub fn call_path(&self) -> CallPath {
         match self.header().trampoline {
             Some(_) => CallPath::Registers,
@@ -753,14 +753,44 @@ pub(crate) fn enter_call() {
 /// that ran during it, as an error.
 #[inline(always)]
 pub(crate) fn leave_call(function: &str) -> Result<()> {
+    leave_call_of(|| function)
+}
+
+/// [`leave_call`] with the function's name worked out only when a callback failed (the
+/// name's pointer and length need not be kept across the C call).
+#[inline(always)]
+pub(crate) fn leave_call_of<'n>(function: impl FnOnce() -> &'n str) -> Result<()> {
+    if leave_call_pending() {
+        take_left_pending(function())
+    } else {
+        Ok(())
+    }
+}
+
+/// The usual part of [`leave_call`]: one subtraction, and a test of whether a callback
+/// failure is pending on this thread. If so, [`take_left_pending`] must follow before the
+/// thread makes another call.
+#[inline(always)]
+pub(crate) fn leave_call_pending() -> bool {
     let state = STATE.with(|s| {
         let state = s.get() - ONE_CALL;
+        s.set(state);
+        state
+    });
+    state & PENDING_BIT != 0
+}
+
+/// The rest of [`leave_call`] after [`leave_call_pending`] said a failure is pending:
+/// clears the bit and takes the failure of the call that ended, if it is that call's
+/// (`take_pending_slow` sets the bit again if outer calls still have failures).
+#[cold]
+#[inline(never)]
+pub(crate) fn take_left_pending(function: &str) -> Result<()> {
+    let state = STATE.with(|s| {
+        let state = s.get();
         s.set(state & !PENDING_BIT);
         state
     });
-    if state & PENDING_BIT == 0 {
-        return Ok(());
-    }
     take_pending_slow(function, state / ONE_CALL + 1)
 }
 

@@ -37,6 +37,20 @@
 //! every padding register costs an instruction), float-only ones 1 to 4 exactly and 8
 //! otherwise, and mixed ones are padded to 2 or all registers of each class. That is 20
 //! shapes (x2 return classes), not the 63 exact combinations.
+//!
+//! # What is decided at declaration
+//! [`Shape::classify`] fixes everything the signature fixes: the entry
+//! ([`Function::call`](crate::Function::call) calls it through one function pointer), each
+//! argument's register, the narrowing and widening of each integer argument and of the
+//! return as a mask and a sign bit ([`Extension`]), which slots take raw pointers, `&str`s,
+//! C strings, buffers, bools and `float`s (bit sets, [`Slots`]), and which [`Value`] the
+//! return becomes ([`Returned`]). Per call, the exact entries convert every kind
+//! [`call::word`] accepts inline (integers first, with one tag compare; the less usual
+//! kinds out of line); a refusal, before the call, hands the whole call to the general
+//! conversions ([`invoke`], the mixed shapes' path), which report it, so conversions and
+//! errors stay those of [`call::word`] on every path. The entry returns the return
+//! register's bits and their kind in two registers ([`Raw`]); `Function::call`, inlined
+//! into its caller, builds the `Result<Value>` there.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::mem::MaybeUninit;
@@ -70,28 +84,180 @@ pub(crate) const INT_REGS: usize = if !cfg!(all(
 pub(crate) const FLOAT_REGS: usize = if INT_REGS == 0 { 0 } else { 8 };
 
 /// How a register-path signature is called, worked out once at declaration: the shape (an
-/// index into [`SHAPES`]), the return register's class, and where each argument goes.
+/// index into [`SHAPES`]), where each argument goes, how each integer argument and the
+/// return value are narrowed and widened, and which slots take which argument kinds
+/// without the general conversion. Nothing of this is looked up per call by type code.
 #[derive(Clone, Copy)]
 pub(crate) struct Shape {
-    /// The call: `entry[0]` for `call`, `entry[1]` for `call_with_errno`.
-    pub(crate) entry: [Entry; 2],
+    /// The call: [`Function::call`] and [`Function::call_with_errno`] jump straight here.
+    pub(crate) entry: Entry,
+    pub(crate) errno_entry: ErrnoEntry,
     index: u8,
     float_return: bool,
     /// Whether the shape passes more registers than the signature has arguments (those
     /// are zeroed before the call).
     padded: bool,
+    /// How the return register becomes a [`Value`].
+    ret: Returned,
+    /// The return's narrowing and widening (integer returns).
+    ret_ext: Extension,
     /// Argument i's register: `dest[i] < 8` the integer register `dest[i]`, else the
     /// vector register `dest[i] - 8` (indices into [`Registers`]).
     dest: [u8; 16],
+    /// Argument i's narrowing and widening, for the first 8 arguments (integer-only
+    /// shapes have at most 8).
+    ext: [Extension; 8],
+    /// Which argument slots take which kinds without conversion, a bit per argument.
+    slots: Slots,
 }
 
-/// A register-path call of one shape: converts the arguments, calls, converts the result,
-/// and stores errno (read right after the call) when asked to.
+/// A register-path call of one shape: converts the arguments, calls, and hands back the
+/// return register's bits, narrowed and widened, with what they are ([`Raw`]): two words,
+/// returned in registers, from which [`Function::call`](crate::Function::call), inlined
+/// into its caller, builds the `Result<Value>` there. (A `Result<Value>` returned from the
+/// entry goes through memory, and a caller that copies it with wider loads than the entry's
+/// stores stalls on store forwarding: that cost more than the whole conversion.)
 ///
 /// # Safety
 /// As [`Function::call`](crate::Function::call); the function's shape is the one this
 /// entry was chosen for.
-pub(crate) type Entry = unsafe fn(&Function, &[Arg<'_>], &mut c_int) -> Result<Value>;
+pub(crate) type Entry = unsafe fn(&Function, &[Arg<'_>]) -> Raw;
+
+/// What an [`Entry`] hands back: the return register's bits and what they stand for, or
+/// what remains to be done.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Raw {
+    pub(crate) kind: Returned,
+    /// The return register's bits; integers narrowed and widened per the return code.
+    pub(crate) bits: u64,
+}
+
+/// What a [`Raw`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Returned {
+    /// `Value::Int(bits)`.
+    Int,
+    /// `Value::UInt(bits)`.
+    UInt,
+    /// `Value::Double` of the bits.
+    Double,
+    /// `Value::Ptr` of the bits.
+    Ptr,
+    /// `Value::None`.
+    Void,
+    /// `Value::Float` of the low 32 bits.
+    Float,
+    /// A copy of the C string at the bits' address (`Value::None` for NULL).
+    Str,
+    /// Not called: an argument is of a kind the entry does not convert (or is refused), or
+    /// the shape has no exact entry; the general conversions of the register path take
+    /// the whole call, and report the error if there is one.
+    General,
+    /// Called (the bits are the return), and a callback failure is pending on this thread:
+    /// [`callback::take_left_pending`] says whether it is this call's.
+    Pending,
+}
+
+/// [`Entry`] that also stores errno (cleared before the call, read right after it).
+///
+/// # Safety
+/// As [`Entry`].
+pub(crate) type ErrnoEntry = unsafe fn(&Function, &[Arg<'_>], &mut c_int) -> Result<Value>;
+
+/// How an integer-class word is narrowed to its C type and widened back to 64 bits, as
+/// [`TypeCode::truncate`] does and the convention requires of narrow arguments and
+/// libffi does to narrow returns: `((word & mask) ^ sign) - sign`, where `sign` is the
+/// type's sign bit for a signed type narrower than 64 bits (0 otherwise). Three
+/// operations, with no branch on the type code per call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Extension {
+    mask: u64,
+    sign: u64,
+}
+
+impl Extension {
+    /// Leaves the word as it is (64-bit integers, pointers, floating-point codes).
+    const NONE: Extension = Extension {
+        mask: u64::MAX,
+        sign: 0,
+    };
+
+    /// The extension of integer or pointer code `code` (pointers are unsigned integers of
+    /// the platform's width); [`Extension::NONE`] for the others.
+    const fn of(code: TypeCode) -> Extension {
+        let bits = 8 * code.size() as u32;
+        if !(code.is_integer() || code.is_pointer()) || bits >= 64 {
+            return Extension::NONE;
+        }
+        Extension {
+            mask: (1 << bits) - 1,
+            sign: if code.is_signed() { 1 << (bits - 1) } else { 0 },
+        }
+    }
+
+    #[inline(always)]
+    fn apply(self, word: u64) -> u64 {
+        ((word & self.mask) ^ self.sign).wrapping_sub(self.sign)
+    }
+}
+
+/// Sets of argument slots (bit i: argument i), for the kinds [`call::word`] accepts in only
+/// some slots, so that a call tests one bit where the general conversion matches the code.
+#[derive(Clone, Copy, Default)]
+struct Slots {
+    /// Integer slots (`b B h H i I l L q Q`), which take a bool as 0 or 1.
+    integer: u16,
+    /// Pointer slots (`p P s O C`), which take raw pointers and callbacks.
+    pointer: u16,
+    /// Slots for memory C only reads (`P s O`), which take C strings and read-only buffers.
+    read_only: u16,
+    /// `p` slots, which take writable buffers (as the read-only ones do).
+    writable: u16,
+    /// Slots that take a `&str`, copied into the arena (`p P s O`).
+    string: u16,
+    /// `float` slots (the other floating-point slots are `double`).
+    float32: u16,
+}
+
+impl Slots {
+    fn of(args: &[TypeCode]) -> Slots {
+        let mut slots = Slots::default();
+        for (i, &code) in args.iter().enumerate().take(16) {
+            let bit = |yes: bool| u16::from(yes) << i;
+            slots.integer |= bit(code.is_integer());
+            slots.pointer |= bit(code.is_pointer());
+            slots.read_only |= bit(matches!(
+                code,
+                TypeCode::ConstPtr | TypeCode::Str | TypeCode::Object
+            ));
+            slots.writable |= bit(code == TypeCode::Ptr);
+            slots.string |= bit(takes_str(code));
+            slots.float32 |= bit(code == TypeCode::Float);
+        }
+        slots
+    }
+}
+
+/// Whether bit `index` of `set` is set.
+#[inline(always)]
+fn has(set: u16, index: usize) -> bool {
+    set >> index & 1 != 0
+}
+
+impl Returned {
+    /// Which [`Value`] a return of `code` becomes.
+    fn of(code: TypeCode) -> Returned {
+        match code {
+            _ if code.is_integer() && code.is_signed() => Returned::Int,
+            _ if code.is_integer() => Returned::UInt,
+            TypeCode::Double => Returned::Double,
+            TypeCode::Float => Returned::Float,
+            TypeCode::Str => Returned::Str,
+            TypeCode::Void => Returned::Void,
+            _ => Returned::Ptr,
+        }
+    }
+}
 
 /// Whether `FFI_CORE_LIBFFI_ONLY` (non-empty, not `0`) puts every function on libffi: read
 /// once per process, so that a test suite can run whole on either path.
@@ -139,20 +305,34 @@ impl Shape {
             *d = *next;
             *next += 1;
         }
-        let entry: [Entry; 2] = match (ints, floats) {
+        let mut ext = [Extension::NONE; 8];
+        for (e, &code) in ext.iter_mut().zip(args) {
+            *e = Extension::of(code);
+        }
+        let slots = Slots::of(args);
+        let (entry, errno_entry): (Entry, ErrnoEntry) = match (ints, floats) {
+            // A returned string is copied after the entry has returned (see `Raw`), when
+            // the arena is gone: where C may return a pointer into it (a `&str` argument's
+            // copy, as `echo` does), the general path, which copies it before, takes it.
+            (_, 0) if slots.string != 0 && ret == TypeCode::Str => (mixed, invoke::<true>),
             // Without a slot that takes a `&str`, the string arena compiles away.
-            (i, 0) if args.iter().any(|c| takes_str(*c)) => INTS[i],
+            (i, 0) if slots.string != 0 => INTS[i],
             (i, 0) => INTS_NO_STR[i],
             // Float-only signatures have no slot that takes a `&str`.
-            (0, f) if f <= 4 => FLOATS_NO_STR[f - 1],
-            _ => [invoke::<false>, invoke::<true>],
+            (0, f) if f <= 4 => FLOATS[f - 1],
+            _ => (mixed, invoke::<true>),
         };
         Some(Shape {
             entry,
+            errno_entry,
             index: index as u8,
             float_return: ret.is_float(),
             padded: (padded_ints, padded_floats) != (ints, floats),
+            ret: Returned::of(ret),
+            ret_ext: Extension::of(ret),
             dest,
+            ext,
+            slots,
         })
     }
 
@@ -247,17 +427,13 @@ shapes! {
     19: [0 1 2 3 4 5 6 7] [0 1 2 3 4 5 6 7],
 }
 
-/// How integer-class words are extended to 64 bits, per code (`TypeCode as usize`): the
-/// shift that drops the bits above the C type's width, and whether the shift back
-/// sign-extends. Pointers are unsigned integers of the platform's width.
-const EXTEND: [(u32, bool); 18] = {
-    let mut table = [(0, false); 18];
+/// The [`Extension`] of every code, by `TypeCode as usize` (for the mixed shapes, which
+/// convert through the codes).
+const EXTENSIONS: [Extension; 18] = {
+    let mut table = [Extension::NONE; 18];
     let mut k = 0;
     while k < 18 {
-        let code = ALL[k];
-        if code.is_integer() || code.is_pointer() {
-            table[k] = (64 - 8 * code.size() as u32, code.is_signed());
-        }
+        table[k] = Extension::of(ALL[k]);
         k += 1;
     }
     table
@@ -276,12 +452,7 @@ const ALL: [TypeCode; 18] = {
 /// back, as [`TypeCode::truncate`] does, without a branch per code.
 #[inline(always)]
 fn extend(code: TypeCode, bits: u64) -> u64 {
-    let (shift, signed) = EXTEND[code as usize];
-    if signed {
-        ((bits << shift) as i64 >> shift) as u64
-    } else {
-        (bits << shift) >> shift
-    }
+    EXTENSIONS[code as usize].apply(bits)
 }
 
 /// Converts every argument into its register word (see [`call::word`]) and stores it in
@@ -328,29 +499,61 @@ unsafe fn marshal(
     Ok(())
 }
 
-/// The value of return code `ret` from its return register's bits, as [`call::load`] reads
-/// libffi's return buffer: narrow integers truncated and extended per their signedness.
+/// The value of the return register's bits, as [`call::load`] reads libffi's return
+/// buffer: narrow integers truncated and extended per their signedness. The kind and the
+/// extension were worked out at declaration; the usual kinds are tested first.
 #[inline(always)]
-fn returned(ret: TypeCode, bits: u64) -> Value {
-    // Integers first, without a jump per code: the usual return.
-    if ret.is_integer() {
-        let v = extend(ret, bits);
-        return if ret.is_signed() {
-            Value::Int(v as i64)
-        } else {
-            Value::UInt(v)
-        };
+fn returned(shape: &Shape, bits: u64) -> Value {
+    match shape.ret {
+        Returned::Int => Value::Int(shape.ret_ext.apply(bits) as i64),
+        Returned::UInt => Value::UInt(shape.ret_ext.apply(bits)),
+        Returned::Double => Value::Double(f64::from_bits(bits)),
+        _ => returned_other(shape.ret, bits),
     }
+}
+
+/// [`returned`] for the less usual kinds, out of line (inlined, the whole match becomes
+/// a jump table: more instructions for the usual kinds); the [`Value`] of a [`Raw`] of a
+/// return kind.
+#[inline(never)]
+pub(crate) fn returned_other(ret: Returned, bits: u64) -> Value {
     match ret {
-        TypeCode::Float => Value::Float(f32::from_bits(bits as u32)),
-        TypeCode::Double => Value::Double(f64::from_bits(bits)),
-        // SAFETY: the caller of `invoke` vouches that an `s` function returns NULL or a
-        // NUL-terminated string.
-        TypeCode::Str => unsafe { call::load_str(bits as usize as *const c_char) },
-        TypeCode::Ptr | TypeCode::ConstPtr | TypeCode::Object | TypeCode::Callback => {
-            Value::Ptr(bits as usize as *mut c_void)
+        Returned::Int => Value::Int(bits as i64),
+        Returned::UInt => Value::UInt(bits),
+        Returned::Double => Value::Double(f64::from_bits(bits)),
+        Returned::Float => Value::Float(f32::from_bits(bits as u32)),
+        Returned::Ptr => Value::Ptr(bits as usize as *mut c_void),
+        // SAFETY: the caller of `Function::call` vouches that an `s` function returns NULL
+        // or a NUL-terminated string.
+        Returned::Str => unsafe { call::load_str(bits as usize as *const c_char) },
+        // `Returned::of` gives only the kinds above; the others carry no value.
+        Returned::Void | Returned::General | Returned::Pending => Value::None,
+    }
+}
+
+/// Ends a register-path call from its entry's [`Raw`] when [`Function::call`] does not
+/// build the value inline: the less usual return kinds, a pending callback failure (the
+/// call's error if it is this call's), and the calls the entry left to the general
+/// conversions ([`invoke`], which converts or reports the error exactly as
+/// [`call::word`] does).
+///
+/// # Safety
+/// As [`ErrnoEntry`]; `raw` comes from an entry of `f`'s shape, for these `args`.
+#[inline(never)]
+pub(crate) unsafe fn finish<const ERRNO: bool>(
+    f: &Function,
+    args: &[Arg<'_>],
+    raw: Raw,
+    errno: &mut c_int,
+) -> Result<Value> {
+    match raw.kind {
+        // SAFETY: forwarded from the caller.
+        Returned::General => unsafe { invoke::<ERRNO>(f, args, errno) },
+        Returned::Pending => {
+            callback::take_left_pending(f.name())?;
+            Ok(returned(f.register_shape().1, raw.bits))
         }
-        _ => Value::None,
+        kind => Ok(returned_other(kind, raw.bits)),
     }
 }
 
@@ -360,13 +563,14 @@ fn returned(ret: TypeCode, bits: u64) -> Value {
 /// [`call::invoke`], with the shape's call in place of `ffi_call`.
 ///
 /// # Safety
-/// As [`Entry`].
+/// As [`ErrnoEntry`].
+#[inline(never)]
 unsafe fn invoke<const ERRNO: bool>(
     f: &Function,
     args: &[Arg<'_>],
     errno: &mut c_int,
 ) -> Result<Value> {
-    let (fun, name, codes, plan, ret, shape) = f.register_parts();
+    let (fun, name, codes, plan, shape) = f.register_parts();
     if args.len() != codes.len() {
         return Err(call::arg_count(name, codes.len(), args.len()));
     }
@@ -402,92 +606,193 @@ unsafe fn invoke<const ERRNO: bool>(
         *errno = errno::errno();
     }
     callback::leave_call(name)?;
-    Ok(returned(ret, bits))
+    Ok(returned(shape, bits))
 }
 
-/// The word of an argument in an integer or pointer slot: the common kinds inline, the rest
-/// through [`call::word`] and the arena (kept out of line).
+/// [`Entry`] of the mixed and padded shapes: the general conversions take the call.
+///
+/// # Safety
+/// None; `unsafe` for the [`Entry`] type.
+unsafe fn mixed(_: &Function, _: &[Arg<'_>]) -> Raw {
+    Raw {
+        kind: Returned::General,
+        bits: 0,
+    }
+}
+
 /// Whether slot `code` accepts a `&str` (copied into the arena): `p P s O`.
 fn takes_str(code: TypeCode) -> bool {
     code.is_pointer() && code != TypeCode::Callback
 }
 
-/// `STR`: whether the signature has a slot that takes a `&str`; without one, a `&str` is
-/// refused by [`call::word`] like any other mismatch and the arena is never used.
-#[inline(always)]
-fn int_word<const STR: bool>(
-    name: &str,
-    index: usize,
-    code: TypeCode,
-    arg: &Arg<'_>,
-    arena: &mut Arena,
-) -> Result<u64> {
-    match *arg {
-        // An integer in a pointer slot is an address: `extend` treats pointers as
-        // unsigned integers of the platform's width.
-        Arg::Int(v) => Ok(extend(code, v as u64)),
-        Arg::UInt(v) => Ok(extend(code, v)),
-        Arg::Ptr(p) if code.is_pointer() => Ok(p as usize as u64),
-        Arg::Str(s) if STR && takes_str(code) => match arena.c_str(s) {
-            Some(copy) => Ok(copy as usize as u64),
-            None => Err(call::nul_in_string(name, index, s)),
-        },
-        _ => other_word(name, index, code, arg),
-    }
+/// The word of integer-class argument `$index`, converted inline as [`call::word`] does
+/// (integers extended per the slot, raw pointers, and with `STR`, the signature having a
+/// slot that takes one, a `&str` copied into the arena; the less usual kinds through
+/// [`other_int_word`]), with the slot's extension and kinds from `$shape`. Where
+/// [`call::word`] refuses the kind, and for a `&str` with a NUL, it evaluates `$refused`
+/// (which leaves the entry: the general conversions then report the error). A macro, so
+/// that every way out is a word or that exit, with no `Option` to merge and test.
+macro_rules! int_word {
+    ($shape:expr, $index:expr, $arg:expr, $arena:expr, $refused:expr) => {{
+        let (shape, index, arg): (&Shape, usize, &Arg<'_>) = ($shape, $index, $arg);
+        // Integers first, with one compare: an integer in a pointer slot is an address,
+        // and the extension of a pointer slot leaves the word as it is.
+        match arg.integer_bits() {
+            Some(bits) => shape.ext[index].apply(bits),
+            None => match *arg {
+                Arg::Ptr(p) if has(shape.slots.pointer, index) => p as usize as u64,
+                Arg::Str(s) if STR && has(shape.slots.string, index) => {
+                    // SAFETY: `STR`, so the entry made the arena.
+                    let arena = unsafe { $arena.as_mut().unwrap_unchecked() };
+                    match arena.c_str(s) {
+                        Some(copy) => copy as usize as u64,
+                        None => $refused,
+                    }
+                }
+                _ => match other_int_word(&shape.slots, index, arg) {
+                    Some(word) => word,
+                    None => $refused,
+                },
+            },
+        }
+    }};
 }
 
-/// The word of an argument in a floating-point slot: `f64` inline, the rest out of line.
-#[inline(always)]
-fn float_word(name: &str, index: usize, code: TypeCode, arg: &Arg<'_>) -> Result<u64> {
-    match (arg, code) {
-        (&Arg::F64(v), TypeCode::Double) => Ok(v.to_bits()),
-        (&Arg::F64(v), _) => Ok(u64::from((v as f32).to_bits())),
-        _ => other_word(name, index, code, arg),
-    }
-}
-
-/// [`call::word`] for the kinds the inline conversions leave, with its error.
+/// [`int_word!`] for the less usual kinds, out of line (the word comes back in registers).
 #[inline(never)]
-fn other_word(name: &str, index: usize, code: TypeCode, arg: &Arg<'_>) -> Result<u64> {
-    call::word(code, arg).map_err(|expected| call::arg_type(name, index, code, expected, arg))
+fn other_int_word(slots: &Slots, index: usize, arg: &Arg<'_>) -> Option<u64> {
+    match *arg {
+        Arg::CStr(s) if has(slots.read_only, index) => Some(s.as_ptr() as usize as u64),
+        Arg::Buffer(ref b)
+            if has(slots.read_only, index) || b.is_writable() && has(slots.writable, index) =>
+        {
+            Some(b.as_ptr() as usize as u64)
+        }
+        Arg::Callback(cb) if has(slots.pointer, index) => Some(cb.code_ptr() as usize as u64),
+        Arg::Null => Some(0),
+        Arg::Bool(v) if has(slots.integer, index) => Some(u64::from(v)),
+        _ => None,
+    }
+}
+
+/// The word of floating-point argument `$index`: a `double` inline (rounded to a `float`
+/// where the slot is one), the other numbers through [`other_float_word`]; `$refused`
+/// where [`call::word`] refuses the kind (see [`int_word`]).
+macro_rules! float_word {
+    ($shape:expr, $index:expr, $arg:expr, $arena:expr, $refused:expr) => {{
+        let (shape, index, arg): (&Shape, usize, &Arg<'_>) = ($shape, $index, $arg);
+        match *arg {
+            Arg::F64(v) if has(shape.slots.float32, index) => u64::from((v as f32).to_bits()),
+            Arg::F64(v) => v.to_bits(),
+            _ => match other_float_word(&shape.slots, index, arg) {
+                Some(word) => word,
+                None => $refused,
+            },
+        }
+    }};
+}
+
+/// [`float_word!`] for the other kinds, out of line.
+#[inline(never)]
+fn other_float_word(slots: &Slots, index: usize, arg: &Arg<'_>) -> Option<u64> {
+    let float32 = has(slots.float32, index);
+    let double = match *arg {
+        Arg::F64(v) => v,
+        Arg::F32(v) if float32 => return Some(u64::from(v.to_bits())),
+        Arg::F32(v) => f64::from(v),
+        Arg::Int(v) => v as f64,
+        Arg::UInt(v) => v as f64,
+        Arg::Bool(v) => f64::from(u8::from(v)),
+        _ => return None,
+    };
+    Some(if float32 {
+        u64::from((double as f32).to_bits())
+    } else {
+        double.to_bits()
+    })
 }
 
 /// Declares the entries of the exact integer-only and float-only shapes: each converts its
 /// `N` arguments unrolled, keeping the words in registers, and calls through a function
 /// pointer with exactly `N` parameters of its class.
 macro_rules! exact_entries {
-    ($table:ident, $table_no_str:ident, $entry:ident, $word:ident, $param:ty, $to_param:expr, $max:literal,
-     $( $n:literal: [$($k:literal)*] ),* $(,)?) => {
-        /// The entries for 0 (or 1) to the maximum arguments of this class: `[call,
-        /// call_with_errno]` each.
+    ($table:ident, $table_no_str:ident, $entry:ident, $entry_errno:ident, $body:ident, $word:ident, $param:ty,
+     $to_param:expr, $max:literal, $( $n:literal: [$($k:literal)*] ),* $(,)?) => {
+        /// The entries for 0 (or 1) to the maximum arguments of this class: `(call,
+        /// call_with_errno)` each.
         #[allow(dead_code)]
-        const $table: [[Entry; 2]; $max] =
-            [$( [$entry::<$n, false, true>, $entry::<$n, true, true>] ),*];
+        const $table: [(Entry, ErrnoEntry); $max] =
+            [$( ($entry::<$n, true>, $entry_errno::<$n, true>) ),*];
         /// As above, for signatures without a slot that takes a `&str`.
         #[allow(dead_code)]
-        const $table_no_str: [[Entry; 2]; $max] =
-            [$( [$entry::<$n, false, false>, $entry::<$n, true, false>] ),*];
+        const $table_no_str: [(Entry, ErrnoEntry); $max] =
+            [$( ($entry::<$n, false>, $entry_errno::<$n, false>) ),*];
 
-        /// The register path of an exact shape of `N` arguments of one class.
+        /// [`Entry`] of an exact shape of `N` arguments of this class.
         ///
         /// # Safety
         /// As [`Entry`].
-        unsafe fn $entry<const N: usize, const ERRNO: bool, const STR: bool>(
+        unsafe fn $entry<const N: usize, const STR: bool>(f: &Function, args: &[Arg<'_>]) -> Raw {
+            // SAFETY: forwarded from the caller.
+            unsafe { $body::<N, false, STR>(f, args, &mut 0) }
+        }
+
+        /// [`ErrnoEntry`] of an exact shape of `N` arguments of this class.
+        ///
+        /// # Safety
+        /// As [`ErrnoEntry`].
+        unsafe fn $entry_errno<const N: usize, const STR: bool>(
             f: &Function,
             args: &[Arg<'_>],
             errno: &mut c_int,
         ) -> Result<Value> {
-            let (fun, name, codes, _, ret, shape) = f.register_parts();
-            if args.len() != N || codes.len() != N {
-                return Err(call::arg_count(name, codes.len(), args.len()));
+            // SAFETY: forwarded from the caller (twice: `finish` takes what the entry
+            // left, for the same call).
+            unsafe {
+                let raw = $body::<N, true, STR>(f, args, errno);
+                match raw.kind {
+                    Returned::Int => Ok(Value::Int(raw.bits as i64)),
+                    Returned::UInt => Ok(Value::UInt(raw.bits)),
+                    Returned::Double => Ok(Value::Double(f64::from_bits(raw.bits))),
+                    _ => finish::<true>(f, args, raw, errno),
+                }
+            }
+        }
+
+        /// The register path of an exact shape of `N` arguments of one class; with
+        /// `STR`, the signature has a slot that takes a `&str` (and the call an arena).
+        ///
+        /// # Safety
+        /// As [`ErrnoEntry`].
+        #[inline(always)]
+        unsafe fn $body<const N: usize, const ERRNO: bool, const STR: bool>(
+            f: &Function,
+            args: &[Arg<'_>],
+            errno: &mut c_int,
+        ) -> Raw {
+            const GENERAL: Raw = Raw {
+                kind: Returned::General,
+                bits: 0,
+            };
+            let (fun, shape) = f.register_shape();
+            if args.len() != N {
+                // The general conversions report the count.
+                return GENERAL;
             }
             let mut storage = MaybeUninit::<[u8; ARENA_BYTES]>::uninit();
+            // Without a slot that takes a `&str`, no arena: `None` is known at compile
+            // time, so neither its setup nor its drop is left in the code.
             #[allow(unused_mut, unused_variables)]
-            let mut arena = Arena::new(storage.as_mut_ptr().cast());
+            let mut arena = if STR { Some(Arena::new(storage.as_mut_ptr().cast())) } else { None };
             // Unrolled (N is a constant), so the words stay in registers.
             let mut words = [0u64; 8];
             for index in 0..N {
-                words[index] = exact_entries!(@word $word, name, index, codes[index], &args[index], arena)?;
+                // SAFETY: `index < N == args.len()`.
+                let arg = unsafe { args.get_unchecked(index) };
+                // A kind refused (or a `&str` with a NUL) is left, before the call, to the
+                // general conversions of the mixed shapes' path, which report the error:
+                // this path needs no `Result` per argument and keeps no error state.
+                words[index] = $word!(shape, index, arg, arena, return GENERAL);
             }
             callback::enter_call();
             if ERRNO {
@@ -519,20 +824,22 @@ macro_rules! exact_entries {
             if ERRNO {
                 *errno = errno::errno();
             }
-            callback::leave_call(name)?;
-            Ok(returned(ret, bits))
+            let kind = if callback::leave_call_pending() {
+                Returned::Pending
+            } else {
+                shape.ret
+            };
+            // The extension of a return that is not an integer leaves the bits as they are.
+            Raw {
+                kind,
+                bits: shape.ret_ext.apply(bits),
+            }
         }
     };
     (@param $k:literal $param:ty) => { $param };
-    (@word int_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
-        int_word::<STR>($name, $index, $code, $arg, &mut $arena)
-    };
-    (@word float_word, $name:expr, $index:expr, $code:expr, $arg:expr, $arena:ident) => {
-        float_word($name, $index, $code, $arg)
-    };
 }
 
-exact_entries!(INTS, INTS_NO_STR, ints, int_word, u64, |w: u64| w, 9,
+exact_entries!(INTS, INTS_NO_STR, ints, ints_errno, ints_body, int_word, u64, |w: u64| w, 9,
     0: [],
     1: [0],
     2: [0 1],
@@ -544,7 +851,7 @@ exact_entries!(INTS, INTS_NO_STR, ints, int_word, u64, |w: u64| w, 9,
     8: [0 1 2 3 4 5 6 7],
 );
 
-exact_entries!(FLOATS, FLOATS_NO_STR, floats, float_word, f64, f64::from_bits, 4,
+exact_entries!(FLOATS_WITH_STR, FLOATS, floats, floats_errno, floats_body, float_word, f64, f64::from_bits, 4,
     1: [0],
     2: [0 1],
     3: [0 1 2],
@@ -553,6 +860,14 @@ exact_entries!(FLOATS, FLOATS_NO_STR, floats, float_word, f64, f64::from_bits, 4
 
 #[cfg(test)]
 mod tests {
+    // The register-path tests run on x86-64 and aarch64 Linux only.
+    #![cfg_attr(
+        not(all(
+            target_os = "linux",
+            any(target_arch = "x86_64", target_arch = "aarch64")
+        )),
+        allow(unused_imports, dead_code)
+    )]
     use super::*;
     use TypeCode::*;
 

@@ -9,7 +9,7 @@ use libffi::low::{ffi_cif, ffi_type};
 
 use crate::call::{self, Cif, Plan, Target, INLINE_ARGS};
 use crate::error::{Error, Result};
-use crate::fast::Shape;
+use crate::fast::{self, Entry, ErrnoEntry, Raw, Returned, Shape};
 use crate::library::Handle;
 use crate::signature::{codes_to_string, parse_args, Signature};
 use crate::types::TypeCode;
@@ -40,6 +40,12 @@ pub struct Function {
     plan: Plan,
     /// The register path's shape, chosen once from the signature; `None`: libffi.
     shape: Option<Shape>,
+    /// What [`call`](Function::call) runs: the shape's entry; `None`: libffi (tested
+    /// per call: cheaper than an entry of its own, whose result would have to be built
+    /// out of line).
+    entry: Option<Entry>,
+    /// What [`call_with_errno`](Function::call_with_errno) runs.
+    errno_entry: ErrnoEntry,
     fun: *const c_void,
     signature: Signature,
     name: Box<str>,
@@ -93,10 +99,13 @@ impl Function {
                 args: signature.args_string(),
                 reason,
             })?;
+        let shape = Shape::classify(signature.ret(), signature.args());
         Ok(Function {
             cif,
             plan: Plan::for_codes(signature.args()),
-            shape: Shape::classify(signature.ret(), signature.args()),
+            shape,
+            entry: shape.map(|s| s.entry),
+            errno_entry: shape.map_or(LIBFFI_ERRNO, |s| s.errno_entry),
             fun,
             signature,
             name,
@@ -152,12 +161,45 @@ impl Function {
         // SAFETY: the shape (if any) and the cif were chosen and prepared for this
         // signature; that the address has it and that the arguments satisfy the C
         // contract is forwarded from the caller.
-        unsafe {
-            match &self.shape {
-                Some(shape) => (shape.entry[0])(self, args, &mut 0),
-                None => self.call_libffi::<false>(args, &mut 0),
+        let raw = unsafe {
+            match self.entry {
+                Some(entry) => entry(self, args),
+                None => return self.call_libffi(args),
             }
+        };
+        // The usual returns are built here, in the caller, from the two words the entry
+        // returned in registers (see `fast::Entry`); the rest out of line.
+        match raw.kind {
+            Returned::Int => Ok(Value::Int(raw.bits as i64)),
+            Returned::UInt => Ok(Value::UInt(raw.bits)),
+            Returned::Double => Ok(Value::Double(f64::from_bits(raw.bits))),
+            Returned::Ptr => Ok(Value::Ptr(raw.bits as usize as *mut c_void)),
+            Returned::Void => Ok(Value::None),
+            // SAFETY: as above; `raw` is this call's.
+            _ => unsafe { self.call_rest(raw, args) },
         }
+    }
+
+    /// The rest of [`call`](Function::call) on the register path: the less usual returns,
+    /// callback failures, and the calls its entry left to the general conversions.
+    ///
+    /// # Safety
+    /// As [`call`](Function::call); `raw` is what `self.entry` returned for `args`.
+    #[inline(never)]
+    unsafe fn call_rest(&self, raw: Raw, args: &[Arg<'_>]) -> Result<Value> {
+        // SAFETY: forwarded from the caller; `raw` comes from an entry of this function's
+        // shape.
+        unsafe { fast::finish::<false>(self, args, raw, &mut 0) }
+    }
+
+    /// [`call`](Function::call) through libffi, out of line.
+    ///
+    /// # Safety
+    /// As [`call`](Function::call).
+    #[inline(never)]
+    unsafe fn call_libffi(&self, args: &[Arg<'_>]) -> Result<Value> {
+        // SAFETY: forwarded from the caller; the cif was prepared for this signature.
+        unsafe { call::invoke::<false>(&self.target(), args, &mut 0) }
     }
 
     /// Like [`call`](Function::call), and also returns `errno` as it was right after the C
@@ -185,49 +227,28 @@ impl Function {
     pub unsafe fn call_with_errno(&self, args: &[Arg<'_>]) -> Result<(Value, c_int)> {
         let mut errno = 0;
         // SAFETY: as in `call`, forwarded from the caller.
-        let value = unsafe {
-            match &self.shape {
-                Some(shape) => (shape.entry[1])(self, args, &mut errno),
-                None => self.call_libffi::<true>(args, &mut errno),
-            }
-        }?;
+        let value = unsafe { (self.errno_entry)(self, args, &mut errno) }?;
         Ok((value, errno))
     }
 
-    /// The libffi path, out of line so that `call` stays small enough to inline where the
-    /// register path is taken.
-    ///
-    /// # Safety
-    /// As [`call`](Function::call).
-    #[inline(never)]
-    unsafe fn call_libffi<const ERRNO: bool>(
-        &self,
-        args: &[Arg<'_>],
-        errno: &mut c_int,
-    ) -> Result<Value> {
-        // SAFETY: forwarded from the caller; the cif was prepared for this signature.
-        unsafe { call::invoke::<ERRNO>(&self.target(), args, errno) }
+    /// What the register path's mixed shapes read: code address, name, argument codes,
+    /// plan and shape. Only called on functions that have a shape.
+    #[inline(always)]
+    pub(crate) fn register_parts(&self) -> (*const c_void, &str, &[TypeCode], Plan, &Shape) {
+        let (fun, shape) = self.register_shape();
+        (fun, &self.name, self.signature.args(), self.plan, shape)
     }
 
-    /// What the register path reads: code address, name, argument codes, plan, return
-    /// code and shape. Only called on functions that have a shape.
+    /// The code address and the shape. Only called on functions that have a shape.
     #[inline(always)]
-    pub(crate) fn register_parts(
-        &self,
-    ) -> (*const c_void, &str, &[TypeCode], Plan, TypeCode, &Shape) {
+    pub(crate) fn register_shape(&self) -> (*const c_void, &Shape) {
         let shape = match &self.shape {
             Some(shape) => shape,
-            // SAFETY: the register path's entries are only reached through `self.shape`.
+            // SAFETY: the register path's entries are only reached through `self.entry` and
+            // `self.errno_entry`, which are a shape's only when `self.shape` is that shape.
             None => unsafe { std::hint::unreachable_unchecked() },
         };
-        (
-            self.fun,
-            &self.name,
-            self.signature.args(),
-            self.plan,
-            self.signature.ret(),
-            shape,
-        )
+        (self.fun, shape)
     }
 
     /// The declared signature.
@@ -267,8 +288,21 @@ impl Function {
     /// comparing the two paths (ffi-core's differential test) and for benchmarks.
     pub fn on_libffi(mut self) -> Function {
         self.shape = None;
+        (self.entry, self.errno_entry) = (None, LIBFFI_ERRNO);
         self
     }
+}
+
+/// [`Function::call_with_errno`]'s entry on libffi.
+const LIBFFI_ERRNO: ErrnoEntry = libffi_call_errno;
+
+/// [`ErrnoEntry`] through libffi.
+///
+/// # Safety
+/// As [`Function::call`].
+unsafe fn libffi_call_errno(f: &Function, args: &[Arg<'_>], errno: &mut c_int) -> Result<Value> {
+    // SAFETY: as above.
+    unsafe { call::invoke::<true>(&f.target(), args, errno) }
 }
 
 /// How a [`Function`]'s calls reach C, chosen once per signature when it is declared.
@@ -441,6 +475,8 @@ impl VariadicFunction {
             // Variadic callees read their arguments differently (the vector register count
             // in `al` on x86-64, the stack on some ABIs): always libffi.
             shape: None,
+            entry: None,
+            errno_entry: LIBFFI_ERRNO,
             fun: self.fun,
             signature,
             name: self.name.clone(),

@@ -303,6 +303,26 @@ impl<'a, T: Into<Arg<'a>>> From<Option<T>> for Arg<'a> {
 }
 
 impl Arg<'_> {
+    /// The bits of an [`Arg::Int`] or [`Arg::UInt`] (an `i64` as its two's complement),
+    /// told apart from the other kinds with one compare of the tag: the register path's
+    /// integer slots treat both alike.
+    #[inline(always)]
+    pub(crate) fn integer_bits(&self) -> Option<u64> {
+        let base = (self as *const Self).cast::<u8>();
+        // SAFETY: `Arg` is `repr(u8)`, so (per the reference's "primitive representation"
+        // of enums with fields) its first byte is the tag, numbered in declaration order
+        // (`Int` 0, `UInt` 1), and each variant is laid out as a `repr(C)` struct of the
+        // tag and its field: the `i64`/`u64` of those two is at the offset of its
+        // alignment. The read is within `self` and only made for those two tags.
+        unsafe {
+            if *base <= 1 {
+                Some(base.add(std::mem::align_of::<u64>()).cast::<u64>().read())
+            } else {
+                None
+            }
+        }
+    }
+
     /// Describes the argument for error messages, e.g. `a float (1.5)`.
     pub fn describe(&self) -> String {
         match self {
@@ -589,5 +609,27 @@ mod tests {
             "a read-only buffer of 2 bytes"
         );
         assert_eq!(Arg::from(None::<i32>).describe(), "None");
+    }
+
+    #[test]
+    fn integer_bits_reads_int_and_uint_only() {
+        assert_eq!(Arg::from(-2i64).integer_bits(), Some(-2i64 as u64));
+        assert_eq!(Arg::from(i64::MIN).integer_bits(), Some(1 << 63));
+        assert_eq!(Arg::from(u64::MAX).integer_bits(), Some(u64::MAX));
+        assert_eq!(Arg::from(7u8).integer_bits(), Some(7));
+        let text = String::from("x");
+        let others = [
+            Arg::from(true),
+            Arg::from(1.0f32),
+            Arg::from(1.0f64),
+            Arg::Null,
+            Arg::from(text.as_str()),
+            Arg::from(c"x"),
+            Arg::from(&[1u8][..]),
+            Arg::Ptr(8 as *mut c_void),
+        ];
+        for arg in &others {
+            assert_eq!(arg.integer_bits(), None, "{arg:?}");
+        }
     }
 }

@@ -324,6 +324,18 @@ fn strings_beyond_the_stack_arena_spill_to_the_heap() {
         unsafe { echo.call(&["héllo ✓".into()]) }.unwrap(),
         Value::Str("héllo ✓".into())
     );
+    // The returned string is copied while the arena still holds the argument's copy, on
+    // every path and entry (with errno too).
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { echo.call_with_errno(&["on the stack".into()]) }.unwrap(),
+        (Value::Str("on the stack".into()), 0)
+    );
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { echo.call_with_errno(&[(&c).into()]) }.unwrap(),
+        (Value::Str(c.clone()), 0)
+    );
 }
 
 #[test]

@@ -277,8 +277,9 @@ fn the_register_path_does_not_allocate() {
     for f in [&strlen, &open, &qsort, &fma, &ldexpf, &apply_dd] {
         assert_eq!(f.call_path(), want, "{f:?}");
     }
-    // The comparator runs through ffi-core's own trampoline where there is one (x86-64).
-    let trampoline = if cfg!(target_arch = "x86_64") {
+    // The comparator runs through ffi-core's own trampoline where there is one (x86-64 and
+    // aarch64).
+    let trampoline = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
         want
     } else {
         CallPath::Libffi
