@@ -265,6 +265,7 @@ impl Daemon {
                 &chip.chip,
                 &lines,
                 &options,
+                saved.owner,
             )
             .await
             {
@@ -276,12 +277,13 @@ impl Daemon {
                             String::new()
                         };
                         eprintln!(
-                            "hwkitd: restored {}: line {} of {} [{}], {}{value}",
+                            "hwkitd: restored {}: line {} of {} [{}], {}{value}, for {}",
                             path.as_str(),
                             l.offset,
                             chip.name,
                             chip.label,
-                            l.direction
+                            l.direction,
+                            crate::caller::user(saved.owner)
                         );
                     }
                 }

@@ -4,6 +4,7 @@
 //! It speaks libgpiod's `io.gpiod1` interface (gpio-manager's), so `gpiocli` and other
 //! clients written for gpio-manager work with it unchanged. See the README.
 
+mod caller;
 mod chip_object;
 mod daemon;
 mod edge_events;

@@ -190,8 +190,8 @@ impl Bus {
         let mut cmd = Command::new("gdbus");
         if let Some(uid) = uid {
             // The user's groups as login would set them (the bus reads the caller's
-            // supplementary groups from the socket): its own, and gpio for MEMBER.
-            let groups: Vec<libc::gid_t> = if uid == MEMBER {
+            // supplementary groups from the socket): its own, and gpio for the members.
+            let groups: Vec<libc::gid_t> = if uid == MEMBER || uid == MEMBER2 {
                 vec![uid, GPIO_GID]
             } else {
                 vec![uid]
@@ -984,10 +984,11 @@ fn chips_come_and_go_while_the_daemon_runs() {
     drop(kept);
 }
 
-/// A user outside group gpio, and one in it: added to the guest's /etc/passwd and /etc/group
-/// (the VM's root file system is this run's own).
+/// A user outside group gpio, and two in it: added to the guest's /etc/passwd and
+/// /etc/group (the VM's root file system is this run's own).
 const OUTSIDER: u32 = 4242;
 const MEMBER: u32 = 4343;
+const MEMBER2: u32 = 4646;
 const GPIO_GID: u32 = 4444;
 
 fn add_users() {
@@ -1004,13 +1005,15 @@ fn add_users() {
         append(
             "/etc/passwd",
             &format!(
-                "outsider:x:{OUTSIDER}:{OUTSIDER}::/:/bin/sh\ngpiouser:x:{MEMBER}:{MEMBER}::/:/bin/sh\n"
+                "outsider:x:{OUTSIDER}:{OUTSIDER}::/:/bin/sh\ngpiouser:x:{MEMBER}:{MEMBER}::/:/bin/sh\n\
+                 gpiouser2:x:{MEMBER2}:{MEMBER2}::/:/bin/sh\n"
             ),
         );
         append(
             "/etc/group",
             &format!(
-                "outsider:x:{OUTSIDER}:\ngpiouser:x:{MEMBER}:\ngpio:x:{GPIO_GID}:gpiouser\n"
+                "outsider:x:{OUTSIDER}:\ngpiouser:x:{MEMBER}:\ngpiouser2:x:{MEMBER2}:\n\
+                 gpio:x:{GPIO_GID}:gpiouser,gpiouser2\n"
             ),
         );
     });
@@ -1065,6 +1068,106 @@ fn outside_group_gpio_a_caller_may_look_but_not_act() {
         )
         .unwrap_err();
     assert!(e.contains("AccessDenied"), "{e}");
+    bus.ok(&req, "io.gpiod1.Request.Release", &[]);
+    assert!(!kernel_info(&s, 1).used);
+}
+
+/// The request path a line is held by, from its `RequestPath` property.
+fn holder_of(bus: &Bus, sim: &Sim, offset: u32) -> String {
+    bus.property(&line_path(sim, offset), "io.gpiod1.Line", "RequestPath")
+        .split('\'')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `method` on another user's request `req`, refused with a message naming the request,
+/// its owner (MEMBER), the caller (MEMBER2) and who may act.
+fn refused(bus: &Bus, req: &str, method: &str, args: &[&str]) {
+    let e = bus
+        .call_as(Some(MEMBER2), req, method, args)
+        .expect_err("another user's request");
+    for wanted in [
+        "org.freedesktop.DBus.Error.AccessDenied",
+        req,
+        "belongs to user gpiouser (uid 4343)",
+        "user gpiouser2 (uid 4646) may not",
+        "only its owner or root",
+    ] {
+        assert!(e.contains(wanted), "{method}: {wanted}: {e}");
+    }
+}
+
+#[test]
+fn a_request_belongs_to_the_user_that_made_it() {
+    let _turn = side_by_side();
+    add_users();
+    let s = sim(4);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state.json");
+    let mut bus = Bus::start_full(Access::Shipped, &["--state-file", &state.to_string_lossy()]);
+    let chip = chip_path(&s);
+    let request_lines = "io.gpiod1.Chip.RequestLines";
+    let request = ["([([1], {'direction': <'output'>})], [1])", "@a{sv} {}"];
+    let out = bus
+        .call_as(Some(MEMBER), &chip, request_lines, &request)
+        .unwrap_or_else(|e| panic!("RequestLines: {e}\n{}", bus.log()));
+    let req = out.split('\'').nth(1).unwrap_or_default().to_owned();
+    // Each gdbus below is a new connection: ownership is the user's, not the connection's.
+
+    // Another member of gpio may read it but not act on it, and is told who may.
+    refused(&bus, &req, "io.gpiod1.Request.Release", &[]);
+    refused(&bus, &req, "io.gpiod1.Request.SetValues", &["{1: 0}"]);
+    refused(
+        &bus,
+        &req,
+        "io.gpiod1.Request.ReconfigureLines",
+        &["([([1], {'direction': <'input'>})], @ai [])"],
+    );
+    assert_eq!(level(&s, 1), Level::High, "nothing changed");
+    assert!(kernel_info(&s, 1).direction == hw::Direction::Output);
+    assert_eq!(
+        bus.call_as(
+            Some(MEMBER2),
+            &req,
+            "io.gpiod1.Request.GetValues",
+            &["@au []"]
+        ),
+        Ok("([1],)".to_owned())
+    );
+
+    // The owner, from a new connection, may.
+    bus.call_as(
+        Some(MEMBER),
+        &req,
+        "io.gpiod1.Request.SetValues",
+        &["{1: 0}"],
+    )
+    .unwrap_or_else(|e| panic!("the owner's SetValues: {e}"));
+    assert_eq!(level(&s, 1), Level::Low);
+
+    // A restored request keeps its owner.
+    let mut daemon = bus.daemon.take().expect("daemon");
+    stop(&mut daemon);
+    let text = std::fs::read_to_string(&state).expect("state file");
+    assert!(text.contains(&format!("\"owner\": {MEMBER}")), "{text}");
+    bus.start_daemon();
+    let restored = holder_of(&bus, &s, 1);
+    assert!(
+        bus.log().contains("for user gpiouser (uid 4343)"),
+        "{}",
+        bus.log()
+    );
+    refused(&bus, &restored, "io.gpiod1.Request.Release", &[]);
+    bus.call_as(Some(MEMBER), &restored, "io.gpiod1.Request.Release", &[])
+        .unwrap_or_else(|e| panic!("the owner's Release: {e}"));
+    assert!(!kernel_info(&s, 1).used);
+
+    // Root may act on anyone's request.
+    let out = bus
+        .call_as(Some(MEMBER2), &chip, request_lines, &request)
+        .unwrap_or_else(|e| panic!("RequestLines: {e}"));
+    let req = out.split('\'').nth(1).unwrap_or_default().to_owned();
     bus.ok(&req, "io.gpiod1.Request.Release", &[]);
     assert!(!kernel_info(&s, 1).used);
 }
@@ -1190,6 +1293,17 @@ fn state_files_that_cannot_be_restored() {
         Level::High,
         "the restorable line was restored"
     );
+    // A file without owners is from before requests had them: its requests are root's.
+    add_users();
+    let e = bus
+        .call_as(
+            Some(MEMBER),
+            &holder_of(&bus, &s, 1),
+            "io.gpiod1.Request.Release",
+            &[],
+        )
+        .expect_err("root's request");
+    assert!(e.contains("belongs to user root (uid 0)"), "{e}");
     drop(other);
 }
 
