@@ -4,7 +4,9 @@
 //! A request belongs to the user that made it, not to its connection: a CLI that requests a
 //! line and exits (`hwkit gpio set --persist`) releases it later from a new connection.
 
+use std::collections::BTreeMap;
 use std::ffi::CStr;
+use std::sync::Mutex;
 
 use zbus::fdo::DBusProxy;
 use zbus::message::Header;
@@ -17,6 +19,15 @@ use crate::error::{Failure, ACCESS_DENIED, FAILED};
 /// The superuser, who may act on every request.
 pub const ROOT: u32 = 0;
 
+/// Users of the connections seen, by unique name: a client's later calls (a load of
+/// `SetValues`) cost no round trip to the bus. The bus never hands a unique name out twice,
+/// so an entry cannot go stale, only unused; the map is emptied when it grows past
+/// [`KNOWN_MAX`]. One map per process: the daemon has one bus connection.
+static KNOWN: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+
+/// How many connections [`KNOWN`] remembers before starting over.
+const KNOWN_MAX: usize = 4096;
+
 /// The Unix user id of the connection that sent this call (`GetConnectionUnixUser`).
 pub async fn uid(connection: &Connection, header: &Header<'_>) -> Result<u32, Failure> {
     let sender = header.sender().ok_or_else(|| {
@@ -25,14 +36,24 @@ pub async fn uid(connection: &Connection, header: &Header<'_>) -> Result<u32, Fa
             "the call has no sender: it must come through a bus that names its callers",
         )
     })?;
+    let known = || KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(uid) = known().get(sender.as_str()) {
+        return Ok(*uid);
+    }
     let proxy = DBusProxy::builder(connection)
         .cache_properties(CacheProperties::No)
         .build()
         .await?;
-    proxy
+    let uid = proxy
         .get_connection_unix_user(BusName::from(sender.to_owned()))
         .await
-        .map_err(|e| Failure::new(FAILED, format!("asking the bus who {sender} is: {e}")))
+        .map_err(|e| Failure::new(FAILED, format!("asking the bus who {sender} is: {e}")))?;
+    let mut map = known();
+    if map.len() >= KNOWN_MAX {
+        map.clear();
+    }
+    map.insert(sender.as_str().to_owned(), uid);
+    Ok(uid)
 }
 
 /// Refuses `caller` acting on `request` (owned by `owner`) unless it is the owner or root.
