@@ -153,7 +153,10 @@ impl Bus {
         let end = Instant::now() + PATIENCE;
         loop {
             // Logged once the name is taken (cheaper to watch for than a client per try).
-            if self.log().contains("hwkitd: serving io.gpiod1") {
+            if self
+                .log()
+                .contains("hwkitd: serving io.gpiod1 and io.hwkit1")
+            {
                 return;
             }
             if let Some(status) = self
@@ -234,10 +237,22 @@ impl Bus {
         method: &str,
         args: &[&str],
     ) -> Result<String, String> {
+        self.call_to(uid, "io.gpiod1", object, method, args)
+    }
+
+    /// [`Bus::call_as`] addressed to `dest` (`io.gpiod1` or `io.hwkit1`).
+    fn call_to(
+        &self,
+        uid: Option<u32>,
+        dest: &str,
+        object: &str,
+        method: &str,
+        args: &[&str],
+    ) -> Result<String, String> {
         let mut all = vec![
             "call",
             "--dest",
-            "io.gpiod1",
+            dest,
             "--object-path",
             object,
             "--method",
@@ -1443,4 +1458,153 @@ fn fifty_clients_at_once_lose_nothing_and_leak_nothing() {
         "RSS (kB) after each round: {after_round:?}"
     );
     assert!(bus.daemon_alive(), "{}", bus.log());
+}
+
+/// The board object, hwkit's own.
+const BOARD: &str = "/io/hwkit1/board";
+
+/// `method` of io.hwkit1.Board as user `uid`.
+fn board_call(bus: &Bus, uid: Option<u32>, method: &str, args: &[&str]) -> Result<String, String> {
+    bus.call_to(
+        uid,
+        "io.hwkit1",
+        BOARD,
+        &format!("io.hwkit1.Board.{method}"),
+        args,
+    )
+}
+
+fn board_property(bus: &Bus, uid: Option<u32>, name: &str) -> String {
+    bus.call_to(
+        uid,
+        "io.hwkit1",
+        BOARD,
+        "org.freedesktop.DBus.Properties.Get",
+        &["io.hwkit1.Board", name],
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn board_pins_resolve_and_request_as_io_gpiod1_requests() {
+    let _turn = side_by_side();
+    add_users();
+    // A Raspberry Pi 4's GPIO chip as the test bed simulates one (`hwkit vm --chips pi4`):
+    // its label, 58 lines named GPIO0..GPIO57. No other test makes a chip of this label.
+    let mut bank = Bank::new(58, "pinctrl-bcm2711");
+    for offset in 0..58 {
+        bank.name(offset, format!("GPIO{offset}"));
+    }
+    let s = gpiosim::builder()
+        .with_bank(&bank)
+        .live()
+        .expect("gpio-sim chip");
+    let mut bus = Bus::start_with(Access::Shipped);
+    let chip = chip_path(&s);
+
+    // Anyone may read the board: no device tree in the VM, so the chips decide.
+    assert_eq!(
+        board_property(&bus, Some(OUTSIDER), "Name"),
+        "(<'Raspberry Pi 4 Model B'>,)"
+    );
+    let how = board_property(&bus, Some(OUTSIDER), "DetectedBy");
+    assert!(
+        how.contains("guessed from GPIO chip \"pinctrl-bcm2711\""),
+        "{how}"
+    );
+    let pins = board_property(&bus, Some(OUTSIDER), "Pins");
+    for wanted in [
+        // gdbus types the first element only.
+        format!("('J8', 11, 'GPIO17', 'gpio', 'pinctrl-bcm2711', '{chip}', 17)"),
+        "('J8', 6, 'GND', 'ground', '', '/', 0)".to_owned(),
+        "('J8', 17, '3V3', 'power', '', '/', 0)".to_owned(),
+    ] {
+        assert!(pins.contains(&wanted), "{wanted}:\n{pins}");
+    }
+
+    // Methods are for root and group gpio, as io.gpiod1's.
+    let e = board_call(&bus, Some(OUTSIDER), "ResolvePins", &["['pin11']"]).unwrap_err();
+    assert!(e.contains("AccessDenied"), "{e}");
+    assert_eq!(
+        board_call(
+            &bus,
+            Some(MEMBER),
+            "ResolvePins",
+            &["['pin11', 'GPIO27', 'J8-12']"]
+        ),
+        Ok(format!(
+            "([(objectpath '{chip}', uint32 17), ('{chip}', 27), ('{chip}', 18)],)"
+        ))
+    );
+
+    // RequestPins: an ordinary io.gpiod1 request, the caller's, that outlives the caller.
+    let out = board_call(
+        &bus,
+        Some(MEMBER),
+        "RequestPins",
+        &[
+            "['pin11', 'GPIO27']",
+            "{'direction': <'output'>}",
+            "[1, 0]",
+            "{'consumer': <'relay'>}",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("RequestPins: {e}\n{}", bus.log()));
+    let req = out.split('\'').nth(1).unwrap_or_default().to_owned();
+    assert!(req.starts_with("/io/gpiod1/requests/request"), "{out}");
+    assert_eq!((level(&s, 17), level(&s, 27)), (Level::High, Level::Low));
+    assert_eq!(kernel_info(&s, 17).consumer, "relay");
+    assert_eq!(holder_of(&bus, &s, 17), req);
+    refused(&bus, &req, "io.gpiod1.Request.Release", &[]);
+    bus.call_as(Some(MEMBER), &req, "io.gpiod1.Request.Release", &[])
+        .unwrap_or_else(|e| panic!("Release: {e}"));
+    assert!(!kernel_info(&s, 17).used);
+
+    // What is not a line is refused, saying why; nothing is requested; the daemon serves on.
+    let e = |pins: &str, settings: &str| {
+        board_call(
+            &bus,
+            None,
+            "RequestPins",
+            &[pins, settings, "@ai []", "@a{sv} {}"],
+        )
+        .expect_err(pins)
+    };
+    let output = "{'direction': <'output'>}";
+    for (pins, settings, wanted) in [
+        ("['pin6']", output, "pin 6 is GND (ground), not a GPIO"),
+        ("['pin1']", output, "(power), not a GPIO"),
+        ("['pin99']", output, "header J8 has pins 1-40, not 99"),
+        ("['nosuch']", output, "unknown pin `nosuch`"),
+        ("@as []", output, "no pins given"),
+        (
+            "['pin11', 'GPIO17']",
+            output,
+            "'pin11' and 'GPIO17' are the same line",
+        ),
+        ("['pin11']", "{'direction': <'sideways'>}", "sideways"),
+    ] {
+        let e = e(pins, settings);
+        assert!(
+            e.contains("org.freedesktop.DBus.Error.InvalidArgs") && e.contains(wanted),
+            "{pins}: {wanted}: {e}"
+        );
+    }
+    assert!(!kernel_info(&s, 17).used);
+    assert!(bus.daemon_alive());
+
+    // --board names the board when nothing else says; an unknown one stops the daemon.
+    let mut daemon = bus.daemon.take().expect("daemon");
+    stop(&mut daemon);
+    bus.daemon_args = vec!["--board".into(), "pi4".into()];
+    bus.start_daemon();
+    assert_eq!(
+        board_property(&bus, None, "DetectedBy"),
+        "(<'Raspberry Pi 4 Model B (given with --board pi4)'>,)"
+    );
+    let mut daemon = bus.daemon.take().expect("daemon");
+    stop(&mut daemon);
+    bus.daemon_args = vec!["--board".into(), "pi99".into()];
+    let log = bus.daemon_refuses();
+    assert!(log.contains("--board: ") && log.contains("pi99"), "{log}");
 }
