@@ -461,27 +461,49 @@ fn copy_dir_files(from: &Path, to: &Path) -> Result<()> {
 /// Builds the release `hwkit` binary for `arch` (in the build root for a foreign one, with
 /// the host's cargo for the host's) and returns its path.
 pub fn build_hwkit(workspace: &Path, arch: Arch) -> Result<PathBuf> {
-    let (mut cmd, out) = if arch == Arch::host() {
+    let mut built = build_release(workspace, arch, &["hwkit"])?;
+    Ok(built.remove(0))
+}
+
+/// What the packages ship: `hwkit`, and the daemon `hwkitd`.
+pub const PACKAGED_BINARIES: [&str; 2] = ["hwkit", "hwkitd"];
+
+/// Builds release binaries for `arch` in one cargo run (in the build root for a foreign
+/// one, with the host's cargo for the host's), each named as its package is (`hwkit`,
+/// `hwkitd`), and returns their paths in that order.
+pub fn build_release(workspace: &Path, arch: Arch, binaries: &[&str]) -> Result<Vec<PathBuf>> {
+    let (mut cmd, dir) = if arch == Arch::host() {
         let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         c.current_dir(workspace);
-        (c, workspace.join("target/release/hwkit"))
+        (c, workspace.join("target/release"))
     } else {
         let root = BuildRoot::ensure()?;
-        let out = workspace
+        let dir = workspace
             .join(TARGET_SUBDIR)
             .join(arch.triple())
-            .join("release/hwkit");
-        (root.cargo(workspace, arch), out)
+            .join("release");
+        (root.cargo(workspace, arch), dir)
     };
-    eprintln!("testbed: building hwkit for {arch}");
-    host::run(cmd.args(["build", "--release", "-p", "hwkit", "--bin", "hwkit"]))?;
-    if !out.is_file() {
-        return Err(Error::Build(format!(
-            "cargo built hwkit for {arch} but {} is not there",
-            out.display()
-        )));
+    eprintln!("testbed: building {} for {arch}", binaries.join(", "));
+    cmd.args(["build", "--release"]);
+    for b in binaries {
+        cmd.args(["-p", b, "--bin", b]);
     }
-    Ok(out)
+    host::run(&mut cmd)?;
+    binaries
+        .iter()
+        .map(|b| {
+            let out = dir.join(b);
+            if out.is_file() {
+                Ok(out)
+            } else {
+                Err(Error::Build(format!(
+                    "cargo built {b} for {arch} but {} is not there",
+                    out.display()
+                )))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
