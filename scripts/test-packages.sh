@@ -377,7 +377,9 @@ check_unit() {
 # On the host's own architecture dpkg-shlibdeps can read the installed libraries' symbols
 # files: our Depends must say exactly what it says (plus passwd).
 check_shlibdeps() {
-  local deb=$1 path=${2:-usr/bin/hwkit} extra=${3:-} d=$tmp/shlibdeps-${path##*/}
+  # Separate statements: a `local` expands all its words before it assigns any.
+  local deb=$1 path=${2:-usr/bin/hwkit} extra=${3:-}
+  local d=$tmp/shlibdeps-${path##*/}
   mkdir -p "$d/debian"
   printf 'Source: hwkit\n\nPackage: hwkit\nArchitecture: any\n' >"$d/debian/control"
   dpkg-deb -x "$deb" "$d/pkg"
@@ -525,9 +527,6 @@ install_test() {
   check "$arch hwkitd: systemd-analyze verify accepts the installed unit" check_unit "$root"
   check "$arch hwkitd: hwkitd --version runs (emulated)" \
     bash -c "chroot '$root' hwkitd --version | grep -qx 'hwkitd $version'"
-  check "$arch hwkitd: the root's dbus-daemon reads the policy (--print-address of a test bus)" \
-    in_root dbus-daemon --config-file=/usr/share/dbus-1/system.conf --nofork --print-address \
-    --address=unix:path=/tmp/bus-check --introspect
   check "$arch hwkitd: dpkg --verify" in_root dpkg --verify hwkitd
   check "$arch hwkitd: reinstall succeeds and keeps the user" \
     bash -c "before=\$(chroot '$root' getent passwd hwkitd) && chroot '$root' dpkg -i /tmp/hwkitd.deb >/dev/null &&
