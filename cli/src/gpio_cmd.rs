@@ -17,10 +17,10 @@ mod interactive;
 pub(crate) mod lines;
 mod mon;
 mod notify;
-mod output;
-mod period;
+pub(crate) mod output;
+pub(crate) mod period;
 mod request;
-mod set;
+pub(crate) mod set;
 mod watch;
 
 use std::path::Path;
@@ -169,6 +169,7 @@ pub(crate) fn check(args: &GpioArgs, root: &Path) -> Result<(), Box<dyn std::err
         }
         GpioCommand::Set(a) => {
             check_interface(a.sysfs, args.backend)?;
+            set::check_persist(a, args.backend)?;
             let names = a
                 .values
                 .iter()
@@ -240,6 +241,29 @@ mod tests {
         assert!(e.starts_with("invalid period '1.5s'"), "{e}");
         let e = refusal(&["notify", "-c", "0", "--timeout=-2", "1"]);
         assert!(e.contains("--timeout -2"), "{e}");
+    }
+
+    #[test]
+    fn persist_is_the_daemons_request_and_takes_no_other_way() {
+        let e = refusal(&["--backend", "v2", "set", "--persist", "pin11=1"]);
+        assert!(
+            e.contains("--persist and --backend v2") && e.contains("drop one of them"),
+            "{e}"
+        );
+        let e = refusal(&["set", "--persist", "pin6=1"]);
+        assert!(e.contains("pin 6 is GND"), "{e}");
+        // What --persist cannot do is clap's to refuse.
+        let argv: Vec<OsString> = ["gpio", "set", "--persist", "--hold", "1", "pin11=1"]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        let root = PathBuf::from("/nonexistent");
+        assert!(matches!(check_argv(&argv, &root), Checked::Usage(u) if u.contains("--hold")));
+        let argv: Vec<OsString> = ["gpio", "set", "--bus-address", "unix:path=/x", "pin11=1"]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        assert!(matches!(check_argv(&argv, &root), Checked::Usage(u) if u.contains("--persist")));
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod bench_cmd;
 mod docs_cmd;
 mod ffi_cmd;
 mod gpio_cmd;
+mod managed_cmd;
 mod pinout_cmd;
 mod vm_cmd;
 
@@ -40,6 +41,9 @@ pub(crate) enum Command {
     Ffi(ffi_cmd::FfiArgs),
     /// Drive GPIO lines through the kernel character device or sysfs.
     Gpio(gpio_cmd::GpioArgs),
+    /// Lines held by the GPIO daemon (hwkitd) over D-Bus: request, list, reconfigure, set, get
+    /// and release them; they stay held after hwkit exits.
+    Managed(managed_cmd::ManagedArgs),
     /// Show the board's header: pin numbers, names, roles and live line state.
     Pinout(pinout_cmd::PinoutArgs),
     /// Measure how fast a line toggles through every GPIO backend, against each one's floor.
@@ -58,6 +62,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ffi(args) => ffi_cmd::run(args),
         Command::Gpio(args) => gpio_cmd::run(args),
+        Command::Managed(args) => managed_cmd::run(args),
         Command::Pinout(args) => pinout_cmd::run(args),
         Command::Vm(args) => vm_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
@@ -107,6 +112,7 @@ pub mod fuzzing {
         let result = match cli.command {
             Command::Ffi(args) => ffi_cmd::check(&args),
             Command::Gpio(args) => gpio_cmd::check(&args, root),
+            Command::Managed(args) => managed_cmd::check(&args, root),
             Command::Pinout(args) => pinout_cmd::check(&args, root),
             Command::Vm(args) => vm_cmd::check(&args),
             Command::Bench(args) => bench_cmd::check(&args, root),

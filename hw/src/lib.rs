@@ -11,6 +11,9 @@
 //!   [`Request`] and [`Line`] runs unchanged on backends added later.
 //! * [`Line`] implements embedded-hal 1.0's digital traits; with the `tokio` feature,
 //!   [`AsyncLine`] adds `embedded_hal_async::digital::Wait` and [`EdgeEventStream`].
+//! * With the `managed` feature, `managed` is a client of the GPIO daemon (hwkitd, or
+//!   libgpiod's gpio-manager, over D-Bus's `io.gpiod1`) for programs that leave their lines
+//!   to it: they stay held, and outputs driven, after the program exits.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -45,6 +48,8 @@ pub mod event;
 pub mod hal;
 pub mod line;
 pub mod line_info;
+#[cfg(feature = "managed")]
+pub mod managed;
 pub mod raw;
 pub mod request;
 pub mod settings;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use gpiosim::{Bank, Level, Sim};
+use hwkit_testbed::dbus::{self, stop, PrivateBus};
 
 /// A name no other test in this process uses.
 fn unique(prefix: &str) -> String {
@@ -55,15 +56,26 @@ fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
 }
 
 /// How long anything the test waits for may take: the VM is emulated and may be shared.
-const PATIENCE: Duration = Duration::from_secs(30);
+const PATIENCE: Duration = dbus::PATIENCE;
 
-/// A private system bus: `dbus-daemon` with this test's configuration, and hwkitd on it.
+/// A private system bus with hwkitd on it (the test bed's [`dbus::PrivateBus`]), and the
+/// clients this test calls it with.
 struct Bus {
-    dir: tempfile::TempDir,
-    address: String,
-    bus: Child,
-    daemon: Option<Child>,
+    inner: PrivateBus,
     daemon_args: Vec<String>,
+}
+
+impl std::ops::Deref for Bus {
+    type Target = PrivateBus;
+    fn deref(&self) -> &PrivateBus {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Bus {
+    fn deref_mut(&mut self) -> &mut PrivateBus {
+        &mut self.inner
+    }
 }
 
 impl Bus {
@@ -86,106 +98,29 @@ impl Bus {
 
     /// The bus alone; [`Bus::start_daemon`] starts the daemon with `daemon_args`.
     fn without_daemon(access: Access, daemon_args: &[&str]) -> Bus {
-        let dir = tempfile::tempdir().expect("temp dir");
-        // Callers of other users must reach the socket.
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .expect("chmod");
-        let socket = dir.path().join("bus");
-        let config = dir.path().join("bus.conf");
-        std::fs::write(&config, bus_config(&socket, access)).expect("bus config");
-        let mut bus = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("dbus-daemon (packed by the test bed from the host's `dbus` package)");
-        let mut first = String::new();
-        BufReader::new(bus.stdout.take().expect("stdout"))
-            .read_line(&mut first)
-            .expect("dbus-daemon's address");
-        let address = first.trim().to_owned();
-        assert!(
-            address.starts_with("unix:path="),
-            "dbus-daemon said {first:?}"
-        );
+        let access = match access {
+            Access::Open => dbus::Access::Open,
+            Access::Shipped => dbus::Access::Policy(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("data/io.gpiod1.conf"),
+            ),
+        };
         Bus {
-            dir,
-            address,
-            bus,
-            daemon: None,
+            inner: PrivateBus::start(&access),
             daemon_args: daemon_args.iter().map(|a| a.to_string()).collect(),
         }
     }
 
     /// Starts the daemon expecting it to refuse to run: its log once it has exited.
     fn daemon_refuses(&mut self) -> String {
-        let mut daemon = Command::new(env!("CARGO_BIN_EXE_hwkitd"))
-            .args(["--bus-address", &self.address])
-            .args(&self.daemon_args)
-            .stderr(std::fs::File::create(self.dir.path().join("hwkitd.log")).expect("log"))
-            .spawn()
-            .expect("hwkitd");
-        let end = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(Some(status)) = daemon.try_wait() {
-                assert!(!status.success(), "{}", self.log());
-                return self.log();
-            }
-            if Instant::now() > end {
-                stop(&mut daemon);
-                panic!("hwkitd kept running:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let args = self.daemon_args.clone();
+        self.inner
+            .daemon_refuses(Path::new(env!("CARGO_BIN_EXE_hwkitd")), &args)
     }
 
     fn start_daemon(&mut self) {
-        let daemon = Command::new(env!("CARGO_BIN_EXE_hwkitd"))
-            .args(["--bus-address", &self.address])
-            .args(&self.daemon_args)
-            .stderr(std::fs::File::create(self.dir.path().join("hwkitd.log")).expect("log"))
-            .spawn()
-            .expect("hwkitd");
-        self.daemon = Some(daemon);
-        let end = Instant::now() + PATIENCE;
-        loop {
-            // Logged once the name is taken (cheaper to watch for than a client per try).
-            if self
-                .log()
-                .contains("hwkitd: serving io.gpiod1 and io.hwkit1")
-            {
-                return;
-            }
-            if let Some(status) = self
-                .daemon
-                .as_mut()
-                .and_then(|d| d.try_wait().ok().flatten())
-            {
-                panic!(
-                    "hwkitd exited with {status} before taking its name:\n{}",
-                    self.log()
-                );
-            }
-            assert!(
-                Instant::now() < end,
-                "hwkitd did not take io.gpiod1 in time:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The daemon's stderr so far.
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("hwkitd.log")).unwrap_or_default()
-    }
-
-    /// Whether the daemon is still running.
-    fn daemon_alive(&mut self) -> bool {
-        matches!(self.daemon.as_mut().map(|d| d.try_wait()), Some(Ok(None)))
+        let args = self.daemon_args.clone();
+        self.inner
+            .start_daemon(Path::new(env!("CARGO_BIN_EXE_hwkitd")), &args);
     }
 
     /// Runs `gdbus ARGS --system` against this bus as user `uid` (root if `None`).
@@ -307,30 +242,6 @@ impl Bus {
     }
 }
 
-impl Drop for Bus {
-    fn drop(&mut self) {
-        if let Some(mut d) = self.daemon.take() {
-            stop(&mut d);
-        }
-        stop(&mut self.bus);
-    }
-}
-
-/// SIGTERM, then a bounded wait, then SIGKILL.
-fn stop(child: &mut Child) {
-    // SAFETY: kill(2) on our own child's pid; no memory is involved.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 /// Who may do what on a test's bus.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -338,50 +249,6 @@ enum Access {
     Open,
     /// A system bus's defaults (method calls denied) plus hwkitd's own policy file.
     Shipped,
-}
-
-/// A system bus of the test's own.
-fn bus_config(socket: &Path, access: Access) -> String {
-    let policy = match access {
-        Access::Open => r#"  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>"#
-            .to_owned(),
-        // What Debian's /usr/share/dbus-1/system.conf denies and allows by default.
-        Access::Shipped => format!(
-            r#"  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <include>{}/data/io.gpiod1.conf</include>"#,
-            env!("CARGO_MANIFEST_DIR")
-        ),
-    };
-    format!(
-        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-{policy}
-</busconfig>
-"#,
-        socket.display()
-    )
 }
 
 fn hold(sim: &Sim, offset: u32, consumer: &str) -> hw::Request {

@@ -120,6 +120,10 @@ pub struct VmPackage {
     pub debian_libs: Vec<String>,
     /// Its `debian-bins` entries, `SUITE/PACKAGE` (see [`crate::debian_bins`]).
     pub debian_bins: Vec<String>,
+    /// Its `bins` table: for a test target, the other workspace packages whose binaries it
+    /// runs (cargo builds only a test's own package's binaries); the bed builds them when the
+    /// test is chosen and packs them in the tests' profile directory (`target/<profile>/`).
+    pub bins: BTreeMap<String, Vec<String>>,
 }
 
 impl VmPackage {
@@ -216,6 +220,7 @@ pub fn vm_packages(workspace: &Path) -> Result<Vec<VmPackage>> {
                 .collect(),
             debian_libs: strings_of(p, "debian-libs"),
             debian_bins: strings_of(p, "debian-bins"),
+            bins: bins_of(p),
         })
         .filter(|p| !p.tests.is_empty())
         .collect())
@@ -231,6 +236,32 @@ fn strings_of(p: &Package, key: &str) -> Vec<String> {
             a.iter()
                 .filter_map(|s| s.as_str())
                 .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `bins = { vm_test = ["package", ...] }`.
+fn bins_of(p: &Package) -> BTreeMap<String, Vec<String>> {
+    p.metadata
+        .as_ref()
+        .and_then(|m| m.get("hwkit-testbed"))
+        .and_then(|m| m.get("bins"))
+        .and_then(|v| v.as_object())
+        .map(|o| {
+            o.iter()
+                .map(|(test, list)| {
+                    let names = list
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str())
+                                .map(String::from)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (test.clone(), names)
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -320,6 +351,50 @@ pub fn cargo_command(req: &BuildRequest, chosen: &[VmPackage]) -> Result<Command
     Ok(cmd)
 }
 
+/// The packages the chosen tests list in `bins` whose binary the test build has not
+/// already made (it has when the package's own tests are in the run: a binary named as its
+/// package, as hwkitd's is), each once.
+pub fn bins_to_build(chosen: &[VmPackage], built: &Built) -> Vec<String> {
+    let mut bins: Vec<String> = Vec::new();
+    let wanted = chosen
+        .iter()
+        .flat_map(|p| p.tests.iter().filter_map(|t| p.bins.get(t)))
+        .flatten();
+    for b in wanted {
+        let built_already = built
+            .bins
+            .iter()
+            .any(|exe| exe.file_name().is_some_and(|n| n == b.as_str()));
+        if !bins.contains(b) && !built_already {
+            bins.push(b.clone());
+        }
+    }
+    bins
+}
+
+/// The `cargo build` of the workspace packages `packages`' binaries, for the same target
+/// and profile as the tests ([`cargo_command`]).
+pub fn bins_command(req: &BuildRequest, packages: &[String]) -> Result<Command> {
+    let arch = req.machine.arch();
+    let mut cmd = if arch == Arch::host() {
+        Command::new(cargo())
+    } else {
+        BuildRoot::ensure()?.cargo(&req.workspace, arch)
+    };
+    cmd.current_dir(&req.workspace).args([
+        "build",
+        "--bins",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if req.release {
+        cmd.arg("--release");
+    }
+    for p in packages {
+        cmd.arg("-p").arg(p);
+    }
+    Ok(cmd)
+}
+
 /// Adds the `test --no-run ...` arguments for `chosen` to `cmd`.
 fn cargo_args(cmd: &mut Command, req: &BuildRequest, chosen: &[VmPackage]) {
     cmd.current_dir(&req.workspace).args([
@@ -369,33 +444,26 @@ struct Profile {
     test: bool,
 }
 
-/// Builds the VM tests; compiler output goes to stderr as usual.
+/// Builds the VM tests, and the binaries their packages list in `bins`; compiler output
+/// goes to stderr as usual.
 pub fn build(req: &BuildRequest) -> Result<Built> {
     let all = vm_packages(&req.workspace)?;
     let chosen = select(&all, req)?;
-    let mut cmd = cargo_command(req, &chosen)?;
-    eprintln!("testbed: {}", crate::host::show(&cmd));
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| Error::Build(format!("cannot run cargo: {e}")))?;
-    let stdout = child.stdout.take().expect("piped stdout");
     let mut built = Built::default();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|e| Error::Build(format!("reading cargo's output: {e}")))?;
-        let Ok(msg) = serde_json::from_str::<Message>(&line) else {
-            continue;
-        };
-        collect(&mut built, msg, &req.workspace, &chosen);
-    }
-    let status = child
-        .wait()
-        .map_err(|e| Error::Build(format!("cargo: {e}")))?;
-    if !status.success() {
-        return Err(Error::Build(format!(
-            "cargo test --no-run failed ({status})"
-        )));
+    run_cargo(
+        cargo_command(req, &chosen)?,
+        &mut built,
+        &req.workspace,
+        &chosen,
+    )?;
+    let bins = bins_to_build(&chosen, &built);
+    if !bins.is_empty() {
+        run_cargo(
+            bins_command(req, &bins)?,
+            &mut built,
+            &req.workspace,
+            &chosen,
+        )?;
     }
     let arch = req.machine.arch();
     built.includes = chosen.iter().flat_map(|p| p.includes_for(arch)).collect();
@@ -415,6 +483,39 @@ pub fn build(req: &BuildRequest) -> Result<Built> {
         return Err(Error::Build("cargo built no VM test executable".into()));
     }
     Ok(built)
+}
+
+/// Runs one cargo command with JSON messages, collecting what it built into `built`.
+fn run_cargo(
+    mut cmd: Command,
+    built: &mut Built,
+    workspace: &Path,
+    chosen: &[VmPackage],
+) -> Result<()> {
+    eprintln!("testbed: {}", crate::host::show(&cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::Build(format!("cannot run cargo: {e}")))?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| Error::Build(format!("reading cargo's output: {e}")))?;
+        let Ok(msg) = serde_json::from_str::<Message>(&line) else {
+            continue;
+        };
+        collect(built, msg, workspace, chosen);
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::Build(format!("cargo: {e}")))?;
+    if !status.success() {
+        return Err(Error::Build(format!(
+            "{} failed ({status})",
+            crate::host::show(&cmd)
+        )));
+    }
+    Ok(())
 }
 
 fn collect(built: &mut Built, msg: Message, workspace: &Path, chosen: &[VmPackage]) {
@@ -480,6 +581,7 @@ mod tests {
                 arch_includes: BTreeMap::new(),
                 debian_libs: vec![],
                 debian_bins: vec![],
+                bins: BTreeMap::new(),
             },
             VmPackage {
                 name: "hwkit-testbed".into(),
@@ -488,6 +590,7 @@ mod tests {
                 arch_includes: BTreeMap::new(),
                 debian_libs: vec![],
                 debian_bins: vec![],
+                bins: BTreeMap::new(),
             },
         ]
     }
@@ -501,6 +604,7 @@ mod tests {
             arch_includes: [("armv7".to_string(), vec![])].into_iter().collect(),
             debian_libs: vec![],
             debian_bins: vec![],
+            bins: BTreeMap::new(),
         });
         all
     }
@@ -652,6 +756,50 @@ mod tests {
             args.join(" "),
             "test --no-run --message-format=json-render-diagnostics --release -p hw -p hwkit-testbed \
              --features hw/vm,hwkit-testbed/vm --test vm_lines --test vm_events --test vm_smoke"
+        );
+    }
+
+    #[test]
+    fn other_packages_binaries_are_built_once_unless_built_already() {
+        let mut chosen = pkgs();
+        let t0 = chosen[0].tests[0].clone();
+        let t1 = chosen[1].tests[0].clone();
+        chosen[0].bins = [(t0, vec!["hwkitd".into()])].into();
+        chosen[1].bins = [
+            (t1, vec!["hwkitd".into(), "other".into()]),
+            ("vm_not_chosen".into(), vec!["unwanted".into()]),
+        ]
+        .into();
+        let mut built = Built::default();
+        assert_eq!(bins_to_build(&chosen, &built), ["hwkitd", "other"]);
+        built.bins.push("/t/release/hwkitd".into());
+        assert_eq!(bins_to_build(&chosen, &built), ["other"]);
+        let req = BuildRequest {
+            workspace: "/w".into(),
+            release: true,
+            ..Default::default()
+        };
+        let cmd = bins_command(&req, &["hwkitd".into()]).unwrap();
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args.join(" "),
+            "build --bins --message-format=json-render-diagnostics --release -p hwkitd"
+        );
+    }
+
+    #[test]
+    fn bins_are_read_per_test() {
+        let p: Package = serde_json::from_str(
+            r#"{"id":"x","name":"hwkit","manifest_path":"/w/cli/Cargo.toml","targets":[],
+                "metadata":{"hwkit-testbed":{"bins":{"vm_managed_cli":["hwkitd"]}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            bins_of(&p),
+            BTreeMap::from([("vm_managed_cli".to_owned(), vec!["hwkitd".to_owned()])])
         );
     }
 

@@ -11,6 +11,8 @@
 //!   (`testbed vm`, `hwkit vm`).
 //! * [`run::prepare`]: warm the cache only. [`cache::clean`]: empty it.
 //! * [`sim`]: helpers for tests on top of the `gpiosim` crate.
+//! * [`dbus`]: a private system bus (`dbus-daemon`) with `hwkitd` on it, for the daemon's
+//!   tests and its clients'.
 //!
 //! See `tests/README.md` for the cache layout and how runs work.
 
@@ -22,6 +24,7 @@ pub mod buildroot;
 pub mod cache;
 pub mod cli_args;
 pub mod cpio;
+pub mod dbus;
 pub mod debian_bins;
 pub mod debian_libs;
 pub mod error;

@@ -56,7 +56,18 @@ pub(super) fn run(a: GetArgs, ctx: &Ctx) -> CmdResult {
         if !a.as_is {
             b = b.as_input();
         }
-        let req = send(b, a.sysfs, ctx)?;
+        let req = send(b, a.sysfs, ctx).map_err(|e| -> Box<dyn std::error::Error> {
+            // A line the daemon holds: say so, and which request to release.
+            let busy = matches!(e, hw::Error::Busy { .. });
+            let targets: Vec<_> = g.targets.iter().map(|(_, t)| *t).collect();
+            match busy
+                .then(|| crate::managed_cmd::held_by_daemon(&targets))
+                .flatten()
+            {
+                Some(why) => why.into(),
+                None => e.into(),
+            }
+        })?;
         if let Some(p) = hold_period {
             std::thread::sleep(p);
         }

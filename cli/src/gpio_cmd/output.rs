@@ -9,7 +9,7 @@ use hw::{Bias, ChipInfo, Direction, Drive, Edge, EventClock, LineInfo, Value};
 use serde::{Deserialize, Serialize};
 
 /// `"name"`, or `name` with `--unquoted`.
-pub(super) fn quoted(s: &str, unquoted: bool) -> String {
+pub(crate) fn quoted(s: &str, unquoted: bool) -> String {
     if unquoted {
         s.to_owned()
     } else {
@@ -128,7 +128,7 @@ pub(super) fn info_line(chip: &str, l: &LineInfo, unquoted: bool) -> String {
 }
 
 /// `gpioget`'s output: `"GPIO17"=active "GPIO27"=inactive`, or `1 0` with `--numeric`.
-pub(super) fn values_line<'a>(
+pub(crate) fn values_line<'a>(
     values: impl IntoIterator<Item = (&'a str, Value)>,
     unquoted: bool,
     numeric: bool,
@@ -309,7 +309,7 @@ pub struct FindJson {
 }
 
 /// Prints `doc` as one line of JSON.
-pub(super) fn print_json(doc: &impl Serialize) -> Result<(), String> {
+pub(crate) fn print_json(doc: &impl Serialize) -> Result<(), String> {
     let text = serde_json::to_string(doc).map_err(|e| format!("writing JSON: {e}"))?;
     println!("{text}");
     Ok(())

@@ -11,7 +11,7 @@ pub(super) fn seconds(flag: &str, secs: f64) -> Result<Duration, String> {
 }
 
 /// A period as libgpiod's tools write it: `100` (milliseconds), `10us`, `20ms`, `2s`, `1m`.
-pub(super) fn parse_period(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_period(s: &str) -> Result<Duration, String> {
     let digits = s.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = s.split_at(digits);
     let bad = |why: &str| {
@@ -36,7 +36,7 @@ pub(super) fn parse_period(s: &str) -> Result<Duration, String> {
 }
 
 /// `PERIOD[,PERIOD]...` (`set --toggle`).
-pub(super) fn parse_periods(s: &str) -> Result<Vec<Duration>, String> {
+pub(crate) fn parse_periods(s: &str) -> Result<Vec<Duration>, String> {
     s.split(',').map(parse_period).collect()
 }
 

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use hw::{Drive, Request, Value};
+use hw::{Drive, LineSettings, Request, Value};
 use nix::sys::signal::{SigSet, Signal};
 
+use super::backend::BackendChoice;
 use super::lines::{group_by_chip, Target};
 use super::period::{parse_period, parse_periods, seconds};
 use super::request::{check_interface, group_builder, send, LineOpts};
@@ -52,6 +53,14 @@ pub(super) struct SetArgs {
     /// lines are unexported on exit, Ctrl-C and SIGTERM included; not after SIGKILL).
     #[arg(long)]
     pub sysfs: bool,
+    /// hwkit: hand the lines to the GPIO daemon (hwkitd, over D-Bus) and return at once: they
+    /// stay driven after hwkit exits, until `hwkit managed release` (prints the request's name).
+    #[arg(long, conflicts_with_all = ["hold", "toggle", "interactive", "daemonize", "sysfs", "hold_period", "banner"])]
+    pub persist: bool,
+    /// With --persist: the bus the daemon is on (default: the system bus, or
+    /// $DBUS_SYSTEM_BUS_ADDRESS).
+    #[arg(long, value_name = "ADDRESS", requires = "persist")]
+    pub bus_address: Option<String>,
     /// LINE=VALUE pairs (LINE as for get, e.g. GPIO17=1 or "GPIO17"=1); VALUE is 1/0,
     /// active/inactive, on/off, high/low or true/false.
     #[arg(required = true, value_name = "LINE=VALUE")]
@@ -59,7 +68,7 @@ pub(super) struct SetArgs {
 }
 
 /// `LINE=VALUE`, or `"LINE"=VALUE` as gpioget prints it.
-pub(super) fn parse_assignment(s: &str) -> Result<(String, Value), String> {
+pub(crate) fn parse_assignment(s: &str) -> Result<(String, Value), String> {
     let split = match s.strip_prefix('"') {
         Some(rest) => rest.split_once("\"="),
         None => s.split_once('='),
@@ -125,6 +134,7 @@ pub(super) fn periods(a: &SetArgs) -> Result<SetPeriods, String> {
 /// Runs `hwkit gpio set`.
 pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
     check_interface(a.sysfs, ctx.backend)?;
+    check_persist(&a, ctx.backend)?;
     let (hold_period, toggle) = periods(&a)?;
     let pairs: Vec<(String, Value)> = a
         .values
@@ -136,6 +146,9 @@ pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
     let targets = ctx
         .resolver(a.opts.chip.as_deref(), a.opts.lookup)?
         .resolve_all(&names)?;
+    if a.persist {
+        return persist(&a, &targets, &pairs);
+    }
     // Blocked before any line is driven, so Ctrl-C or SIGTERM at any moment ends in the release
     // below (which matters for sysfs: the kernel keeps sysfs exports after the process dies).
     // The interactive prompt reads Ctrl-C as a key and leaves SIGTERM its default action.
@@ -223,6 +236,43 @@ pub(super) fn run(a: SetArgs, ctx: &Ctx) -> CmdResult {
             eprintln!("hwkit: {sig}: releasing the lines");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--persist` hands the lines to the daemon, which requests them its own way: no
+/// `--backend` to choose.
+pub(super) fn check_persist(a: &SetArgs, backend: Option<BackendChoice>) -> Result<(), String> {
+    match backend {
+        Some(b) if a.persist => Err(format!(
+            "--persist and --backend {b}: the daemon requests the lines through its own \
+             backend; drop one of them"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `--persist`: the daemon requests the lines, one request per chip, and holds them.
+fn persist(a: &SetArgs, targets: &[Target], pairs: &[(String, Value)]) -> CmdResult {
+    let settings: Vec<LineSettings> = pairs
+        .iter()
+        .map(|(_, v)| LineSettings {
+            active_low: a.opts.active_low,
+            bias: a.opts.bias.unwrap_or_default(),
+            drive: a.drive.unwrap_or_default(),
+            ..LineSettings::output(*v)
+        })
+        .collect();
+    let client = crate::managed_cmd::connect(a.bus_address.as_deref())?;
+    let made = crate::managed_cmd::hold(&client, targets, &settings, &a.opts.consumer)?;
+    let names: Vec<&str> = made.iter().map(|r| r.name()).collect();
+    for n in &names {
+        println!("{n}");
+    }
+    eprintln!(
+        "hwkit: the GPIO daemon holds the line(s) as {}; `hwkit managed release {}` lets them go",
+        names.join(", "),
+        names.join(" ")
+    );
     Ok(ExitCode::SUCCESS)
 }
 
