@@ -12,8 +12,9 @@
 # binaries are read from, as <triple>/release/{hwkit,hwkitd}; HWKIT_DEB_MAINTAINER sets
 # Maintainer.
 #
-# amd64 is built on this machine (`cargo build --release -p hwkit -p hwkitd`); arm64 and armhf
-# come from the test bed's build root (`hwkit-testbed cross build`, which builds both). From
+# amd64 is built on this machine (`cargo build --release -p hwkit`, then `-p hwkitd`); arm64
+# and armhf come from the test bed's build root (`hwkit-testbed cross build`, which builds
+# both). From
 # there on every architecture takes the same path: check each binary is built for it, strip
 # it, lay out the tree, compute Depends from what the binary links, `dpkg-deb --build`.
 #
@@ -110,7 +111,10 @@ if ((build)); then
   for a in "${wanted[@]}"; do
     hwkit_arch_info "$a"
     if [[ $a == amd64 ]]; then
-      cargo build --release -p hwkit -p hwkitd
+      # Apart: built together, the features of the dependencies they share (zbus, tokio)
+      # would be unified and hwkit would differ from the one `cargo run -p hwkit` makes below.
+      cargo build --release -p hwkit
+      cargo build --release -p hwkitd
     else
       cross+=("$rust_arch")
     fi

@@ -92,7 +92,7 @@ build_lane() {
   lane_stage "host tests for aarch64 and armv7 (qemu-user)" \
     nice -n 10 "$testbed" cross test --arch aarch64,armv7 || return
   lane_stage "release binaries for the packages (amd64, arm64, armhf)" \
-    nice -n 10 bash -c 'cargo build --release -p hwkit -p hwkitd && "$0" cross build --arch aarch64,armv7' \
+    nice -n 10 bash -c 'cargo build --release -p hwkit && cargo build --release -p hwkitd && "$0" cross build --arch aarch64,armv7' \
     "$testbed"
 }
 export -f lane_stage build_lane

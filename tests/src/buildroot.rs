@@ -468,31 +468,41 @@ pub fn build_hwkit(workspace: &Path, arch: Arch) -> Result<PathBuf> {
 /// What the packages ship: `hwkit`, and the daemon `hwkitd`.
 pub const PACKAGED_BINARIES: [&str; 2] = ["hwkit", "hwkitd"];
 
-/// Builds release binaries for `arch` in one cargo run (in the build root for a foreign
-/// one, with the host's cargo for the host's), each named as its package is (`hwkit`,
-/// `hwkitd`), and returns their paths in that order.
+/// Builds release binaries for `arch` (in the build root for a foreign one, with the host's
+/// cargo for the host's), each named as its package is (`hwkit`, `hwkitd`), and returns their
+/// paths in that order.
+///
+/// One cargo run per binary: built together, cargo would unify the features of the
+/// dependencies they share (zbus, tokio), and `hwkit` would differ from the `hwkit` that
+/// `cargo build -p hwkit` (`hwkit vm`, the packages' man pages) makes, each build replacing
+/// the other's.
 pub fn build_release(workspace: &Path, arch: Arch, binaries: &[&str]) -> Result<Vec<PathBuf>> {
-    let (mut cmd, dir) = if arch == Arch::host() {
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        c.current_dir(workspace);
-        (c, workspace.join("target/release"))
+    let root = if arch == Arch::host() {
+        None
     } else {
-        let root = BuildRoot::ensure()?;
-        let dir = workspace
+        Some(BuildRoot::ensure()?)
+    };
+    let dir = match root {
+        None => workspace.join("target/release"),
+        Some(_) => workspace
             .join(TARGET_SUBDIR)
             .join(arch.triple())
-            .join("release");
-        (root.cargo(workspace, arch), dir)
+            .join("release"),
     };
-    eprintln!("testbed: building {} for {arch}", binaries.join(", "));
-    cmd.args(["build", "--release"]);
-    for b in binaries {
-        cmd.args(["-p", b, "--bin", b]);
-    }
-    host::run(&mut cmd)?;
     binaries
         .iter()
         .map(|b| {
+            let mut cmd = match &root {
+                None => {
+                    let mut c =
+                        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+                    c.current_dir(workspace);
+                    c
+                }
+                Some(r) => r.cargo(workspace, arch),
+            };
+            eprintln!("testbed: building {b} for {arch}");
+            host::run(cmd.args(["build", "--release", "-p", b, "--bin", b]))?;
             let out = dir.join(b);
             if out.is_file() {
                 Ok(out)
