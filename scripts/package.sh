@@ -14,9 +14,8 @@
 #
 # amd64 is built on this machine (`cargo build --release -p hwkit`, then `-p hwkitd`); arm64
 # and armhf come from the test bed's build root (`hwkit-testbed cross build`, which builds
-# both). From
-# there on every architecture takes the same path: check each binary is built for it, strip
-# it, lay out the tree, compute Depends from what the binary links, `dpkg-deb --build`.
+# both). From there on every architecture takes the same path: check each binary is built for
+# it, strip it, lay out the tree, compute Depends from what the binary links, `dpkg-deb --build`.
 #
 # Why the daemon is a package of its own: a system user, a service and a bus name are a
 # decision a board's owner takes (`apt install hwkitd`), not something every user of the CLI
