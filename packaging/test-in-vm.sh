@@ -1,13 +1,15 @@
 #!/bin/sh
 # Runs inside the test bed's VM, as root under busybox sh, for scripts/test-packages.sh:
 #   sh test-in-vm.sh ROOT.tar
-# ROOT.tar is a Debian root (with udev) holding the package at /tmp/hwkit.deb, as a tar file:
+# ROOT.tar is a Debian root (with udev, dbus and gdbus) holding the packages at /tmp/hwkit.deb and
+# /tmp/hwkitd.deb, as a tar file:
 # the bed puts an included file in the guest as it is, where a directory's programs would each
 # have their libraries looked up (the root has its own). The VM has the
 # kernel's gpio-sim chips (a simulated Pi 4 header, pinctrl-bcm2711, and an 8-line hwkit-sim).
 # The root gets the guest's /dev, /proc and /sys, runs udevd as a board would, installs the
 # package while udevd runs (so the postinst applies the rule at once), then a member of gpio
-# and a non-member use GPIO. Prints `ok NAME` or `FAILED NAME` per check, and
+# and a non-member use GPIO; then hwkitd on the root's system bus holds a line for a member
+# after its client has exited, and refuses a non-member and another member. Prints `ok NAME` or `FAILED NAME` per check, and
 # `test-in-vm: done` at the very end, which the host requires.
 
 tar=${1:?usage: test-in-vm.sh ROOT.tar}
@@ -167,6 +169,64 @@ check "non-member: hwkit gpio get --sysfs is refused" \
   refused_with "permission denied" as bob hwkit gpio get --sysfs --chip hwkit-sim 6
 check "non-member: the sysfs export file refuses a write" \
   refused_with "Permission denied" as bob sh -c "echo 0 >/sys/class/gpio/export"
+
+# hwkitd: the root's system bus with the installed policy, the installed daemon run as its
+# unit runs it (user hwkitd, group gpio; no systemd here), and gdbus, a generic client.
+check "hwkitd: dpkg -i" in_root dpkg -i /tmp/hwkitd.deb
+in_root useradd --groups gpio carol
+mkdir -p "$R/run/dbus"
+check "hwkitd: the system bus starts with the installed policy" in_root dbus-daemon --system --fork
+in_root sh -c 'echo $$ >/tmp/hwkitd.pid
+  exec setpriv --reuid=hwkitd --regid=gpio --init-groups /usr/sbin/hwkitd 2>/tmp/hwkitd.log' &
+# Waits up to 60 s (an emulated CPU) for hwkitd to take its names.
+has_names() {
+  i=0
+  until in_root gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+    --method org.freedesktop.DBus.NameHasOwner io.gpiod1 2>/dev/null | grep -q true; do
+    i=$((i + 1))
+    [ $i -le 300 ] || {
+      echo "hwkitd did not take io.gpiod1: $(cat "$R/tmp/hwkitd.log")"
+      return 1
+    }
+    sleep 0.2
+  done
+  grep -q "serving io.gpiod1 and io.hwkit1 on the system bus" "$R/tmp/hwkitd.log" || {
+    cat "$R/tmp/hwkitd.log"
+    return 1
+  }
+}
+check "hwkitd: runs as user hwkitd (group gpio) and takes io.gpiod1 and io.hwkit1" has_names
+ids_of() { awk '/^Uid:/ { u = $2 } /^Gid:/ { g = $2 } END { print u ":" g }' "/proc/$1/status"; }
+check "hwkitd: the daemon's process is user hwkitd, group gpio" \
+  same "$(ids_of "$(cat "$R/tmp/hwkitd.pid")")" \
+  "$(in_root id -u hwkitd):$(in_root getent group gpio | cut -d: -f3)" "uid:gid of the daemon"
+request_pin15() {
+  as "$1" gdbus call --system --dest io.hwkit1 --object-path /io/hwkit1/board \
+    --method io.hwkit1.Board.RequestPins "['pin15']" "{'direction': <'output'>}" "[1]" \
+    "{'consumer': <'relay'>}"
+}
+out=$(request_pin15 alice 2>&1)
+req=$(echo "$out" | sed -n "s/.*'\(\/io\/gpiod1\/requests\/request[0-9]*\)'.*/\1/p")
+check "hwkitd: member of gpio: gdbus RequestPins pin15=1 returns a request" \
+  contains "$out" "/io/gpiod1/requests/request"
+check "hwkitd: gdbus has exited and GPIO22 (pin15) stays driven high" \
+  wait_for "$pi4_sim/sim_gpio22/value" 1
+check "hwkitd: the line is held for 'relay' (hwkit gpio info)" \
+  contains "$(in_root hwkit gpio info --chip "$pi4" 22 2>&1)" relay
+check "hwkitd: non-member: RequestPins refused by the bus policy" \
+  refused_with "AccessDenied" request_pin15 bob
+release() {
+  as "$1" gdbus call --system --dest io.gpiod1 --object-path "$req" \
+    --method io.gpiod1.Request.Release
+}
+check "hwkitd: non-member: Release of the request refused by the bus policy" \
+  refused_with "AccessDenied" release bob
+check "hwkitd: another member of gpio: Release refused, naming the request's owner" \
+  refused_with "belongs to user alice" release carol
+check "hwkitd: the owner, from a new connection, releases it" release alice
+kill -TERM "$(cat "$R/tmp/hwkitd.pid")"
+kill -TERM "$(cat "$R/run/dbus/pid")"
+check "hwkitd: dpkg -r" in_root dpkg -r hwkitd
 
 check "dpkg -r with udev running" in_root dpkg -r hwkit
 in_root udevadm control --exit

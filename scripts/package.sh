@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Builds hwkit's Debian packages, one per architecture, into ${CARGO_TARGET_DIR:-target}/packages:
-# the release `hwkit` binary, the udev rule that gives group `gpio` the GPIO devices, the
-# postinst that creates the group, and the documentation. Installs what it needs (run as root).
+# Builds hwkit's Debian packages, two per architecture, into ${CARGO_TARGET_DIR:-target}/packages:
+#   hwkit:  the release `hwkit` binary, the udev rule that gives group `gpio` the GPIO devices,
+#           the postinst that creates the group, and the documentation;
+#   hwkitd: the GPIO daemon on D-Bus, with its bus policy, D-Bus activation files, systemd unit
+#           and sysusers file (hwkitd/data/), and a postinst that creates its user.
+# Installs what it needs (run as root).
 #
 #   scripts/package.sh [--arch amd64,arm64,armhf] [--no-build]
 #
 # HWKIT_CROSS_DIR (default: target/cross, where the build root puts them) is where the ARM
-# binaries are read from, as <triple>/release/hwkit; HWKIT_DEB_MAINTAINER sets Maintainer.
+# binaries are read from, as <triple>/release/{hwkit,hwkitd}; HWKIT_DEB_MAINTAINER sets
+# Maintainer.
 #
-# amd64 is built on this machine (`cargo build --release -p hwkit`); arm64 and armhf come from
-# the test bed's build root (`hwkit-testbed cross build`). From there on every architecture
-# takes the same path: check the binary is built for it, strip it, lay out the tree, compute
-# Depends from what the binary links, `dpkg-deb --build`.
+# amd64 is built on this machine (`cargo build --release -p hwkit`, then `-p hwkitd`); arm64
+# and armhf come from the test bed's build root (`hwkit-testbed cross build`, which builds
+# both). From there on every architecture takes the same path: check each binary is built for
+# it, strip it, lay out the tree, compute Depends from what the binary links, `dpkg-deb --build`.
+#
+# Why the daemon is a package of its own: a system user, a service and a bus name are a
+# decision a board's owner takes (`apt install hwkitd`), not something every user of the CLI
+# should get; and the daemon needs a system bus (dbus) the CLI does not. It depends on the
+# hwkit of the same version for the `gpio` group and the udev rule that gives the group the
+# chips (hwkitd/data's own rule says the same for the character devices only, so it is not
+# shipped twice).
 #
 # Why `dpkg-deb --build` on a tree laid out here, not cargo-deb: dpkg-deb is part of dpkg, on
 # every Debian machine, so CI builds nothing first (cargo-deb would be compiled from crates.io
@@ -74,15 +85,15 @@ target_dir=${CARGO_TARGET_DIR:-target}
 [[ $target_dir == /* ]] || target_dir=$PWD/$target_dir
 out=$target_dir/packages
 
-# The binary of one architecture: the host's own build for amd64 (in cargo's target directory),
-# the build root's for ARM (always under the workspace's target/cross: the build root sets its
-# own CARGO_TARGET_DIR).
+# Binary $2 (hwkit, hwkitd) of architecture $1: the host's own build for amd64 (in cargo's
+# target directory), the build root's for ARM (always under the workspace's target/cross: the
+# build root sets its own CARGO_TARGET_DIR).
 binary_of() {
   hwkit_arch_info "$1"
   if [[ $1 == amd64 ]]; then
-    echo "$target_dir/release/hwkit"
+    echo "$target_dir/release/$2"
   else
-    echo "${HWKIT_CROSS_DIR:-$PWD/target/cross}/$triple/release/hwkit"
+    echo "${HWKIT_CROSS_DIR:-$PWD/target/cross}/$triple/release/$2"
   fi
 }
 
@@ -99,7 +110,10 @@ if ((build)); then
   for a in "${wanted[@]}"; do
     hwkit_arch_info "$a"
     if [[ $a == amd64 ]]; then
+      # Apart: built together, the features of the dependencies they share (zbus, tokio)
+      # would be unified and hwkit would differ from the one `cargo run -p hwkit` makes below.
       cargo build --release -p hwkit
+      cargo build --release -p hwkitd
     else
       cross+=("$rust_arch")
     fi
@@ -174,7 +188,7 @@ depends_of() {
     [[ -v "need[$pkg]" ]] || continue
     if [[ ${need[$pkg]} == 0 ]]; then deps+=("$pkg"); else deps+=("$pkg (>= ${need[$pkg]})"); fi
   done
-  # passwd: the postinst's groupadd.
+  # passwd: the postinsts' groupadd and useradd.
   deps+=(passwd)
   local joined
   joined=$(printf '%s, ' "${deps[@]}")
@@ -230,18 +244,93 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 umask 022
 
-for arch in "${wanted[@]}"; do
-  hwkit_arch_info "$arch"
-  bin=$(binary_of "$arch")
+# Checks binary $2 of architecture $1 is there, built for it and for Debian 12's glibc; sets
+# `bin` to its path.
+checked_binary() {
+  bin=$(binary_of "$1" "$2")
   if [[ ! -f $bin ]]; then
     if ((build)); then
-      die "the $arch build wrote no binary at $bin"
+      die "the $1 build wrote no binary at $bin"
     else
-      die "no $arch binary at $bin: build it (drop --no-build) or run the build that makes it"
+      die "no $1 binary at $bin: build it (drop --no-build) or run the build that makes it"
     fi
   fi
-  elf_error=$(hwkit_check_elf "$bin" "$arch" 2>&1) || die "$elf_error"
-  check_glibc "$bin" "$arch"
+  elf_error=$(hwkit_check_elf "$bin" "$1" 2>&1) || die "$elf_error"
+  check_glibc "$bin" "$1"
+}
+
+# The md5sums of tree $1's files, DEBIAN/control's and DEBIAN/md5sums' modes set, and the
+# archive built as $2.
+pack() {
+  local tree=$1 deb=$2
+  (cd "$tree" && find usr -type f -printf '%P\n' | LC_ALL=C sort | sed 's|^|usr/|' | xargs md5sum) \
+    >"$tree/DEBIAN/md5sums"
+  chmod 0644 "$tree/DEBIAN/control" "$tree/DEBIAN/md5sums"
+  # --root-owner-group: files owned by root in the archive without fakeroot.
+  dpkg-deb --root-owner-group -Zxz --build "$tree" "$deb" >/dev/null
+}
+
+# The changelog of package $1, into tree $2.
+changelog() {
+  printf '%s (%s) unstable; urgency=medium\n\n  * Built from hwkit commit %s.\n\n -- %s  %s\n' \
+    "$1" "$deb_version" "$commit" "$maintainer" "$(date -u -R -d "@$SOURCE_DATE_EPOCH")" |
+    gzip -9n >"$2/usr/share/doc/$1/changelog.gz"
+}
+
+# The hwkitd package of architecture $1: the daemon and hwkitd/data's files where Debian's
+# dbus, systemd and sysusers look for them.
+package_hwkitd() {
+  local arch=$1 tree=$work/$1-hwkitd data=hwkitd/data
+  checked_binary "$arch" hwkitd
+  mkdir -p "$tree/DEBIAN" "$tree/usr/sbin" "$tree/usr/share/doc/hwkitd"
+  # A system daemon, run by systemd or D-Bus activation, not by users: sbin.
+  "$gnu-strip" --strip-all -o "$tree/usr/sbin/hwkitd" "$bin"
+  chmod 0755 "$tree/usr/sbin/hwkitd"
+  install -D -m 0644 "$data/io.gpiod1.conf" "$tree/usr/share/dbus-1/system.d/io.gpiod1.conf"
+  install -D -m 0644 "$data/io.gpiod1.service" \
+    "$tree/usr/share/dbus-1/system-services/io.gpiod1.service"
+  install -D -m 0644 "$data/io.hwkit1.service" \
+    "$tree/usr/share/dbus-1/system-services/io.hwkit1.service"
+  install -D -m 0644 "$data/hwkitd.service" "$tree/usr/lib/systemd/system/hwkitd.service"
+  install -D -m 0644 "$data/hwkitd.sysusers" "$tree/usr/lib/sysusers.d/hwkitd.conf"
+  install -m 0644 hwkitd/README.md packaging/deb/copyright "$tree/usr/share/doc/hwkitd/"
+  changelog hwkitd "$tree"
+  install -m 0755 packaging/deb/hwkitd/postinst packaging/deb/hwkitd/prerm \
+    packaging/deb/hwkitd/postrm "$tree/DEBIAN/"
+  local depends installed_size
+  depends="$(depends_of "$tree/usr/sbin/hwkitd"), hwkit (= $deb_version), default-dbus-system-bus | dbus-system-bus"
+  installed_size=$(du -sk --apparent-size --exclude=DEBIAN "$tree" | cut -f1)
+  {
+    echo "Package: hwkitd"
+    echo "Version: $deb_version"
+    echo "Architecture: $arch"
+    echo "Maintainer: $maintainer"
+    echo "Installed-Size: $installed_size"
+    echo "Depends: $depends"
+    echo "Section: electronics"
+    echo "Priority: optional"
+    [[ -n $homepage ]] && echo "Homepage: $homepage"
+    echo "Description: GPIO daemon on D-Bus: lines that keep their state after the client exits"
+    echo " hwkitd holds GPIO lines for clients over the system bus, speaking libgpiod's"
+    echo " io.gpiod1 interface (gpio-manager's), so gpiocli, gdbus and programs written"
+    echo " for gpio-manager use it unchanged; a line stays requested, and driven, after"
+    echo " the program that asked for it has exited. A request belongs to the user that"
+    echo " made it. hwkit's own io.hwkit1 interface requests lines by board pin (pin11,"
+    echo " GPIO17)."
+    echo " ."
+    echo " Root and members of group gpio may request lines; anyone may read them. The"
+    echo " daemon runs as the system user hwkitd, sandboxed by systemd, and is started"
+    echo " by the first call (D-Bus activation); 'systemctl enable hwkitd' starts it at"
+    echo " boot."
+  } >"$tree/DEBIAN/control"
+  deb=$out/hwkitd_${deb_version}_$arch.deb
+  pack "$tree" "$deb"
+  printf '%s\t%s KiB\tDepends: %s\n' "$deb" "$(($(stat -c %s "$deb") / 1024))" "$depends"
+}
+
+for arch in "${wanted[@]}"; do
+  hwkit_arch_info "$arch"
+  checked_binary "$arch" hwkit
 
   tree=$work/$arch
   mkdir -p "$tree/DEBIAN" "$tree/usr/bin" "$tree/usr/lib/udev/rules.d" "$tree/usr/share/doc/hwkit"
@@ -253,9 +342,7 @@ for arch in "${wanted[@]}"; do
   # file of the same name in /etc/udev/rules.d.
   install -m 0644 packaging/deb/60-hwkit-gpio.rules "$tree/usr/lib/udev/rules.d/"
   install -m 0644 README.md packaging/deb/copyright "$tree/usr/share/doc/hwkit/"
-  printf 'hwkit (%s) unstable; urgency=medium\n\n  * Built from hwkit commit %s.\n\n -- %s  %s\n' \
-    "$deb_version" "$commit" "$maintainer" "$(date -u -R -d "@$SOURCE_DATE_EPOCH")" |
-    gzip -9n >"$tree/usr/share/doc/hwkit/changelog.gz"
+  changelog hwkit "$tree"
   lay_out_completions_and_man "$tree"
 
   install -m 0755 packaging/deb/postinst packaging/deb/postrm "$tree/DEBIAN/"
@@ -282,12 +369,9 @@ for arch in "${wanted[@]}"; do
     echo " sysfs files to group gpio, and creates that group if the system has none:"
     echo " add a user to it to use GPIO without root."
   } >"$tree/DEBIAN/control"
-  (cd "$tree" && find usr -type f -printf '%P\n' | LC_ALL=C sort | sed 's|^|usr/|' | xargs md5sum) \
-    >"$tree/DEBIAN/md5sums"
-  chmod 0644 "$tree/DEBIAN/control" "$tree/DEBIAN/md5sums"
-
   deb=$out/hwkit_${deb_version}_$arch.deb
-  # --root-owner-group: files owned by root in the archive without fakeroot.
-  dpkg-deb --root-owner-group -Zxz --build "$tree" "$deb" >/dev/null
+  pack "$tree" "$deb"
   printf '%s\t%s KiB\tDepends: %s\n' "$deb" "$(($(stat -c %s "$deb") / 1024))" "$depends"
+
+  package_hwkitd "$arch"
 done

@@ -81,9 +81,12 @@ trap 'rm -rf "$tmp"' EXIT
 # works on its own copy.
 
 suite=bookworm
-# Makes (or finds in the cache) the minbase root of Debian architecture $1 with udev in it;
-# sets `base`, the cache entry holding it in `$base/root`. The second stage runs the root's own
-# programs: natively on amd64, under qemu-user through binfmt_misc on ARM.
+include=udev,dbus,libglib2.0-bin
+# Makes (or finds in the cache) the minbase root of Debian architecture $1 with udev in it, and
+# the system bus (dbus, which hwkitd depends on) and gdbus (libglib2.0-bin, the generic client
+# the VM test holds a line with); sets `base`, the cache entry holding it in `$base/root`. The
+# second stage runs the root's own programs: natively on amd64, under qemu-user through
+# binfmt_misc on ARM.
 ensure_root() {
   local arch=$1 mirror recipe key
   hwkit_need_packages debootstrap
@@ -93,7 +96,7 @@ ensure_root() {
     awk -v s="$suite" '$2 == s { print $1; exit }')
   [[ -n $mirror ]] || die "the host's apt has no $suite source to debootstrap from"
   # Everything the root is made of is in its key: change any of it and a new root is made.
-  recipe="suite=$suite arch=$arch variant=minbase include=udev mirror=$mirror recipe=1"
+  recipe="suite=$suite arch=$arch variant=minbase include=$include mirror=$mirror recipe=1"
   key=$(sha256sum <<<"$recipe" | cut -c1-12)
   base=$cache/roots/$suite-$arch-$key
   mkdir -p "$cache/roots"
@@ -105,7 +108,7 @@ ensure_root() {
     local start=$SECONDS
     rm -rf "$base"
     mkdir -p "$base"
-    debootstrap --arch="$arch" --variant=minbase --foreign --include=udev \
+    debootstrap --arch="$arch" --variant=minbase --foreign --include="$include" \
       "$suite" "$base/root" "$mirror" >"$base/debootstrap.log" 2>&1 ||
       die "debootstrap's first stage failed: see $base/debootstrap.log"
     chroot "$base/root" /debootstrap/debootstrap --second-stage >>"$base/debootstrap.log" 2>&1 ||
@@ -203,9 +206,10 @@ echo "== Building the packages"
 # One architecture at a time, so that one that cannot be built or packaged fails its own
 # checks and not the others'; an old package must not stand in for one that failed.
 for arch in "${arches[@]}"; do
-  rm -f "$target_dir/packages/hwkit_${deb_version}_$arch.deb"
+  rm -f "$target_dir/packages/hwkit_${deb_version}_$arch.deb" \
+    "$target_dir/packages/hwkitd_${deb_version}_$arch.deb"
   start=$SECONDS
-  check "$arch: scripts/package.sh builds the package" \
+  check "$arch: scripts/package.sh builds the packages (hwkit, hwkitd)" \
     scripts/package.sh --arch "$arch" "${build_flag[@]}"
   echo "(in $((SECONDS - start)) s)"
 done
@@ -266,21 +270,23 @@ check_files() {
   cmp <(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/lib/udev/rules.d/60-hwkit-gpio.rules) \
     packaging/deb/60-hwkit-gpio.rules
 }
-# The binary inside is built for the package's architecture, and stripped.
+# The binary inside ($3, default usr/bin/hwkit) is built for the package's architecture, and
+# stripped; kept as $tmp/elf-ARCH-NAME for the checks below.
 check_elf() {
-  local deb=$1 arch=$2 bin=$tmp/elf-$2
-  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/hwkit >"$bin"
+  local deb=$1 arch=$2 path=${3:-usr/bin/hwkit}
+  local bin=$tmp/elf-$2-${path##*/}
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO "./$path" >"$bin"
   hwkit_arch_info "$arch"
   hwkit_check_elf "$bin" "$arch" || return 1
   if LC_ALL=C readelf -S "$bin" | grep -q '\.symtab'; then
-    echo "usr/bin/hwkit is not stripped"
+    echo "$path is not stripped"
     return 1
   fi
 }
 # Depends names libc6 at the highest GLIBC version node the binary needs, and that version
 # exists in Debian 12 (glibc 2.36), so the package installs on bookworm and Raspberry Pi OS.
 check_depends() {
-  local deb=$1 arch=$2 bin=$tmp/elf-$2 depends highest
+  local deb=$1 arch=$2 bin=$tmp/elf-$2-${3:-hwkit} depends highest
   depends=$(dpkg-deb -f "$deb" Depends)
   highest=$(LC_ALL=C readelf -V --wide "$bin" | grep -o 'Name: GLIBC_[0-9.]*' |
     sed 's/.*GLIBC_//' | sort -V | tail -1)
@@ -301,16 +307,85 @@ check_depends() {
     return 1
   }
 }
+# The hwkitd package: its fields, the files of hwkitd/data where dbus, systemd and sysusers
+# look for them (the same bytes), the daemon in sbin, its maintainer scripts, no conffiles.
+check_hwkitd_package() {
+  local deb=$1 arch=$2 listing control want depends
+  same "$(dpkg-deb -f "$deb" Package)" hwkitd Package &&
+    same "$(dpkg-deb -f "$deb" Version)" "$deb_version" "Version (the workspace's)" &&
+    same "$(dpkg-deb -f "$deb" Architecture)" "$arch" Architecture &&
+    same "$(dpkg-deb -f "$deb" Section)" electronics Section || return 1
+  depends=$(dpkg-deb -f "$deb" Depends)
+  for want in "hwkit (= $deb_version)" "default-dbus-system-bus | dbus-system-bus" passwd; do
+    [[ $depends == *"$want"* ]] || {
+      echo "Depends '$depends' lacks '$want'"
+      return 1
+    }
+  done
+  listing=$(dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}')
+  for want in \
+    "-rwxr-xr-x root/root ./usr/sbin/hwkitd" \
+    "-rw-r--r-- root/root ./usr/share/dbus-1/system.d/io.gpiod1.conf" \
+    "-rw-r--r-- root/root ./usr/share/dbus-1/system-services/io.gpiod1.service" \
+    "-rw-r--r-- root/root ./usr/share/dbus-1/system-services/io.hwkit1.service" \
+    "-rw-r--r-- root/root ./usr/lib/systemd/system/hwkitd.service" \
+    "-rw-r--r-- root/root ./usr/lib/sysusers.d/hwkitd.conf" \
+    "-rw-r--r-- root/root ./usr/share/doc/hwkitd/README.md" \
+    "-rw-r--r-- root/root ./usr/share/doc/hwkitd/copyright" \
+    "-rw-r--r-- root/root ./usr/share/doc/hwkitd/changelog.gz"; do
+    grep -qxF -- "$want" <<<"$listing" || {
+      echo "missing: $want"
+      echo "$listing"
+      return 1
+    }
+  done
+  control=$(dpkg-deb --info "$deb")
+  for want in postinst prerm postrm md5sums; do
+    grep -q " $want " <<<"$control" || {
+      echo "the control archive has no $want: $control"
+      return 1
+    }
+  done
+  if grep -q ' conffiles ' <<<"$control"; then
+    echo "the package has conffiles"
+    return 1
+  fi
+  local file installed
+  for file in io.gpiod1.conf:usr/share/dbus-1/system.d/io.gpiod1.conf \
+    io.gpiod1.service:usr/share/dbus-1/system-services/io.gpiod1.service \
+    io.hwkit1.service:usr/share/dbus-1/system-services/io.hwkit1.service \
+    hwkitd.service:usr/lib/systemd/system/hwkitd.service \
+    hwkitd.sysusers:usr/lib/sysusers.d/hwkitd.conf; do
+    installed=${file#*:}
+    cmp <(dpkg-deb --fsys-tarfile "$deb" | tar -xO "./$installed") "hwkitd/data/${file%%:*}" ||
+      return 1
+  done
+}
+# systemd-analyze verify (the host's) on the unit as the package installs it, in tree $1: its
+# directives, ExecStart's binary, the user and group it names. Warnings are failures.
+check_unit() {
+  local out
+  out=$(systemd-analyze verify --root="$1" --recursive-errors=no hwkitd.service 2>&1) || {
+    echo "$out"
+    return 1
+  }
+  [[ -z $out ]] || {
+    echo "systemd-analyze verify warned: $out"
+    return 1
+  }
+}
 # On the host's own architecture dpkg-shlibdeps can read the installed libraries' symbols
 # files: our Depends must say exactly what it says (plus passwd).
 check_shlibdeps() {
-  local deb=$1 d=$tmp/shlibdeps
+  # Separate statements: a `local` expands all its words before it assigns any.
+  local deb=$1 path=${2:-usr/bin/hwkit} extra=${3:-}
+  local d=$tmp/shlibdeps-${path##*/}
   mkdir -p "$d/debian"
   printf 'Source: hwkit\n\nPackage: hwkit\nArchitecture: any\n' >"$d/debian/control"
   dpkg-deb -x "$deb" "$d/pkg"
   local theirs
-  theirs=$(cd "$d" && dpkg-shlibdeps -O pkg/usr/bin/hwkit 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
-  same "$(dpkg-deb -f "$deb" Depends)" "$theirs, passwd" "Depends against dpkg-shlibdeps"
+  theirs=$(cd "$d" && dpkg-shlibdeps -O "pkg/$path" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+  same "$(dpkg-deb -f "$deb" Depends)" "$theirs, passwd$extra" "Depends against dpkg-shlibdeps"
 }
 # The md5sums in the package match its files.
 check_md5sums() {
@@ -322,10 +397,11 @@ check_md5sums() {
 }
 # The same commit packs the same bytes (SOURCE_DATE_EPOCH, sorted archive, fixed owner).
 check_reproducible() {
-  local deb=$1 arch=$2 before
-  before=$(sha256sum <"$deb")
+  local arch=$1 debs before
+  debs=("$target_dir/packages/"hwkit{,d}_"${deb_version}_$arch.deb")
+  before=$(sha256sum "${debs[@]}")
   scripts/package.sh --arch "$arch" --no-build >/dev/null 2>&1
-  same "$(sha256sum <"$deb")" "$before" "sha256 of a second build"
+  same "$(sha256sum "${debs[@]}")" "$before" "sha256 of a second build"
 }
 
 for arch in "${arches[@]}"; do
@@ -340,7 +416,25 @@ for arch in "${arches[@]}"; do
     check "$arch: Depends equals dpkg-shlibdeps'" check_shlibdeps "$deb"
   fi
   check "$arch: md5sums" check_md5sums "$deb" "$arch"
-  check "$arch: rebuild is byte-identical" check_reproducible "$deb" "$arch"
+  deb=$target_dir/packages/hwkitd_${deb_version}_$arch.deb
+  if [[ -f $deb ]]; then
+    echo "-- $(basename "$deb"): $(($(stat -c %s "$deb") / 1024)) KiB, Depends: $(dpkg-deb -f "$deb" Depends)"
+    check "$arch hwkitd: fields, Depends, files (hwkitd/data's), scripts, no conffiles" \
+      check_hwkitd_package "$deb" "$arch"
+    check "$arch hwkitd: binary's ELF machine matches Architecture, stripped" \
+      check_elf "$deb" "$arch" usr/sbin/hwkitd
+    check "$arch hwkitd: Depends from the binary's GLIBC needs, installable on Debian 12" \
+      check_depends "$deb" "$arch" hwkitd
+    if [[ $arch == amd64 ]]; then
+      check "$arch hwkitd: Depends equals dpkg-shlibdeps' (and hwkit, the bus)" check_shlibdeps \
+        "$deb" usr/sbin/hwkitd ", hwkit (= $deb_version), default-dbus-system-bus | dbus-system-bus"
+    fi
+    check "$arch hwkitd: md5sums" check_md5sums "$deb" "$arch-hwkitd"
+    mkdir -p "$tmp/unit-$arch"
+    dpkg-deb -x "$deb" "$tmp/unit-$arch"
+    check "$arch hwkitd: systemd-analyze verify accepts the unit" check_unit "$tmp/unit-$arch"
+  fi
+  check "$arch: rebuild is byte-identical (hwkit, hwkitd)" check_reproducible "$arch"
 done
 
 echo
@@ -387,6 +481,7 @@ fresh_root() {
   ensure_root "$arch"
   cp -a "$base/root" "$dest"
   cp "$target_dir/packages/hwkit_${deb_version}_$arch.deb" "$dest/tmp/hwkit.deb"
+  cp "$target_dir/packages/hwkitd_${deb_version}_$arch.deb" "$dest/tmp/hwkitd.deb"
   echo "($arch root ready in $((SECONDS - start)) s)"
 }
 
@@ -423,6 +518,22 @@ install_test() {
     bash -c "chroot '$root' bash -c 'source /usr/share/bash-completion/completions/hwkit &&
       COMP_WORDS=(hwkit gp) COMP_CWORD=1 COMP_LINE=\"hwkit gp\" COMP_POINT=8 && _hwkit hwkit gp hwkit &&
       echo \"\${COMPREPLY[*]}\"' | grep -qx gpio"
+  check "$arch hwkitd: dpkg -i installs (beside hwkit, with the root's dbus)" \
+    in_root dpkg -i /tmp/hwkitd.deb
+  check "$arch hwkitd: postinst created the system user hwkitd, in gpio, without a shell" \
+    bash -c "entry=\$(chroot '$root' getent passwd hwkitd) && uid=\$(echo \"\$entry\" | cut -d: -f3) &&
+      [ \"\$uid\" -lt 1000 ] && [ \"\${entry##*:}\" = /usr/sbin/nologin ] &&
+      chroot '$root' id -nG hwkitd | grep -qw gpio"
+  check "$arch hwkitd: systemd-analyze verify accepts the installed unit" check_unit "$root"
+  check "$arch hwkitd: hwkitd --version runs (emulated)" \
+    bash -c "chroot '$root' hwkitd --version | grep -qx 'hwkitd $version'"
+  check "$arch hwkitd: dpkg --verify" in_root dpkg --verify hwkitd
+  check "$arch hwkitd: reinstall succeeds and keeps the user" \
+    bash -c "before=\$(chroot '$root' getent passwd hwkitd) && chroot '$root' dpkg -i /tmp/hwkitd.deb >/dev/null &&
+      [ \"\$(chroot '$root' getent passwd hwkitd)\" = \"\$before\" ]"
+  check "$arch hwkitd: dpkg --purge removes its files, keeps the user" \
+    bash -c "chroot '$root' dpkg --purge hwkitd >/dev/null && [ ! -e '$root/usr/sbin/hwkitd' ] &&
+      [ ! -e '$root/usr/share/dbus-1/system.d/io.gpiod1.conf' ] && chroot '$root' getent passwd hwkitd >/dev/null"
   group_before=$(gpio_group)
   check "$arch: reinstall (dpkg -i again) succeeds" in_root dpkg -i /tmp/hwkit.deb
   check "$arch: reinstall keeps the gpio group as it was" same "$(gpio_group)" "$group_before" "gpio group"

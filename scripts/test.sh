@@ -9,7 +9,8 @@
 #      run under qemu-user (32-bit long, unsigned char, ARM calling conventions);
 #   4. the libraries' GPIO tests in an arm64 VM: Debian sid's arm64 kernel with its own gpio-sim;
 #   5. the Raspberry Pi tests on QEMU's Raspberry Pi 3 with the kernel's real Pi GPIO driver;
-#   6. the Debian packages: their contents, an install on Debian arm64, the gpio group at work.
+#   6. the Debian packages (hwkit, hwkitd): their contents, an install on Debian arm64, the gpio
+#      group at work, hwkitd holding a line on the root's system bus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,7 +92,7 @@ build_lane() {
   lane_stage "host tests for aarch64 and armv7 (qemu-user)" \
     nice -n 10 "$testbed" cross test --arch aarch64,armv7 || return
   lane_stage "release binaries for the packages (amd64, arm64, armhf)" \
-    nice -n 10 bash -c 'cargo build --release -p hwkit && "$0" cross build --arch aarch64,armv7' \
+    nice -n 10 bash -c 'cargo build --release -p hwkit && cargo build --release -p hwkitd && "$0" cross build --arch aarch64,armv7' \
     "$testbed"
 }
 export -f lane_stage build_lane

@@ -4,9 +4,11 @@ use std::sync::{Arc, Mutex};
 
 use hw::{Chip, LineConfig, LineSettings, Offset, Request};
 use zbus::interface;
+use zbus::message::Header;
 use zbus::zvariant::OwnedObjectPath;
 use zbus::Connection;
 
+use crate::caller;
 use crate::edge_events::EdgeWatcher;
 use crate::error::{Failure, REQUEST_FAILED};
 use crate::line_config::{
@@ -53,27 +55,38 @@ impl ChipObject {
         bytes
     }
 
-    /// Requests lines and holds them until the request object's `Release`, whoever asked
-    /// and whether or not they are still running.
+    /// Requests lines and holds them until the request object's `Release`, whether or not
+    /// the caller is still running. The request belongs to the caller's Unix user.
     async fn request_lines(
         &self,
         line_config: DbusLineConfig,
         request_config: DbusRequestConfig,
         #[zbus(connection)] connection: &Connection,
+        #[zbus(header)] header: Header<'_>,
     ) -> Result<OwnedObjectPath, Failure> {
         let lines = parse_line_config(&line_config).map_err(Failure::invalid_args)?;
         let options = parse_request_config(&request_config).map_err(Failure::invalid_args)?;
-        hold_lines(connection, &self.registry, &self.chip, &lines, &options).await
+        let owner = caller::uid(connection, &header).await?;
+        hold_lines(
+            connection,
+            &self.registry,
+            &self.chip,
+            &lines,
+            &options,
+            owner,
+        )
+        .await
     }
 }
 
-/// Requests `lines` of `chip` and serves the request object; its path.
+/// Requests `lines` of `chip` for user `owner` and serves the request object; its path.
 pub async fn hold_lines(
     connection: &Connection,
     registry: &Arc<Registry>,
     chip: &Arc<Chip>,
     lines: &[(Offset, LineSettings)],
     options: &RequestOptions,
+    owner: u32,
 ) -> Result<OwnedObjectPath, Failure> {
     let server = connection.object_server();
     let config = lines.iter().fold(LineConfig::new(), |c, (o, s)| {
@@ -118,6 +131,7 @@ pub async fn hold_lines(
         registry: registry.clone(),
         consumer: options.consumer.clone(),
         event_buffer_size: options.event_buffer_size,
+        owner,
     };
     if let Err(e) = server.at(path.as_str(), object).await {
         // Not served, so not held: the lines go back (the object, dropped, stopped its
@@ -129,9 +143,10 @@ pub async fn hold_lines(
         ));
     }
     eprintln!(
-        "hwkitd: {} holds lines {offsets:?} of {chip_name} for '{}'",
+        "hwkitd: {} holds lines {offsets:?} of {chip_name} for '{}' of {}",
         path.as_str(),
-        options.consumer
+        options.consumer,
+        caller::user(owner)
     );
     crate::daemon::lines_changed(server, &line_paths).await;
     Ok(path)

@@ -59,6 +59,11 @@ impl Daemon {
         self.chips.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The chips served now, open, in device-path order.
+    pub fn chips_served(&self) -> Vec<Arc<hw::Chip>> {
+        self.chips().values().map(|e| e.chip.clone()).collect()
+    }
+
     /// Brings the exported chips in line with `/dev`: chips gone are removed (with their
     /// requests), new ones exported. A chip that cannot be opened (being removed, no
     /// permission) is logged and left out; `false` if one such chip is still in `/dev`.
@@ -265,6 +270,7 @@ impl Daemon {
                 &chip.chip,
                 &lines,
                 &options,
+                saved.owner,
             )
             .await
             {
@@ -276,12 +282,13 @@ impl Daemon {
                             String::new()
                         };
                         eprintln!(
-                            "hwkitd: restored {}: line {} of {} [{}], {}{value}",
+                            "hwkitd: restored {}: line {} of {} [{}], {}{value}, for {}",
                             path.as_str(),
                             l.offset,
                             chip.name,
                             chip.label,
-                            l.direction
+                            l.direction,
+                            crate::caller::user(saved.owner)
                         );
                     }
                 }

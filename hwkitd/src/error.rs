@@ -27,6 +27,8 @@ pub const RECONFIGURE_FAILED: &str = "io.gpiod1.ReconfigureFailed";
 pub const GET_VALUES_FAILED: &str = "io.gpiod1.GetValuesFailed";
 /// `SetValues` was refused.
 pub const SET_VALUES_FAILED: &str = "io.gpiod1.SetValuesFailed";
+/// A caller acting on a request of another user (see `caller::may_act`).
+pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 /// Anything else (the bus itself failed).
 pub const FAILED: &str = "org.freedesktop.DBus.Error.Failed";
 

@@ -4,6 +4,8 @@
 //! It speaks libgpiod's `io.gpiod1` interface (gpio-manager's), so `gpiocli` and other
 //! clients written for gpio-manager work with it unchanged. See the README.
 
+mod board;
+mod caller;
 mod chip_object;
 mod daemon;
 mod edge_events;
@@ -28,6 +30,8 @@ use crate::daemon::Daemon;
 
 /// The well-known name, gpio-manager's.
 const BUS_NAME: &str = "io.gpiod1";
+/// hwkit's own name, for what gpio-manager does not have (the board object).
+const HWKIT_BUS_NAME: &str = "io.hwkit1";
 
 /// Holds GPIO lines for clients over D-Bus (libgpiod's io.gpiod1 interface).
 #[derive(Parser, Debug)]
@@ -46,6 +50,11 @@ struct Args {
     /// restore them, with their values, when the daemon starts. Off by default.
     #[arg(long, value_name = "PATH")]
     state_file: Option<std::path::PathBuf>,
+
+    /// The board whose header pins io.hwkit1.Board serves (`pi4`; `hwkit pinout
+    /// --list-boards` lists them), for when the device tree does not say. Default: detected.
+    #[arg(long, value_name = "NAME")]
+    board: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +79,13 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: Args) -> Result<(), String> {
+    let forced = match &args.board {
+        Some(name) => Some((
+            boards::find_profile(name).map_err(|e| format!("--board: {e}"))?,
+            name.clone(),
+        )),
+        None => None,
+    };
     let (builder, bus) = match (&args.bus_address, args.session) {
         (Some(a), _) => (connection::Builder::address(a.as_str()), a.clone()),
         (None, true) => (connection::Builder::session(), "the session bus".to_owned()),
@@ -103,12 +119,24 @@ async fn serve(args: Args) -> Result<(), String> {
         }
         None => None,
     };
-    // The name last: a client that sees it finds every chip already there.
+    let board = board::BoardObject {
+        daemon: daemon.clone(),
+        forced,
+    };
     connection
-        .request_name(BUS_NAME)
+        .object_server()
+        .at(board::PATH, board)
         .await
-        .map_err(|e| format!("taking the name {BUS_NAME} on {bus}: {e}"))?;
-    eprintln!("hwkitd: serving {BUS_NAME} on {bus}");
+        .map_err(|e| format!("serving {}: {e}", board::PATH))?;
+    // The names last: a client that sees them finds every chip already there; gpio-manager's
+    // last of all, which is what clients (and the tests) wait for.
+    for name in [HWKIT_BUS_NAME, BUS_NAME] {
+        connection
+            .request_name(name)
+            .await
+            .map_err(|e| format!("taking the name {name} on {bus}: {e}"))?;
+    }
+    eprintln!("hwkitd: serving {BUS_NAME} and {HWKIT_BUS_NAME} on {bus}");
     wait_for_stop().await?;
     eprintln!(
         "hwkitd: stopping; releasing the lines held (outputs stay where the driver leaves them)"

@@ -5,9 +5,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use hw::{LineConfig, Offset, Request, Value};
 use zbus::interface;
+use zbus::message::Header;
 use zbus::object_server::ObjectServer;
 use zbus::zvariant::OwnedObjectPath;
+use zbus::Connection;
 
+use crate::caller;
 use crate::edge_events::EdgeWatcher;
 use crate::error::{Failure, GET_VALUES_FAILED, RECONFIGURE_FAILED, SET_VALUES_FAILED};
 use crate::line_config::{parse_line_config, DbusLineConfig};
@@ -33,6 +36,8 @@ pub struct RequestObject {
     pub consumer: String,
     /// The edge-event buffer size asked for, if any.
     pub event_buffer_size: Option<u32>,
+    /// The Unix user that made it: only they (and root) may release, reconfigure or set it.
+    pub owner: u32,
 }
 
 impl RequestObject {
@@ -72,8 +77,20 @@ impl RequestObject {
             chip_name: chip_name.to_owned(),
             consumer: self.consumer.clone(),
             event_buffer_size: self.event_buffer_size,
+            owner: self.owner,
             lines,
         })
+    }
+
+    /// Refuses the caller of this call unless it owns the request or is root.
+    async fn check_caller(
+        &self,
+        connection: &Connection,
+        header: &Header<'_>,
+        action: &str,
+    ) -> Result<(), Failure> {
+        let caller = caller::uid(connection, header).await?;
+        caller::may_act(paths::request(self.id).as_str(), self.owner, caller, action)
     }
 
     /// Drops the kernel request (releasing its lines) and forgets it; `false` if it was
@@ -103,7 +120,13 @@ impl RequestObject {
     }
 
     /// Releases the lines and removes this object.
-    async fn release(&self, #[zbus(object_server)] server: &ObjectServer) -> Result<(), Failure> {
+    async fn release(
+        &self,
+        #[zbus(object_server)] server: &ObjectServer,
+        #[zbus(connection)] connection: &Connection,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<(), Failure> {
+        self.check_caller(connection, &header, "release").await?;
         self.release_lines().await;
         let path = paths::request(self.id);
         eprintln!("hwkitd: released {}", path.as_str());
@@ -117,7 +140,11 @@ impl RequestObject {
         &self,
         line_config: DbusLineConfig,
         #[zbus(object_server)] server: &ObjectServer,
+        #[zbus(connection)] connection: &Connection,
+        #[zbus(header)] header: Header<'_>,
     ) -> Result<(), Failure> {
+        self.check_caller(connection, &header, "reconfigure")
+            .await?;
         let lines = parse_line_config(&line_config).map_err(Failure::invalid_args)?;
         let config = lines.iter().fold(LineConfig::new(), |c, (o, s)| {
             c.with_line(*o).with_settings(*s)
@@ -144,7 +171,14 @@ impl RequestObject {
     }
 
     /// Drives output lines: offset to logical value (0 or 1).
-    fn set_values(&self, values: HashMap<u32, i32>) -> Result<(), Failure> {
+    async fn set_values(
+        &self,
+        values: HashMap<u32, i32>,
+        #[zbus(connection)] connection: &Connection,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<(), Failure> {
+        self.check_caller(connection, &header, "set values of")
+            .await?;
         if values.is_empty() {
             return Err(Failure::invalid_args(
                 "no values given: map at least one offset of the request to 0 or 1",

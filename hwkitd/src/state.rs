@@ -32,6 +32,10 @@ pub struct SavedRequest {
     /// The edge-event buffer size asked for, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_buffer_size: Option<u32>,
+    /// The Unix user it belongs to; a file written before requests had owners has none,
+    /// which is root (the only caller that could then act on every request).
+    #[serde(default)]
+    pub owner: u32,
     /// Its lines.
     pub lines: Vec<SavedLine>,
 }
@@ -187,6 +191,7 @@ mod tests {
                 chip_name: "gpiochip0".into(),
                 consumer: "relay".into(),
                 event_buffer_size: None,
+                owner: 1000,
                 lines: vec![SavedLine::new(
                     17,
                     &LineSettings::output(Value::Active),
@@ -199,9 +204,13 @@ mod tests {
         assert!(!path.with_extension("tmp").exists());
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
-            text.contains("\"chip-label\": \"pinctrl-bcm2711\""),
+            text.contains("\"chip-label\": \"pinctrl-bcm2711\"")
+                && text.contains("\"owner\": 1000"),
             "{text}"
         );
+        // A file from before requests had owners: its requests are root's.
+        std::fs::write(&path, text.replace("\"owner\": 1000,", "")).unwrap();
+        assert_eq!(load(&path).unwrap().requests[0].owner, 0);
     }
 
     #[test]

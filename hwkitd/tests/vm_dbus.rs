@@ -128,8 +128,8 @@ impl Bus {
         let mut cmd = Command::new("gdbus");
         if let Some(uid) = uid {
             // The user's groups as login would set them (the bus reads the caller's
-            // supplementary groups from the socket): its own, and gpio for MEMBER.
-            let groups: Vec<libc::gid_t> = if uid == MEMBER {
+            // supplementary groups from the socket): its own, and gpio for the members.
+            let groups: Vec<libc::gid_t> = if uid == MEMBER || uid == MEMBER2 {
                 vec![uid, GPIO_GID]
             } else {
                 vec![uid]
@@ -172,10 +172,22 @@ impl Bus {
         method: &str,
         args: &[&str],
     ) -> Result<String, String> {
+        self.call_to(uid, "io.gpiod1", object, method, args)
+    }
+
+    /// [`Bus::call_as`] addressed to `dest` (`io.gpiod1` or `io.hwkit1`).
+    fn call_to(
+        &self,
+        uid: Option<u32>,
+        dest: &str,
+        object: &str,
+        method: &str,
+        args: &[&str],
+    ) -> Result<String, String> {
         let mut all = vec![
             "call",
             "--dest",
-            "io.gpiod1",
+            dest,
             "--object-path",
             object,
             "--method",
@@ -854,10 +866,11 @@ fn chips_come_and_go_while_the_daemon_runs() {
     drop(kept);
 }
 
-/// A user outside group gpio, and one in it: added to the guest's /etc/passwd and /etc/group
-/// (the VM's root file system is this run's own).
+/// A user outside group gpio, and two in it: added to the guest's /etc/passwd and
+/// /etc/group (the VM's root file system is this run's own).
 const OUTSIDER: u32 = 4242;
 const MEMBER: u32 = 4343;
+const MEMBER2: u32 = 4646;
 const GPIO_GID: u32 = 4444;
 
 fn add_users() {
@@ -874,13 +887,15 @@ fn add_users() {
         append(
             "/etc/passwd",
             &format!(
-                "outsider:x:{OUTSIDER}:{OUTSIDER}::/:/bin/sh\ngpiouser:x:{MEMBER}:{MEMBER}::/:/bin/sh\n"
+                "outsider:x:{OUTSIDER}:{OUTSIDER}::/:/bin/sh\ngpiouser:x:{MEMBER}:{MEMBER}::/:/bin/sh\n\
+                 gpiouser2:x:{MEMBER2}:{MEMBER2}::/:/bin/sh\n"
             ),
         );
         append(
             "/etc/group",
             &format!(
-                "outsider:x:{OUTSIDER}:\ngpiouser:x:{MEMBER}:\ngpio:x:{GPIO_GID}:gpiouser\n"
+                "outsider:x:{OUTSIDER}:\ngpiouser:x:{MEMBER}:\ngpiouser2:x:{MEMBER2}:\n\
+                 gpio:x:{GPIO_GID}:gpiouser,gpiouser2\n"
             ),
         );
     });
@@ -935,6 +950,106 @@ fn outside_group_gpio_a_caller_may_look_but_not_act() {
         )
         .unwrap_err();
     assert!(e.contains("AccessDenied"), "{e}");
+    bus.ok(&req, "io.gpiod1.Request.Release", &[]);
+    assert!(!kernel_info(&s, 1).used);
+}
+
+/// The request path a line is held by, from its `RequestPath` property.
+fn holder_of(bus: &Bus, sim: &Sim, offset: u32) -> String {
+    bus.property(&line_path(sim, offset), "io.gpiod1.Line", "RequestPath")
+        .split('\'')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `method` on another user's request `req`, refused with a message naming the request,
+/// its owner (MEMBER), the caller (MEMBER2) and who may act.
+fn refused(bus: &Bus, req: &str, method: &str, args: &[&str]) {
+    let e = bus
+        .call_as(Some(MEMBER2), req, method, args)
+        .expect_err("another user's request");
+    for wanted in [
+        "org.freedesktop.DBus.Error.AccessDenied",
+        req,
+        "belongs to user gpiouser (uid 4343)",
+        "user gpiouser2 (uid 4646) may not",
+        "only its owner or root",
+    ] {
+        assert!(e.contains(wanted), "{method}: {wanted}: {e}");
+    }
+}
+
+#[test]
+fn a_request_belongs_to_the_user_that_made_it() {
+    let _turn = side_by_side();
+    add_users();
+    let s = sim(4);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state.json");
+    let mut bus = Bus::start_full(Access::Shipped, &["--state-file", &state.to_string_lossy()]);
+    let chip = chip_path(&s);
+    let request_lines = "io.gpiod1.Chip.RequestLines";
+    let request = ["([([1], {'direction': <'output'>})], [1])", "@a{sv} {}"];
+    let out = bus
+        .call_as(Some(MEMBER), &chip, request_lines, &request)
+        .unwrap_or_else(|e| panic!("RequestLines: {e}\n{}", bus.log()));
+    let req = out.split('\'').nth(1).unwrap_or_default().to_owned();
+    // Each gdbus below is a new connection: ownership is the user's, not the connection's.
+
+    // Another member of gpio may read it but not act on it, and is told who may.
+    refused(&bus, &req, "io.gpiod1.Request.Release", &[]);
+    refused(&bus, &req, "io.gpiod1.Request.SetValues", &["{1: 0}"]);
+    refused(
+        &bus,
+        &req,
+        "io.gpiod1.Request.ReconfigureLines",
+        &["([([1], {'direction': <'input'>})], @ai [])"],
+    );
+    assert_eq!(level(&s, 1), Level::High, "nothing changed");
+    assert!(kernel_info(&s, 1).direction == hw::Direction::Output);
+    assert_eq!(
+        bus.call_as(
+            Some(MEMBER2),
+            &req,
+            "io.gpiod1.Request.GetValues",
+            &["@au []"]
+        ),
+        Ok("([1],)".to_owned())
+    );
+
+    // The owner, from a new connection, may.
+    bus.call_as(
+        Some(MEMBER),
+        &req,
+        "io.gpiod1.Request.SetValues",
+        &["{1: 0}"],
+    )
+    .unwrap_or_else(|e| panic!("the owner's SetValues: {e}"));
+    assert_eq!(level(&s, 1), Level::Low);
+
+    // A restored request keeps its owner.
+    let mut daemon = bus.daemon.take().expect("daemon");
+    stop(&mut daemon);
+    let text = std::fs::read_to_string(&state).expect("state file");
+    assert!(text.contains(&format!("\"owner\": {MEMBER}")), "{text}");
+    bus.start_daemon();
+    let restored = holder_of(&bus, &s, 1);
+    assert!(
+        bus.log().contains("for user gpiouser (uid 4343)"),
+        "{}",
+        bus.log()
+    );
+    refused(&bus, &restored, "io.gpiod1.Request.Release", &[]);
+    bus.call_as(Some(MEMBER), &restored, "io.gpiod1.Request.Release", &[])
+        .unwrap_or_else(|e| panic!("the owner's Release: {e}"));
+    assert!(!kernel_info(&s, 1).used);
+
+    // Root may act on anyone's request.
+    let out = bus
+        .call_as(Some(MEMBER2), &chip, request_lines, &request)
+        .unwrap_or_else(|e| panic!("RequestLines: {e}"));
+    let req = out.split('\'').nth(1).unwrap_or_default().to_owned();
     bus.ok(&req, "io.gpiod1.Request.Release", &[]);
     assert!(!kernel_info(&s, 1).used);
 }
@@ -1060,6 +1175,17 @@ fn state_files_that_cannot_be_restored() {
         Level::High,
         "the restorable line was restored"
     );
+    // A file without owners is from before requests had them: its requests are root's.
+    add_users();
+    let e = bus
+        .call_as(
+            Some(MEMBER),
+            &holder_of(&bus, &s, 1),
+            "io.gpiod1.Request.Release",
+            &[],
+        )
+        .expect_err("root's request");
+    assert!(e.contains("belongs to user root (uid 0)"), "{e}");
     drop(other);
 }
 
@@ -1199,4 +1325,153 @@ fn fifty_clients_at_once_lose_nothing_and_leak_nothing() {
         "RSS (kB) after each round: {after_round:?}"
     );
     assert!(bus.daemon_alive(), "{}", bus.log());
+}
+
+/// The board object, hwkit's own.
+const BOARD: &str = "/io/hwkit1/board";
+
+/// `method` of io.hwkit1.Board as user `uid`.
+fn board_call(bus: &Bus, uid: Option<u32>, method: &str, args: &[&str]) -> Result<String, String> {
+    bus.call_to(
+        uid,
+        "io.hwkit1",
+        BOARD,
+        &format!("io.hwkit1.Board.{method}"),
+        args,
+    )
+}
+
+fn board_property(bus: &Bus, uid: Option<u32>, name: &str) -> String {
+    bus.call_to(
+        uid,
+        "io.hwkit1",
+        BOARD,
+        "org.freedesktop.DBus.Properties.Get",
+        &["io.hwkit1.Board", name],
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn board_pins_resolve_and_request_as_io_gpiod1_requests() {
+    let _turn = side_by_side();
+    add_users();
+    // A Raspberry Pi 4's GPIO chip as the test bed simulates one (`hwkit vm --chips pi4`):
+    // its label, 58 lines named GPIO0..GPIO57. No other test makes a chip of this label.
+    let mut bank = Bank::new(58, "pinctrl-bcm2711");
+    for offset in 0..58 {
+        bank.name(offset, format!("GPIO{offset}"));
+    }
+    let s = gpiosim::builder()
+        .with_bank(&bank)
+        .live()
+        .expect("gpio-sim chip");
+    let mut bus = Bus::start_with(Access::Shipped);
+    let chip = chip_path(&s);
+
+    // Anyone may read the board: no device tree in the VM, so the chips decide.
+    assert_eq!(
+        board_property(&bus, Some(OUTSIDER), "Name"),
+        "(<'Raspberry Pi 4 Model B'>,)"
+    );
+    let how = board_property(&bus, Some(OUTSIDER), "DetectedBy");
+    assert!(
+        how.contains("guessed from GPIO chip \"pinctrl-bcm2711\""),
+        "{how}"
+    );
+    let pins = board_property(&bus, Some(OUTSIDER), "Pins");
+    for wanted in [
+        // gdbus types the first element only.
+        format!("('J8', 11, 'GPIO17', 'gpio', 'pinctrl-bcm2711', '{chip}', 17)"),
+        "('J8', 6, 'GND', 'ground', '', '/', 0)".to_owned(),
+        "('J8', 17, '3V3', 'power', '', '/', 0)".to_owned(),
+    ] {
+        assert!(pins.contains(&wanted), "{wanted}:\n{pins}");
+    }
+
+    // Methods are for root and group gpio, as io.gpiod1's.
+    let e = board_call(&bus, Some(OUTSIDER), "ResolvePins", &["['pin11']"]).unwrap_err();
+    assert!(e.contains("AccessDenied"), "{e}");
+    assert_eq!(
+        board_call(
+            &bus,
+            Some(MEMBER),
+            "ResolvePins",
+            &["['pin11', 'GPIO27', 'J8-12']"]
+        ),
+        Ok(format!(
+            "([(objectpath '{chip}', uint32 17), ('{chip}', 27), ('{chip}', 18)],)"
+        ))
+    );
+
+    // RequestPins: an ordinary io.gpiod1 request, the caller's, that outlives the caller.
+    let out = board_call(
+        &bus,
+        Some(MEMBER),
+        "RequestPins",
+        &[
+            "['pin11', 'GPIO27']",
+            "{'direction': <'output'>}",
+            "[1, 0]",
+            "{'consumer': <'relay'>}",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("RequestPins: {e}\n{}", bus.log()));
+    let req = out.split('\'').nth(1).unwrap_or_default().to_owned();
+    assert!(req.starts_with("/io/gpiod1/requests/request"), "{out}");
+    assert_eq!((level(&s, 17), level(&s, 27)), (Level::High, Level::Low));
+    assert_eq!(kernel_info(&s, 17).consumer, "relay");
+    assert_eq!(holder_of(&bus, &s, 17), req);
+    refused(&bus, &req, "io.gpiod1.Request.Release", &[]);
+    bus.call_as(Some(MEMBER), &req, "io.gpiod1.Request.Release", &[])
+        .unwrap_or_else(|e| panic!("Release: {e}"));
+    assert!(!kernel_info(&s, 17).used);
+
+    // What is not a line is refused, saying why; nothing is requested; the daemon serves on.
+    let e = |pins: &str, settings: &str| {
+        board_call(
+            &bus,
+            None,
+            "RequestPins",
+            &[pins, settings, "@ai []", "@a{sv} {}"],
+        )
+        .expect_err(pins)
+    };
+    let output = "{'direction': <'output'>}";
+    for (pins, settings, wanted) in [
+        ("['pin6']", output, "pin 6 is GND (ground), not a GPIO"),
+        ("['pin1']", output, "(power), not a GPIO"),
+        ("['pin99']", output, "header J8 has pins 1-40, not 99"),
+        ("['nosuch']", output, "unknown pin `nosuch`"),
+        ("@as []", output, "no pins given"),
+        (
+            "['pin11', 'GPIO17']",
+            output,
+            "'pin11' and 'GPIO17' are the same line",
+        ),
+        ("['pin11']", "{'direction': <'sideways'>}", "sideways"),
+    ] {
+        let e = e(pins, settings);
+        assert!(
+            e.contains("org.freedesktop.DBus.Error.InvalidArgs") && e.contains(wanted),
+            "{pins}: {wanted}: {e}"
+        );
+    }
+    assert!(!kernel_info(&s, 17).used);
+    assert!(bus.daemon_alive());
+
+    // --board names the board when nothing else says; an unknown one stops the daemon.
+    let mut daemon = bus.daemon.take().expect("daemon");
+    stop(&mut daemon);
+    bus.daemon_args = vec!["--board".into(), "pi4".into()];
+    bus.start_daemon();
+    assert_eq!(
+        board_property(&bus, None, "DetectedBy"),
+        "(<'Raspberry Pi 4 Model B (given with --board pi4)'>,)"
+    );
+    let mut daemon = bus.daemon.take().expect("daemon");
+    stop(&mut daemon);
+    bus.daemon_args = vec!["--board".into(), "pi99".into()];
+    let log = bus.daemon_refuses();
+    assert!(log.contains("--board: ") && log.contains("pi99"), "{log}");
 }

@@ -461,27 +461,59 @@ fn copy_dir_files(from: &Path, to: &Path) -> Result<()> {
 /// Builds the release `hwkit` binary for `arch` (in the build root for a foreign one, with
 /// the host's cargo for the host's) and returns its path.
 pub fn build_hwkit(workspace: &Path, arch: Arch) -> Result<PathBuf> {
-    let (mut cmd, out) = if arch == Arch::host() {
-        let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        c.current_dir(workspace);
-        (c, workspace.join("target/release/hwkit"))
+    let mut built = build_release(workspace, arch, &["hwkit"])?;
+    Ok(built.remove(0))
+}
+
+/// What the packages ship: `hwkit`, and the daemon `hwkitd`.
+pub const PACKAGED_BINARIES: [&str; 2] = ["hwkit", "hwkitd"];
+
+/// Builds release binaries for `arch` (in the build root for a foreign one, with the host's
+/// cargo for the host's), each named as its package is (`hwkit`, `hwkitd`), and returns their
+/// paths in that order.
+///
+/// One cargo run per binary: built together, cargo would unify the features of the
+/// dependencies they share (zbus, tokio), and `hwkit` would differ from the `hwkit` that
+/// `cargo build -p hwkit` (`hwkit vm`, the packages' man pages) makes, each build replacing
+/// the other's.
+pub fn build_release(workspace: &Path, arch: Arch, binaries: &[&str]) -> Result<Vec<PathBuf>> {
+    let root = if arch == Arch::host() {
+        None
     } else {
-        let root = BuildRoot::ensure()?;
-        let out = workspace
+        Some(BuildRoot::ensure()?)
+    };
+    let dir = match root {
+        None => workspace.join("target/release"),
+        Some(_) => workspace
             .join(TARGET_SUBDIR)
             .join(arch.triple())
-            .join("release/hwkit");
-        (root.cargo(workspace, arch), out)
+            .join("release"),
     };
-    eprintln!("testbed: building hwkit for {arch}");
-    host::run(cmd.args(["build", "--release", "-p", "hwkit", "--bin", "hwkit"]))?;
-    if !out.is_file() {
-        return Err(Error::Build(format!(
-            "cargo built hwkit for {arch} but {} is not there",
-            out.display()
-        )));
-    }
-    Ok(out)
+    binaries
+        .iter()
+        .map(|b| {
+            let mut cmd = match &root {
+                None => {
+                    let mut c =
+                        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+                    c.current_dir(workspace);
+                    c
+                }
+                Some(r) => r.cargo(workspace, arch),
+            };
+            eprintln!("testbed: building {b} for {arch}");
+            host::run(cmd.args(["build", "--release", "-p", b, "--bin", b]))?;
+            let out = dir.join(b);
+            if out.is_file() {
+                Ok(out)
+            } else {
+                Err(Error::Build(format!(
+                    "cargo built {b} for {arch} but {} is not there",
+                    out.display()
+                )))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

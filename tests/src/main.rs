@@ -44,7 +44,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CrossCommand {
-    /// Build the release `hwkit` binary for each architecture (and with `--tests` the host
+    /// Build the release `hwkit` and `hwkitd` binaries for each architecture (and with `--tests` the host
     /// test executables, as `cross test` runs them); prints the binaries' paths.
     Build {
         #[command(flatten)]
@@ -273,13 +273,15 @@ fn cross_tests(
 }
 
 fn cross(command: CrossCommand) -> hwkit_testbed::Result<ExitCode> {
-    use hwkit_testbed::buildroot::{build_hwkit, BuildRoot};
+    use hwkit_testbed::buildroot::{build_release, BuildRoot, PACKAGED_BINARIES};
     use hwkit_testbed::host;
     let ws = workspace()?;
     match command {
         CrossCommand::Build { archs, tests } => {
             for arch in archs.archs {
-                println!("{}", build_hwkit(&ws, arch)?.display());
+                for bin in build_release(&ws, arch, &PACKAGED_BINARIES)? {
+                    println!("{}", bin.display());
+                }
                 if tests {
                     host::run(cross_tests(&ws, arch)?.arg("--no-run"))?;
                 }
