@@ -6,7 +6,7 @@ use clap::Args;
 use hw::Value;
 
 use super::lines::group_by_chip;
-use super::output::{print_json, values_line, GetJson, ValueJson};
+use super::output::print_values;
 use super::period::parse_period;
 use super::request::{check_interface, group_builder, send, LineOpts};
 use super::Ctx;
@@ -75,21 +75,6 @@ pub(super) fn run(a: GetArgs, ctx: &Ctx) -> CmdResult {
             values[*i] = v;
         }
     }
-    if a.json {
-        let values = targets
-            .iter()
-            .zip(&values)
-            .map(|(t, v)| ValueJson {
-                line: t.arg.clone(),
-                chip: t.chip.clone(),
-                offset: t.offset,
-                active: *v == Value::Active,
-            })
-            .collect();
-        print_json(&GetJson { values })?;
-    } else {
-        let ids = targets.iter().map(|t| t.arg.as_str());
-        println!("{}", values_line(ids.zip(values), a.unquoted, a.numeric));
-    }
+    print_values(&targets, &values, a.json, a.unquoted, a.numeric)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use hw::{Bias, ChipInfo, Direction, Drive, Edge, EventClock, LineInfo, Value};
 use serde::{Deserialize, Serialize};
 
+use super::lines::Target;
+
 /// `"name"`, or `name` with `--unquoted`.
 pub(crate) fn quoted(s: &str, unquoted: bool) -> String {
     if unquoted {
@@ -306,6 +308,38 @@ pub struct FindJson {
     pub chip: String,
     /// Offset on the chip.
     pub offset: u32,
+}
+
+/// Prints the values read for `targets` (in their order) as `get` prints them: one JSON
+/// document with `--json`, else `values_line`. Shared by `hwkit gpio get` and
+/// `hwkit managed get`, whose outputs scripts read the same way.
+pub(crate) fn print_values(
+    targets: &[Target],
+    values: &[Value],
+    json: bool,
+    unquoted: bool,
+    numeric: bool,
+) -> Result<(), String> {
+    if json {
+        let values = targets
+            .iter()
+            .zip(values)
+            .map(|(t, v)| ValueJson {
+                line: t.arg.clone(),
+                chip: t.chip.clone(),
+                offset: t.offset,
+                active: v.is_active(),
+            })
+            .collect();
+        print_json(&GetJson { values })
+    } else {
+        let ids = targets.iter().map(|t| t.arg.as_str());
+        println!(
+            "{}",
+            values_line(ids.zip(values.iter().copied()), unquoted, numeric)
+        );
+        Ok(())
+    }
 }
 
 /// Prints `doc` as one line of JSON.

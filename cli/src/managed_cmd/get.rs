@@ -8,7 +8,7 @@ use hw::Value;
 use super::held::by_request;
 use super::Ctx;
 use crate::gpio_cmd::lines::Lookup;
-use crate::gpio_cmd::output::{print_json, values_line, GetJson, ValueJson};
+use crate::gpio_cmd::output::print_values;
 use crate::CmdResult;
 
 /// Arguments of `hwkit managed get`.
@@ -64,21 +64,6 @@ pub(super) fn run(a: GetArgs, ctx: &Ctx) -> CmdResult {
             values[*i] = v;
         }
     }
-    if a.json {
-        let values = targets
-            .iter()
-            .zip(&values)
-            .map(|(t, v)| ValueJson {
-                line: t.arg.clone(),
-                chip: t.chip.clone(),
-                offset: t.offset,
-                active: v.is_active(),
-            })
-            .collect();
-        print_json(&GetJson { values })?;
-    } else {
-        let ids = targets.iter().map(|t| t.arg.as_str());
-        println!("{}", values_line(ids.zip(values), a.unquoted, a.numeric));
-    }
+    print_values(&targets, &values, a.json, a.unquoted, a.numeric)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -32,16 +32,8 @@ pub(super) struct ReconfigureArgs {
 impl ReconfigureArgs {
     /// The LINE names, once every value and the settings are checked.
     pub fn check(&self) -> Result<Vec<String>, String> {
-        let pairs = self
-            .lines
-            .iter()
-            .map(|l| line_and_value(l))
-            .collect::<Result<Vec<_>, _>>()?;
-        let direction = self.settings.direction(pairs.iter().any(|p| p.1.is_some()));
-        for (line, v) in &pairs {
-            self.settings.for_line(line, direction, *v)?;
-        }
-        Ok(pairs.into_iter().map(|p| p.0).collect())
+        let lines = self.settings.for_lines(&self.lines)?;
+        Ok(lines.into_iter().map(|(line, _)| line).collect())
     }
 
     /// `--chip`.

@@ -7,7 +7,7 @@ use clap::Args;
 use hw::managed::{Client, ManagedLines, ManagedRequest};
 use hw::LineSettings;
 
-use super::settings::{line_and_value, SettingsArgs};
+use super::settings::SettingsArgs;
 use super::Ctx;
 use crate::gpio_cmd::lines::{group_by_chip, Lookup, Target};
 use crate::CmdResult;
@@ -35,17 +35,7 @@ pub(super) struct RequestArgs {
 impl RequestArgs {
     /// The lines' names and settings, read and checked.
     fn parsed(&self) -> Result<(Vec<String>, Vec<LineSettings>), String> {
-        let pairs = self
-            .lines
-            .iter()
-            .map(|l| line_and_value(l))
-            .collect::<Result<Vec<_>, _>>()?;
-        let direction = self.settings.direction(pairs.iter().any(|p| p.1.is_some()));
-        let settings = pairs
-            .iter()
-            .map(|(line, v)| self.settings.for_line(line, direction, *v))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((pairs.into_iter().map(|p| p.0).collect(), settings))
+        Ok(self.settings.for_lines(&self.lines)?.into_iter().unzip())
     }
 
     /// The LINE names, once every value and setting is checked.

@@ -39,6 +39,23 @@ impl SettingsArgs {
         })
     }
 
+    /// Each `LINE[=VALUE]` argument as its line name and settings: the direction chosen for
+    /// all of them (output if any has a value), every value and setting checked.
+    pub fn for_lines(&self, args: &[String]) -> Result<Vec<(String, LineSettings)>, String> {
+        let pairs = args
+            .iter()
+            .map(|l| line_and_value(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let direction = self.direction(pairs.iter().any(|p| p.1.is_some()));
+        pairs
+            .into_iter()
+            .map(|(line, v)| {
+                let s = self.for_line(&line, direction, v)?;
+                Ok((line, s))
+            })
+            .collect()
+    }
+
     /// The settings of line `line` (the user's name for it) with output value `value`.
     pub fn for_line(
         &self,
