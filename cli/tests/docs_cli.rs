@@ -110,11 +110,20 @@ fn an_unknown_shell_names_the_supported_ones() {
 fn visible_commands() -> usize {
     let help = stdout_of(&["--help"]);
     let mut n = 1;
-    for top in ["ffi", "gpio", "pinout", "bench", "vm", "completions", "man"] {
+    for top in [
+        "ffi",
+        "gpio",
+        "managed",
+        "pinout",
+        "bench",
+        "vm",
+        "completions",
+        "man",
+    ] {
         assert!(help.contains(&format!("  {top} ")), "{top} not in {help}");
         n += 1;
     }
-    for nested in ["ffi", "gpio"] {
+    for nested in ["ffi", "gpio", "managed"] {
         let h = stdout_of(&[nested, "--help"]);
         let commands = h
             .split("Commands:")
