@@ -12,6 +12,17 @@ use common::{err, info, ok, one_pi4, pi4, unique};
 use gpiosim::{Bank, Level, Sim};
 use hwkit_testbed::dbus::{hwkitd_beside_test, Access, PrivateBus};
 
+/// One test at a time: each test's hwkitd watches every line of every chip in the VM, and
+/// Linux 6.1's GPIO core corrupts memory when a chip goes away while another process watches
+/// or holds its lines (see hwkitd's README); serially, every daemon has stopped before its
+/// test's chips are removed, and no daemon sees another test's chips come and go.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Held for the whole of a test (taken before its chips are made, so dropped after them).
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A bus with hwkitd on it.
 fn with_daemon() -> PrivateBus {
     let mut bus = PrivateBus::start(&Access::Open);
@@ -53,6 +64,7 @@ fn plain_sim(lines: u32) -> (Sim, String) {
 
 #[test]
 fn set_persist_keeps_pin11_driven_after_hwkit_exits_and_managed_works_it() {
+    let _serial = one_at_a_time();
     let _g = one_pi4();
     let s = pi4(None);
     let bus = with_daemon();
@@ -155,6 +167,7 @@ fn set_persist_keeps_pin11_driven_after_hwkit_exits_and_managed_works_it() {
 
 #[test]
 fn managed_request_by_chip_and_its_errors() {
+    let _serial = one_at_a_time();
     let (s, label) = plain_sim(4);
 
     // No daemon on the bus: said so, with how to start it, by every command.
@@ -299,6 +312,7 @@ fn managed_as_outsider(bus: &PrivateBus, sub: &str, args: &[&str]) -> Output {
 
 #[test]
 fn outside_group_gpio_hwkit_lists_requests_but_may_not_act() {
+    let _serial = one_at_a_time();
     let (s, label) = plain_sim(2);
     // hwkitd's shipped policy: everyone reads, root and group gpio call methods.
     let policy =
@@ -339,6 +353,7 @@ fn outside_group_gpio_hwkit_lists_requests_but_may_not_act() {
 
 #[test]
 fn a_request_over_two_chips_is_all_or_nothing() {
+    let _serial = one_at_a_time();
     let (first, second) = (unique("mA"), unique("mB"));
     let mut a = Bank::new(2, unique("managed"));
     a.name(0, &first);
