@@ -341,13 +341,27 @@ pub fn select(all: &[VmPackage], req: &BuildRequest) -> Result<Vec<VmPackage>> {
 /// host's architecture, else the build root's (which cross-compiles into
 /// `target/cross/<triple>/`).
 pub fn cargo_command(req: &BuildRequest, chosen: &[VmPackage]) -> Result<Command> {
+    let mut cmd = cargo_for(req, &["test", "--no-run"])?;
+    cargo_args(&mut cmd, chosen);
+    Ok(cmd)
+}
+
+/// `cargo SUBCOMMAND... --message-format=json-render-diagnostics [--release]` for the
+/// request's target (the host's cargo, or the build root's for another architecture), run
+/// in the workspace.
+fn cargo_for(req: &BuildRequest, subcommand: &[&str]) -> Result<Command> {
     let arch = req.machine.arch();
     let mut cmd = if arch == Arch::host() {
         Command::new(cargo())
     } else {
         BuildRoot::ensure()?.cargo(&req.workspace, arch)
     };
-    cargo_args(&mut cmd, req, chosen);
+    cmd.current_dir(&req.workspace)
+        .args(subcommand)
+        .arg("--message-format=json-render-diagnostics");
+    if req.release {
+        cmd.arg("--release");
+    }
     Ok(cmd)
 }
 
@@ -375,36 +389,15 @@ pub fn bins_to_build(chosen: &[VmPackage], built: &Built) -> Vec<String> {
 /// The `cargo build` of the workspace packages `packages`' binaries, for the same target
 /// and profile as the tests ([`cargo_command`]).
 pub fn bins_command(req: &BuildRequest, packages: &[String]) -> Result<Command> {
-    let arch = req.machine.arch();
-    let mut cmd = if arch == Arch::host() {
-        Command::new(cargo())
-    } else {
-        BuildRoot::ensure()?.cargo(&req.workspace, arch)
-    };
-    cmd.current_dir(&req.workspace).args([
-        "build",
-        "--bins",
-        "--message-format=json-render-diagnostics",
-    ]);
-    if req.release {
-        cmd.arg("--release");
-    }
+    let mut cmd = cargo_for(req, &["build", "--bins"])?;
     for p in packages {
         cmd.arg("-p").arg(p);
     }
     Ok(cmd)
 }
 
-/// Adds the `test --no-run ...` arguments for `chosen` to `cmd`.
-fn cargo_args(cmd: &mut Command, req: &BuildRequest, chosen: &[VmPackage]) {
-    cmd.current_dir(&req.workspace).args([
-        "test",
-        "--no-run",
-        "--message-format=json-render-diagnostics",
-    ]);
-    if req.release {
-        cmd.arg("--release");
-    }
+/// Adds the features and test targets of `chosen` to a `cargo test --no-run` command.
+fn cargo_args(cmd: &mut Command, chosen: &[VmPackage]) {
     let mut features = Vec::new();
     let mut tests: Vec<&str> = Vec::new();
     for p in chosen {
