@@ -279,6 +279,21 @@ changelog() {
 
 # The hwkitd package of architecture $1: the daemon and hwkitd/data's files where Debian's
 # dbus, systemd and sysusers look for them.
+# The control fields both packages share, in this order: control_head PACKAGE DEPENDS SIZE.
+control_head() {
+  echo "Package: $1"
+  echo "Version: $deb_version"
+  echo "Architecture: $arch"
+  echo "Maintainer: $maintainer"
+  echo "Installed-Size: $3"
+  echo "Depends: $2"
+  # Debian's section for software that talks to electronics (boards, pins, buses).
+  echo "Section: electronics"
+  echo "Priority: optional"
+  [[ -n $homepage ]] && echo "Homepage: $homepage"
+  return 0
+}
+
 package_hwkitd() {
   local arch=$1 tree=$work/$1-hwkitd data=hwkitd/data
   checked_binary "$arch" hwkitd
@@ -301,15 +316,7 @@ package_hwkitd() {
   depends="$(depends_of "$tree/usr/sbin/hwkitd"), hwkit (= $deb_version), default-dbus-system-bus | dbus-system-bus"
   installed_size=$(du -sk --apparent-size --exclude=DEBIAN "$tree" | cut -f1)
   {
-    echo "Package: hwkitd"
-    echo "Version: $deb_version"
-    echo "Architecture: $arch"
-    echo "Maintainer: $maintainer"
-    echo "Installed-Size: $installed_size"
-    echo "Depends: $depends"
-    echo "Section: electronics"
-    echo "Priority: optional"
-    [[ -n $homepage ]] && echo "Homepage: $homepage"
+    control_head hwkitd "$depends" "$installed_size"
     echo "Description: GPIO daemon on D-Bus: lines that keep their state after the client exits"
     echo " hwkitd holds GPIO lines for clients over the system bus, speaking libgpiod's"
     echo " io.gpiod1 interface (gpio-manager's), so gpiocli, gdbus and programs written"
@@ -349,16 +356,7 @@ for arch in "${wanted[@]}"; do
   depends=$(depends_of "$tree/usr/bin/hwkit")
   installed_size=$(du -sk --apparent-size --exclude=DEBIAN "$tree" | cut -f1)
   {
-    echo "Package: hwkit"
-    echo "Version: $deb_version"
-    echo "Architecture: $arch"
-    echo "Maintainer: $maintainer"
-    echo "Installed-Size: $installed_size"
-    echo "Depends: $depends"
-    # Debian's section for software that talks to electronics (boards, pins, buses).
-    echo "Section: electronics"
-    echo "Priority: optional"
-    [[ -n $homepage ]] && echo "Homepage: $homepage"
+    control_head hwkit "$depends" "$installed_size"
     echo "Description: GPIO by header pin and C calls from the shell, for embedded Linux"
     echo " hwkit drives GPIO lines through the kernel's character device (uAPI v2 and v1)"
     echo " or the legacy sysfs interface, by header pin on Raspberry Pi boards and their"
