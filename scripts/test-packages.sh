@@ -230,13 +230,26 @@ check_fields() {
     [[ $(dpkg-deb -f "$deb" Installed-Size) =~ ^[0-9]+$ ]] &&
     [[ $(dpkg-deb -f "$deb" Description) == *gpio* ]]
 }
+# lists_all LISTING WANT...: every WANT is a whole line of LISTING (dpkg-deb --contents);
+# else names the first one missing and prints the listing.
+lists_all() {
+  local listing=$1 want
+  shift
+  for want; do
+    grep -qxF -- "$want" <<<"$listing" || {
+      echo "missing: $want"
+      echo "$listing"
+      return 1
+    }
+  done
+}
+
 # Every file the package must install, with its mode and owner; and nothing is a conffile
 # (unattended upgrades on boards must never stop at a question).
 check_files() {
   local deb=$1 listing
   listing=$(dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}')
-  local want
-  for want in \
+  lists_all "$listing" \
     "-rwxr-xr-x root/root ./usr/bin/hwkit" \
     "-rw-r--r-- root/root ./usr/lib/udev/rules.d/60-hwkit-gpio.rules" \
     "-rw-r--r-- root/root ./usr/share/doc/hwkit/README.md" \
@@ -246,13 +259,7 @@ check_files() {
     "-rw-r--r-- root/root ./usr/share/zsh/vendor-completions/_hwkit" \
     "-rw-r--r-- root/root ./usr/share/fish/vendor_completions.d/hwkit.fish" \
     "-rw-r--r-- root/root ./usr/share/man/man1/hwkit.1.gz" \
-    "-rw-r--r-- root/root ./usr/share/man/man1/hwkit-gpio-get.1.gz"; do
-    grep -qxF -- "$want" <<<"$listing" || {
-      echo "missing: $want"
-      echo "$listing"
-      return 1
-    }
-  done
+    "-rw-r--r-- root/root ./usr/share/man/man1/hwkit-gpio-get.1.gz" || return 1
   local control
   control=$(dpkg-deb --info "$deb")
   local member
@@ -323,7 +330,7 @@ check_hwkitd_package() {
     }
   done
   listing=$(dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}')
-  for want in \
+  lists_all "$listing" \
     "-rwxr-xr-x root/root ./usr/sbin/hwkitd" \
     "-rw-r--r-- root/root ./usr/share/dbus-1/system.d/io.gpiod1.conf" \
     "-rw-r--r-- root/root ./usr/share/dbus-1/system-services/io.gpiod1.service" \
@@ -332,13 +339,7 @@ check_hwkitd_package() {
     "-rw-r--r-- root/root ./usr/lib/sysusers.d/hwkitd.conf" \
     "-rw-r--r-- root/root ./usr/share/doc/hwkitd/README.md" \
     "-rw-r--r-- root/root ./usr/share/doc/hwkitd/copyright" \
-    "-rw-r--r-- root/root ./usr/share/doc/hwkitd/changelog.gz"; do
-    grep -qxF -- "$want" <<<"$listing" || {
-      echo "missing: $want"
-      echo "$listing"
-      return 1
-    }
-  done
+    "-rw-r--r-- root/root ./usr/share/doc/hwkitd/changelog.gz" || return 1
   control=$(dpkg-deb --info "$deb")
   for want in postinst prerm postrm md5sums; do
     grep -q " $want " <<<"$control" || {
