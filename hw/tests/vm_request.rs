@@ -57,6 +57,23 @@ fn outputs_drive_what_the_simulator_reads() {
             req.values_of(&[6, 1]).unwrap(),
             vec![Value::Inactive, Value::Active]
         );
+        // A line given twice: the last value wins, on the wire and in the request's record.
+        req.set_values(&[(4, Value::Active), (4, Value::Inactive)])
+            .unwrap();
+        assert_eq!(level(&s, 4), Level::Low, "{uapi}");
+        assert_eq!(
+            req.settings(4).unwrap().output_value,
+            Value::Inactive,
+            "{uapi}"
+        );
+        req.set_values(&[(4, Value::Inactive), (4, Value::Active)])
+            .unwrap();
+        assert_eq!(level(&s, 4), Level::High, "{uapi}");
+        assert_eq!(
+            req.settings(4).unwrap().output_value,
+            Value::Active,
+            "{uapi}"
+        );
         let i = info(&s, 4);
         assert!(i.used);
         assert_eq!(i.consumer, "out-test");

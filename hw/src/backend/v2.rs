@@ -112,10 +112,9 @@ impl Lines for V2Lines {
                     "line {o} is an input; reconfigure it as an output before setting its value"
                 )));
             }
+            // Later pairs for the same line win, as they do in the kernel's mask.
             vals.mask |= 1 << i;
-            if v.is_active() {
-                vals.bits |= 1 << i;
-            }
+            vals.bits = vals.bits & !(1 << i) | u64::from(v.is_active()) << i;
         }
         v2::set_values(self.file.as_fd(), &mut vals).map_err(|e| match e {
             // The kernel answers EPERM for lines that are not outputs (e.g. requested as-is).
@@ -125,9 +124,12 @@ impl Lines for V2Lines {
             )),
             e => self.err(e, "setting line values"),
         })?;
-        for &(o, v) in values {
-            let i = self.index(o)?;
-            self.lines[i].1.output_value = v;
+        // What was driven, from the mask: no second search for the offsets.
+        let mut rest = vals.mask;
+        while rest != 0 {
+            let i = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            self.lines[i].1.output_value = Value::from(vals.bits >> i & 1 != 0);
         }
         Ok(())
     }
