@@ -58,22 +58,14 @@ fn outputs_drive_what_the_simulator_reads() {
             vec![Value::Inactive, Value::Active]
         );
         // A line given twice: the last value wins, on the wire and in the request's record.
-        req.set_values(&[(4, Value::Active), (4, Value::Inactive)])
-            .unwrap();
-        assert_eq!(level(&s, 4), Level::Low, "{uapi}");
-        assert_eq!(
-            req.settings(4).unwrap().output_value,
-            Value::Inactive,
-            "{uapi}"
-        );
-        req.set_values(&[(4, Value::Inactive), (4, Value::Active)])
-            .unwrap();
-        assert_eq!(level(&s, 4), Level::High, "{uapi}");
-        assert_eq!(
-            req.settings(4).unwrap().output_value,
-            Value::Active,
-            "{uapi}"
-        );
+        for (first, last, wire) in [
+            (Value::Active, Value::Inactive, Level::Low),
+            (Value::Inactive, Value::Active, Level::High),
+        ] {
+            req.set_values(&[(4, first), (4, last)]).unwrap();
+            assert_eq!(level(&s, 4), wire, "{uapi}");
+            assert_eq!(req.settings(4).unwrap().output_value, last, "{uapi}");
+        }
         let i = info(&s, 4);
         assert!(i.used);
         assert_eq!(i.consumer, "out-test");
