@@ -313,6 +313,9 @@ fn cross(command: CrossCommand) -> hwkit_testbed::Result<ExitCode> {
         }
         CrossCommand::Cargo { arch, args } => {
             let root = BuildRoot::ensure()?;
+            // `cargo test` and `cargo run` start ARM programs, and tests that start their own
+            // executable again (fault children, hwkit's) do so outside cargo's runner.
+            root.register_binfmt()?;
             // A project outside this tree may take hw, ffi-core, ... from it by path.
             let hwkit_tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .parent()
