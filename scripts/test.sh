@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of hwkit on a fresh Debian machine (run as root; installs what it needs):
 #   1. host tests (x86-64): FFI against real libc/libm and compiled C libraries, parsers, CLI
-#      (ffi-core's twice: on the register path where a signature allows, then libffi only);
+#      (ffi-core's twice: on the register path where a signature allows, then libffi only
+#      with callbacks counted);
 #      ffi-core's and hw's again under valgrind memcheck; every parser of untrusted text
 #      fuzzed for a few seconds (under AddressSanitizer: the fuzz build instruments it);
 #   2. the GPIO tests in an x86-64 VM on Debian 12's, 13's and sid's kernels, with gpio-sim;
@@ -100,7 +101,7 @@ export -f lane_stage build_lane
 stage "install the build and test dependencies" scripts/install-deps.sh
 stage "host tests (x86-64)" cargo test --workspace
 # ffi-core's tests again with every call on libffi: the run above takes the register path.
-stage "ffi-core's tests through libffi only" scripts/ffi-libffi-only.sh
+stage "ffi-core's tests through libffi only, callbacks counted" scripts/ffi-libffi-only.sh
 stage "host tests under valgrind memcheck" scripts/valgrind.sh
 stage "build the test bed" cargo build --release -p hwkit-testbed
 export testbed=target/release/testbed

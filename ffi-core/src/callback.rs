@@ -7,10 +7,11 @@
 //! created, or through a [`Typed`](crate::Typed) binding) a report goes to stderr and the
 //! process goes on, like MicroPython's `lock=True` mode.
 //!
-//! A callback's data (closure, call interface, lock) is reference-counted: the `Callback`
-//! holds one reference and every running invocation another, so dropping the `Callback`
-//! while C runs it (from the closure itself, or from another thread) frees nothing in use;
-//! the last invocation to return frees it.
+//! A callback's data (closure, call interface, lock) outlives every invocation running it:
+//! dropping the `Callback` while C runs it (from the closure itself, or from another thread)
+//! frees nothing in use; it is freed when the last invocation returns. Invocations are
+//! tracked in per-thread slots where the system allows it (see the `guard` module: plain
+//! stores per invocation, the cost on the rare drop), else counted as references.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -30,6 +31,7 @@ use crate::call::{self, Cif};
 use crate::error::{Error, Result};
 use crate::fast;
 use crate::function::CallPath;
+use crate::guard;
 use crate::signature::Signature;
 use crate::trampoline::{self, Trampoline};
 use crate::types::TypeCode;
@@ -100,8 +102,12 @@ struct Header {
     /// The register path's trampoline, when the callback has one (its code is then the
     /// callback's code pointer); unmapped with the last reference.
     trampoline: Option<Trampoline>,
-    /// References to the userdata: one held by the `Callback`, one per running invocation.
+    /// References to the userdata: one held by the `Callback`, one per running invocation
+    /// that is not tracked in its thread's slots.
     refs: AtomicUsize,
+    /// Whether invocations are tracked in their threads' slots ([`guard`]), and the
+    /// userdata retired to it when the last reference goes.
+    slots: bool,
 }
 
 /// The closure's userdata: the header, then the closure itself. `repr(C)` so that a
@@ -235,6 +241,10 @@ impl<'f> Callback<'f> {
                 ret: signature.ret().as_char(),
                 args: signature.args_string(),
             })?;
+        let slots = guard::available();
+        if slots {
+            guard::prepare_thread();
+        }
         let inner = Box::into_raw(Box::new(Inner {
             header: Header {
                 cif,
@@ -245,6 +255,7 @@ impl<'f> Callback<'f> {
                 closure,
                 trampoline: None,
                 refs: AtomicUsize::new(1),
+                slots,
             },
             body,
         }));
@@ -341,8 +352,15 @@ unsafe fn release<B>(inner: *mut c_void) {
     // one sees every other owner's before the memory is freed.
     if refs.fetch_sub(1, Ordering::Release) == 1 {
         atomic::fence(Ordering::Acquire);
-        // SAFETY: that was the last reference; nobody else can reach `inner` any more.
-        unsafe { free::<B>(inner) }
+        // SAFETY: that was the last reference: only invocations tracked in slots may still
+        // run it, and the guard frees it after them; without slots, nobody can reach it.
+        unsafe {
+            if (*inner.cast::<Header>()).slots {
+                guard::retire(inner, free::<B>)
+            } else {
+                free::<B>(inner)
+            }
+        }
     }
 }
 
@@ -381,11 +399,14 @@ impl Drop for Callback<'_> {
 /// One reference to a callback's userdata, held by an invocation while it runs.
 struct Invocation<B> {
     inner: *mut c_void,
+    /// Whether this invocation holds a counted reference (else its thread's slot).
+    counted: bool,
     _body: PhantomData<B>,
 }
 
 impl<B> Invocation<B> {
-    /// Takes a reference for an invocation of the callback whose userdata is `inner`.
+    /// Keeps `inner` alive for an invocation of its callback: a slot of this thread, else a
+    /// counted reference.
     ///
     /// # Safety
     /// `inner` must be the live `Inner<B>` of a callback that C is allowed to call (its
@@ -393,11 +414,15 @@ impl<B> Invocation<B> {
     #[inline(always)]
     unsafe fn enter(inner: *mut c_void) -> Self {
         // SAFETY: forwarded from the caller: some reference keeps `inner` alive now.
-        let refs = unsafe { &(*inner.cast::<Header>()).refs };
-        // As `Arc::clone`: a new reference from an existing one needs no ordering.
-        refs.fetch_add(1, Ordering::Relaxed);
+        let header = unsafe { &*inner.cast::<Header>() };
+        let counted = !(header.slots && guard::enter(inner));
+        if counted {
+            // As `Arc::clone`: a new reference from an existing one needs no ordering.
+            header.refs.fetch_add(1, Ordering::Relaxed);
+        }
         Invocation {
             inner,
+            counted,
             _body: PhantomData,
         }
     }
@@ -406,8 +431,12 @@ impl<B> Invocation<B> {
 impl<B> Drop for Invocation<B> {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: this invocation owns one reference, given up once, here.
-        unsafe { release::<B>(self.inner) }
+        if self.counted {
+            // SAFETY: this invocation owns one reference, given up once, here.
+            unsafe { release::<B>(self.inner) }
+        } else {
+            guard::leave();
+        }
     }
 }
 

@@ -79,6 +79,7 @@ mod errno;
 pub mod error;
 mod fast;
 pub mod function;
+mod guard;
 pub mod library;
 pub mod memory;
 pub mod signature;

@@ -153,6 +153,104 @@ fn a_callback_dropped_by_another_thread_while_it_runs_finishes_intact() {
     assert_eq!(runner.join().unwrap(), Value::Int(1));
 }
 
+/// Counts its drops: a closure capturing one shows when (and how often) it was freed.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_callback_run_by_several_threads_is_freed_once_after_the_last_returns() {
+    // Rounds, so that the drop meets the runners' returns at different moments.
+    for round in 0..20 {
+        freed_once_after_the_last_returns(round);
+    }
+}
+
+fn freed_once_after_the_last_returns(round: usize) {
+    const RUNNERS: usize = 4;
+    let drops = Arc::new(AtomicUsize::new(0));
+    let counted = DropCount(drops.clone());
+    let go = Arc::new(std::sync::Barrier::new(RUNNERS + 1));
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let text = String::from(TEXT);
+    let closure_go = go.clone();
+    let cb = Callback::new("i", "i", move |_: &[Value]| {
+        let _alive = &counted;
+        started_tx.lock().unwrap().send(()).unwrap();
+        closure_go.wait();
+        i32::from(text == TEXT)
+    })
+    .unwrap();
+    let code = cb.code_ptr() as usize;
+    let runners: Vec<_> = (0..RUNNERS)
+        .map(|_| std::thread::spawn(move || call(&call_n(), &[code.into(), 1.into()]).unwrap()))
+        .collect();
+    for _ in 0..RUNNERS {
+        started_rx.recv().unwrap();
+    }
+    drop(cb);
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        0,
+        "round {round}: freed while {RUNNERS} threads ran it"
+    );
+    go.wait();
+    for r in runners {
+        assert_eq!(r.join().unwrap(), Value::Int(1));
+    }
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "round {round}: the closure is freed once, by the last invocation to return"
+    );
+}
+
+static NESTED: Mutex<Option<Callback<'static>>> = Mutex::new(None);
+static NESTED_CODE: AtomicUsize = AtomicUsize::new(0);
+
+#[test]
+fn a_callback_nested_deeper_than_tracked_and_dropped_innermost_lives_until_the_outermost_returns() {
+    // Deeper than the slots a thread has (8), so the innermost invocations are counted
+    // references and the outer ones slots: the drop waits for both kinds.
+    const LEVELS: i32 = 12;
+    let drops = Arc::new(AtomicUsize::new(0));
+    let counted = DropCount(drops.clone());
+    let text = String::from(TEXT);
+    let inner_drops = drops.clone();
+    let cb = Callback::new("i", "i", move |_: &[Value]| {
+        let _alive = &counted;
+        static LEVEL: AtomicUsize = AtomicUsize::new(0);
+        let level = LEVEL.fetch_add(1, Ordering::SeqCst) as i32 + 1;
+        let below = if level < LEVELS {
+            let code = NESTED_CODE.load(Ordering::SeqCst);
+            match call(&call_n(), &[code.into(), 1.into()]).unwrap() {
+                Value::Int(n) => n as i32,
+                other => panic!("call_n returned {other:?}"),
+            }
+        } else {
+            drop(NESTED.lock().unwrap().take());
+            assert_eq!(inner_drops.load(Ordering::SeqCst), 0, "freed while running");
+            0
+        };
+        below + i32::from(text == TEXT)
+    })
+    .unwrap();
+    NESTED_CODE.store(cb.code_ptr() as usize, Ordering::SeqCst);
+    *NESTED.lock().unwrap() = Some(cb);
+    let code = NESTED_CODE.load(Ordering::SeqCst);
+    assert_eq!(
+        call(&call_n(), &[code.into(), 1.into()]).unwrap(),
+        Value::Int(i64::from(LEVELS))
+    );
+    assert!(NESTED.lock().unwrap().is_none());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
 // --- 4. A failure charged to the call during which it happened ---------------------------
 
 #[test]
