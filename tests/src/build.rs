@@ -741,10 +741,7 @@ mod tests {
             ..Default::default()
         };
         let cmd = cargo_command(&req, &pkgs()).unwrap();
-        let args: Vec<String> = cmd
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = crate::host::args_of(&cmd);
         assert_eq!(
             args.join(" "),
             "test --no-run --message-format=json-render-diagnostics --release -p hw -p hwkit-testbed \
@@ -773,10 +770,7 @@ mod tests {
             ..Default::default()
         };
         let cmd = bins_command(&req, &["hwkitd".into()]).unwrap();
-        let args: Vec<String> = cmd
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = crate::host::args_of(&cmd);
         assert_eq!(
             args.join(" "),
             "build --bins --message-format=json-render-diagnostics --release -p hwkitd"

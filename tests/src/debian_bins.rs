@@ -201,10 +201,7 @@ mod tests {
             Path::new("/opt/hwkit-testbed/debian/trixie/gpiod")
         );
         let cmd = command("trixie", "gpiod", "gpioget");
-        let args: Vec<String> = cmd
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args = crate::host::args_of(&cmd);
         assert_eq!(
             args,
             [

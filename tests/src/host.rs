@@ -23,6 +23,14 @@ pub const HOST_PACKAGES: &[(&str, &str)] = &[
 
 static APT_UPDATED: AtomicBool = AtomicBool::new(false);
 
+/// A command's arguments as strings, for tests that check how a command was built.
+#[cfg(test)]
+pub(crate) fn args_of(cmd: &Command) -> Vec<String> {
+    cmd.get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Renders a command line for error messages.
 pub fn show(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().into_owned();

@@ -226,10 +226,7 @@ mod tests {
             accel: &accel,
             append: "panic=-1",
         };
-        let args: Vec<String> = command(Machine::Pc, &a)
-            .get_args()
-            .map(|x| x.to_string_lossy().into_owned())
-            .collect();
+        let args = crate::host::args_of(&command(Machine::Pc, &a));
         assert_eq!(
             args.join(" "),
             "-accel tcg -machine pc -cpu max -nographic -no-reboot -nic none -m 1024 -smp 2 \
