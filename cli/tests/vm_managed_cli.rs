@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{err, info, ok, one_pi4, pi4, unique};
+use common::{err, hold, info, ok, one_pi4, pi4, unique};
 use gpiosim::{Bank, Level, Sim};
 use hwkit_testbed::dbus::{hwkitd_beside_test, Access, PrivateBus};
 
@@ -211,13 +211,7 @@ fn managed_request_by_chip_and_its_errors() {
     assert!(!info(&s, 0, 2).used);
 
     // A busy line: the daemon's message names the holder.
-    let other = hw::Request::builder()
-        .on_chip(s.chips()[0].dev_path())
-        .consumer("other-owner")
-        .with_line(3)
-        .as_input()
-        .request()
-        .unwrap();
+    let other = hold(&s, 0, 3, "other-owner");
     let e = err(&managed(&bus, "request", &["--chip", &label, "3=1"]));
     assert!(
         e.contains("busy") && e.contains("other-owner") && e.contains("io.gpiod1.RequestFailed"),
@@ -365,13 +359,7 @@ fn a_request_over_two_chips_is_all_or_nothing() {
         .live()
         .expect("gpio-sim chips");
     let bus = with_daemon();
-    let other = hw::Request::builder()
-        .on_chip(s.chips()[1].dev_path())
-        .consumer("second-owner")
-        .with_line(0)
-        .as_input()
-        .request()
-        .unwrap();
+    let other = hold(&s, 1, 0, "second-owner");
     // By line name, one on each chip: the second chip's line is busy, so the first chip's
     // request, already made, is released again.
     let e = err(&managed(

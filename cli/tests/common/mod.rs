@@ -162,6 +162,18 @@ pub fn info(sim: &Sim, chip: usize, offset: u32) -> hw::LineInfo {
         .unwrap()
 }
 
+/// Holds line `offset` of the simulator's chip number `chip` as an input for `consumer`, as
+/// another program would.
+pub fn hold(sim: &Sim, chip: usize, offset: u32, consumer: &str) -> hw::Request {
+    hw::Request::builder()
+        .on_chip(sim.chips()[chip].dev_path())
+        .consumer(consumer)
+        .with_line(offset)
+        .as_input()
+        .request()
+        .unwrap()
+}
+
 /// One `pinctrl-bcm2711` chip at a time: two would make the label ambiguous (by design).
 static ONE_PI4: Mutex<()> = Mutex::new(());
 
