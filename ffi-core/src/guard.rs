@@ -279,3 +279,57 @@ fn holders(reg: &Registry, flag: bool) -> Vec<bool> {
     }
     held
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    static FREED: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe fn count_free(_: *mut c_void) {
+        FREED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn slots_are_used_where_the_kernel_has_membarrier() {
+        const MEMBARRIER_CMD_QUERY: libc::c_long = 0;
+        // SAFETY: the query touches no memory of ours.
+        let commands = unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                MEMBARRIER_CMD_QUERY,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            )
+        };
+        let counted = std::env::var_os("FFI_CORE_COUNTED_CALLBACKS")
+            .is_some_and(|v| !v.is_empty() && v != "0");
+        let kernel_has_it = commands > 0 && commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED != 0;
+        assert_eq!(available(), kernel_has_it && !counted);
+    }
+
+    #[test]
+    fn retired_userdata_is_freed_once_this_thread_stops_running_it() {
+        if !available() {
+            return;
+        }
+        // Not a real callback's userdata: the guard only compares and hands back pointers.
+        let mut data = 0u8;
+        let inner = (&mut data as *mut u8).cast::<c_void>();
+        let before = FREED.load(Ordering::SeqCst);
+        assert!(enter(inner));
+        // SAFETY: retired once; `count_free` only counts.
+        unsafe { retire(inner, count_free) };
+        assert_eq!(FREED.load(Ordering::SeqCst), before, "freed while running");
+        leave();
+        assert_eq!(
+            FREED.load(Ordering::SeqCst),
+            before + 1,
+            "freed once, on leaving"
+        );
+        // Nothing is left retired for a later sweep to free again.
+        sweep();
+        assert_eq!(FREED.load(Ordering::SeqCst), before + 1);
+    }
+}
