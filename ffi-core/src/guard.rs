@@ -97,7 +97,10 @@ struct Registration(*const ThreadSlots);
 
 impl Registration {
     fn new() -> Registration {
-        let slots = SLOTS.with(|s| s as *const ThreadSlots);
+        let slots = SLOTS.with(|s| {
+            s.registered.store(true, Ordering::Relaxed);
+            s as *const ThreadSlots
+        });
         registry().threads.push(slots);
         Registration(slots)
     }
@@ -206,10 +209,6 @@ pub(crate) fn prepare_thread() {
 #[inline(never)]
 fn register() -> bool {
     REGISTRATION.try_with(|_| ()).is_ok()
-        && SLOTS.with(|s| {
-            s.registered.store(true, Ordering::Relaxed);
-            true
-        })
 }
 
 /// Frees `inner` with `free` once no thread runs it any more: now, or when the last thread
