@@ -399,23 +399,56 @@ fn stop(child: std::process::Child) {
     assert!(status.success(), "{stderr}");
 }
 
-/// The first three levels line `offset` is driven to by `child`, sampled every 5 ms while
-/// the line is requested; then `child` is killed.
-fn three_levels(sim: &Sim, offset: u32, mut child: std::process::Child) -> Vec<Level> {
+/// The toggle period of the sampled runs below.
+const TOGGLE: Duration = Duration::from_millis(300);
+
+/// The first three levels line `offset` is driven to by the program `spawn` starts, as the
+/// simulator sees them while the line is requested; the program is then killed.
+///
+/// A level counts once two samples in a row read it: the kernel marks a line used a moment
+/// before it drives the requested value, and one sample can fall in between. Each level
+/// lasts at least one [`TOGGLE`] period, so samples less than half a period apart read
+/// every level at least twice. A loaded machine can stall the sampler for longer (CI once
+/// saw the first level vanish); such a run proves nothing and is made again, up to five
+/// times, so a tool that starts on the wrong level or skips one still fails.
+fn three_levels(sim: &Sim, offset: u32, spawn: impl Fn() -> std::process::Child) -> Vec<Level> {
+    for _ in 0..5 {
+        if let Some(levels) = sample_three_levels(sim, offset, spawn()) {
+            return levels;
+        }
+        wait_used(sim, 0, offset, false);
+    }
+    panic!("the sampler was stalled for half a {TOGGLE:?} period in five runs");
+}
+
+/// One run of [`three_levels`]: `None` when two samples were half a period apart or more.
+fn sample_three_levels(
+    sim: &Sim,
+    offset: u32,
+    mut child: std::process::Child,
+) -> Option<Vec<Level>> {
     let mut seen: Vec<Level> = Vec::new();
+    let mut previous: Option<Level> = None;
+    let mut stalled = false;
     let end = Instant::now() + Duration::from_secs(20);
+    let mut last = Instant::now();
     while seen.len() < 3 && Instant::now() < end {
-        if common::info(sim, 0, offset).used {
-            let l = sim.chips()[0].get_level(offset).unwrap();
-            if seen.last() != Some(&l) {
+        let sample = common::info(sim, 0, offset)
+            .used
+            .then(|| sim.chips()[0].get_level(offset).unwrap());
+        if let Some(l) = sample {
+            if previous == Some(l) && seen.last() != Some(&l) {
                 seen.push(l);
             }
         }
+        previous = sample;
+        stalled |= last.elapsed() >= TOGGLE / 2;
+        last = Instant::now();
         std::thread::sleep(Duration::from_millis(5));
     }
     let _ = child.kill();
     let _ = child.wait();
-    seen
+    (!stalled).then_some(seen)
 }
 
 #[test]
@@ -434,21 +467,20 @@ fn banner_and_toggle_match_gpioset() {
         let out = same_args("gpioset", "set", &args);
         assert!(out.starts_with("Setting line"), "{out}");
     }
-    // Toggled every 300 ms: the same levels in the same order, as the simulator sees them.
-    let toggles = ["-t", "300ms", a[0]];
+    // Toggled every period: the same levels in the same order, as the simulator sees them.
+    let period = format!("{}ms", TOGGLE.as_millis());
+    let toggles = ["-t", &period, a[0]];
     let mut ours = vec!["set"];
     ours.extend_from_slice(&toggles);
-    let ours = three_levels(&s, 0, common::spawn_gpio(&ours));
+    let ours = three_levels(&s, 0, || common::spawn_gpio(&ours));
     wait_used(&s, 0, 0, false);
-    let theirs = three_levels(
-        &s,
-        0,
+    let theirs = three_levels(&s, 0, || {
         hwkit_testbed::debian_bins::command("trixie", "gpiod", "gpioset")
             .args(toggles)
             .stdout(Stdio::null())
             .spawn()
-            .unwrap(),
-    );
+            .unwrap()
+    });
     assert_eq!(ours, [Level::High, Level::Low, Level::High]);
     assert_eq!(ours, theirs);
     wait_used(&s, 0, 0, false);
