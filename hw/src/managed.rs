@@ -785,6 +785,42 @@ mod tests {
     }
 
     #[test]
+    fn replies_io_gpiod1_does_not_define_are_named() {
+        let owned = |v: zbus::zvariant::Value| OwnedValue::try_from(v).unwrap();
+        let path = |p: &str| owned(OwnedObjectPath::try_from(p).unwrap().into());
+        let mut props = Properties::new();
+        props.insert("ChipPath".into(), path("/io/gpiod1/chips/gpiochip0"));
+        let e = request_entry("/io/gpiod1/requests/request0", &props).unwrap_err();
+        assert!(matches!(e, Error::Reply(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "unexpected reply from the daemon: property LinePaths is missing"
+        );
+        props.insert("LinePaths".into(), OwnedValue::from(7u32));
+        let e = request_entry("/io/gpiod1/requests/request0", &props).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("unexpected reply from the daemon: property LinePaths: "),
+            "{e}"
+        );
+        let lines = vec![
+            OwnedObjectPath::try_from("/io/gpiod1/chips/gpiochip0/line3").unwrap(),
+            OwnedObjectPath::try_from("/io/gpiod1/chips/gpiochip0/led").unwrap(),
+        ];
+        props.insert("LinePaths".into(), owned(lines.into()));
+        let e = request_entry("/io/gpiod1/requests/request0", &props).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unexpected reply from the daemon: line path /io/gpiod1/chips/gpiochip0/led has no offset"
+        );
+        let e = line_info(&props).unwrap_err();
+        assert!(
+            e.to_string().contains("property Direction is missing"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn dbus_errors_are_told_apart() {
         let err = |name: &str, message: &str| dbus_error(name.into(), message.into(), "the bus");
         assert!(matches!(
