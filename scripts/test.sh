@@ -100,8 +100,9 @@ export -f lane_stage build_lane
 
 stage "install the build and test dependencies" scripts/install-deps.sh
 stage "host tests (x86-64)" cargo test --workspace
-# ffi-core's tests again with every call on libffi: the run above takes the register path.
-stage "ffi-core's tests through libffi only, callbacks counted" scripts/ffi-libffi-only.sh
+# ffi-core's tests again with every call on libffi and callbacks counted, and with the kernel
+# refusing membarrier: the run above takes the register path and the callbacks' slots.
+stage "ffi-core's tests through libffi only, and without membarrier" scripts/ffi-fallbacks.sh
 stage "host tests under valgrind memcheck" scripts/valgrind.sh
 stage "build the test bed" cargo build --release -p hwkit-testbed
 export testbed=target/release/testbed

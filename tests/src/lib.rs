@@ -11,6 +11,8 @@
 //!   (`testbed vm`, `hwkit vm`).
 //! * [`run::prepare`]: warm the cache only. [`cache::clean`]: empty it.
 //! * [`sim`]: helpers for tests on top of the `gpiosim` crate.
+//! * [`syscall_filter`]: run a program as if the kernel lacked a system call
+//!   (`testbed without-syscall`), for the fallbacks taken on such kernels.
 //! * [`dbus`]: a private system bus (`dbus-daemon`) with `hwkitd` on it, for the daemon's
 //!   tests and its clients'.
 //!
@@ -39,6 +41,7 @@ pub mod sid_kernel;
 pub mod sim;
 pub mod spec;
 pub mod suite;
+pub mod syscall_filter;
 pub mod vm;
 
 pub use arch::{Arch, Machine};

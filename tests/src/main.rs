@@ -4,6 +4,7 @@
 //! cargo run --release -p hwkit-testbed -- test [--kernel K|all] [-p PKG]... [--test NAME]... [-- LIBTEST_ARGS]
 //! cargo run --release -p hwkit-testbed -- vm [--kernel K] [--chips SPEC] [--bin PATH]... -- CMD [ARG]...
 //! cargo run --release -p hwkit-testbed -- prepare [--kernel K|all] | clean
+//! cargo run --release -p hwkit-testbed -- without-syscall membarrier -- CMD [ARG]...
 //! ```
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use hwkit_testbed::build::{workspace_root, BuildRequest};
 use hwkit_testbed::cli_args::MachineArgs;
+use hwkit_testbed::syscall_filter::{self, Syscall};
 use hwkit_testbed::{cache, parse_chips, run, ChipSpec, KernelSelection};
 
 #[derive(Parser)]
@@ -40,6 +42,17 @@ enum Command {
     /// Cross-build for ARM and run tests under QEMU user-mode emulation (Debian sid build root).
     #[command(subcommand)]
     Cross(CrossCommand),
+    /// Run a command as if the kernel lacked a system call (it answers ENOSYS to the command
+    /// and everything it runs), e.g. ffi-core's tests without membarrier:
+    /// `testbed without-syscall membarrier -- cargo test -p ffi-core`.
+    WithoutSyscall {
+        /// The system call to take away.
+        #[arg(value_enum)]
+        syscall: Syscall,
+        /// The command to run, and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -235,6 +248,17 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Cross(c) => cross(c),
+        Command::WithoutSyscall { syscall, command } => {
+            use std::os::unix::process::CommandExt;
+            syscall_filter::refuse(syscall)?;
+            let e = std::process::Command::new(&command[0])
+                .args(&command[1..])
+                .exec();
+            Err(hwkit_testbed::Error::Command {
+                command: command.join(" "),
+                detail: format!("cannot run it: {e}"),
+            })
+        }
         Command::Clean => {
             let dir = cache::cache_dir();
             let freed = cache::clean(&dir)?;
