@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use common::{
     cdev_backends, err, eventually, finish, gpio as hwkit, info, ok, spawn_gpio as spawn, unique,
-    wait_requested,
 };
 use gpiosim::{Bank, Direction as HogDir, Level, Sim};
 
@@ -20,18 +19,31 @@ fn used(sim: &Sim, offset: u32) -> bool {
     info(sim, 0, offset).used
 }
 
-/// Spawns hwkit and returns once it has requested `offset`. The kernel tells line watchers
-/// about a v2 request only after the line is fully set up (edge detection included), unlike the
-/// `used` flag, which is set first; for v1 it tells them before the interrupt is requested, so
-/// a v1 run gets a moment more.
-fn spawn_requesting(sim: &Sim, offset: u32, args: &[&str]) -> Child {
-    let watcher = hw::Chip::open(sim.chips()[0].dev_path()).unwrap();
-    watcher.watch_line_info(offset).unwrap();
-    let child = spawn(args);
-    wait_requested(&watcher, "hwkit requested the line");
-    if args.contains(&"v1") {
-        std::thread::sleep(Duration::from_millis(300));
+/// Spawns `hwkit gpio mon` with `--banner` and returns once the banner is out: hwkit prints
+/// it after every request is made, edge detection included, so edges from then on are seen
+/// (the `used` flag and line-info events come earlier, before uAPI v1's interrupt exists).
+/// The banner is read off stdout; the rest is left for [`finish`].
+fn spawn_monitoring(args: &[&str]) -> Child {
+    use std::io::Read;
+    let mut args = args.to_vec();
+    args.push("--banner");
+    let mut child = spawn(&args);
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    // Byte by byte, so nothing after the banner is taken from `finish`.
+    let mut banner = Vec::new();
+    let mut byte = [0u8];
+    while banner.last() != Some(&b'\n') {
+        match stdout.read(&mut byte) {
+            Ok(1) => banner.push(byte[0]),
+            _ => {
+                let (status, out, err) = finish(child, "mon");
+                panic!("hwkit ended before its banner ({status}): {out:?} {err}");
+            }
+        }
     }
+    let banner = String::from_utf8_lossy(&banner);
+    assert!(banner.starts_with("Monitoring line"), "{banner:?}");
+    child.stdout = Some(stdout);
     child
 }
 
@@ -222,7 +234,7 @@ fn mon_prints_edges_with_sequence_numbers() {
             if json {
                 args.push("--json");
             }
-            let child = spawn_requesting(&s, 3, &args);
+            let child = spawn_monitoring(&args);
             c.set_pull(3, Level::High).unwrap();
             std::thread::sleep(Duration::from_millis(20));
             c.set_pull(3, Level::Low).unwrap();
@@ -285,21 +297,16 @@ fn mon_prints_edges_with_sequence_numbers() {
 fn mon_filters_edges_and_times_out() {
     let s = named_sim(&[]);
     let c = &s.chips()[0];
-    // Watched until the request (edge detection included) is set up: `used` comes first.
-    let child = spawn_requesting(
-        &s,
-        0,
-        &[
-            "mon",
-            "-c",
-            &chip(&s),
-            "--edges",
-            "falling",
-            "--timeout",
-            "1.5",
-            "0",
-        ],
-    );
+    let child = spawn_monitoring(&[
+        "mon",
+        "-c",
+        &chip(&s),
+        "--edges",
+        "falling",
+        "--timeout",
+        "1.5",
+        "0",
+    ]);
     c.set_pull(0, Level::High).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     c.set_pull(0, Level::Low).unwrap();
