@@ -33,19 +33,23 @@ impl Syscall {
     }
 }
 
-/// The audit architecture seccomp reports for this build's system calls.
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xC000_003E;
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xC000_00B7;
-#[cfg(target_arch = "arm")]
-const AUDIT_ARCH: u32 = 0x4000_0028;
+/// The audit architecture seccomp reports for this build's system calls, where known.
+const AUDIT_ARCH: Option<u32> = if cfg!(target_arch = "x86_64") {
+    Some(0xC000_003E)
+} else if cfg!(target_arch = "aarch64") {
+    Some(0xC000_00B7)
+} else if cfg!(target_arch = "arm") {
+    Some(0x4000_0028)
+} else {
+    None
+};
 
 /// Makes the kernel refuse `call` with `ENOSYS` to this process and every program it
 /// executes from now on.
 ///
-/// The filter is not a security boundary (another architecture's calls are let through);
-/// it reproduces a kernel without the call.
+/// The filter is not a security boundary (another architecture's calls are let through, and
+/// on architectures other than x86-64, aarch64 and arm the number alone is compared); it
+/// reproduces a kernel without the call.
 pub fn refuse(call: Syscall) -> Result<()> {
     // Offsets into `struct seccomp_data`: the call's number, then its architecture.
     const NR: u32 = 0;
@@ -63,10 +67,15 @@ pub fn refuse(call: Syscall) -> Result<()> {
         jf,
         k,
     };
-    let mut program = [
-        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, ARCH),
-        // Another architecture's call (e.g. x32): allow, 3 further on.
-        jump_eq(AUDIT_ARCH, 3),
+    let mut program = Vec::new();
+    if let Some(arch) = AUDIT_ARCH {
+        program.extend([
+            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, ARCH),
+            // Another architecture's call (e.g. x32): allow, 3 further on.
+            jump_eq(arch, 3),
+        ]);
+    }
+    program.extend([
         stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, NR),
         // Not this call: allow, 1 further on.
         jump_eq(number, 1),
@@ -75,7 +84,7 @@ pub fn refuse(call: Syscall) -> Result<()> {
             libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
         ),
         stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
-    ];
+    ]);
     let fprog = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_mut_ptr(),
