@@ -365,13 +365,23 @@ fn main() -> ExitCode {
             _ => "no estimate".into(),
         };
         ratios.sort_by(f64::total_cmp);
-        match ratios.get(ratios.len() / 2) {
-            Some(r) => println!(
-                "{backend} over {floor}: x{r:.3}, the median of {} paired samples \
-                 (one after another: {one_after_another}; target: at most x1.10)",
-                ratios.len()
-            ),
-            None => println!("{backend} over {floor}: no paired samples"),
+        let at = |q: usize| {
+            ratios
+                .get(ratios.len() * q / 4)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        if ratios.is_empty() {
+            println!("{backend} over {floor}: no paired samples");
+        } else {
+            println!(
+                "{backend} over {floor}: x{:.3}, the median of {} paired samples (quartiles \
+                 x{:.3}-x{:.3}; one after another: {one_after_another}; target: at most x1.10)",
+                at(2),
+                ratios.len(),
+                at(1),
+                at(3),
+            );
         }
     }
     if let Some(base) = median("uapi-v2-ioctl") {

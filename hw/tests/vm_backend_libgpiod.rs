@@ -665,3 +665,10 @@ fn libgpiod_2_reports_kernel_refusals_clearly() {
         assert!(e.to_string().contains("65 lines in one request"), "{e}");
     });
 }
+
+#[test]
+fn a_refused_pair_drives_no_line() {
+    for lib in libraries() {
+        common::refused_pair_drives_nothing(&lib.label, |r| r.request_with(&lib.backend));
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{eventually, info, level, path, pull, sim};
+use common::{eventually, info, level, path, pull, refused_pair_drives_nothing, sim};
 use gpiosim::Level;
 use hw::backend::sysfs::SysfsBackend;
 use hw::line::Backend;
@@ -354,5 +354,12 @@ fn the_lines_object_refuses_inputs_and_foreign_offsets() {
         let mut out = [Value::Inactive];
         let e = lines.get_values(&[1], &mut out).unwrap_err();
         assert!(matches!(e, Error::NotRequested { .. }), "{e:?}");
+    }
+}
+
+#[test]
+fn a_refused_pair_drives_no_line() {
+    for b in backends() {
+        refused_pair_drives_nothing(&format!("{b:?}"), |r| r.request_with(&b));
     }
 }

@@ -153,6 +153,26 @@ fn what_the_registers_cannot_do_is_refused_with_the_reason() {
         .to_string();
     assert!(e.contains("is not an output"), "{e}");
     drop(req);
+    // A call with one refused pair drives no line (GPIO17 stays low).
+    let mut req = Request::builder()
+        .on_chip(pi_chip().path)
+        .with_line(GPIO17)
+        .as_output(Value::Inactive)
+        .with_line(GPIO27)
+        .as_is()
+        .request_with(&RegisterBackend::new())
+        .unwrap();
+    let e = req
+        .set_values(&[(GPIO17, Value::Active), (GPIO27, Value::Active)])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 27 is not an output"), "{e}");
+    assert!(
+        debugfs_line(GPIO17).contains("out lo"),
+        "{}",
+        debugfs_line(GPIO17)
+    );
+    drop(req);
     // The firmware's expander chip is not the SoC's block.
     let exp = hw::chips()
         .unwrap()

@@ -503,3 +503,10 @@ fn uapi_v1_refuses_what_it_cannot_do() {
     drop(req);
     assert!(!info(&s, 0).used);
 }
+
+#[test]
+fn a_refused_pair_drives_no_line() {
+    for uapi in both() {
+        refused_pair_drives_nothing(&uapi.to_string(), |b| b.with_uapi(uapi).request());
+    }
+}

@@ -949,11 +949,14 @@ impl Lines for LibgpiodLines {
     }
 
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
-        for &(o, v) in values {
-            let i = self.index_of(o)?;
-            if self.lines[i].1.direction != Direction::Output {
-                return Err(super::not_an_output(o));
+        // All or nothing: with several pairs, each is checked before the first call.
+        if values.len() > 1 {
+            for &(o, _) in values {
+                super::output_index(&self.lines, o)?;
             }
+        }
+        for &(o, v) in values {
+            let i = super::output_index(&self.lines, o)?;
             // SAFETY: `int gpiod_line_set_value(struct gpiod_line *, int)` on a line this
             // object holds, requested as an output (checked above).
             let (rc, errno) = unsafe {

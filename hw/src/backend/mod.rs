@@ -18,7 +18,7 @@ use crate::chip::{chip_paths, unless_gone, Chip};
 use crate::config::LineId;
 use crate::error::{nearest_names, Error, Result};
 use crate::line::{Backend, ChipSelector, Lines, RequestSpec};
-use crate::settings::{LineSettings, Offset};
+use crate::settings::{Direction, LineSettings, Offset};
 use crate::uapi::v2 as uv2;
 
 /// A version of the GPIO character-device uAPI.
@@ -276,6 +276,16 @@ pub(crate) fn index_in(lines: &[(Offset, LineSettings)], offset: Offset) -> Resu
             offset,
             requested: lines.iter().map(|l| l.0).collect(),
         })
+}
+
+/// The index of `offset` in `lines`, if it is requested and an output (else the error that
+/// says which it is not).
+pub(crate) fn output_index(lines: &[(Offset, LineSettings)], offset: Offset) -> Result<usize> {
+    let i = index_in(lines, offset)?;
+    if lines[i].1.direction != Direction::Output {
+        return Err(not_an_output(offset));
+    }
+    Ok(i)
 }
 
 pub(crate) fn not_an_output(offset: Offset) -> Error {

@@ -154,6 +154,18 @@ impl RegisterLines {
             })
     }
 
+    /// The index of line `o`, if it is requested and an output.
+    fn output_index(&self, o: Offset) -> Result<usize> {
+        let i = self.index(o)?;
+        if self.inner.lines()[i].1.direction != Direction::Output {
+            return Err(Error::Register(format!(
+                "line {o} is not an output: the register backend only drives outputs; \
+                 reconfigure it as an output first"
+            )));
+        }
+        Ok(i)
+    }
+
     /// The SoC whose registers these are.
     pub fn soc(&self) -> Soc {
         self.soc
@@ -198,15 +210,15 @@ impl Lines for RegisterLines {
         // One SET and one CLR store per register word: lines of one word change together.
         let mut words = [Word::default(); 4];
         let mut used = 0;
-        for &(o, v) in values {
-            let i = self.index(o)?;
-            let s = &self.inner.lines()[i].1;
-            if s.direction != Direction::Output {
-                return Err(Error::Register(format!(
-                    "line {o} is not an output: the register backend only drives outputs; \
-                     reconfigure it as an output first"
-                )));
+        // All or nothing: with several pairs, each is checked before the first store.
+        if values.len() > 1 {
+            for &(o, _) in values {
+                self.output_index(o)?;
             }
+        }
+        for &(o, v) in values {
+            let i = self.output_index(o)?;
+            let s = &self.inner.lines()[i].1;
             let r = self.regs[i];
             let fresh = Word {
                 set: r.set,

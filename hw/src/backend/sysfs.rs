@@ -473,11 +473,14 @@ impl Lines for SysfsLines {
     }
 
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
-        for &(o, v) in values {
-            let i = self.index_of(o)?;
-            if self.lines[i].1.direction != Direction::Output {
-                return Err(super::not_an_output(o));
+        // All or nothing: with several pairs, each is checked before the first write.
+        if values.len() > 1 {
+            for &(o, _) in values {
+                super::output_index(&self.lines, o)?;
             }
+        }
+        for &(o, v) in values {
+            let i = super::output_index(&self.lines, o)?;
             // The chip's description is built only on failure: this is the toggle path.
             let chip = &self.chip;
             self.held[i]

@@ -268,6 +268,25 @@ impl V1Lines {
             .map_err(|e| self.cdev_err(e, "reading line values"))?;
         Ok(Value::from(vals.get(i).copied().unwrap_or(0) != 0))
     }
+
+    /// The group (handle) of line `o`, if it is requested and an output.
+    fn output_group(&self, o: Offset) -> Result<usize> {
+        let Some(gi) = self.groups.iter().position(|g| g.offsets.contains(&o)) else {
+            if self.events.iter().any(|e| e.offset == o) {
+                return Err(Error::InvalidConfig(format!(
+                    "line {o} is an input with edge detection; it cannot be set"
+                )));
+            }
+            return Err(Error::NotRequested {
+                offset: o,
+                requested: self.lines.iter().map(|l| l.0).collect(),
+            });
+        };
+        if self.groups[gi].flags & LineRequestFlags::OUTPUT.bits() == 0 {
+            return Err(super::not_an_output(o));
+        }
+        Ok(gi)
+    }
 }
 
 impl Lines for V1Lines {
@@ -291,24 +310,18 @@ impl Lines for V1Lines {
     }
 
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
+        // All or nothing: with several pairs, each is checked before a group's cached values
+        // change.
+        if values.len() > 1 {
+            for &(o, _) in values {
+                self.output_group(o)?;
+            }
+        }
         // Groups are at most 64 (one per line): a bit each.
         let mut touched = 0u64;
         for &(o, v) in values {
-            let Some(gi) = self.groups.iter().position(|g| g.offsets.contains(&o)) else {
-                if self.events.iter().any(|e| e.offset == o) {
-                    return Err(Error::InvalidConfig(format!(
-                        "line {o} is an input with edge detection; it cannot be set"
-                    )));
-                }
-                return Err(Error::NotRequested {
-                    offset: o,
-                    requested: self.lines.iter().map(|l| l.0).collect(),
-                });
-            };
+            let gi = self.output_group(o)?;
             let g = &mut self.groups[gi];
-            if g.flags & LineRequestFlags::OUTPUT.bits() == 0 {
-                return Err(super::not_an_output(o));
-            }
             if let Some(i) = g.offsets.iter().position(|&x| x == o) {
                 g.values[i] = u8::from(v);
             }

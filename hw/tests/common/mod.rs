@@ -124,3 +124,43 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for {what}");
 }
+
+/// Checks that a `set_values` call with one refused pair drives nothing, through the request
+/// `request` makes of a fresh 4-line sim's lines 0 and 2 (outputs, low, one set of settings,
+/// so uAPI v1 holds them in one handle) and 1 (an input). Then sets line 2 alone: a backend
+/// that cached line 0's refused value (uAPI v1 resends a handle's values) would drive it now.
+pub fn refused_pair_drives_nothing(
+    what: &str,
+    request: impl FnOnce(hw::RequestBuilder) -> hw::Result<hw::Request>,
+) {
+    use hw::Value;
+    let s = sim(4);
+    let builder = hw::Request::builder()
+        .on_chip(path(&s))
+        .consumer("all-or-nothing")
+        .with_lines(&[0, 2])
+        .as_output(Value::Inactive)
+        .with_line(1)
+        .as_input();
+    let mut req = request(builder).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let e = req
+        .set_values(&[(0, Value::Active), (1, Value::Active)])
+        .unwrap_err();
+    assert!(e.to_string().contains("line 1"), "{what}: {e}");
+    let e = req
+        .set_values(&[(2, Value::Active), (3, Value::Active)])
+        .unwrap_err();
+    assert!(
+        matches!(e, hw::Error::NotRequested { offset: 3, .. }),
+        "{what}: {e:?}"
+    );
+    assert_eq!(level(&s, 0), Level::Low, "{what}: line 0 was driven");
+    assert_eq!(level(&s, 2), Level::Low, "{what}: line 2 was driven");
+    req.set_value(2, Value::Active).unwrap();
+    assert_eq!(level(&s, 2), Level::High, "{what}");
+    assert_eq!(
+        level(&s, 0),
+        Level::Low,
+        "{what}: line 0 took the refused call's value"
+    );
+}
