@@ -150,7 +150,10 @@ pub trait Lines: Send + fmt::Debug {
     /// Reads the logical values of `offsets` into `out`.
     fn get_values(&self, offsets: &[Offset], out: &mut [Value]) -> Result<()>;
 
-    /// Drives output lines to logical values.
+    /// Drives output lines to logical values, all or nothing: every pair is checked (the
+    /// line requested, [`Error::NotRequested`] if not; an output)
+    /// before any line is driven. [`Request`](crate::Request) checks nothing itself: this is
+    /// the toggle path, and a second check costs a measurable share of a toggle.
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()>;
 
     /// Applies new settings to every line of the request (same offsets, same order), keeping
