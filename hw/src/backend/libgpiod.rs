@@ -949,12 +949,7 @@ impl Lines for LibgpiodLines {
     }
 
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
-        // All or nothing: with several pairs, each is checked before the first call.
-        if values.len() > 1 {
-            for &(o, _) in values {
-                super::output_index(&self.lines, o)?;
-            }
-        }
+        super::check_every_pair_first(values, |o| super::output_index(&self.lines, o))?;
         for &(o, v) in values {
             let i = super::output_index(&self.lines, o)?;
             // SAFETY: `int gpiod_line_set_value(struct gpiod_line *, int)` on a line this

@@ -18,7 +18,7 @@ use crate::chip::{chip_paths, unless_gone, Chip};
 use crate::config::LineId;
 use crate::error::{nearest_names, Error, Result};
 use crate::line::{Backend, ChipSelector, Lines, RequestSpec};
-use crate::settings::{Direction, LineSettings, Offset};
+use crate::settings::{Direction, LineSettings, Offset, Value};
 use crate::uapi::v2 as uv2;
 
 /// A version of the GPIO character-device uAPI.
@@ -286,6 +286,20 @@ pub(crate) fn output_index(lines: &[(Offset, LineSettings)], offset: Offset) -> 
         return Err(not_an_output(offset));
     }
     Ok(i)
+}
+
+/// All or nothing: with several pairs, runs `check` (a backend's "requested and an output")
+/// on each before the backend drives the first; a single pair is checked where it is driven.
+pub(crate) fn check_every_pair_first<T>(
+    values: &[(Offset, Value)],
+    mut check: impl FnMut(Offset) -> Result<T>,
+) -> Result<()> {
+    if values.len() > 1 {
+        for &(o, _) in values {
+            check(o)?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn not_an_output(offset: Offset) -> Error {

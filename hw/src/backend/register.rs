@@ -210,12 +210,7 @@ impl Lines for RegisterLines {
         // One SET and one CLR store per register word: lines of one word change together.
         let mut words = [Word::default(); 4];
         let mut used = 0;
-        // All or nothing: with several pairs, each is checked before the first store.
-        if values.len() > 1 {
-            for &(o, _) in values {
-                self.output_index(o)?;
-            }
-        }
+        super::check_every_pair_first(values, |o| self.output_index(o))?;
         for &(o, v) in values {
             let i = self.output_index(o)?;
             let s = &self.inner.lines()[i].1;

@@ -473,12 +473,7 @@ impl Lines for SysfsLines {
     }
 
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
-        // All or nothing: with several pairs, each is checked before the first write.
-        if values.len() > 1 {
-            for &(o, _) in values {
-                super::output_index(&self.lines, o)?;
-            }
-        }
+        super::check_every_pair_first(values, |o| super::output_index(&self.lines, o))?;
         for &(o, v) in values {
             let i = super::output_index(&self.lines, o)?;
             // The chip's description is built only on failure: this is the toggle path.

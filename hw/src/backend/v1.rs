@@ -310,13 +310,8 @@ impl Lines for V1Lines {
     }
 
     fn set_values(&mut self, values: &[(Offset, Value)]) -> Result<()> {
-        // All or nothing: with several pairs, each is checked before a group's cached values
-        // change.
-        if values.len() > 1 {
-            for &(o, _) in values {
-                self.output_group(o)?;
-            }
-        }
+        // Before any group's cached values change.
+        super::check_every_pair_first(values, |o| self.output_group(o))?;
         // Groups are at most 64 (one per line): a bit each.
         let mut touched = 0u64;
         for &(o, v) in values {
