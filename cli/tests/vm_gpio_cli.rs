@@ -304,7 +304,7 @@ fn mon_filters_edges_and_times_out() {
         "--edges",
         "falling",
         "--timeout",
-        "1.5",
+        "3",
         "0",
     ]);
     c.set_pull(0, Level::High).unwrap();

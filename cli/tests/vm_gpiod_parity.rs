@@ -913,10 +913,11 @@ fn mon_prints_gpiomons_lines() {
         &[(0, Level::High)],
     );
     assert_eq!((ours.as_str(), theirs.as_str()), ("", ""));
-    // Debounce: both set it, as line info shows.
+    // Debounce: both set it, as line info shows (while they hold the line: the idle timeout
+    // leaves a stalled test time to read it).
     for cmd in [
-        hwkit_cmd(&["-p", "5ms", "--idle-timeout", "1s", a]),
-        gpiomon_cmd(&["-p", "5ms", "--idle-timeout", "1s", a]),
+        hwkit_cmd(&["-p", "5ms", "--idle-timeout", "3s", a]),
+        gpiomon_cmd(&["-p", "5ms", "--idle-timeout", "3s", a]),
     ] {
         let mut cmd = cmd;
         let child = cmd.stdout(Stdio::null()).spawn().unwrap();
