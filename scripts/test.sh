@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of hwkit on a fresh Debian machine (run as root; installs what it needs):
 #   1. host tests (x86-64): FFI against real libc/libm and compiled C libraries, parsers, CLI
-#      (ffi-core's twice: on the register path where a signature allows, then libffi only
-#      with callbacks counted);
+#      (ffi-core's three times: on the register path where a signature allows, then libffi
+#      only with callbacks counted, then with the kernel refusing membarrier);
 #      ffi-core's and hw's again under valgrind memcheck; every parser of untrusted text
 #      fuzzed for a few seconds (under AddressSanitizer: the fuzz build instruments it);
 #   2. the GPIO tests in an x86-64 VM on Debian 12's, 13's and sid's kernels, with gpio-sim;

@@ -339,10 +339,13 @@ fn main() -> ExitCode {
             group.bench_function(id, |b| {
                 b.iter_custom(|n| {
                     floor_first = !floor_first;
-                    let floor_before = floor_first.then(|| toggle_n(f, &mut floor_high, n));
-                    let took = toggle_n(s, &mut high, n);
-                    let floor_took =
-                        floor_before.unwrap_or_else(|| toggle_n(f, &mut floor_high, n));
+                    let (took, floor_took) = if floor_first {
+                        let floor_took = toggle_n(f, &mut floor_high, n);
+                        (toggle_n(s, &mut high, n), floor_took)
+                    } else {
+                        let took = toggle_n(s, &mut high, n);
+                        (took, toggle_n(f, &mut floor_high, n))
+                    };
                     ratios.push(took.as_secs_f64() / floor_took.as_secs_f64());
                     took
                 })
@@ -365,24 +368,19 @@ fn main() -> ExitCode {
             _ => "no estimate".into(),
         };
         ratios.sort_by(f64::total_cmp);
-        let at = |q: usize| {
-            ratios
-                .get(ratios.len() * q / 4)
-                .copied()
-                .unwrap_or(f64::NAN)
-        };
         if ratios.is_empty() {
             println!("{backend} over {floor}: no paired samples");
-        } else {
-            println!(
-                "{backend} over {floor}: x{:.3}, the median of {} paired samples (quartiles \
-                 x{:.3}-x{:.3}; one after another: {one_after_another}; target: at most x1.10)",
-                at(2),
-                ratios.len(),
-                at(1),
-                at(3),
-            );
+            continue;
         }
+        let quartile = |q: usize| ratios[ratios.len() * q / 4];
+        println!(
+            "{backend} over {floor}: x{:.3}, the median of {} paired samples (quartiles \
+             x{:.3}-x{:.3}; one after another: {one_after_another}; target: at most x1.10)",
+            quartile(2),
+            ratios.len(),
+            quartile(1),
+            quartile(3),
+        );
     }
     if let Some(base) = median("uapi-v2-ioctl") {
         println!("gpio_toggle medians (ratio to uapi-v2-ioctl):");

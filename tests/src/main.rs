@@ -251,11 +251,11 @@ fn dispatch(command: Command) -> hwkit_testbed::Result<ExitCode> {
         Command::WithoutSyscall { syscall, command } => {
             use std::os::unix::process::CommandExt;
             syscall_filter::refuse(syscall)?;
-            let e = std::process::Command::new(&command[0])
-                .args(&command[1..])
-                .exec();
+            let mut cmd = std::process::Command::new(&command[0]);
+            cmd.args(&command[1..]);
+            let e = cmd.exec();
             Err(hwkit_testbed::Error::Command {
-                command: command.join(" "),
+                command: hwkit_testbed::host::show(&cmd),
                 detail: format!("cannot run it: {e}"),
             })
         }
